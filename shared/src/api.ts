@@ -1,0 +1,74 @@
+/**
+ * JSON shapes exchanged between the SPA (web/) and the BFF (bff/).
+ * The only module both sides import; it holds types and constants, no behaviour.
+ */
+
+/** Header every state-changing or data request from the SPA must carry (CSRF defence). */
+export const CSRF_HEADER = 'X-CSRF';
+export const CSRF_VALUE = '1';
+
+export type ConnectionStatus = 'connected' | 'login_required';
+
+export interface ConnectionInfo {
+  /** Route id of the MCP server: the `:server` in `/mcp/:server`. */
+  server: string;
+  /** Human name of the server, from configuration. */
+  name: string;
+  status: ConnectionStatus;
+  /** Scopes granted to the current access token (space-separated in OAuth, split here). */
+  scopes: string[];
+  /** When the current access token expires, epoch milliseconds; null when unknown or not connected. */
+  expiresAt: number | null;
+  /** Where the browser goes to (re)connect this server. */
+  loginUrl: string;
+}
+
+export interface SessionInfo {
+  authenticated: boolean;
+  connections: ConnectionInfo[];
+}
+
+/** Error codes the BFF answers as JSON `{ "error": code, ... }`. */
+export type ApiErrorCode =
+  | 'login_required'
+  | 'insufficient_scope'
+  | 'csrf_failed'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'bad_request'
+  | 'upstream_unavailable'
+  | 'authorization_server_unavailable'
+  | 'internal_error';
+
+export interface ApiError {
+  error: ApiErrorCode;
+  message?: string;
+  /** For login_required and insufficient_scope: where to send the browser to (re)authorize. */
+  loginUrl?: string;
+  /** For insufficient_scope: the scopes the server asked for. */
+  scope?: string;
+}
+
+/**
+ * Codes the BFF puts in `?login_error=` when it sends the browser back to the SPA after a failed
+ * login. Never the authorization server's own text.
+ */
+export type LoginErrorCode =
+  | 'access_denied'
+  | 'authorization_failed'
+  | 'login_expired'
+  | 'state_mismatch'
+  | 'token_exchange_failed'
+  | 'authorization_server_unavailable';
+
+export const LOGIN_ERROR_PARAM = 'login_error';
+
+/** The BFF's routes, as the SPA sees them. */
+export const bffRoutes = {
+  login: (server: string, returnTo: string) =>
+    `/bff/login?server=${encodeURIComponent(server)}&returnTo=${encodeURIComponent(returnTo)}`,
+  session: '/bff/session',
+  logout: '/bff/logout',
+  mcp: (server: string) => `/mcp/${encodeURIComponent(server)}`,
+} as const;
