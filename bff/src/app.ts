@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import type { Config } from './config.js';
+import { ApiFailure } from './http/errors.js';
+import { securityHeaders } from './http/security-headers.js';
+import type { Logger } from './log.js';
+import { requireSameOriginApi } from './http/csrf.js';
+import { McpProxy } from './mcp/proxy.js';
+import { OAuthClient } from './oauth/client.js';
+import { Discovery } from './oauth/discovery.js';
+import { TokenManager } from './oauth/tokens.js';
+import { authRoutes } from './routes/auth.js';
+import type { AppEnv } from './routes/env.js';
+import { spaRoutes } from './routes/static.js';
+import { CALLBACK_PATH, CookieJar } from './session/cookies.js';
+import { Sessions } from './session/session.js';
+import type { TokenStore } from './store/types.js';
+
+export interface AppDeps {
+  config: Config;
+  store: TokenStore;
+  log: Logger;
+  /** Used for requests to MCP servers; tests may count or fault them. */
+  upstreamFetch?: typeof fetch;
+}
+
+/** Routes and middleware only: everything stateful comes in through `deps`. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const { config, store, log } = deps;
+  const policy = { allowHttpLoopback: config.allowHttpLoopback, timeoutMs: config.authServerTimeoutMs };
+  const discovery = new Discovery(policy);
+  const redirectUri = `${config.publicUrl}${CALLBACK_PATH}`;
+  const clients = new Map(config.servers.map((s) => [s.id, new OAuthClient(s, discovery, redirectUri, policy)]));
+  const cookies = new CookieJar({
+    secure: config.secureCookies,
+    secrets: config.sessionSecrets,
+    sessionTtlSeconds: config.sessionTtlSeconds,
+  });
+  const sessions = new Sessions(cookies, store, config.sessionTtlSeconds);
+  const tokens = new TokenManager(store, clients, log);
+  const proxy = new McpProxy({
+    store,
+    tokens,
+    log,
+    maxBodyBytes: config.maxBodyBytes,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+    ...(deps.upstreamFetch ? { fetch: deps.upstreamFetch } : {}),
+  });
+
+  const app = new Hono<AppEnv>();
+
+  app.use('*', async function requestContext(c, next) {
+    const requestId = randomUUID();
+    c.set('requestId', requestId);
+    const started = performance.now();
+    await next();
+    c.header('X-Request-Id', requestId);
+    // The path only: the callback's query string carries the authorization code and state.
+    log.info({
+      event: 'request',
+      reqId: requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    });
+  });
+  app.use('*', securityHeaders({ hsts: config.secureCookies }));
+  app.use('/bff/*', async function noStore(c, next) {
+    await next();
+    c.header('Cache-Control', 'no-store');
+  });
+
+  app.get('/healthz', (c) => c.json({ ok: true }));
+  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients }));
+
+  const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
+  app.all('/mcp/:server', sameOrigin, async (c) => {
+    const server = config.servers.find((s) => s.id === c.req.param('server'));
+    if (!server) throw new ApiFailure('not_found', 'No MCP server with that id.');
+    return proxy.forward(c, server, await sessions.current(c));
+  });
+  app.all('/mcp/*', () => {
+    throw new ApiFailure('not_found', 'No MCP server with that id.');
+  });
+  app.all('/bff/*', () => {
+    throw new ApiFailure('not_found', 'No such endpoint.');
+  });
+
+  if (config.staticDir) app.route('/', spaRoutes(config.staticDir));
+
+  app.notFound((c) => c.json({ error: 'not_found', message: 'Not found.' }, 404));
+  app.onError((error, c) => {
+    if (error instanceof ApiFailure) {
+      for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+      return c.json(error.toJSON(), error.status as 400);
+    }
+    log.error({ event: 'unhandled_error', err: { name: error.name, message: error.message }, reqId: c.get('requestId') });
+    return c.json({ error: 'internal_error', message: 'Something went wrong.' }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,37 @@
+import type { MiddlewareHandler } from 'hono';
+import { CSRF_HEADER, CSRF_VALUE } from '@mcp-bff/shared';
+import type { Logger } from '../log.js';
+import { ApiFailure } from './errors.js';
+
+export interface CsrfOptions {
+  /** The app's own origin; any Origin header present must equal it. */
+  origin: string;
+  log: Logger;
+}
+
+/**
+ * Requires the custom header that a cross-site page cannot send without a CORS preflight (which this
+ * BFF never grants), and refuses requests a browser labels as coming from elsewhere.
+ */
+export function requireSameOriginApi({ origin, log }: CsrfOptions): MiddlewareHandler {
+  return async function sameOriginApi(c, next) {
+    const reason = csrfProblem(c.req.header(CSRF_HEADER), c.req.header('Origin'), c.req.header('Sec-Fetch-Site'), origin);
+    if (reason) {
+      log.warn({ event: 'security', kind: 'csrf_rejected', reason, path: c.req.path, reqId: c.get('requestId' as never) });
+      throw new ApiFailure('csrf_failed', 'This request must come from the app itself.');
+    }
+    await next();
+  };
+}
+
+export function csrfProblem(
+  csrf: string | undefined,
+  requestOrigin: string | undefined,
+  secFetchSite: string | undefined,
+  origin: string,
+): string | undefined {
+  if (csrf !== CSRF_VALUE) return 'missing X-CSRF header';
+  if (requestOrigin !== undefined && requestOrigin !== origin) return 'foreign Origin';
+  if (secFetchSite !== undefined && secFetchSite !== 'same-origin') return 'Sec-Fetch-Site is not same-origin';
+  return undefined;
+}

@@ -1,0 +1,51 @@
+import type { ApiError, ApiErrorCode } from '@mcp-bff/shared';
+
+const STATUS: Record<ApiErrorCode, number> = {
+  login_required: 401,
+  insufficient_scope: 403,
+  csrf_failed: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  bad_request: 400,
+  upstream_unavailable: 502,
+  authorization_server_unavailable: 503,
+  internal_error: 500,
+};
+
+/**
+ * The one error type API routes throw. Callers branch on `code`, never on the message; the message is
+ * safe to show (it never contains upstream text or secrets).
+ */
+export class ApiFailure extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+    readonly extra: Omit<ApiError, 'error' | 'message'> = {},
+    readonly headers: Record<string, string> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ApiFailure';
+    this.status = STATUS[code];
+  }
+
+  toJSON(): ApiError {
+    return { error: this.code, message: this.message, ...this.extra };
+  }
+}
+
+export function loginRequired(loginUrl: string, message = 'Sign in to this MCP server to continue.'): ApiFailure {
+  return new ApiFailure('login_required', message, { loginUrl });
+}
+
+export function authServerUnavailable(cause?: unknown): ApiFailure {
+  return new ApiFailure(
+    'authorization_server_unavailable',
+    'The authorization server is unavailable; try again shortly.',
+    {},
+    { 'Retry-After': '5' },
+    { cause },
+  );
+}

@@ -1,0 +1,29 @@
+import type { LoginErrorCode } from '@mcp-bff/shared';
+
+const MESSAGES: Record<LoginErrorCode, string> = {
+  access_denied: 'Access was denied at the sign-in page.',
+  authorization_failed: 'The sign-in response could not be verified.',
+  login_expired: 'This sign-in attempt expired or was already used.',
+  state_mismatch: 'This sign-in response does not belong to a sign-in started in this browser.',
+  token_exchange_failed: 'The authorization server did not issue usable tokens.',
+  authorization_server_unavailable: 'The authorization server is unavailable.',
+};
+
+/**
+ * A static page for a callback that is refused outright. It reflects nothing from the request: the
+ * text comes from a fixed table keyed by our own code.
+ */
+export function loginFailedPage(code: LoginErrorCode): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign-in failed</title></head>
+<body>
+<main>
+<h1>Sign-in failed</h1>
+<p>${MESSAGES[code]}</p>
+<p>Nothing was changed. You can <a href="/">go back to the app</a> and sign in again.</p>
+</main>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,160 @@
+import { bffRoutes } from '@mcp-bff/shared';
+import type { Context } from 'hono';
+import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
+import type { Logger } from '../log.js';
+import type { TokenManager } from '../oauth/tokens.js';
+import type { SessionRecord, TokenStore } from '../store/types.js';
+import { bearerChallengeParams } from './challenge.js';
+import { downstreamResponseHeaders, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
+
+export interface ProxyOptions {
+  store: TokenStore;
+  tokens: TokenManager;
+  log: Logger;
+  maxBodyBytes: number;
+  upstreamTimeoutMs: number;
+  fetch?: typeof fetch;
+}
+
+export interface ProxyTarget {
+  id: string;
+  url: string;
+}
+
+const METHODS = new Set(['GET', 'POST', 'DELETE']);
+
+/**
+ * Forwards one MCP Streamable HTTP request to the configured server with the session's bearer token.
+ * Request bodies are read (bounded) because an upstream 401 is retried once after a refresh; response
+ * bodies, SSE included, are streamed through untouched and cancelled when the browser goes away.
+ */
+export class McpProxy {
+  private readonly fetch: typeof fetch;
+
+  constructor(private readonly options: ProxyOptions) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  async forward(c: Context, target: ProxyTarget, session: SessionRecord | undefined): Promise<Response> {
+    const { store, tokens } = this.options;
+    const method = c.req.method;
+    if (!METHODS.has(method)) {
+      throw new ApiFailure('method_not_allowed', 'Only GET, POST and DELETE are allowed here.', {}, { Allow: 'GET, POST, DELETE' });
+    }
+    const url = new URL(c.req.url);
+    if (url.searchParams.has('access_token')) {
+      this.options.log.warn({ event: 'security', kind: 'token_in_query', reqId: c.get('requestId') });
+      throw new ApiFailure('bad_request', 'Tokens are never accepted in the URL.');
+    }
+    const loginUrl = bffRoutes.login(target.id, '/');
+    if (!session) throw loginRequired(loginUrl);
+
+    const mcpSessionId = c.req.header('mcp-session-id');
+    if (mcpSessionId !== undefined) {
+      if (!isValidMcpSessionId(mcpSessionId)) throw new ApiFailure('bad_request', 'Malformed Mcp-Session-Id.');
+      const owner = await store.getMcpSessionOwner(mcpSessionId);
+      if (!owner || owner.sessionId !== session.id || owner.server !== target.id) {
+        // Indistinguishable from an expired MCP session: the client re-initializes.
+        throw new ApiFailure('not_found', 'Unknown MCP session.');
+      }
+    }
+
+    const body = method === 'POST' ? await this.readBody(c) : undefined;
+
+    let access = await tokens.getAccess(session.id, target.id);
+    for (let attempt = 0; ; attempt++) {
+      if (access.kind === 'login_required') throw loginRequired(loginUrl);
+      if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
+      const token = access.record.accessToken;
+      const upstream = await this.send(c, target.url, method, body, token);
+
+      if (upstream.status === 401 && attempt === 0) {
+        // The token may have been revoked or expired early: one refresh, one retry.
+        await upstream.body?.cancel();
+        access = await tokens.getAccess(session.id, target.id, token);
+        continue;
+      }
+      if (upstream.status === 401) {
+        await upstream.body?.cancel();
+        await store.deleteConnection(session.id, target.id);
+        throw loginRequired(loginUrl);
+      }
+      if (upstream.status === 403) {
+        const challenge = bearerChallengeParams(upstream.headers.get('www-authenticate'));
+        if (challenge.error === 'insufficient_scope') {
+          await upstream.body?.cancel();
+          const scope = challenge.scope ?? '';
+          throw new ApiFailure('insufficient_scope', 'The MCP server needs more permissions for this.', {
+            scope,
+            loginUrl: bffRoutes.login(target.id, '/'),
+          });
+        }
+      }
+
+      const headers = downstreamResponseHeaders(upstream.headers);
+      const newMcpSession = upstream.headers.get('mcp-session-id');
+      if (newMcpSession && upstream.ok && isValidMcpSessionId(newMcpSession) && newMcpSession !== mcpSessionId) {
+        await store.bindMcpSession(newMcpSession, { sessionId: session.id, server: target.id });
+      }
+      if (method === 'DELETE' && mcpSessionId && (upstream.ok || upstream.status === 404)) {
+        await store.unbindMcpSession(mcpSessionId);
+      }
+      return new Response(upstream.body, { status: upstream.status, headers });
+    }
+  }
+
+  private async send(c: Context, url: string, method: string, body: Uint8Array | undefined, token: string): Promise<Response> {
+    const controller = new AbortController();
+    const browserGone = () => controller.abort(new Error('client disconnected'));
+    const signal = c.req.raw.signal;
+    if (signal.aborted) browserGone();
+    else signal.addEventListener('abort', browserGone, { once: true });
+    // The timeout covers the wait for response headers only: an SSE body may legitimately stay open.
+    const timer = setTimeout(() => controller.abort(new Error('upstream timeout')), this.options.upstreamTimeoutMs);
+    try {
+      return await this.fetch(url, {
+        method,
+        headers: upstreamRequestHeaders(c.req.raw.headers, token),
+        body: body as BodyInit | undefined,
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+    } catch (error) {
+      signal.removeEventListener('abort', browserGone);
+      this.options.log.warn({ event: 'upstream_failed', reason: (error as Error).name, reqId: c.get('requestId') });
+      throw new ApiFailure('upstream_unavailable', 'The MCP server could not be reached.', {}, {}, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Reads at most maxBodyBytes: refuses early on Content-Length, and stops reading past the limit. */
+  private async readBody(c: Context): Promise<Uint8Array> {
+    const limit = this.options.maxBodyBytes;
+    const tooLarge = () => new ApiFailure('payload_too_large', `Request bodies are limited to ${limit} bytes.`);
+    const declared = Number(c.req.header('content-length') ?? 'NaN');
+    if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+    const stream = c.req.raw.body;
+    if (!stream) return new Uint8Array();
+    const reader = stream.getReader();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+    const out = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return out;
+  }
+}

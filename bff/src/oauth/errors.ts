@@ -1,0 +1,24 @@
+/**
+ * Failures of the OAuth module, by code. Routes translate them once: to a redirect with a login error
+ * code for page routes, to an ApiFailure for API routes.
+ */
+export type OAuthFailureCode =
+  /** Metadata missing, malformed, or not acceptable (e.g. no S256). Configuration or AS problem. */
+  | 'discovery_failed'
+  /** The AS could not be reached, timed out, or answered 5xx/429. Worth retrying later. */
+  | 'as_unavailable'
+  /** The refresh token is no longer good: the user must log in again. */
+  | 'invalid_grant'
+  /** The AS answered something that breaks the protocol. */
+  | 'invalid_response';
+
+export class OAuthFailure extends Error {
+  constructor(
+    readonly code: OAuthFailureCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'OAuthFailure';
+  }
+}

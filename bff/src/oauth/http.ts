@@ -1,0 +1,51 @@
+import * as oauth from 'oauth4webapi';
+import { isLoopbackHost } from '../config.js';
+import { OAuthFailure } from './errors.js';
+
+export interface OutboundPolicy {
+  allowHttpLoopback: boolean;
+  timeoutMs: number;
+}
+
+/**
+ * Options every oauth4webapi request gets: a timeout, and plain http only towards loopback hosts when
+ * the deployment allows it (the demo). Everything else must be https, which oauth4webapi enforces.
+ */
+export function requestOptions(url: string, policy: OutboundPolicy): {
+  signal: AbortSignal;
+  [oauth.allowInsecureRequests]?: boolean;
+} {
+  const u = new URL(url);
+  const insecureOk = policy.allowHttpLoopback && u.protocol === 'http:' && isLoopbackHost(u.hostname);
+  return {
+    signal: AbortSignal.timeout(policy.timeoutMs),
+    ...(insecureOk ? { [oauth.allowInsecureRequests]: true } : {}),
+  };
+}
+
+/** Checks a URL read from metadata before the BFF sends anything to it. */
+export function checkOutboundUrl(url: string, policy: OutboundPolicy, what: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new OAuthFailure('discovery_failed', `${what} is not a URL`);
+  }
+  if (u.username || u.password) throw new OAuthFailure('discovery_failed', `${what} must not contain credentials`);
+  if (u.protocol === 'https:') return u;
+  if (u.protocol === 'http:' && policy.allowHttpLoopback && isLoopbackHost(u.hostname)) return u;
+  throw new OAuthFailure('discovery_failed', `${what} must be https`);
+}
+
+/** Network failures, timeouts, 5xx and 429 are worth one more try; anything else is an answer. */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof oauth.ResponseBodyError) return error.status >= 500 || error.status === 429;
+  if (error instanceof oauth.OperationProcessingError) {
+    const status = (error.cause as Response | undefined)?.status;
+    return typeof status === 'number' && (status >= 500 || status === 429);
+  }
+  if (error instanceof Error) {
+    return error.name === 'TimeoutError' || error.name === 'AbortError' || error instanceof TypeError;
+  }
+  return false;
+}

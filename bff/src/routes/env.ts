@@ -1,0 +1,6 @@
+/** Typed context variables shared by every route. */
+export interface AppEnv {
+  Variables: {
+    requestId: string;
+  };
+}
