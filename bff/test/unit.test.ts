@@ -1,0 +1,207 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { csrfProblem } from '../src/http/csrf.js';
+import { safeReturnTo } from '../src/http/return-to.js';
+import { bearerChallengeParams } from '../src/mcp/challenge.js';
+import { isValidMcpSessionId, downstreamResponseHeaders, upstreamRequestHeaders } from '../src/mcp/headers.js';
+import { createPkce, createState, stateMatches } from '../src/oauth/pkce.js';
+import { needsRefresh } from '../src/oauth/tokens.js';
+import { RecordCipher } from '../src/store/cipher.js';
+import { createHash, randomBytes } from 'node:crypto';
+
+const SECRET = 'test-only-session-secret-0123456789abcdef';
+const base = {
+  PUBLIC_URL: 'https://app.example.com',
+  MCP_SERVER_URL: 'https://mcp.example.com/mcp',
+  OAUTH_CLIENT_ID: 'client',
+  OAUTH_CLIENT_SECRET: 'secret',
+  SESSION_SECRET: SECRET,
+};
+
+describe('config', () => {
+  it('accepts a minimal https configuration', () => {
+    const c = loadConfig(base);
+    expect(c.publicOrigin).toBe('https://app.example.com');
+    expect(c.secureCookies).toBe(true);
+    expect(c.servers[0]?.url).toBe('https://mcp.example.com/mcp');
+    expect(c.sessionSecrets).toEqual([{ id: 1, secret: SECRET }]);
+  });
+
+  it('lists every problem at once', () => {
+    try {
+      loadConfig({ PUBLIC_URL: 'http://app.example.com', SESSION_SECRET: 'short', PORT: 'x' });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const text = (error as ConfigError).problems.join('\n');
+      expect(text).toMatch(/MCP_SERVER_URL/);
+      expect(text).toMatch(/OAUTH_CLIENT_ID/);
+      expect(text).toMatch(/OAUTH_CLIENT_SECRET/);
+      expect(text).toMatch(/at least 32 characters/);
+      expect(text).toMatch(/PORT/);
+      expect(text).toMatch(/PUBLIC_URL must use https/);
+    }
+  });
+
+  it('allows http only for loopback hosts and only when ALLOW_HTTP_LOOPBACK=1', () => {
+    const loop = { ...base, PUBLIC_URL: 'http://localhost:3000', MCP_SERVER_URL: 'http://127.0.0.1:4100/mcp' };
+    expect(() => loadConfig(loop)).toThrow(/ALLOW_HTTP_LOOPBACK/);
+    expect(loadConfig({ ...loop, ALLOW_HTTP_LOOPBACK: '1' }).secureCookies).toBe(false);
+    expect(() => loadConfig({ ...loop, ALLOW_HTTP_LOOPBACK: '1', MCP_SERVER_URL: 'http://10.0.0.1/mcp' })).toThrow(/https/);
+  });
+
+  it('refuses a PUBLIC_URL with a path', () => {
+    expect(() => loadConfig({ ...base, PUBLIC_URL: 'https://app.example.com/app' })).toThrow(/origin only/);
+  });
+
+  it('reads several session secrets with ids for rotation', () => {
+    const c = loadConfig({ ...base, SESSION_SECRET: `2:${SECRET}-new,1:${SECRET}` });
+    expect(c.sessionSecrets.map((s) => s.id)).toEqual([2, 1]);
+  });
+});
+
+describe('PKCE and state', () => {
+  it('makes a 43-character verifier from 32 random bytes and its S256 challenge', async () => {
+    const { code_verifier, code_challenge } = await createPkce();
+    expect(code_verifier).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(code_verifier, 'base64url')).toHaveLength(32);
+    expect(code_challenge).toBe(createHash('sha256').update(code_verifier).digest('base64url'));
+    expect((await createPkce()).code_verifier).not.toBe(code_verifier);
+  });
+
+  it('makes states of at least 128 bits that differ every time', () => {
+    const states = new Set(Array.from({ length: 100 }, createState));
+    expect(states.size).toBe(100);
+    for (const s of states) expect(Buffer.from(s, 'base64url').length * 8).toBeGreaterThanOrEqual(128);
+  });
+
+  it('compares states exactly', () => {
+    const s = createState();
+    expect(stateMatches(s, s)).toBe(true);
+    expect(stateMatches(`${s}x`, s)).toBe(false);
+    expect(stateMatches('', s)).toBe(false);
+    expect(stateMatches(s.replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A')), s)).toBe(false);
+  });
+});
+
+describe('returnTo', () => {
+  const origin = 'https://app.example.com';
+  it('keeps same-origin paths', () => {
+    expect(safeReturnTo('/servers/default/tools/add?x=1#y', origin)).toBe('/servers/default/tools/add?x=1#y');
+  });
+  it.each([
+    'https://evil.example',
+    '//evil.example',
+    '/\\evil.example',
+    '\\\\evil.example',
+    'javascript:alert(1)',
+    '/\t/evil.example',
+    '/\n/evil.example',
+    'evil',
+    '',
+    `/${'a'.repeat(3000)}`,
+  ])('falls back to / for %j', (value) => {
+    expect(safeReturnTo(value, origin)).toBe('/');
+  });
+});
+
+describe('CSRF', () => {
+  const origin = 'https://app.example.com';
+  it('needs X-CSRF: 1 and a same origin', () => {
+    expect(csrfProblem('1', undefined, undefined, origin)).toBeUndefined();
+    expect(csrfProblem('1', origin, 'same-origin', origin)).toBeUndefined();
+    expect(csrfProblem(undefined, origin, undefined, origin)).toMatch(/X-CSRF/);
+    expect(csrfProblem('1', 'https://evil.example', undefined, origin)).toMatch(/Origin/);
+    expect(csrfProblem('1', 'null', undefined, origin)).toMatch(/Origin/);
+    expect(csrfProblem('1', undefined, 'cross-site', origin)).toMatch(/Sec-Fetch-Site/);
+  });
+});
+
+describe('proxy headers', () => {
+  it('forwards only MCP headers and sets the bearer token', () => {
+    const incoming = new Headers({
+      cookie: 'mcp_session=abc',
+      authorization: 'Bearer browser-supplied',
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-session-id': 's1',
+      'mcp-protocol-version': '2025-11-25',
+      'x-forwarded-host': 'evil.example',
+      host: 'app.example.com',
+    });
+    const out = upstreamRequestHeaders(incoming, 'AT');
+    expect(Object.fromEntries(out)).toEqual({
+      accept: 'application/json, text/event-stream',
+      authorization: 'Bearer AT',
+      'content-type': 'application/json',
+      'mcp-protocol-version': '2025-11-25',
+      'mcp-session-id': 's1',
+    });
+  });
+
+  it('passes no Set-Cookie or hop-by-hop header back', () => {
+    const out = downstreamResponseHeaders(
+      new Headers({ 'set-cookie': 'a=b', connection: 'close', 'content-type': 'text/event-stream', 'mcp-session-id': 's' }),
+    );
+    expect(out.get('set-cookie')).toBeNull();
+    expect(out.get('connection')).toBeNull();
+    expect(out.get('mcp-session-id')).toBe('s');
+    expect(out.get('x-accel-buffering')).toBe('no');
+  });
+
+  it('validates Mcp-Session-Id', () => {
+    expect(isValidMcpSessionId('abc-123')).toBe(true);
+    expect(isValidMcpSessionId('a b')).toBe(false);
+    expect(isValidMcpSessionId('é')).toBe(false);
+    expect(isValidMcpSessionId('x'.repeat(257))).toBe(false);
+  });
+});
+
+describe('WWW-Authenticate', () => {
+  it('reads quoted and token parameters', () => {
+    expect(
+      bearerChallengeParams('Bearer error="insufficient_scope", scope="mcp:tools mcp:admin", resource_metadata="https://x/y"'),
+    ).toEqual({ error: 'insufficient_scope', scope: 'mcp:tools mcp:admin', resource_metadata: 'https://x/y' });
+    expect(bearerChallengeParams('Basic realm="x", Bearer error=invalid_token')).toEqual({ error: 'invalid_token' });
+    expect(bearerChallengeParams('garbage ,,, "')).toEqual({});
+    expect(bearerChallengeParams(null)).toEqual({});
+  });
+});
+
+describe('refresh timing', () => {
+  const record = (issuedAt: number, expiresAt: number | undefined) => ({
+    accessToken: 'a',
+    refreshToken: 'r',
+    scopes: [],
+    issuedAt,
+    expiresAt,
+    issuer: 'i',
+    clientId: 'c',
+    resource: 'r',
+    generation: 0,
+  });
+  it('refreshes when less than min(5 min, half the lifetime) remains', () => {
+    const hour = 3600_000;
+    expect(needsRefresh(record(0, hour), hour - 6 * 60_000)).toBe(false);
+    expect(needsRefresh(record(0, hour), hour - 4 * 60_000)).toBe(true);
+    expect(needsRefresh(record(0, 10_000), 4_000)).toBe(false);
+    expect(needsRefresh(record(0, 10_000), 6_000)).toBe(true);
+    expect(needsRefresh(record(0, undefined), 10 ** 12)).toBe(false);
+  });
+});
+
+describe('record cipher', () => {
+  it('round-trips, binds to its place, and decrypts under older keys', () => {
+    const k1 = { id: 'k1', key: randomBytes(32) };
+    const k2 = { id: 'k2', key: randomBytes(32) };
+    const old = new RecordCipher([k1]);
+    const sealed = old.encrypt('secret-token', 'here');
+    expect(sealed).not.toContain('secret-token');
+    expect(old.decrypt(sealed, 'here')).toBe('secret-token');
+    expect(() => old.decrypt(sealed, 'elsewhere')).toThrow();
+    const rotated = new RecordCipher([k2, k1]);
+    expect(rotated.decrypt(sealed, 'here')).toBe('secret-token');
+    expect(rotated.encrypt('x', 'here')).toMatch(/^v1\.k2\./);
+    expect(() => new RecordCipher([k2]).decrypt(sealed, 'here')).toThrow(/no key/);
+  });
+});
