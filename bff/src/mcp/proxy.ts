@@ -120,11 +120,13 @@ export class McpProxy {
         signal: controller.signal,
       });
     } catch (error) {
-      signal.removeEventListener('abort', browserGone);
       this.options.log.warn({ event: 'upstream_failed', reason: (error as Error).name, reqId: c.get('requestId') });
       throw new ApiFailure('upstream_unavailable', 'The MCP server could not be reached.', {}, {}, { cause: error });
     } finally {
       clearTimeout(timer);
+      // Once headers are in, the server adapter cancels the body stream (and so the upstream
+      // connection) when the browser goes away.
+      signal.removeEventListener('abort', browserGone);
     }
   }
 
