@@ -1,0 +1,114 @@
+import { expect, issuedSecrets, signIn, test, tokenRequests } from './fixtures.js';
+
+test('a person logs in across sites, calls tools, outlives the access token, and logs out', async ({ page, signIn, runTool }) => {
+  await page.goto('/');
+  await expect(page.getByRole('heading', { level: 1, name: 'MCP servers' })).toBeVisible();
+  await expect(page.getByText('Not connected')).toBeVisible();
+
+  await signIn('alice');
+  await expect(page.getByText('Connected', { exact: true })).toBeVisible();
+  await expect(page.getByText('Signed in as alice')).toBeVisible();
+  for (const tool of ['whoami', 'echo', 'add', 'slow_task']) {
+    await expect(page.getByRole('link', { name: tool, exact: true })).toBeVisible();
+  }
+
+  await runTool('add', { a: '2', b: '3' });
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('5');
+
+  await page.getByRole('link', { name: 'Back to servers' }).click();
+  await runTool('slow_task', { steps: '5', delayMs: '400' });
+  const progress = page.getByRole('progressbar', { name: 'Progress' });
+  await expect(progress).toBeVisible();
+  await expect(page.getByText(/[1-4] \/ 5/)).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('Completed 5 steps');
+
+  // Outlive the access token: wait for the expiry the BFF reports, then keep working without a login.
+  const session = await (await page.request.get('/bff/session', { headers: { 'X-CSRF': '1' } })).json();
+  const expiresAt = session.connections[0].expiresAt as number;
+  expect(expiresAt).toBeGreaterThan(Date.now());
+  const refreshesBefore = (await tokenRequests()).filter((r) => r.grantType === 'refresh_token').length;
+  await expect.poll(() => Date.now() > expiresAt, { timeout: 30_000, intervals: [500] }).toBe(true);
+  await page.getByRole('link', { name: 'Back to servers' }).click();
+  await runTool('add', { a: '40', b: '2' });
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('42');
+  expect((await tokenRequests()).filter((r) => r.grantType === 'refresh_token').length).toBeGreaterThan(refreshesBefore);
+  await expect(page).toHaveURL(/localhost/);
+
+  await page.getByRole('link', { name: 'Back to servers' }).click();
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page.getByText('Not connected')).toBeVisible();
+  await page.reload();
+  await expect(page.getByText('Not connected')).toBeVisible();
+  const mcp = await page.request.post('/mcp/default', {
+    headers: { 'X-CSRF': '1', 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    data: { jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} },
+  });
+  expect(mcp.status()).toBe(401);
+});
+
+test('when the session ends, the page says so and reconnecting returns to the same page', async ({ page, context, runTool }) => {
+  await page.goto('/');
+  await signIn(page);
+  await runTool('echo', { message: 'hello' });
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('hello');
+  const toolUrl = page.url();
+
+  // The session ends behind the page's back (logout from another tab).
+  await page.request.post('/bff/logout', { headers: { 'X-CSRF': '1' } });
+  await page.getByRole('button', { name: 'Run' }).click();
+  const banner = page.getByRole('alert').filter({ hasText: 'Your session has ended.' });
+  await expect(banner).toBeVisible();
+  await banner.getByRole('link', { name: 'Reconnect' }).click();
+  // The AS still has its own login session for alice: consent may be asked again, or not at all.
+  const allow = page.getByRole('button', { name: 'Allow' });
+  const back = page.waitForURL(toolUrl);
+  if (await allow.isVisible().catch(() => false)) await allow.click();
+  await back;
+  await expect(page.getByRole('heading', { level: 1, name: 'echo' })).toBeVisible();
+  expect(await context.cookies()).toBeDefined();
+});
+
+test('an access denied at the consent page brings the person back with a clear message', async ({ page }) => {
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Connect' }).first().click();
+  await page.getByLabel('Username').fill('bob');
+  await page.getByLabel('Password').fill('bob-demo-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Deny' }).click();
+  await expect(page).toHaveURL(/login_error=access_denied/);
+  await expect(page.getByRole('alert')).toContainText(/denied/i);
+  await expect(page.getByText('Not connected')).toBeVisible();
+});
+
+test('nothing the browser can see holds a token, code or verifier', async ({ page, context, signIn, runTool }) => {
+  const seen: string[] = [];
+  page.on('response', async (response) => {
+    const url = new URL(response.url());
+    // The authorization code necessarily passes through the browser in the AS's redirect to the
+    // callback; everything the app's own origin sends must be free of it and of every token.
+    if (url.hostname !== 'localhost') return;
+    seen.push(url.href, JSON.stringify(await response.allHeaders()));
+    if (response.status() < 300 || response.status() >= 400) {
+      seen.push(await response.text().catch(() => ''));
+    }
+  });
+  await page.goto('/');
+  await signIn();
+  await runTool('whoami');
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('alice');
+  await page.getByRole('link', { name: 'Back to servers' }).click();
+  await runTool('slow_task', { steps: '2', delayMs: '50' });
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('Completed 2 steps');
+
+  seen.push(JSON.stringify(await context.cookies()));
+  seen.push(await page.evaluate(() => JSON.stringify({ ...localStorage })));
+  seen.push(await page.evaluate(() => JSON.stringify({ ...sessionStorage })));
+  seen.push(page.url(), await page.content());
+  const everything = seen.join('\n');
+
+  const secrets = await issuedSecrets();
+  expect(secrets.length).toBeGreaterThanOrEqual(4); // code, verifier, access token, refresh token
+  for (const secret of secrets) expect(everything).not.toContain(secret);
+  // No JWT of any kind.
+  expect(everything).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.eyJ/);
+});

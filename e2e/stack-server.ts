@@ -1,0 +1,68 @@
+/**
+ * The stack Playwright tests run against: the real demo authorization server, MCP server and BFF with the
+ * built SPA, on ports the test configuration chooses, with short-lived access tokens so that refresh
+ * really happens during a test.
+ *
+ * Test-only instrumentation, on a separate loopback port: every secret the authorization server hands
+ * the BFF (codes, verifiers, access and refresh tokens, as seen on the BFF's outbound requests) and the
+ * count of token requests by grant type, so a test can prove none of them reaches the browser.
+ */
+import { createServer } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startStack } from '../demo/src/stack.js';
+
+const env = process.env;
+const here = dirname(fileURLToPath(import.meta.url));
+const secrets = new Set<string>();
+
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  const url = input instanceof Request ? input.url : String(input);
+  const body = init?.body;
+  if (body instanceof URLSearchParams) {
+    for (const name of ['code', 'code_verifier', 'refresh_token', 'token']) {
+      const value = body.get(name);
+      if (value) secrets.add(value);
+    }
+  }
+  const res = await realFetch(input, init);
+  if (url.endsWith('/token') && res.headers.get('content-type')?.includes('json')) {
+    const json = (await res.clone().json()) as Record<string, unknown>;
+    for (const name of ['access_token', 'refresh_token', 'id_token']) {
+      if (typeof json[name] === 'string') secrets.add(json[name]);
+    }
+  }
+  return res;
+};
+
+const stack = await startStack({
+  appPort: Number(env.E2E_APP_PORT ?? 3310),
+  asPort: Number(env.E2E_AS_PORT ?? 4310),
+  mcpPort: Number(env.E2E_MCP_PORT ?? 4410),
+  accessTokenTtlSeconds: Number(env.E2E_ACCESS_TOKEN_TTL ?? 8),
+  staticDir: join(here, '../web/dist'),
+  logLevel: env.LOG_LEVEL ?? 'warn',
+});
+
+const inspector = createServer((req, res) => {
+  res.setHeader('content-type', 'application/json');
+  if (req.url === '/secrets') {
+    res.end(JSON.stringify([...secrets]));
+  } else if (req.url === '/token-requests') {
+    res.end(JSON.stringify(stack.as.tokenRequests));
+  } else {
+    res.statusCode = 404;
+    res.end('{}');
+  }
+});
+inspector.listen(Number(env.E2E_INSPECT_PORT ?? 4510), '127.0.0.1', () => {
+  console.log(`e2e stack ready at ${stack.appUrl}`);
+});
+
+const stop = () => {
+  inspector.close();
+  stack.close().then(() => process.exit(0));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
