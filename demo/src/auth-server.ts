@@ -1,0 +1,220 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { exportJWK, generateKeyPair } from 'jose';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { PAGE_CSP, renderErrorPage, STYLESHEET, STYLESHEET_PATH } from './auth-pages.js';
+import { findDemoUser } from './demo-users.js';
+import { createInteractionHandler, INTERACTION_PREFIX, sendPage } from './interactions.js';
+import { createMemoryAdapterFactory } from './memory-adapter.js';
+
+export interface AuthServerOptions {
+  /** e.g. http://127.0.0.1:4000: the origin the caller bound with listen(); no path. */
+  issuer: string;
+  /** The MCP server's exact URL, e.g. http://127.0.0.1:4100/mcp: the only accepted resource indicator and the access tokens' audience. */
+  resource: string;
+  /** Pre-registered confidential clients (client_secret_basic). */
+  clients: Array<{ client_id: string; client_secret: string; redirect_uris: string[]; client_name?: string }>;
+  /** Default 600; tests use a few seconds so that refresh really happens. */
+  accessTokenTtlSeconds?: number;
+  /** Default 14 days. */
+  refreshTokenTtlSeconds?: number;
+  /** Resource scopes; default ['mcp:tools', 'mcp:admin']. */
+  scopes?: string[];
+}
+
+export interface AuthServer {
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Every request that reached the token endpoint, in arrival order, failed ones included ('' when no grant_type could be read). */
+  tokenRequests: Array<{ grantType: string; at: number }>;
+  /** Every request that reached the revocation endpoint, with its token_type_hint if any. */
+  revocations: Array<{ hint: string | undefined; at: number }>;
+  /** The underlying oidc-provider instance, for tests that need to look deeper. */
+  provider: Provider;
+}
+
+export const DEFAULT_RESOURCE_SCOPES = ['mcp:tools', 'mcp:admin'];
+
+/** Routes pinned explicitly (they are oidc-provider's defaults) because the recording middleware matches on them. */
+const ROUTES = {
+  authorization: '/auth',
+  token: '/token',
+  revocation: '/token/revocation',
+  introspection: '/token/introspection',
+  registration: '/reg',
+  jwks: '/jwks',
+  userinfo: '/me',
+  end_session: '/session/end',
+} as const;
+
+const OIDC_DISCOVERY = '/.well-known/openid-configuration';
+const OAUTH_DISCOVERY = '/.well-known/oauth-authorization-server';
+
+export async function createAuthServer(options: AuthServerOptions): Promise<AuthServer> {
+  const issuerUrl = new URL(options.issuer);
+  if (issuerUrl.pathname !== '/' || issuerUrl.search || issuerUrl.hash || options.issuer.endsWith('/')) {
+    // The provider is mounted at the root of the listener and RFC 8414 path insertion is not wired up.
+    throw new Error(`issuer must be a bare origin without a trailing slash, got ${options.issuer}`);
+  }
+  const accessTokenTtl = options.accessTokenTtlSeconds ?? 600;
+  const refreshTokenTtl = options.refreshTokenTtlSeconds ?? 14 * 24 * 60 * 60;
+  const resourceScopes = options.scopes ?? DEFAULT_RESOURCE_SCOPES;
+
+  // Fresh signing key per process: nothing outlives the demo, so there is nothing to persist or rotate.
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const signingKey = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
+
+  const configuration: Configuration = {
+    adapter: createMemoryAdapterFactory(),
+    clients: options.clients.map((c) => ({
+      ...c,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    })),
+    // Applied to dynamically registered clients that do not say otherwise.
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    responseTypes: ['code'],
+    // OAuth 2.1: PKCE for every client, S256 only ('plain' is not even listed, so it is refused).
+    pkce: { methods: ['S256'], required: () => true },
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+    async findAccount(_ctx, sub) {
+      const user = findDemoUser(sub);
+      if (!user) return undefined;
+      return {
+        accountId: user.username,
+        claims: async () => ({ sub: user.username, name: user.name, email: user.email }),
+      };
+    },
+    jwks: { keys: [signingKey] },
+    cookies: {
+      // DEMO-ONLY: random per process, so cookies die with the process; a real AS keeps rotated secret keys.
+      keys: [randomBytes(32).toString('base64url')],
+      // oidc-provider's default for the session cookie is SameSite=None, which browsers reject without
+      // Secure, and this demo issuer is plain http on 127.0.0.1. Lax is what a top-level login needs.
+      long: { httpOnly: true, sameSite: 'lax', signed: true },
+      short: { httpOnly: true, sameSite: 'lax', signed: true },
+    },
+    interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}` },
+    routes: ROUTES,
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      registration: { enabled: true }, // open dynamic client registration (RFC 7591): fine for a demo
+      resourceIndicators: {
+        enabled: true,
+        // Requests without `resource` get the MCP server; when several are in play, pick ours.
+        defaultResource: (_ctx, _client, oneOf) => (oneOf ? (oneOf.includes(options.resource) ? options.resource : oneOf) : options.resource),
+        // Token requests without `resource` still get an access token for the granted resource, even
+        // with `openid` (otherwise oidc-provider would issue an opaque userinfo token).
+        useGrantedResource: () => true,
+        getResourceServerInfo(_ctx, resourceIndicator) {
+          // Exact string match: the resource indicator is compared verbatim, never normalised.
+          if (resourceIndicator !== options.resource) throw new errors.InvalidTarget();
+          return {
+            scope: resourceScopes.join(' '),
+            audience: options.resource,
+            accessTokenTTL: accessTokenTtl,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: 'RS256' } },
+          };
+        },
+      },
+    },
+    // The default only issues refresh tokens for `offline_access`, which oidc-provider drops unless the
+    // request also has prompt=consent. Plain OAuth clients (the BFF) don't send either.
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
+    // Tokens must not die with the user's browser session at the AS: the BFF holds them, not the browser.
+    expiresWithSession: () => false,
+    ttl: {
+      AccessToken: accessTokenTtl,
+      AuthorizationCode: 60,
+      RefreshToken: refreshTokenTtl,
+      Grant: refreshTokenTtl,
+      Session: 14 * 24 * 60 * 60,
+      Interaction: 60 * 60,
+      IdToken: 60 * 60,
+      ClientCredentials: 10 * 60,
+      DeviceCode: 10 * 60,
+      BackchannelAuthenticationRequest: 10 * 60,
+    },
+    // Nobody calls this AS from a browser script: no CORS for anyone (also silences a "must change" notice).
+    clientBasedCORS: () => false,
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.set('Content-Security-Policy', PAGE_CSP);
+      ctx.body = renderErrorPage('Something went wrong', { error: out.error, error_description: out.error_description });
+    },
+  };
+
+  const provider = new Provider(options.issuer, configuration);
+
+  // Server errors are real bugs: show them. Client errors (bad grants, bad requests) are expected and quiet.
+  provider.on('server_error', (_ctx: unknown, err: Error) => {
+    console.error('[demo-as] server_error:', err);
+  });
+
+  const tokenRequests: AuthServer['tokenRequests'] = [];
+  const revocations: AuthServer['revocations'] = [];
+
+  // provider.use() runs before oidc-provider's own routing, so this sees every request, even failed ones.
+  provider.use(async (koaCtx, next) => {
+    const ctx = koaCtx as unknown as KoaContextWithOIDC;
+    // Entries are pushed on arrival (order) and completed once the body has been parsed by the route.
+    const tokenEntry = ctx.path === ROUTES.token ? { grantType: '', at: Date.now() } : undefined;
+    const revocationEntry = ctx.path === ROUTES.revocation ? { hint: undefined as string | undefined, at: Date.now() } : undefined;
+    if (tokenEntry) tokenRequests.push(tokenEntry);
+    if (revocationEntry) revocations.push(revocationEntry);
+    try {
+      await next();
+    } finally {
+      const body = (ctx.oidc as { body?: Record<string, unknown> } | undefined)?.body;
+      if (tokenEntry && typeof body?.grant_type === 'string') tokenEntry.grantType = body.grant_type;
+      if (revocationEntry && typeof body?.token_type_hint === 'string') revocationEntry.hint = body.token_type_hint;
+    }
+    // Advertise the resource scopes too (oidc-provider lists only its OpenID Connect scopes).
+    if (ctx.oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
+      const metadata = ctx.body as { scopes_supported?: string[] };
+      metadata.scopes_supported = [...new Set([...(metadata.scopes_supported ?? []), ...resourceScopes])];
+    }
+  });
+
+  const providerCallback = provider.callback();
+  const handleInteraction = createInteractionHandler(provider);
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', options.issuer);
+    if (url.pathname === OAUTH_DISCOVERY) {
+      // RFC 8414 metadata: the very same document as OpenID discovery, served by the same code.
+      req.url = OIDC_DISCOVERY + url.search;
+      return providerCallback(req, res);
+    }
+    if (url.pathname === STYLESHEET_PATH) {
+      res.setHeader('Content-Type', 'text/css; charset=utf-8');
+      res.setHeader('Cache-Control', 'public, max-age=3600');
+      res.end(STYLESHEET);
+      return;
+    }
+    if (url.pathname.startsWith(INTERACTION_PREFIX)) return handleInteraction(req, res, url.pathname);
+    return providerCallback(req, res);
+  }
+
+  return {
+    handler(req, res) {
+      route(req, res).catch((err: unknown) => {
+        console.error('[demo-as] unhandled error:', err);
+        if (!res.headersSent) sendPage(res, 500, renderErrorPage('Server error', {}));
+        else res.destroy();
+      });
+    },
+    tokenRequests,
+    revocations,
+    provider,
+  };
+}

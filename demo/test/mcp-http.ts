@@ -1,0 +1,70 @@
+import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+
+/**
+ * Raw Streamable HTTP helpers for tests that must see the wire (status codes, headers, SSE timing)
+ * rather than what an SDK client makes of it.
+ */
+export interface SseMessage {
+  at: number;
+  data: Record<string, unknown>;
+}
+
+export function mcpHeaders(token: string | undefined, sessionId?: string): Record<string, string> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+  };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (sessionId) {
+    headers['mcp-session-id'] = sessionId;
+    headers['mcp-protocol-version'] = LATEST_PROTOCOL_VERSION;
+  }
+  return headers;
+}
+
+export function mcpPost(url: string, token: string | undefined, body: unknown, sessionId?: string): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: mcpHeaders(token, sessionId), body: JSON.stringify(body) });
+}
+
+export const initializeRequest = (id: number | string = 1) => ({
+  jsonrpc: '2.0',
+  id,
+  method: 'initialize',
+  params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'demo-test', version: '0.0.0' } },
+});
+
+/** Reads an SSE response to its end, timestamping each JSON-RPC message as it arrives. */
+export async function readSse(res: Response): Promise<SseMessage[]> {
+  if (!res.body) return [];
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  const out: SseMessage[] = [];
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event
+        .split('\n')
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => line.slice(5).trimStart())
+        .join('\n');
+      if (data) out.push({ at: Date.now(), data: JSON.parse(data) as Record<string, unknown> });
+    }
+  }
+  return out;
+}
+
+/** initialize + notifications/initialized over raw HTTP; returns the session id. */
+export async function openSession(url: string, token: string): Promise<string> {
+  const res = await mcpPost(url, token, initializeRequest());
+  if (res.status !== 200) throw new Error(`initialize: HTTP ${res.status} ${await res.text()}`);
+  const sessionId = res.headers.get('mcp-session-id');
+  await readSse(res);
+  if (!sessionId) throw new Error('no Mcp-Session-Id');
+  const ack = await mcpPost(url, token, { jsonrpc: '2.0', method: 'notifications/initialized' }, sessionId);
+  if (ack.status !== 202) throw new Error(`initialized: HTTP ${ack.status}`);
+  return sessionId;
+}
