@@ -1,0 +1,176 @@
+/**
+ * Talking to the BFF's own JSON routes (/bff/session, /bff/logout), and the one error type for
+ * every failure the BFF reports, whether it came from /bff or from the /mcp proxy.
+ */
+import {
+  type ApiErrorCode,
+  CSRF_HEADER,
+  CSRF_VALUE,
+  type LoginErrorCode,
+  type SessionInfo,
+} from '@mcp-bff/shared';
+import { z } from 'zod';
+import { logoutUrl, sessionUrl } from './urls';
+
+/** The BFF's codes, plus two the SPA derives itself. */
+export type BffErrorCode =
+  | ApiErrorCode
+  /** 404 on a request that carried an Mcp-Session-Id: the upstream MCP session is gone. */
+  | 'mcp_session_expired'
+  /** A non-2xx answer without a recognisable JSON error body. */
+  | 'http_error';
+
+export class BffError extends Error {
+  override readonly name = 'BffError';
+  readonly code: BffErrorCode;
+  readonly status: number;
+  /** For login_required and insufficient_scope. */
+  readonly loginUrl: string | undefined;
+  /** For insufficient_scope: the scopes asked for. */
+  readonly scope: string | undefined;
+  /** Seconds, from Retry-After, when the BFF sent it. */
+  readonly retryAfter: number | undefined;
+
+  constructor(
+    code: BffErrorCode,
+    status: number,
+    extra: { loginUrl?: string; scope?: string; retryAfter?: number; cause?: unknown } = {},
+  ) {
+    super(`BFF answered ${status} ${code}`, { cause: extra.cause });
+    this.code = code;
+    this.status = status;
+    this.loginUrl = extra.loginUrl;
+    this.scope = extra.scope;
+    this.retryAfter = extra.retryAfter;
+  }
+
+  /** A problem with the session as a whole, shown as a banner rather than next to one action. */
+  get isSessionProblem(): boolean {
+    return this.code === 'login_required' || this.code === 'insufficient_scope' || this.status === 503;
+  }
+}
+
+const apiErrorCodes = [
+  'login_required',
+  'insufficient_scope',
+  'csrf_failed',
+  'not_found',
+  'method_not_allowed',
+  'payload_too_large',
+  'bad_request',
+  'upstream_unavailable',
+  'authorization_server_unavailable',
+  'internal_error',
+] as const satisfies readonly ApiErrorCode[];
+
+const ApiErrorBody = z.looseObject({
+  error: z.string(),
+  loginUrl: z.string().optional(),
+  scope: z.string().optional(),
+});
+
+/** Turns a non-2xx BFF response into a BffError. Reads (and so consumes) the body. */
+export async function processErrorResponse(response: Response): Promise<BffError> {
+  const retryAfterHeader = Number(response.headers.get('Retry-After'));
+  const retryAfter = Number.isFinite(retryAfterHeader) && retryAfterHeader > 0 ? retryAfterHeader : undefined;
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    body = undefined;
+  }
+  const parsed = ApiErrorBody.safeParse(body);
+  const known = parsed.success
+    ? apiErrorCodes.find((code) => code === parsed.data.error)
+    : undefined;
+  return new BffError(known ?? 'http_error', response.status, {
+    loginUrl: parsed.success ? parsed.data.loginUrl : undefined,
+    scope: parsed.success ? parsed.data.scope : undefined,
+    retryAfter,
+  });
+}
+
+const ConnectionInfoSchema = z.looseObject({
+  server: z.string(),
+  name: z.string(),
+  status: z.enum(['connected', 'login_required']),
+  scopes: z.array(z.string()),
+  expiresAt: z.number().nullable(),
+  loginUrl: z.string(),
+});
+
+const SessionInfoSchema = z.looseObject({
+  authenticated: z.boolean(),
+  connections: z.array(ConnectionInfoSchema),
+});
+
+function csrfHeaders(): Headers {
+  return new Headers({ [CSRF_HEADER]: CSRF_VALUE, Accept: 'application/json' });
+}
+
+export async function sessionRequest(signal?: AbortSignal): Promise<Response> {
+  return fetch(sessionUrl, { headers: csrfHeaders(), credentials: 'same-origin', signal: signal ?? null });
+}
+
+export async function processSessionResponse(response: Response): Promise<SessionInfo> {
+  if (!response.ok) throw await processErrorResponse(response);
+  const parsed = SessionInfoSchema.safeParse(await response.json());
+  if (!parsed.success) throw new BffError('http_error', response.status, { cause: parsed.error });
+  return parsed.data;
+}
+
+export async function getSession(signal?: AbortSignal): Promise<SessionInfo> {
+  return processSessionResponse(await sessionRequest(signal));
+}
+
+export async function logout(): Promise<void> {
+  const response = await fetch(logoutUrl, {
+    method: 'POST',
+    headers: csrfHeaders(),
+    credentials: 'same-origin',
+  });
+  if (!response.ok) throw await processErrorResponse(response);
+  await response.body?.cancel();
+}
+
+/** Fixed text for each login failure code; the parameter's own value is never shown. */
+const loginErrorMessages: Record<LoginErrorCode, string> = {
+  access_denied: 'Access was denied, or the sign-in was cancelled.',
+  authorization_failed: 'The authorization server could not complete the sign-in. Please try again.',
+  login_expired: 'The sign-in took too long and expired. Please try again.',
+  state_mismatch: 'The sign-in response did not match this browser session. Please try again.',
+  token_exchange_failed: 'Signing in could not be completed. Please try again.',
+  authorization_server_unavailable: 'The authorization server is unavailable. Try again shortly.',
+};
+
+export function loginErrorMessage(code: string): string {
+  return Object.hasOwn(loginErrorMessages, code)
+    ? loginErrorMessages[code as LoginErrorCode]
+    : 'Signing in failed. Please try again.';
+}
+
+/** Fixed, readable text for a BffError; never the server's own words. */
+export function bffErrorMessage(error: BffError): string {
+  switch (error.code) {
+    case 'login_required':
+      return 'Your session has ended.';
+    case 'insufficient_scope':
+      return 'This needs more permission than you have granted.';
+    case 'authorization_server_unavailable':
+      return 'The authorization server is unavailable. Try again shortly.';
+    case 'upstream_unavailable':
+      return 'The MCP server is unavailable. Try again shortly.';
+    case 'mcp_session_expired':
+      return 'The connection to the MCP server expired. Please try again.';
+    case 'csrf_failed':
+      return 'The request was refused as a possible cross-site request. Reload the page and try again.';
+    case 'payload_too_large':
+      return 'The request was too large.';
+    case 'not_found':
+      return 'Not found.';
+    default:
+      return error.status === 503
+        ? 'The authorization server is unavailable. Try again shortly.'
+        : `Something went wrong (HTTP ${error.status}).`;
+  }
+}

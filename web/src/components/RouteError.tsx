@@ -1,0 +1,72 @@
+import { isRouteErrorResponse, Link, useLocation, useRouteError } from 'react-router';
+import type { RouteErrorData } from '../routes/route-errors';
+import { homePath, loginHref } from '../urls';
+import { AppHeader } from './Layout';
+
+interface Described {
+  title: string;
+  message: string;
+  connectServer?: string | undefined;
+}
+
+function isRouteErrorData(value: unknown): value is RouteErrorData {
+  return typeof value === 'object' && value !== null && typeof (value as { message?: unknown }).message === 'string';
+}
+
+function describe(error: unknown): Described {
+  if (isRouteErrorResponse(error)) {
+    const body = isRouteErrorData(error.data) ? error.data : undefined;
+    if (error.status === 404) {
+      return { title: 'Page not found', message: body?.message ?? 'There is nothing at this address.' };
+    }
+    return {
+      title: error.status === 401 ? 'Not connected' : 'Something went wrong',
+      message: body?.message ?? `The request failed (HTTP ${error.status}).`,
+      connectServer: body?.connectServer,
+    };
+  }
+  if (error instanceof TypeError) {
+    return { title: 'Something went wrong', message: 'The server could not be reached. Check your connection and try again.' };
+  }
+  return { title: 'Something went wrong', message: 'An unexpected error occurred. Please try again.' };
+}
+
+/** The body of every error boundary: what happened, and a way on. */
+export function RouteErrorView() {
+  const error = useRouteError();
+  const location = useLocation();
+  const { title, message, connectServer } = describe(error);
+  return (
+    <div className="route-error">
+      <h1>{title}</h1>
+      <p>{message}</p>
+      {connectServer !== undefined && (
+        <p>
+          <a className="button" href={loginHref(connectServer, location)}>
+            Connect
+          </a>
+        </p>
+      )}
+      <p>
+        <Link to={homePath}>Back to servers</Link>
+      </p>
+    </div>
+  );
+}
+
+/** For child routes: rendered inside the layout, so the header and banners stay. */
+export function RouteErrorBoundary() {
+  return <RouteErrorView />;
+}
+
+/** For the root route, which replaces the layout: draws a minimal frame of its own. */
+export function RootErrorBoundary() {
+  return (
+    <div className="app">
+      <AppHeader />
+      <main className="main">
+        <RouteErrorView />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,64 @@
+/**
+ * Every URL the SPA uses: its own routes and the BFF's. Nothing else builds paths by hand.
+ */
+import { bffRoutes, LOGIN_ERROR_PARAM } from '@mcp-bff/shared';
+
+/** Route patterns, for the router. */
+export const routePatterns = {
+  home: '/',
+  tool: '/servers/:server/tools/:tool',
+} as const;
+
+export const homePath = routePatterns.home;
+
+export function toolPath(server: string, tool: string): string {
+  return `/servers/${encodeURIComponent(server)}/tools/${encodeURIComponent(tool)}`;
+}
+
+/**
+ * The path and query to come back to after a login: the given location without the
+ * `login_error` left by an earlier failed attempt, and never an origin.
+ */
+export function returnToFor(location: { pathname: string; search: string }): string {
+  const params = new URLSearchParams(location.search);
+  params.delete(LOGIN_ERROR_PARAM);
+  const search = params.toString();
+  return search ? `${location.pathname}?${search}` : location.pathname;
+}
+
+/** Where the browser navigates (top level, never fetch) to connect `server`. */
+export function loginHref(server: string, location: { pathname: string; search: string }): string {
+  return bffRoutes.login(server, returnToFor(location));
+}
+
+/**
+ * A login URL handed out by the BFF (e.g. a step-up with more scopes), pointed back at the current
+ * page. Anything that is not a same-origin /bff/login URL is replaced by a plain login for `server`.
+ */
+export function bffLoginHref(
+  loginUrl: string | undefined,
+  server: string,
+  location: { pathname: string; search: string },
+): string {
+  if (loginUrl) {
+    try {
+      const url = new URL(loginUrl, window.location.origin);
+      const plain = new URL(bffRoutes.login(server, '/'), window.location.origin);
+      if (url.origin === window.location.origin && url.pathname === plain.pathname) {
+        url.searchParams.set('returnTo', returnToFor(location));
+        return `${url.pathname}${url.search}`;
+      }
+    } catch {
+      // Not a URL at all: fall through to the plain login.
+    }
+  }
+  return loginHref(server, location);
+}
+
+export const sessionUrl = bffRoutes.session;
+export const logoutUrl = bffRoutes.logout;
+
+/** Absolute URL of the BFF's MCP endpoint for `server`, as the SDK transport wants it. */
+export function mcpUrl(server: string): URL {
+  return new URL(bffRoutes.mcp(server), window.location.origin);
+}
