@@ -72,8 +72,9 @@ export class TokenManager {
 }
 
 /** A log-safe description of an error: its name and code, never a response body or token. */
-export function describe(error: unknown): { name: string; code?: string; message?: string } {
-  if (error instanceof OAuthFailure) return { name: error.name, code: error.code, message: error.message };
-  if (error instanceof Error) return { name: error.name, code: (error as { code?: string }).code };
+export function describe(error: unknown): { name: string; errorCode?: string; message?: string } {
+  // Not `code`: the logger redacts every field of that name (authorization codes).
+  if (error instanceof OAuthFailure) return { name: error.name, errorCode: error.code, message: error.message };
+  if (error instanceof Error) return { name: error.name, errorCode: (error as { code?: string }).code };
   return { name: typeof error };
 }

@@ -85,7 +85,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     } catch (error) {
       if (error instanceof CallbackFailure) {
         if (error.suspicious) return refuse(error.code, error.message);
-        log.warn({ event: 'login_failed', code: error.code, err: describe(error.cause), reqId });
+        log.warn({ event: 'login_failed', loginError: error.code, err: describe(error.cause), reqId });
         return c.redirect(backToApp(error.code, transaction.returnTo), 302);
       }
       log.error({ event: 'login_failed', err: describe(error), reqId });
