@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { csrfProblem } from '../src/http/csrf.js';
 import { safeReturnTo } from '../src/http/return-to.js';
-import { bearerChallengeParams } from '../src/mcp/challenge.js';
+import { bearerChallenge, parseWwwAuthenticate } from '../src/oauth/www-authenticate.js';
 import { isValidMcpSessionId, downstreamResponseHeaders, upstreamRequestHeaders } from '../src/mcp/headers.js';
 import { createPkce, createState, stateMatches } from '../src/oauth/pkce.js';
 import { needsRefresh } from '../src/oauth/tokens.js';
@@ -100,7 +100,7 @@ describe('returnTo', () => {
     'evil',
     '',
     `/${'a'.repeat(3000)}`,
-  ])('falls back to / for %j', (value) => {
+  ])('falls back to / for payload %#', (value) => {
     expect(safeReturnTo(value, origin)).toBe('/');
   });
 });
@@ -160,11 +160,29 @@ describe('proxy headers', () => {
 describe('WWW-Authenticate', () => {
   it('reads quoted and token parameters', () => {
     expect(
-      bearerChallengeParams('Bearer error="insufficient_scope", scope="mcp:tools mcp:admin", resource_metadata="https://x/y"'),
+      bearerChallenge('Bearer error="insufficient_scope", scope="mcp:tools mcp:admin", resource_metadata="https://x/y"'),
     ).toEqual({ error: 'insufficient_scope', scope: 'mcp:tools mcp:admin', resource_metadata: 'https://x/y' });
-    expect(bearerChallengeParams('Basic realm="x", Bearer error=invalid_token')).toEqual({ error: 'invalid_token' });
-    expect(bearerChallengeParams('garbage ,,, "')).toEqual({});
-    expect(bearerChallengeParams(null)).toEqual({});
+  });
+  it('separates several challenges, token68 included', () => {
+    expect(parseWwwAuthenticate('Basic realm="a, b", Negotiate abc==, Bearer error=invalid_token, scope="x"')).toEqual([
+      { scheme: 'basic', params: { realm: 'a, b' } },
+      { scheme: 'negotiate', params: {}, token68: 'abc==' },
+      { scheme: 'bearer', params: { error: 'invalid_token', scope: 'x' } },
+    ]);
+    expect(bearerChallenge('Bearer realm="r\\"q", scope="s"')).toEqual({ realm: 'r"q', scope: 's' });
+    expect(bearerChallenge('Bearer resource_metadata="https://x/\\"y"')).toEqual({ resource_metadata: 'https://x/"y' });
+  });
+  it.each(['garbage ,,, "', '"', '=', 'Bearer', 'Bearer ,,,', 'Bearer scope="unterminated', ',,,Bearer a=b', 'x'.repeat(20000)])(
+    'tolerates malformed header %#',
+    (header) => {
+      expect(() => parseWwwAuthenticate(header)).not.toThrow();
+    },
+  );
+  it('keeps the first of repeated parameters and reads a later Bearer', () => {
+    expect(bearerChallenge('Bearer scope="a", scope="b"')).toEqual({ scope: 'a' });
+    expect(bearerChallenge(',,,Bearer a=b')).toEqual({ a: 'b' });
+    expect(bearerChallenge('Bearer scope="unterminated')).toEqual({ scope: 'unterminated' });
+    expect(bearerChallenge(null)).toEqual({});
   });
 });
 

@@ -4,7 +4,7 @@ import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors
 import type { Logger } from '../log.js';
 import type { TokenManager } from '../oauth/tokens.js';
 import type { SessionRecord, TokenStore } from '../store/types.js';
-import { bearerChallengeParams } from './challenge.js';
+import { bearerChallenge } from '../oauth/www-authenticate.js';
 import { downstreamResponseHeaders, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
 
 export interface ProxyOptions {
@@ -80,7 +80,7 @@ export class McpProxy {
         throw loginRequired(loginUrl);
       }
       if (upstream.status === 403) {
-        const challenge = bearerChallengeParams(upstream.headers.get('www-authenticate'));
+        const challenge = bearerChallenge(upstream.headers.get('www-authenticate'));
         if (challenge.error === 'insufficient_scope') {
           await upstream.body?.cancel();
           const scope = challenge.scope ?? '';
