@@ -8,6 +8,8 @@ import { requireSameOriginApi } from './http/csrf.js';
 import { McpProxy } from './mcp/proxy.js';
 import { OAuthClient } from './oauth/client.js';
 import { Discovery } from './oauth/discovery.js';
+import { ChallengeHintsCache } from './oauth/hints.js';
+import { type ClientRegistry, ClientResolver, MemoryClientRegistry } from './oauth/registration.js';
 import { TokenManager } from './oauth/tokens.js';
 import { authRoutes } from './routes/auth.js';
 import type { AppEnv } from './routes/env.js';
@@ -20,6 +22,8 @@ export interface AppDeps {
   config: Config;
   store: TokenStore;
   log: Logger;
+  /** Clients registered at authorization servers (RFC 7591), per issuer. */
+  registry?: ClientRegistry;
   /** Used for requests to MCP servers; tests may count or fault them. */
   upstreamFetch?: typeof fetch;
 }
@@ -30,7 +34,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const policy = { allowHttpLoopback: config.allowHttpLoopback, timeoutMs: config.authServerTimeoutMs };
   const discovery = new Discovery(policy);
   const redirectUri = `${config.publicUrl}${CALLBACK_PATH}`;
-  const clients = new Map(config.servers.map((s) => [s.id, new OAuthClient(s, discovery, redirectUri, policy)]));
+  const clientMetadata = { publicUrl: config.publicUrl, redirectUri, clientName: config.clientName };
+  const resolver = new ClientResolver(
+    deps.registry ?? new MemoryClientRegistry(),
+    clientMetadata,
+    policy,
+    config.secureCookies || config.allowHttpLoopback,
+  );
+  const clients = new Map(config.servers.map((s) => [s.id, new OAuthClient(s, discovery, resolver, redirectUri, policy)]));
+  const hints = new ChallengeHintsCache();
   const cookies = new CookieJar({
     secure: config.secureCookies,
     secrets: config.sessionSecrets,
@@ -44,6 +56,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     log,
     maxBodyBytes: config.maxBodyBytes,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
+    hints,
+    startSession: (c) => sessions.rotate(c, undefined),
     ...(deps.upstreamFetch ? { fetch: deps.upstreamFetch } : {}),
   });
 
@@ -72,7 +86,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get('/healthz', (c) => c.json({ ok: true }));
-  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients }));
+  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata }));
 
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
   app.all('/mcp/:server', sameOrigin, async (c) => {

@@ -20,16 +20,21 @@ export interface ServerConfig {
   /** Route id: the `:server` of /mcp/:server. */
   id: string;
   name: string;
-  /** The MCP server's URL, used verbatim as the OAuth `resource`. */
+  /** The MCP server's URL. Its protected resource metadata must name exactly this resource. */
   url: string;
-  clientId: string;
-  clientSecret: string;
-  /** Scopes to request; empty means "what the protected resource metadata lists". */
+  /** Pre-registered client; without it the BFF uses a client ID metadata document or registers itself. */
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+  /** Scopes to request; empty means "what the challenge or the resource metadata says". */
   scopes: string[];
+  /** Send RFC 8707 `resource`; off only for authorization servers known to reject it. */
+  resourceIndicator: boolean;
 }
 
 export interface Config {
   publicUrl: string;
+  /** How the BFF names itself to authorization servers (client_name). */
+  clientName: string;
   /** Origin of PUBLIC_URL: what Origin headers must equal. */
   publicOrigin: string;
   secureCookies: boolean;
@@ -48,6 +53,13 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Time allowed for each request to the authorization server, ms. */
   authServerTimeoutMs: number;
+
+  // Token vault: where sessions and tokens live, the keys they are encrypted with, session lifetime.
+  tokenStore: TokenStoreConfig;
+  /** Keys for records at rest, newest first: the first encrypts, every one decrypts. */
+  tokenEncryptionKeys: EncryptionKey[];
+  /** A session unused for this long ends, seconds (SESSION_TTL_SECONDS is the absolute end). */
+  sessionIdleTimeoutSeconds: number;
 }
 
 const secretsSchema = z
@@ -80,18 +92,36 @@ const intFromEnv = (name: string, def: number, min: number, max: number) =>
     .max(max, `${name} must be at most ${max}`)
     .default(def);
 
+/** RFC 6749 §3.3 scope tokens, space-separated. */
+const SCOPE_LIST = /^[\x21\x23-\x5B\x5D-\x7E ]*$/;
+
+const serverEntrySchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'id must be 1-32 lower-case letters, digits, "-" or "_"'),
+    url: z.url({ error: 'url must be an absolute URL' }),
+    name: z.string().min(1).max(100).optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    scopes: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .refine((v) => v === undefined || SCOPE_LIST.test(Array.isArray(v) ? v.join(' ') : v), 'scopes must be scope tokens'),
+    resourceIndicator: z.boolean().default(true),
+  })
+  .strict()
+  .refine((s) => !s.clientSecret || s.clientId, 'clientSecret needs a clientId');
+
 const envSchema = z.object({
   PUBLIC_URL: z.url({ error: 'PUBLIC_URL must be an absolute URL, e.g. https://mcp.example.com' }),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: intFromEnv('PORT', 3000, 0, 65535),
-  MCP_SERVER_URL: z.url({ error: 'MCP_SERVER_URL must be an absolute URL, e.g. https://mcp.example.com/mcp' }),
+  MCP_SERVER_URL: z.url({ error: 'MCP_SERVER_URL must be an absolute URL, e.g. https://mcp.example.com/mcp' }).optional(),
   MCP_SERVER_NAME: z.string().min(1).max(100).default('MCP server'),
-  OAUTH_CLIENT_ID: z.string({ error: 'OAUTH_CLIENT_ID is required' }).min(1, 'OAUTH_CLIENT_ID is required'),
-  OAUTH_CLIENT_SECRET: z.string({ error: 'OAUTH_CLIENT_SECRET is required' }).min(1, 'OAUTH_CLIENT_SECRET is required'),
-  OAUTH_SCOPES: z
-    .string()
-    .default('')
-    .refine((s) => /^[\x21\x23-\x5B\x5D-\x7E ]*$/.test(s), 'OAUTH_SCOPES must be space-separated scope tokens'),
+  MCP_SERVERS: z.string().optional(),
+  OAUTH_CLIENT_NAME: z.string().min(1).max(100).default('MCP BFF'),
+  OAUTH_CLIENT_ID: z.string().min(1, 'OAUTH_CLIENT_ID must not be empty').optional(),
+  OAUTH_CLIENT_SECRET: z.string().min(1, 'OAUTH_CLIENT_SECRET must not be empty').optional(),
+  OAUTH_SCOPES: z.string().default('').refine((s) => SCOPE_LIST.test(s), 'OAUTH_SCOPES must be space-separated scope tokens'),
   SESSION_SECRET: secretsSchema,
   ALLOW_HTTP_LOOPBACK: z.enum(['0', '1', 'true', 'false', '']).default('0'),
   STATIC_DIR: z.string().optional(),
@@ -128,6 +158,154 @@ function checkUrl(name: string, value: string, allowHttpLoopback: boolean, probl
   return undefined;
 }
 
+function splitScopes(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : value.split(' ')).filter(Boolean);
+}
+
+/** MCP_SERVERS (JSON, several servers) or MCP_SERVER_URL (one server, id "default"). */
+function readServers(
+  e: z.infer<typeof envSchema>,
+  env: Record<string, string | undefined>,
+  allowHttpLoopback: boolean,
+  problems: string[],
+): ServerConfig[] {
+  if (e.MCP_SERVERS && e.MCP_SERVER_URL) {
+    problems.push('set either MCP_SERVERS or MCP_SERVER_URL, not both');
+    return [];
+  }
+  if (e.MCP_SERVER_URL) {
+    checkUrl('MCP_SERVER_URL', e.MCP_SERVER_URL, allowHttpLoopback, problems);
+    if (e.OAUTH_CLIENT_SECRET && !e.OAUTH_CLIENT_ID) problems.push('OAUTH_CLIENT_SECRET needs OAUTH_CLIENT_ID');
+    return [
+      {
+        id: 'default',
+        name: e.MCP_SERVER_NAME,
+        url: e.MCP_SERVER_URL,
+        clientId: e.OAUTH_CLIENT_ID,
+        clientSecret: e.OAUTH_CLIENT_SECRET,
+        scopes: splitScopes(e.OAUTH_SCOPES),
+        resourceIndicator: env.OAUTH_RESOURCE_INDICATOR !== '0',
+      },
+    ];
+  }
+  if (!e.MCP_SERVERS) {
+    problems.push('MCP_SERVER_URL (one server) or MCP_SERVERS (a JSON list of servers) is required');
+    return [];
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(e.MCP_SERVERS);
+  } catch {
+    problems.push('MCP_SERVERS must be JSON: [{"id":"docs","url":"https://mcp.example.com/mcp"}, ...]');
+    return [];
+  }
+  const parsed = z.array(serverEntrySchema).min(1, 'MCP_SERVERS must list at least one server').safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`MCP_SERVERS${issue.path.map((p) => `[${String(p)}]`).join('')}: ${issue.message}`);
+    return [];
+  }
+  const seen = new Set<string>();
+  return parsed.data.map((entry, i) => {
+    if (seen.has(entry.id)) problems.push(`MCP_SERVERS[${i}]: duplicate id "${entry.id}"`);
+    seen.add(entry.id);
+    checkUrl(`MCP_SERVERS[${i}].url`, entry.url, allowHttpLoopback, problems);
+    return {
+      id: entry.id,
+      name: entry.name ?? entry.id,
+      url: entry.url,
+      clientId: entry.clientId,
+      clientSecret: entry.clientSecret,
+      scopes: splitScopes(entry.scopes),
+      resourceIndicator: entry.resourceIndicator,
+    };
+  });
+}
+
+// Token vault configuration: TOKEN_STORE, REDIS_URL, TOKEN_ENCRYPTION_KEYS, SESSION_IDLE_TIMEOUT_SECONDS.
+
+export type TokenStoreConfig =
+  /** Tests only: everything is lost with the process. */
+  | { kind: 'memory' }
+  | { kind: 'sqlite'; path: string }
+  /** The URL may hold a password: never log it. */
+  | { kind: 'redis'; url: string };
+
+export interface EncryptionKey {
+  /** Written in front of every ciphertext, so that the right key opens it after a rotation. */
+  id: string;
+  /** 32 bytes (AES-256). */
+  key: Buffer;
+}
+
+export const DEFAULT_TOKEN_STORE = 'sqlite:./data/bff.db';
+
+type VaultConfig = Pick<Config, 'tokenStore' | 'tokenEncryptionKeys' | 'sessionIdleTimeoutSeconds'>;
+
+function readTokenStore(env: Record<string, string | undefined>, problems: string[]): TokenStoreConfig {
+  const raw = env.TOKEN_STORE?.trim() || (env.REDIS_URL ? 'redis' : DEFAULT_TOKEN_STORE);
+  if (raw === 'memory') return { kind: 'memory' };
+  if (raw.startsWith('sqlite:')) {
+    const path = raw.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!path) problems.push('TOKEN_STORE sqlite:<file> needs a file, e.g. sqlite:./data/bff.db');
+    return { kind: 'sqlite', path };
+  }
+  const url = raw === 'redis' ? env.REDIS_URL : raw;
+  if (raw === 'redis' || raw.startsWith('redis://') || raw.startsWith('rediss://')) {
+    let parsed: URL | undefined;
+    try {
+      parsed = url ? new URL(url) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!url || !parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') || !parsed.hostname) {
+      // The value is not echoed: it may contain a password.
+      problems.push(`${raw === 'redis' ? 'REDIS_URL' : 'TOKEN_STORE'} must be a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379`);
+    }
+    return { kind: 'redis', url: url ?? '' };
+  }
+  problems.push('TOKEN_STORE must be memory, sqlite:<file> or a redis:// URL (e.g. sqlite:./data/bff.db)');
+  return { kind: 'memory' };
+}
+
+/** "k2:<base64 of 32 bytes>,k1:<...>": newest first. Values are never echoed in problems. */
+function readEncryptionKeys(raw: string | undefined, store: TokenStoreConfig, problems: string[]): EncryptionKey[] {
+  const entries = (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  if (entries.length === 0) {
+    if (store.kind !== 'memory') {
+      problems.push('TOKEN_ENCRYPTION_KEYS is required for a persistent TOKEN_STORE: id:<32 bytes in base64>, e.g. k1:$(openssl rand -base64 32)');
+    }
+    return [];
+  }
+  const keys: EncryptionKey[] = [];
+  entries.forEach((entry, index) => {
+    const colon = entry.indexOf(':');
+    const id = colon > 0 ? entry.slice(0, colon) : '';
+    const value = colon > 0 ? entry.slice(colon + 1) : '';
+    const label = `TOKEN_ENCRYPTION_KEYS entry ${index + 1}`;
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) {
+      problems.push(`${label} must be id:key with an id of 1-32 letters, digits, "-" or "_"`);
+      return;
+    }
+    const key = /^[A-Za-z0-9+/_-]+={0,2}$/.test(value) ? Buffer.from(value, 'base64') : Buffer.alloc(0);
+    if (key.length !== 32) {
+      problems.push(`${label} ("${id}") must be 32 bytes in base64, e.g. from openssl rand -base64 32`);
+      return;
+    }
+    keys.push({ id, key });
+  });
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) problems.push('TOKEN_ENCRYPTION_KEYS ids must be unique');
+  return keys;
+}
+
+function readVaultConfig(env: Record<string, string | undefined>, problems: string[]): VaultConfig {
+  const tokenStore = readTokenStore(env, problems);
+  const tokenEncryptionKeys = readEncryptionKeys(env.TOKEN_ENCRYPTION_KEYS, tokenStore, problems);
+  const idle = intFromEnv('SESSION_IDLE_TIMEOUT_SECONDS', 3600, 60, 30 * 24 * 3600).safeParse(env.SESSION_IDLE_TIMEOUT_SECONDS);
+  if (!idle.success) for (const issue of idle.error.issues) problems.push(issue.message);
+  return { tokenStore, tokenEncryptionKeys, sessionIdleTimeoutSeconds: idle.success ? idle.data : 3600 };
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = envSchema.safeParse(env);
   const problems: string[] = [];
@@ -143,25 +321,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (publicUrl && (publicUrl.pathname !== '/' || publicUrl.search)) {
     problems.push('PUBLIC_URL must be an origin only (no path or query), e.g. https://mcp.example.com');
   }
-  if (env.MCP_SERVER_URL) checkUrl('MCP_SERVER_URL', env.MCP_SERVER_URL, allowHttpLoopback, problems);
+  const servers = e ? readServers(e, env, allowHttpLoopback, problems) : [];
+  const vault = readVaultConfig(env, problems);
   if (problems.length > 0 || !e || !publicUrl) throw new ConfigError(problems);
 
   const config: Config = {
     publicUrl: publicUrl.origin,
+    clientName: e.OAUTH_CLIENT_NAME,
     publicOrigin: publicUrl.origin,
     secureCookies: publicUrl.protocol === 'https:',
     host: e.HOST,
     port: e.PORT,
-    servers: [
-      {
-        id: 'default',
-        name: e.MCP_SERVER_NAME,
-        url: e.MCP_SERVER_URL,
-        clientId: e.OAUTH_CLIENT_ID,
-        clientSecret: e.OAUTH_CLIENT_SECRET,
-        scopes: e.OAUTH_SCOPES.split(' ').filter(Boolean),
-      },
-    ],
+    servers,
     sessionSecrets: e.SESSION_SECRET,
     allowHttpLoopback,
     staticDir: e.STATIC_DIR,
@@ -170,6 +341,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.MAX_BODY_BYTES,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     authServerTimeoutMs: e.AUTH_SERVER_TIMEOUT_MS,
+    ...vault,
   };
   return Object.freeze(config);
 }

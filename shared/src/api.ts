@@ -60,7 +60,15 @@ export type LoginErrorCode =
   | 'login_expired'
   | 'state_mismatch'
   | 'token_exchange_failed'
-  | 'authorization_server_unavailable';
+  | 'authorization_server_unavailable'
+  /** The server's protected resource metadata is about another resource. */
+  | 'resource_mismatch'
+  /** The authorization server does not support PKCE with S256. */
+  | 'pkce_unsupported'
+  /** No client could be had at the authorization server. */
+  | 'registration_failed'
+  /** More permission was asked for several times and still not granted. */
+  | 'insufficient_scope';
 
 export const LOGIN_ERROR_PARAM = 'login_error';
 

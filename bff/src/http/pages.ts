@@ -7,6 +7,10 @@ const MESSAGES: Record<LoginErrorCode, string> = {
   state_mismatch: 'This sign-in response does not belong to a sign-in started in this browser.',
   token_exchange_failed: 'The authorization server did not issue usable tokens.',
   authorization_server_unavailable: 'The authorization server is unavailable.',
+  resource_mismatch: 'The MCP server describes itself as a different server than the one configured.',
+  pkce_unsupported: 'The authorization server does not support the required security (PKCE with S256).',
+  registration_failed: 'This app could not register with the authorization server.',
+  insufficient_scope: 'The permission the server needs was not granted.',
 };
 
 /**

@@ -22,13 +22,13 @@ export function isValidMcpSessionId(value: string): boolean {
   return value.length > 0 && value.length <= 256 && /^[\x21-\x7E]+$/.test(value);
 }
 
-export function upstreamRequestHeaders(incoming: Headers, accessToken: string): Headers {
+export function upstreamRequestHeaders(incoming: Headers, accessToken: string | undefined): Headers {
   const out = new Headers();
   for (const name of REQUEST_HEADERS) {
     const value = incoming.get(name);
     if (value !== null && value.length <= MAX_HEADER_LENGTH) out.set(name, value);
   }
-  out.set('authorization', `Bearer ${accessToken}`);
+  if (accessToken) out.set('authorization', `Bearer ${accessToken}`);
   return out;
 }
 

@@ -2,8 +2,11 @@ import { bffRoutes } from '@mcp-bff/shared';
 import type { Context } from 'hono';
 import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
 import type { Logger } from '../log.js';
-import type { TokenManager } from '../oauth/tokens.js';
-import type { SessionRecord, TokenStore } from '../store/types.js';
+import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
+import type { ChallengeHintsCache } from '../oauth/hints.js';
+import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
+
+import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
 import { downstreamResponseHeaders, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
 
@@ -13,6 +16,9 @@ export interface ProxyOptions {
   log: Logger;
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
+  hints: ChallengeHintsCache;
+  /** Creates a browser session (and its cookie) for an anonymous browser. */
+  startSession: (c: Context) => Promise<SessionRecord>;
   fetch?: typeof fetch;
 }
 
@@ -35,8 +41,13 @@ export class McpProxy {
     this.fetch = options.fetch ?? globalThis.fetch;
   }
 
-  async forward(c: Context, target: ProxyTarget, session: SessionRecord | undefined): Promise<Response> {
-    const { store, tokens } = this.options;
+  /**
+   * Login is lazy: without a connection the request goes upstream without a token, so servers that
+   * need no authorization just work; the first 401 is the challenge that says how to log in.
+   */
+  async forward(c: Context, target: ProxyTarget, initialSession: SessionRecord | undefined): Promise<Response> {
+    const { store, tokens, hints } = this.options;
+    let session = initialSession;
     const method = c.req.method;
     if (!METHODS.has(method)) {
       throw new ApiFailure('method_not_allowed', 'Only GET, POST and DELETE are allowed here.', {}, { Allow: 'GET, POST, DELETE' });
@@ -47,13 +58,12 @@ export class McpProxy {
       throw new ApiFailure('bad_request', 'Tokens are never accepted in the URL.');
     }
     const loginUrl = bffRoutes.login(target.id, '/');
-    if (!session) throw loginRequired(loginUrl);
 
     const mcpSessionId = c.req.header('mcp-session-id');
     if (mcpSessionId !== undefined) {
       if (!isValidMcpSessionId(mcpSessionId)) throw new ApiFailure('bad_request', 'Malformed Mcp-Session-Id.');
       const owner = await store.getMcpSessionOwner(mcpSessionId);
-      if (!owner || owner.sessionId !== session.id || owner.server !== target.id) {
+      if (!session || !owner || owner.sessionId !== session.id || owner.server !== target.id) {
         // Indistinguishable from an expired MCP session: the client re-initializes.
         throw new ApiFailure('not_found', 'Unknown MCP session.');
       }
@@ -61,39 +71,38 @@ export class McpProxy {
 
     const body = method === 'POST' ? await this.readBody(c) : undefined;
 
-    let access = await tokens.getAccess(session.id, target.id);
+    let access: AccessOutcome = session ? await tokens.getAccess(session.id, target.id) : { kind: 'login_required' };
     for (let attempt = 0; ; attempt++) {
-      if (access.kind === 'login_required') throw loginRequired(loginUrl);
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
-      const token = access.record.accessToken;
+      const token = access.kind === 'ok' ? access.record.accessToken : undefined;
       const upstream = await this.send(c, target.url, method, body, token);
 
-      if (upstream.status === 401 && attempt === 0) {
-        // The token may have been revoked or expired early: one refresh, one retry.
-        await upstream.body?.cancel();
-        access = await tokens.getAccess(session.id, target.id, token);
-        continue;
-      }
       if (upstream.status === 401) {
         await upstream.body?.cancel();
-        await store.deleteConnection(session.id, target.id);
+        hints.remember(target.id, bearerChallenge(upstream.headers.get('www-authenticate')));
+        if (token && session && attempt === 0) {
+          // The token may have been revoked or expired early: one refresh, one retry.
+          access = await tokens.getAccess(session.id, target.id, token);
+          if (access.kind === 'ok') continue;
+          if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
+        }
+        if (session && token) await store.deleteConnection(session.id, target.id);
         throw loginRequired(loginUrl);
       }
       if (upstream.status === 403) {
         const challenge = bearerChallenge(upstream.headers.get('www-authenticate'));
         if (challenge.error === 'insufficient_scope') {
           await upstream.body?.cancel();
-          const scope = challenge.scope ?? '';
-          throw new ApiFailure('insufficient_scope', 'The MCP server needs more permissions for this.', {
-            scope,
-            loginUrl: bffRoutes.login(target.id, '/'),
-          });
+          throw this.stepUp(target, access.kind === 'ok' ? access.record : undefined, challenge.scope ?? '');
         }
       }
 
       const headers = downstreamResponseHeaders(upstream.headers);
       const newMcpSession = upstream.headers.get('mcp-session-id');
       if (newMcpSession && upstream.ok && isValidMcpSessionId(newMcpSession) && newMcpSession !== mcpSessionId) {
+        // MCP sessions are bound to the browser session that created them; an anonymous browser gets
+        // a session now, so that its MCP session is its own.
+        session ??= await this.options.startSession(c);
         await store.bindMcpSession(newMcpSession, { sessionId: session.id, server: target.id });
       }
       if (method === 'DELETE' && mcpSessionId && (upstream.ok || upstream.status === 404)) {
@@ -103,7 +112,23 @@ export class McpProxy {
     }
   }
 
-  private async send(c: Context, url: string, method: string, body: Uint8Array | undefined, token: string): Promise<Response> {
+  /**
+   * A 403 insufficient_scope: offers a login for the granted and the required scopes, at most
+   * MAX_STEP_UP_ATTEMPTS times for the same need; then a plain refusal, never a loop.
+   */
+  private stepUp(target: ProxyTarget, record: TokenRecord | undefined, scope: string): ApiFailure {
+    const required = normaliseScopes(splitScopes(scope) ?? []).join(' ');
+    const attempts = record?.stepUp?.scope === required ? record.stepUp.attempts : 0;
+    if (attempts >= MAX_STEP_UP_ATTEMPTS || !required) {
+      return new ApiFailure('insufficient_scope', 'The MCP server needs permissions that were not granted.', { scope: required });
+    }
+    return new ApiFailure('insufficient_scope', 'The MCP server needs more permissions for this.', {
+      scope: required,
+      loginUrl: `${bffRoutes.login(target.id, '/')}&scope=${encodeURIComponent(required)}`,
+    });
+  }
+
+  private async send(c: Context, url: string, method: string, body: Uint8Array | undefined, token: string | undefined): Promise<Response> {
     const controller = new AbortController();
     const browserGone = () => controller.abort(new Error('client disconnected'));
     const signal = c.req.raw.signal;

@@ -3,10 +3,11 @@ import * as oauth from 'oauth4webapi';
 import type { ServerConfig } from '../config.js';
 import type { LoginTransaction } from '../session/cookies.js';
 import type { TokenRecord } from '../store/types.js';
-import type { Discovered, Discovery } from './discovery.js';
+import type { Discovery } from './discovery.js';
 import { OAuthFailure } from './errors.js';
 import { isTransient, type OutboundPolicy, requestOptions } from './http.js';
 import { createPkce, createState, stateMatches } from './pkce.js';
+import { clientAuth, type ClientResolver, type RegisteredClient } from './registration.js';
 
 /** A callback that must not lead to a token request, with the code the user is shown. */
 export class CallbackFailure extends Error {
@@ -22,64 +23,94 @@ export class CallbackFailure extends Error {
   }
 }
 
+/** What the MCP server's last challenge said (WWW-Authenticate on a 401 or 403). */
+export interface ChallengeHints {
+  resourceMetadata?: string;
+  scope?: string;
+}
+
+export interface AuthorizationOptions {
+  returnTo: string;
+  txn: string;
+  hints: ChallengeHints;
+  /** Step-up: the scopes the server asked for, added to those already granted. */
+  stepUp?: { required: string[]; granted: string[] };
+}
+
 export interface AuthorizationStart {
   authorizationUrl: string;
   transaction: LoginTransaction;
 }
 
 const RETRY_BACKOFF_MS = 300;
+/** Authorizations offered for the same step-up need before the BFF stops asking. */
+export const MAX_STEP_UP_ATTEMPTS = 3;
 
 /**
- * Everything the BFF says to one MCP server's authorization server: the authorization request, the code
- * exchange, refresh and revocation. The only place tokens are obtained.
+ * Everything the BFF says to one MCP server's authorization server: discovery, the authorization
+ * request, the code exchange, refresh and revocation. The only place tokens are obtained.
  */
 export class OAuthClient {
-  private readonly client: oauth.Client;
-  private readonly auth: oauth.ClientAuth;
-
   constructor(
     readonly server: ServerConfig,
     private readonly discovery: Discovery,
+    private readonly clients: ClientResolver,
     private readonly redirectUri: string,
     private readonly policy: OutboundPolicy,
-  ) {
-    this.client = { client_id: server.clientId, token_endpoint_auth_method: 'client_secret_basic' };
-    this.auth = oauth.ClientSecretBasic(server.clientSecret);
-  }
+  ) {}
 
-  discover(): Promise<Discovered> {
-    return this.discovery.discover(this.server.url);
-  }
-
-  /** Builds the authorization request (RFC 6749 §4.1.1 + PKCE S256 + RFC 8707 resource). */
-  async startAuthorization(returnTo: string, txn: string): Promise<AuthorizationStart> {
-    const { as, resource } = await this.discover();
+  /** Builds the authorization request (OAuth 2.1 §4.1.1 + PKCE S256 + RFC 8707 resource). */
+  async startAuthorization(options: AuthorizationOptions): Promise<AuthorizationStart> {
+    const resource = await this.discovery.protectedResource(this.server.url, options.hints.resourceMetadata);
+    const issuer = resource.authorization_servers[0] as string;
+    const as = await this.discovery.authorizationServer(issuer);
+    const client = await this.clients.resolve(this.server, as);
     const { code_verifier, code_challenge } = await createPkce();
     const state = createState();
-    const scopes = this.server.scopes.length > 0 ? this.server.scopes : (resource.scopes_supported ?? []);
+    const scopes = this.chooseScopes(as, resource.scopes_supported, options);
     const url = new URL(as.authorization_endpoint as string);
     const params = url.searchParams;
     params.set('response_type', 'code');
-    params.set('client_id', this.server.clientId);
+    params.set('client_id', client.clientId);
     params.set('redirect_uri', this.redirectUri);
     params.set('code_challenge', code_challenge);
     params.set('code_challenge_method', 'S256');
     if (scopes.length > 0) params.set('scope', scopes.join(' '));
     params.set('state', state);
-    // Verbatim from the protected resource metadata: no URL normalisation.
-    params.set('resource', resource.resource);
+    // Verbatim from the protected resource metadata (equal to the server URL): no normalisation.
+    const resourceParam = this.server.resourceIndicator ? resource.resource : null;
+    if (resourceParam) params.set('resource', resourceParam);
     return {
       authorizationUrl: url.href,
       transaction: {
-        txn,
+        txn: options.txn,
         state,
         codeVerifier: code_verifier,
         server: this.server.id,
-        returnTo,
+        returnTo: options.returnTo,
         issuer: as.issuer,
+        clientId: client.clientId,
+        resource: resourceParam,
+        scope: scopes.join(' '),
+        ...(options.stepUp ? { stepUp: normaliseScopes(options.stepUp.required).join(' ') } : {}),
         createdAt: Date.now(),
       },
     };
+  }
+
+  /**
+   * Scopes, in the MCP spec's order: configured ones, else the challenge's, else the resource
+   * metadata's scopes_supported, else none. offline_access only when the AS lists it. A step-up adds
+   * the newly required scopes to those already granted.
+   */
+  private chooseScopes(as: oauth.AuthorizationServer, supported: string[] | undefined, o: AuthorizationOptions): string[] {
+    const configured = this.server.scopes.length > 0;
+    let scopes = configured ? this.server.scopes : splitScopes(o.hints.scope) ?? supported ?? [];
+    if (o.stepUp) scopes = [...o.stepUp.granted, ...scopes, ...o.stepUp.required];
+    scopes = scopes.filter((s) => s !== 'offline_access');
+    const wantsOffline = configured ? this.server.scopes.includes('offline_access') : true;
+    if (wantsOffline && as.scopes_supported?.includes('offline_access') && scopes.length > 0) scopes.push('offline_access');
+    return [...new Set(scopes)];
   }
 
   /**
@@ -91,27 +122,35 @@ export class OAuthClient {
     if (states.length !== 1 || !stateMatches(states[0] as string, transaction.state)) {
       throw new CallbackFailure('state_mismatch', true, 'state missing, duplicated or not the expected one');
     }
-    const { as, resource } = await this.discoverForCallback();
-    if (as.issuer !== transaction.issuer) {
-      throw new CallbackFailure('authorization_failed', true, 'authorization server changed during login');
+    let as: oauth.AuthorizationServer;
+    let registered: RegisteredClient;
+    try {
+      as = await this.discovery.authorizationServer(transaction.issuer);
+      registered = await this.clients.resolve(this.server, as);
+    } catch (error) {
+      throw new CallbackFailure('authorization_server_unavailable', false, 'discovery failed', { cause: error });
     }
+    if (registered.clientId !== transaction.clientId) {
+      throw new CallbackFailure('authorization_failed', true, 'the client changed during login');
+    }
+    const { client, auth } = clientAuth(registered);
     let validated: URLSearchParams;
     try {
-      validated = oauth.validateAuthResponse(as, this.client, callback, transaction.state);
+      // RFC 9207: iss required when advertised, and must match whenever present.
+      validated = oauth.validateAuthResponse(as, client, callback, transaction.state);
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
         const code: LoginErrorCode = error.error === 'access_denied' ? 'access_denied' : 'authorization_failed';
         throw new CallbackFailure(code, false, `authorization server answered ${code}`, { cause: error });
       }
-      // iss missing or different, duplicated parameters, or a response without a code.
       throw new CallbackFailure('authorization_failed', true, 'invalid authorization response', { cause: error });
     }
 
     // Not retried: a code is single-use, and a second attempt after a lost answer would make the AS
     // revoke what the first one issued.
     const response = await oauth
-      .authorizationCodeGrantRequest(as, this.client, this.auth, validated, this.redirectUri, transaction.codeVerifier, {
-        additionalParameters: { resource: resource.resource },
+      .authorizationCodeGrantRequest(as, client, auth, validated, this.redirectUri, transaction.codeVerifier, {
+        ...(transaction.resource ? { additionalParameters: { resource: transaction.resource } } : {}),
         ...requestOptions(as.token_endpoint as string, this.policy),
       })
       .catch((error: unknown) => {
@@ -119,7 +158,7 @@ export class OAuthClient {
       });
     let tokens: oauth.TokenEndpointResponse;
     try {
-      tokens = await oauth.processAuthorizationCodeResponse(as, this.client, response);
+      tokens = await oauth.processAuthorizationCodeResponse(as, client, response);
     } catch (error) {
       if (isTransient(error)) {
         throw new CallbackFailure('authorization_server_unavailable', false, 'token endpoint unavailable', { cause: error });
@@ -127,33 +166,35 @@ export class OAuthClient {
       throw new CallbackFailure('token_exchange_failed', false, 'token response rejected', { cause: error });
     }
     try {
-      return this.toRecord(tokens, undefined, as.issuer, resource.resource, 0);
+      return this.toRecord(tokens, undefined, {
+        issuer: as.issuer,
+        clientId: registered.clientId,
+        resource: transaction.resource ?? this.server.url,
+        requested: splitScopes(transaction.scope) ?? [],
+        generation: 0,
+      });
     } catch (error) {
       throw new CallbackFailure('token_exchange_failed', false, 'token response rejected', { cause: error });
     }
   }
 
   /**
-   * Refresh token grant (RFC 6749 §6). A transient failure is tried once more after a pause;
-   * invalid_grant means the grant is gone.
+   * Refresh token grant (OAuth 2.1 §4.3), at the AS and as the client that issued the record.
+   * A transient failure is tried once more after a pause; invalid_grant means the grant is gone.
    */
   async refresh(record: TokenRecord): Promise<TokenRecord> {
     if (!record.refreshToken) throw new OAuthFailure('invalid_grant', 'no refresh token');
     const refreshToken = record.refreshToken;
-    let as: oauth.AuthorizationServer;
-    try {
-      ({ as } = await this.discover());
-    } catch (error) {
-      if (error instanceof OAuthFailure) throw error;
-      throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable', { cause: error });
-    }
-    if (as.issuer !== record.issuer) throw new OAuthFailure('invalid_grant', 'the authorization server changed');
+    const as = await this.discovery.authorizationServer(record.issuer);
+    const registered = await this.clients.forRecord(this.server, as, record.clientId);
+    if (!registered) throw new OAuthFailure('invalid_grant', 'the client these tokens were issued to is gone');
+    const { client, auth } = clientAuth(registered);
     const attempt = async () => {
-      const response = await oauth.refreshTokenGrantRequest(as, this.client, this.auth, refreshToken, {
-        additionalParameters: { resource: record.resource },
+      const response = await oauth.refreshTokenGrantRequest(as, client, auth, refreshToken, {
+        ...(this.server.resourceIndicator ? { additionalParameters: { resource: record.resource } } : {}),
         ...requestOptions(as.token_endpoint as string, this.policy),
       });
-      return oauth.processRefreshTokenResponse(as, this.client, response);
+      return oauth.processRefreshTokenResponse(as, client, response);
     };
     let tokens: oauth.TokenEndpointResponse;
     try {
@@ -165,30 +206,31 @@ export class OAuthClient {
       if (isTransient(error)) throw new OAuthFailure('as_unavailable', 'token endpoint unavailable', { cause: error });
       throw new OAuthFailure('invalid_response', 'refresh failed', { cause: error });
     }
-    return this.toRecord(tokens, record, as.issuer, record.resource, record.generation + 1);
+    return this.toRecord(tokens, record, {
+      issuer: as.issuer,
+      clientId: record.clientId,
+      resource: record.resource,
+      requested: record.scopes,
+      generation: record.generation + 1,
+    });
   }
 
-  /** RFC 7009: best effort, bounded in time; logout goes on whatever the AS says. */
+  /** RFC 7009: best effort; the caller bounds the time. */
   async revoke(record: TokenRecord): Promise<void> {
-    const { as } = await this.discover();
-    if (!as.revocation_endpoint || as.issuer !== record.issuer) return;
+    const as = await this.discovery.authorizationServer(record.issuer);
+    if (!as.revocation_endpoint) return;
+    const registered = await this.clients.forRecord(this.server, as, record.clientId);
+    if (!registered) return;
+    const { client, auth } = clientAuth(registered);
     const tokens: Array<[string, string]> = [];
     if (record.refreshToken) tokens.push([record.refreshToken, 'refresh_token']);
     tokens.push([record.accessToken, 'access_token']);
     for (const [token, hint] of tokens) {
-      const response = await oauth.revocationRequest(as, this.client, this.auth, token, {
+      const response = await oauth.revocationRequest(as, client, auth, token, {
         additionalParameters: { token_type_hint: hint },
         ...requestOptions(as.revocation_endpoint, this.policy),
       });
       await oauth.processRevocationResponse(response);
-    }
-  }
-
-  private async discoverForCallback(): Promise<Discovered> {
-    try {
-      return await this.discover();
-    } catch (error) {
-      throw new CallbackFailure('authorization_server_unavailable', false, 'discovery failed', { cause: error });
     }
   }
 
@@ -206,9 +248,7 @@ export class OAuthClient {
   private toRecord(
     tokens: oauth.TokenEndpointResponse,
     previous: TokenRecord | undefined,
-    issuer: string,
-    resource: string,
-    generation: number,
+    o: { issuer: string; clientId: string; resource: string; requested: string[]; generation: number },
   ): TokenRecord {
     if (tokens.token_type.toLowerCase() !== 'bearer') {
       throw new OAuthFailure('invalid_response', 'token_type must be Bearer');
@@ -216,21 +256,28 @@ export class OAuthClient {
     if (!tokens.access_token) throw new OAuthFailure('invalid_response', 'access_token missing');
     const now = Date.now();
     const expiresIn = tokens.expires_in;
-    const scopes =
-      typeof tokens.scope === 'string'
-        ? tokens.scope.split(' ').filter(Boolean)
-        : (previous?.scopes ?? this.server.scopes);
     return {
       accessToken: tokens.access_token,
-      // A refresh response without a refresh token keeps the old one (RFC 6749 §6).
+      // A refresh response without a refresh token keeps the old one (OAuth 2.1 §4.3.3).
       refreshToken: tokens.refresh_token ?? previous?.refreshToken,
-      scopes,
+      // Without a scope in the response, the AS granted what was asked (OAuth 2.1 §3.2.3).
+      scopes: splitScopes(tokens.scope) ?? o.requested.filter((s) => s !== 'offline_access'),
       issuedAt: now,
       expiresAt: typeof expiresIn === 'number' && expiresIn > 0 ? now + expiresIn * 1000 : undefined,
-      issuer,
-      clientId: this.server.clientId,
-      resource,
-      generation,
+      issuer: o.issuer,
+      clientId: o.clientId,
+      resource: o.resource,
+      generation: o.generation,
+      ...(previous?.stepUp ? { stepUp: previous.stepUp } : {}),
     };
   }
+}
+
+export function splitScopes(value: string | undefined): string[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  return value.split(' ').filter(Boolean);
+}
+
+export function normaliseScopes(scopes: string[]): string[] {
+  return [...new Set(scopes)].sort();
 }

@@ -1,130 +1,142 @@
 import * as oauth from 'oauth4webapi';
 import { z } from 'zod';
 import { OAuthFailure } from './errors.js';
-import { checkOutboundUrl, isTransient, type OutboundPolicy, requestOptions } from './http.js';
+import { checkOutboundUrl, fetchJson, type OutboundPolicy, requestOptions } from './http.js';
 
 /** RFC 9728 protected resource metadata: loose, unknown members survive. */
 const protectedResourceMetadataSchema = z.looseObject({
-  resource: z.string(),
-  authorization_servers: z.array(z.string()).min(1),
+  resource: z.string().min(1),
+  authorization_servers: z.array(z.string().min(1)).min(1),
   scopes_supported: z.array(z.string()).optional(),
 });
 export type ProtectedResourceMetadata = z.infer<typeof protectedResourceMetadataSchema>;
 
-export interface Discovered {
-  resource: ProtectedResourceMetadata;
-  as: oauth.AuthorizationServer;
+const CACHE_TTL_MS = 10 * 60 * 1000;
+
+interface Cached<T> {
+  value: Promise<T>;
+  until: number;
 }
 
-const CACHE_TTL_MS = 10 * 60 * 1000;
-const MAX_METADATA_BYTES = 256 * 1024;
-
 /**
- * Finds a protected resource's authorization server: RFC 9728 metadata from the MCP server, then
- * RFC 8414 (or OIDC discovery) metadata from its first authorization server. Results are cached for a
- * bounded time; failures are not.
+ * MCP authorization discovery (2025-11-25 §Authorization Server Discovery): protected resource metadata
+ * (RFC 9728) from the challenge's URL or the well-known locations, then the authorization server's
+ * metadata (RFC 8414 / OpenID Connect Discovery) in the spec's order. Successes are cached for a bounded
+ * time; failures are not.
  */
 export class Discovery {
-  private readonly cache = new Map<string, { value: Promise<Discovered>; until: number }>();
+  private readonly resources = new Map<string, Cached<ProtectedResourceMetadata>>();
+  private readonly servers = new Map<string, Cached<oauth.AuthorizationServer>>();
 
   constructor(private readonly policy: OutboundPolicy) {}
 
-  discover(resourceUrl: string): Promise<Discovered> {
-    const hit = this.cache.get(resourceUrl);
-    if (hit && hit.until > Date.now()) return hit.value;
-    const value = this.load(resourceUrl);
-    this.cache.set(resourceUrl, { value, until: Date.now() + CACHE_TTL_MS });
-    value.catch(() => this.cache.delete(resourceUrl));
-    return value;
+  /**
+   * @param resourceUrl the MCP server's URL; the metadata must name exactly this resource.
+   * @param resourceMetadataUrl `resource_metadata` from a WWW-Authenticate challenge, if any.
+   */
+  protectedResource(resourceUrl: string, resourceMetadataUrl?: string): Promise<ProtectedResourceMetadata> {
+    return cached(this.resources, `${resourceUrl} ${resourceMetadataUrl ?? ''}`, () =>
+      this.loadProtectedResource(resourceUrl, resourceMetadataUrl),
+    );
   }
 
-  private async load(resourceUrl: string): Promise<Discovered> {
-    const resource = await this.protectedResourceMetadata(resourceUrl);
-    const issuer = resource.authorization_servers[0] as string;
-    const as = await this.authorizationServerMetadata(issuer);
-    return { resource, as };
+  authorizationServer(issuer: string): Promise<oauth.AuthorizationServer> {
+    return cached(this.servers, issuer, () => this.loadAuthorizationServer(issuer));
   }
 
-  /** RFC 9728 §3: path-inserted well-known URL first, then the root one. */
-  private async protectedResourceMetadata(resourceUrl: string): Promise<ProtectedResourceMetadata> {
-    const u = new URL(resourceUrl);
-    const path = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
-    const candidates = [`${u.origin}/.well-known/oauth-protected-resource${path}`];
-    if (path) candidates.push(`${u.origin}/.well-known/oauth-protected-resource`);
-    let lastProblem = 'no protected resource metadata found';
-    for (const candidate of candidates) {
-      const json = await this.getJson(candidate);
+  /** Forgets cached metadata, e.g. after a server answered with a challenge naming other metadata. */
+  forget(resourceUrl: string): void {
+    for (const key of this.resources.keys()) if (key.startsWith(`${resourceUrl} `)) this.resources.delete(key);
+  }
+
+  private async loadProtectedResource(resourceUrl: string, hint: string | undefined): Promise<ProtectedResourceMetadata> {
+    const candidates = hint ? [hint, ...protectedResourceMetadataUrls(resourceUrl)] : protectedResourceMetadataUrls(resourceUrl);
+    for (const candidate of [...new Set(candidates)]) {
+      checkOutboundUrl(candidate, this.policy, 'protected resource metadata URL');
+      const json = await fetchJson(candidate, this.policy);
       if (json === undefined) continue;
       const parsed = protectedResourceMetadataSchema.safeParse(json);
-      if (!parsed.success) {
-        lastProblem = 'protected resource metadata is malformed';
-        continue;
-      }
-      // RFC 9728 §3.3: the metadata must be about exactly this resource.
+      if (!parsed.success) throw new OAuthFailure('discovery_failed', `protected resource metadata at ${candidate} is malformed`);
+      // RFC 9728 §3.3: metadata about another resource must not be used for this one.
       if (parsed.data.resource !== resourceUrl) {
-        throw new OAuthFailure('discovery_failed', 'protected resource metadata names a different resource');
+        throw new OAuthFailure(
+          'resource_mismatch',
+          `the protected resource metadata names "${parsed.data.resource}", not this server's URL "${resourceUrl}"`,
+        );
       }
       for (const as of parsed.data.authorization_servers) checkOutboundUrl(as, this.policy, 'authorization server');
       return parsed.data;
     }
-    throw new OAuthFailure('discovery_failed', lastProblem);
+    throw new OAuthFailure('discovery_failed', `no protected resource metadata found for ${resourceUrl}`);
   }
 
-  /** RFC 8414 first, OIDC discovery second; oauth4webapi checks that `issuer` matches exactly. */
-  private async authorizationServerMetadata(issuer: string): Promise<oauth.AuthorizationServer> {
+  private async loadAuthorizationServer(issuer: string): Promise<oauth.AuthorizationServer> {
     const issuerUrl = checkOutboundUrl(issuer, this.policy, 'authorization server issuer');
-    let lastError: unknown;
-    for (const algorithm of ['oauth2', 'oidc'] as const) {
+    for (const candidate of authorizationServerMetadataUrls(issuerUrl)) {
+      let response: Response;
       try {
-        const response = await oauth.discoveryRequest(issuerUrl, {
-          algorithm,
-          ...requestOptions(issuer, this.policy),
+        response = await fetch(candidate, {
+          headers: { accept: 'application/json' },
+          redirect: 'manual',
+          ...requestOptions(candidate, this.policy),
         });
-        const as = await oauth.processDiscoveryResponse(issuerUrl, response);
-        return checkAuthorizationServer(as, this.policy);
       } catch (error) {
-        if (error instanceof OAuthFailure) throw error;
-        if (isTransient(error)) throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable', { cause: error });
-        lastError = error;
+        throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable', { cause: error });
       }
+      if (response.status >= 500 || response.status === 429) {
+        await response.body?.cancel();
+        throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable');
+      }
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        continue;
+      }
+      let as: oauth.AuthorizationServer;
+      try {
+        as = await oauth.processDiscoveryResponse(issuerUrl, response);
+      } catch (error) {
+        throw new OAuthFailure('discovery_failed', `authorization server metadata at ${candidate} is invalid`, { cause: error });
+      }
+      // RFC 8414 §3.3: identical, not merely equivalent after URL normalisation.
+      if (as.issuer !== issuer) {
+        throw new OAuthFailure('discovery_failed', `authorization server metadata names issuer "${as.issuer}", expected "${issuer}"`);
+      }
+      return checkAuthorizationServer(as, this.policy);
     }
-    throw new OAuthFailure('discovery_failed', 'authorization server metadata not found or invalid', { cause: lastError });
-  }
-
-  private async getJson(url: string): Promise<unknown> {
-    checkOutboundUrl(url, this.policy, 'metadata URL');
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        headers: { accept: 'application/json' },
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.policy.timeoutMs),
-      });
-    } catch (error) {
-      throw new OAuthFailure('as_unavailable', 'protected resource metadata unavailable', { cause: error });
-    }
-    if (response.status >= 500 || response.status === 429) {
-      await response.body?.cancel();
-      throw new OAuthFailure('as_unavailable', 'protected resource metadata unavailable');
-    }
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    const text = await response.text();
-    if (text.length > MAX_METADATA_BYTES) return undefined;
-    try {
-      return JSON.parse(text);
-    } catch {
-      return undefined;
-    }
+    throw new OAuthFailure('discovery_failed', `no authorization server metadata found for ${issuer}`);
   }
 }
 
-/** What this BFF needs from an AS before it sends a user there. */
+/** RFC 9728 §3.1: path-inserted well-known URL, then the root one. */
+export function protectedResourceMetadataUrls(resourceUrl: string): string[] {
+  const u = new URL(resourceUrl);
+  const path = u.pathname.replace(/\/$/, '');
+  const root = `${u.origin}/.well-known/oauth-protected-resource`;
+  return path ? [`${root}${path}`, root] : [root];
+}
+
+/**
+ * MCP 2025-11-25: for an issuer with a path, RFC 8414 path-inserted, OIDC path-inserted, OIDC
+ * path-appended; without a path, RFC 8414 then OIDC.
+ */
+export function authorizationServerMetadataUrls(issuer: URL): string[] {
+  const path = issuer.pathname.replace(/\/$/, '');
+  const o = issuer.origin;
+  if (!path) return [`${o}/.well-known/oauth-authorization-server`, `${o}/.well-known/openid-configuration`];
+  return [
+    `${o}/.well-known/oauth-authorization-server${path}`,
+    `${o}/.well-known/openid-configuration${path}`,
+    `${o}${path}/.well-known/openid-configuration`,
+  ];
+}
+
+/** What this BFF needs from an AS before it sends anyone there. */
 function checkAuthorizationServer(as: oauth.AuthorizationServer, policy: OutboundPolicy): oauth.AuthorizationServer {
   if (!as.code_challenge_methods_supported?.includes('S256')) {
-    throw new OAuthFailure('discovery_failed', 'the authorization server does not support PKCE with S256');
+    throw new OAuthFailure(
+      'pkce_unsupported',
+      `the authorization server ${as.issuer} does not advertise PKCE with S256 (code_challenge_methods_supported), which MCP requires`,
+    );
   }
   if (!as.authorization_endpoint || !as.token_endpoint) {
     throw new OAuthFailure('discovery_failed', 'the authorization server metadata lacks an authorization or token endpoint');
@@ -132,5 +144,17 @@ function checkAuthorizationServer(as: oauth.AuthorizationServer, policy: Outboun
   checkOutboundUrl(as.authorization_endpoint, policy, 'authorization_endpoint');
   checkOutboundUrl(as.token_endpoint, policy, 'token_endpoint');
   if (as.revocation_endpoint) checkOutboundUrl(as.revocation_endpoint, policy, 'revocation_endpoint');
+  if (as.registration_endpoint) checkOutboundUrl(as.registration_endpoint, policy, 'registration_endpoint');
   return as;
+}
+
+function cached<T>(map: Map<string, Cached<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  const hit = map.get(key);
+  if (hit && hit.until > Date.now()) return hit.value;
+  const value = load();
+  map.set(key, { value, until: Date.now() + CACHE_TTL_MS });
+  value.catch(() => {
+    if (map.get(key)?.value === value) map.delete(key);
+  });
+  return value;
 }

@@ -3,8 +3,14 @@
  * code for page routes, to an ApiFailure for API routes.
  */
 export type OAuthFailureCode =
-  /** Metadata missing, malformed, or not acceptable (e.g. no S256). Configuration or AS problem. */
+  /** Metadata missing or malformed. Configuration or AS problem. */
   | 'discovery_failed'
+  /** The protected resource metadata is about another resource (RFC 9728 §3.3). */
+  | 'resource_mismatch'
+  /** The AS does not support PKCE with S256. */
+  | 'pkce_unsupported'
+  /** No way to get a client at this AS: nothing configured, no metadata documents, no registration. */
+  | 'registration_failed'
   /** The AS could not be reached, timed out, or answered 5xx/429. Worth retrying later. */
   | 'as_unavailable'
   /** The refresh token is no longer good: the user must log in again. */

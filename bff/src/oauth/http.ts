@@ -49,3 +49,45 @@ export function isTransient(error: unknown): boolean {
   }
   return false;
 }
+
+const MAX_JSON_BYTES = 256 * 1024;
+
+/**
+ * GETs a small JSON document: redirects are not followed, the body is capped, and only a 200 counts.
+ * Undefined for "not here" (4xx, not JSON, too big); throws as_unavailable for 5xx, 429 and network
+ * failures.
+ */
+export async function fetchJson(url: string, policy: OutboundPolicy): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', ...requestOptions(url, policy) });
+  } catch (error) {
+    throw new OAuthFailure('as_unavailable', `${new URL(url).origin} could not be reached`, { cause: error });
+  }
+  if (response.status >= 500 || response.status === 429) {
+    await response.body?.cancel();
+    throw new OAuthFailure('as_unavailable', `${new URL(url).origin} answered ${response.status}`);
+  }
+  if (response.status !== 200 || !response.body) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_JSON_BYTES) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

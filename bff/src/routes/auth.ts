@@ -12,7 +12,9 @@ import { requireSameOriginApi } from '../http/csrf.js';
 import { loginFailedPage } from '../http/pages.js';
 import { safeReturnTo } from '../http/return-to.js';
 import type { Logger } from '../log.js';
-import { CallbackFailure, type OAuthClient } from '../oauth/client.js';
+import { CallbackFailure, MAX_STEP_UP_ATTEMPTS, normaliseScopes, type OAuthClient, splitScopes } from '../oauth/client.js';
+import type { ChallengeHintsCache } from '../oauth/hints.js';
+import { CLIENT_METADATA_PATH, type ClientMetadataOptions, clientMetadataDocument } from '../oauth/registration.js';
 import { OAuthFailure } from '../oauth/errors.js';
 import { describe } from '../oauth/tokens.js';
 import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
@@ -27,13 +29,36 @@ export interface AuthRouteDeps {
   cookies: CookieJar;
   sessions: Sessions;
   clients: ReadonlyMap<string, OAuthClient>;
+  hints: ChallengeHintsCache;
+  clientMetadata: ClientMetadataOptions;
 }
+
+/** A step-up's scope parameter: scope tokens only, bounded. */
+const SCOPE_PARAM = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 
 const REVOKE_TIMEOUT_MS = 5_000;
 
+
+/** The code a failed login start shows the user; the details stay in the log. */
+function loginErrorFor(error: unknown): LoginErrorCode {
+  if (!(error instanceof OAuthFailure)) return 'authorization_failed';
+  switch (error.code) {
+    case 'as_unavailable':
+      return 'authorization_server_unavailable';
+    case 'resource_mismatch':
+      return 'resource_mismatch';
+    case 'pkce_unsupported':
+      return 'pkce_unsupported';
+    case 'registration_failed':
+      return 'registration_failed';
+    default:
+      return 'authorization_failed';
+  }
+}
+
 /** /bff/login, /bff/callback, /bff/session, /bff/logout. */
 export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
-  const { config, store, log, cookies, sessions, clients } = deps;
+  const { config, store, log, cookies, sessions, clients, hints, clientMetadata } = deps;
   const app = new Hono<AppEnv>();
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
 
@@ -43,20 +68,44 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     return `${url.pathname}${url.search}${url.hash}`;
   };
 
+  // The client ID metadata document: this URL is the BFF's client_id at ASes that support them.
+  app.get(CLIENT_METADATA_PATH.replace('/bff', ''), (c) => {
+    c.header('Cache-Control', 'public, max-age=3600');
+    return c.json(clientMetadataDocument(clientMetadata));
+  });
+
   // A top-level navigation: the user is sent to the authorization server.
   app.get('/login', async (c) => {
     const returnTo = safeReturnTo(c.req.query('returnTo'), config.publicOrigin);
     const client = clients.get(c.req.query('server') ?? '');
     if (!client) return c.redirect(backToApp('authorization_failed'), 302);
+    const server = client.server.id;
+    const stepUpParam = c.req.query('scope');
+    let stepUp: { required: string[]; granted: string[] } | undefined;
+    if (stepUpParam !== undefined) {
+      if (stepUpParam.length > 1000 || !SCOPE_PARAM.test(stepUpParam)) return c.redirect(backToApp('authorization_failed', returnTo), 302);
+      const session = await sessions.current(c);
+      const record = session ? await store.getConnection(session.id, server) : undefined;
+      const required = normaliseScopes(splitScopes(stepUpParam) ?? []);
+      // Never a loop: after three authorizations for the same need, the proxy stops offering this URL.
+      if (record?.stepUp && record.stepUp.scope === required.join(' ') && record.stepUp.attempts >= MAX_STEP_UP_ATTEMPTS) {
+        return c.redirect(backToApp('insufficient_scope', returnTo), 302);
+      }
+      stepUp = { required, granted: record?.scopes ?? [] };
+    }
     try {
-      const start = await client.startAuthorization(returnTo, randomBytes(16).toString('base64url'));
+      const start = await client.startAuthorization({
+        returnTo,
+        txn: randomBytes(16).toString('base64url'),
+        hints: hints.get(server),
+        ...(stepUp ? { stepUp } : {}),
+      });
       await cookies.writeLoginTransaction(c, start.transaction);
-      log.info({ event: 'login_started', server: client.server.id, reqId: c.get('requestId') });
+      log.info({ event: 'login_started', server, stepUp: Boolean(stepUp), reqId: c.get('requestId') });
       return c.redirect(start.authorizationUrl, 302);
     } catch (error) {
-      log.error({ event: 'login_failed', server: client.server.id, err: describe(error), reqId: c.get('requestId') });
-      const code = error instanceof OAuthFailure && error.code === 'as_unavailable' ? 'authorization_server_unavailable' : 'authorization_failed';
-      return c.redirect(backToApp(code, returnTo), 302);
+      log.error({ event: 'login_failed', server, err: describe(error), reqId: c.get('requestId') });
+      return c.redirect(backToApp(loginErrorFor(error), returnTo), 302);
     }
   });
 
@@ -91,7 +140,13 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       log.error({ event: 'login_failed', err: describe(error), reqId });
       return c.redirect(backToApp('token_exchange_failed', transaction.returnTo), 302);
     }
-    const session = await sessions.rotate(c, await sessions.current(c));
+    const previous = await sessions.current(c);
+    const before = previous ? await store.getConnection(previous.id, transaction.server) : undefined;
+    if (transaction.stepUp) {
+      const attempts = before?.stepUp?.scope === transaction.stepUp ? before.stepUp.attempts + 1 : 1;
+      record = { ...record, stepUp: { scope: transaction.stepUp, attempts } };
+    }
+    const session = await sessions.rotate(c, previous);
     await store.putConnection(session.id, transaction.server, record);
     log.info({ event: 'login_succeeded', server: transaction.server, scopes: record.scopes, reqId });
     return c.redirect(transaction.returnTo, 302);

@@ -1,0 +1,208 @@
+import * as oauth from 'oauth4webapi';
+import { z } from 'zod';
+import type { ServerConfig } from '../config.js';
+import { OAuthFailure } from './errors.js';
+import { checkOutboundUrl, type OutboundPolicy, requestOptions } from './http.js';
+
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+
+/** The client the BFF is at one authorization server. */
+export interface RegisteredClient {
+  /** The AS this client belongs to: its credentials are never sent anywhere else. */
+  issuer: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  source: 'configuration' | 'metadata_document' | 'dynamic_registration';
+}
+
+/** Clients obtained by dynamic registration, kept per AS issuer and reused. */
+export interface ClientRegistry {
+  get(issuer: string): Promise<RegisteredClient | undefined>;
+  put(client: RegisteredClient): Promise<void>;
+}
+
+export class MemoryClientRegistry implements ClientRegistry {
+  private readonly clients = new Map<string, RegisteredClient>();
+  async get(issuer: string): Promise<RegisteredClient | undefined> {
+    return this.clients.get(issuer);
+  }
+  async put(client: RegisteredClient): Promise<void> {
+    this.clients.set(client.issuer, { ...client });
+  }
+}
+
+/** RFC 7591 §3.2.1: what we need from a registration response; the rest may be anything. */
+const registrationResponseSchema = z.looseObject({
+  client_id: z.string().min(1),
+  client_secret: z.string().min(1).optional(),
+  token_endpoint_auth_method: z.string().optional(),
+  client_secret_expires_at: z.number().optional(),
+});
+
+export const CLIENT_METADATA_PATH = '/bff/oauth-client.json';
+
+export interface ClientMetadataOptions {
+  publicUrl: string;
+  redirectUri: string;
+  clientName: string;
+}
+
+/** The client ID metadata document this BFF serves; its URL is its client_id at ASes that support them. */
+export function clientMetadataDocument(o: ClientMetadataOptions): Record<string, unknown> {
+  return {
+    client_id: `${o.publicUrl}${CLIENT_METADATA_PATH}`,
+    client_name: o.clientName,
+    client_uri: o.publicUrl,
+    redirect_uris: [o.redirectUri],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    application_type: 'web',
+  };
+}
+
+/**
+ * Picks the client to use at an authorization server, in the MCP spec's order: pre-registered
+ * credentials, a client ID metadata document, dynamic client registration.
+ */
+export class ClientResolver {
+  private readonly registering = new Map<string, Promise<RegisteredClient>>();
+
+  constructor(
+    private readonly registry: ClientRegistry,
+    private readonly metadata: ClientMetadataOptions,
+    private readonly policy: OutboundPolicy,
+    /** Client ID metadata documents need an https client_id; loopback http only in the explicit dev mode. */
+    private readonly metadataDocumentUsable: boolean,
+  ) {}
+
+  async resolve(server: ServerConfig, as: oauth.AuthorizationServer): Promise<RegisteredClient> {
+    if (server.clientId) {
+      return {
+        issuer: as.issuer,
+        clientId: server.clientId,
+        clientSecret: server.clientSecret,
+        tokenEndpointAuthMethod: server.clientSecret ? preferredSecretMethod(as) : 'none',
+        source: 'configuration',
+      };
+    }
+    if (as.client_id_metadata_document_supported === true && this.metadataDocumentUsable) {
+      return {
+        issuer: as.issuer,
+        clientId: `${this.metadata.publicUrl}${CLIENT_METADATA_PATH}`,
+        clientSecret: undefined,
+        tokenEndpointAuthMethod: 'none',
+        source: 'metadata_document',
+      };
+    }
+    const known = await this.registry.get(as.issuer);
+    if (known) return known;
+    if (!as.registration_endpoint) {
+      throw new OAuthFailure(
+        'registration_failed',
+        `no client for ${as.issuer}: configure client credentials for this server (it supports neither client ID metadata documents nor dynamic registration)`,
+      );
+    }
+    // One registration per issuer at a time, so that concurrent logins share it.
+    let running = this.registering.get(as.issuer);
+    if (!running) {
+      running = this.register(as).finally(() => this.registering.delete(as.issuer));
+      this.registering.set(as.issuer, running);
+    }
+    return running;
+  }
+
+  /** Finds the client a token record was issued to, to refresh or revoke with it. */
+  async forRecord(server: ServerConfig, as: oauth.AuthorizationServer, clientId: string): Promise<RegisteredClient | undefined> {
+    const client = await this.resolve(server, as).catch(() => undefined);
+    return client?.clientId === clientId ? client : undefined;
+  }
+
+  /** RFC 7591 dynamic client registration as a confidential web client. */
+  private async register(as: oauth.AuthorizationServer): Promise<RegisteredClient> {
+    const endpoint = checkOutboundUrl(as.registration_endpoint as string, this.policy, 'registration_endpoint');
+    const method = registrationAuthMethod(as);
+    let response: Response;
+    try {
+      response = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({
+          client_name: this.metadata.clientName,
+          client_uri: this.metadata.publicUrl,
+          redirect_uris: [this.metadata.redirectUri],
+          grant_types: ['authorization_code', 'refresh_token'],
+          response_types: ['code'],
+          token_endpoint_auth_method: method,
+          application_type: 'web',
+        }),
+        redirect: 'manual',
+        ...requestOptions(endpoint.href, this.policy),
+      });
+    } catch (error) {
+      throw new OAuthFailure('as_unavailable', 'the registration endpoint could not be reached', { cause: error });
+    }
+    if (response.status >= 500 || response.status === 429) {
+      await response.body?.cancel();
+      throw new OAuthFailure('as_unavailable', `the registration endpoint answered ${response.status}`);
+    }
+    const text = await response.text();
+    if (response.status !== 201 && response.status !== 200) {
+      throw new OAuthFailure('registration_failed', `dynamic client registration was refused (${response.status})`);
+    }
+    let parsed: z.infer<typeof registrationResponseSchema>;
+    try {
+      parsed = registrationResponseSchema.parse(JSON.parse(text));
+    } catch (error) {
+      throw new OAuthFailure('registration_failed', 'the registration response is not a valid client', { cause: error });
+    }
+    const granted = (parsed.token_endpoint_auth_method ?? method) as string;
+    if (granted !== 'client_secret_basic' && granted !== 'client_secret_post' && granted !== 'none') {
+      throw new OAuthFailure('registration_failed', `unsupported token_endpoint_auth_method "${granted}"`);
+    }
+    if (granted !== 'none' && !parsed.client_secret) {
+      throw new OAuthFailure('registration_failed', 'the registration response lacks a client_secret');
+    }
+    const client: RegisteredClient = {
+      issuer: as.issuer,
+      clientId: parsed.client_id,
+      clientSecret: granted === 'none' ? undefined : parsed.client_secret,
+      tokenEndpointAuthMethod: granted,
+      source: 'dynamic_registration',
+    };
+    await this.registry.put(client);
+    return client;
+  }
+}
+
+/** RFC 8414: absent means client_secret_basic. */
+function supportedMethods(as: oauth.AuthorizationServer): string[] {
+  return as.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
+}
+
+function preferredSecretMethod(as: oauth.AuthorizationServer): TokenEndpointAuthMethod {
+  const supported = supportedMethods(as);
+  if (supported.includes('client_secret_basic')) return 'client_secret_basic';
+  if (supported.includes('client_secret_post')) return 'client_secret_post';
+  return 'client_secret_basic';
+}
+
+function registrationAuthMethod(as: oauth.AuthorizationServer): TokenEndpointAuthMethod {
+  const supported = supportedMethods(as);
+  for (const m of ['client_secret_basic', 'client_secret_post', 'none'] as const) if (supported.includes(m)) return m;
+  return 'client_secret_basic';
+}
+
+/** oauth4webapi's view of a client: its metadata and how it authenticates at the token endpoint. */
+export function clientAuth(client: RegisteredClient): { client: oauth.Client; auth: oauth.ClientAuth } {
+  const c: oauth.Client = { client_id: client.clientId, token_endpoint_auth_method: client.tokenEndpointAuthMethod };
+  switch (client.tokenEndpointAuthMethod) {
+    case 'client_secret_basic':
+      return { client: c, auth: oauth.ClientSecretBasic(client.clientSecret as string) };
+    case 'client_secret_post':
+      return { client: c, auth: oauth.ClientSecretPost(client.clientSecret as string) };
+    case 'none':
+      return { client: c, auth: oauth.None() };
+  }
+}
