@@ -22,6 +22,11 @@ export interface McpServerOptions {
   requiredScope?: string;
   /** Answer POSTs with a single JSON body instead of an SSE stream (default false: SSE). */
   enableJsonResponse?: boolean;
+  /**
+   * The SDK's stateless mode: a fresh server and transport per POST, no Mcp-Session-Id. Used by the
+   * benchmark, which sends the same tools/call from many connections without an MCP session.
+   */
+  stateless?: boolean;
 }
 
 export interface McpDemo {
@@ -182,6 +187,22 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
       extra: { sub: token.sub },
     };
     (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfo;
+
+    if (options.stateless) {
+      if (method !== 'POST') return sendJson(res, 405, jsonRpcError(-32000, 'Only POST in stateless mode'), { Allow: 'POST' });
+      const server = buildMcpServer({ sessionCount: () => 0 });
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: options.enableJsonResponse ?? false,
+      });
+      res.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req, res, body);
+      return;
+    }
 
     const sessionId = req.headers['mcp-session-id'];
     if (typeof sessionId === 'string') {
