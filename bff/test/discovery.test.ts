@@ -1,0 +1,200 @@
+import { getRequestListener } from '@hono/node-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listen } from '../../demo/src/listen.js';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { MemoryTokenStore } from '../src/store/memory.js';
+import { MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { startVariant, type Variant, type VariantOptions } from './variant-server.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (closers.length) await closers.pop()?.();
+});
+
+async function setup(options: VariantOptions = {}, env: Record<string, string> = {}) {
+  const variant = await startVariant(options);
+  closers.push(variant.close);
+  const app = await listen(0, '127.0.0.1', 'localhost');
+  closers.push(app.close);
+  const config = loadConfig({
+    PUBLIC_URL: app.origin,
+    MCP_SERVER_URL: variant.url,
+    SESSION_SECRET: 'test-only-session-secret-0123456789abcdef',
+    ALLOW_HTTP_LOOPBACK: '1',
+    LOG_LEVEL: 'silent',
+    TOKEN_STORE: 'memory',
+    ...env,
+  });
+  app.handle(getRequestListener(createApp({ config, store: new MemoryTokenStore(), log: createLogger('silent') }).fetch));
+  return { variant, browser: new TestBrowser(app.origin) };
+}
+
+/** What the SPA does: call, and on login_required follow loginUrl through the AS back to the app. */
+async function callAndLogin(browser: TestBrowser, variant: Variant, method = 'tools/list'): Promise<Response> {
+  const call = () => browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc(method) });
+  const first = await call();
+  if (first.status !== 401 && first.status !== 403) return first;
+  const { loginUrl } = (await first.json()) as { loginUrl?: string };
+  if (!loginUrl) return first;
+  const login = await browser.request(loginUrl, { csrf: false });
+  const location = login.headers.get('location') as string;
+  if (!location.startsWith(variant.issuer)) return login;
+  const authorize = await fetch(location, { redirect: 'manual' });
+  const callback = new URL(authorize.headers.get('location') as string);
+  const done = await browser.request(callback.pathname + callback.search, { csrf: false });
+  if (done.status !== 302) return done;
+  return call();
+}
+
+describe('discovery', () => {
+  it.each([
+    ['issuer without a path, RFC 8414 metadata', {}],
+    ['issuer with a path, RFC 8414 path-inserted', { issuerPath: '/tenant/a' }],
+    ['issuer with a path, OIDC path-inserted', { issuerPath: '/tenant/a', asMetadata: 'oidc-inserted' }],
+    ['issuer with a path, OIDC path-appended', { issuerPath: '/tenant/a', asMetadata: 'oidc-appended' }],
+    ['issuer without a path, OIDC only', { asMetadata: 'oidc-inserted' }],
+    ['resource metadata only at the challenge URL', { prmAt: 'challenge-only' }],
+    ['resource metadata at the root well-known', { prmAt: 'root' }],
+  ] as Array<[string, VariantOptions]>)('%s: logs in and calls through', async (_name, options) => {
+    const { variant, browser } = await setup(options);
+    const res = await callAndLogin(browser, variant);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ result: { ok: true } });
+    expect(variant.tokenRequests).toHaveLength(1);
+    // Registered itself as a confidential web client with the exact redirect URI.
+    expect(variant.registrations[0]).toMatchObject({
+      application_type: 'web',
+      redirect_uris: [`${browser.appUrl}/bff/callback`],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    expect(variant.tokenRequests[0]?.authorization).toMatch(/^Basic /);
+    const authorize = variant.authorizeRequests[0] as URLSearchParams;
+    expect(authorize.get('resource')).toBe(variant.url);
+    expect(authorize.get('code_challenge_method')).toBe('S256');
+    expect(variant.tokenRequests[0]?.params.get('resource')).toBe(variant.url);
+  });
+
+  it('forwards without a token first: a server that never answers 401 needs no login', async () => {
+    const { variant, browser } = await setup();
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
+    expect(res.status).toBe(401);
+    expect(variant.mcpRequests[0]?.authorization).toBeUndefined();
+  });
+
+  it.each([
+    ['no code_challenge_methods_supported', { metadata: { code_challenge_methods_supported: undefined } }, 'pkce_unsupported'],
+    ['plain PKCE only', { metadata: { code_challenge_methods_supported: ['plain'] } }, 'pkce_unsupported'],
+    ['metadata issuer differs', { metadata: { issuer: 'http://localhost:1/other' } }, 'authorization_failed'],
+    ['resource metadata about another resource', { prmResource: (u: string) => `${u}/` }, 'resource_mismatch'],
+  ] as Array<[string, VariantOptions, string]>)('%s: login refused, nothing sent to the AS', async (_n, options, code) => {
+    const { variant, browser } = await setup(options);
+    const res = await callAndLogin(browser, variant);
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(`/?login_error=${code}`);
+    expect(variant.authorizeRequests).toHaveLength(0);
+    expect(variant.registrations).toHaveLength(0);
+    expect(variant.tokenRequests).toHaveLength(0);
+  });
+
+  it.each([
+    ['iss missing though advertised', { iss: 'missing' }],
+    ['iss wrong', { iss: 'wrong' }],
+    ['iss present though not advertised, and wrong', { iss: 'wrong', metadata: { authorization_response_iss_parameter_supported: undefined } }],
+  ] as Array<[string, VariantOptions]>)('%s: no token request', async (_n, options) => {
+    const { variant, browser } = await setup(options);
+    const res = await callAndLogin(browser, variant);
+    expect(res.status).toBe(400);
+    expect(variant.tokenRequests).toHaveLength(0);
+  });
+});
+
+describe('scopes', () => {
+  it('uses the challenge scope first', async () => {
+    const { variant, browser } = await setup({ challengeScope: 'read write', scopesSupported: ['other'] });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    expect(variant.authorizeRequests[0]?.get('scope')).toBe('read write');
+  });
+
+  it('falls back to scopes_supported, then to no scope parameter', async () => {
+    const a = await setup({ scopesSupported: ['a', 'b'] });
+    expect((await callAndLogin(a.browser, a.variant)).status).toBe(200);
+    expect(a.variant.authorizeRequests[0]?.get('scope')).toBe('a b');
+    const b = await setup();
+    expect((await callAndLogin(b.browser, b.variant)).status).toBe(200);
+    expect(b.variant.authorizeRequests[0]?.has('scope')).toBe(false);
+  });
+
+  it('adds offline_access only when the AS lists it', async () => {
+    const a = await setup({ challengeScope: 'read', metadata: { scopes_supported: ['read', 'offline_access'] } });
+    expect((await callAndLogin(a.browser, a.variant)).status).toBe(200);
+    expect(a.variant.authorizeRequests[0]?.get('scope')).toBe('read offline_access');
+    const b = await setup({ challengeScope: 'read', metadata: { scopes_supported: ['read'] } });
+    expect((await callAndLogin(b.browser, b.variant)).status).toBe(200);
+    expect(b.variant.authorizeRequests[0]?.get('scope')).toBe('read');
+  });
+
+  it('steps up with the union of granted and required scopes', async () => {
+    const { variant, browser } = await setup({ challengeScope: 'read', toolScope: 'write' });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    const res = await callAndLogin(browser, variant, 'tools/call');
+    expect(res.status).toBe(200);
+    expect(variant.authorizeRequests.map((p) => p.get('scope'))).toEqual(['read', 'read write']);
+  });
+
+  it('stops offering step-up after three attempts for the same need', async () => {
+    const { variant, browser } = await setup({ challengeScope: 'read', toolScope: 'admin', neverGrant: ['admin'] });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await callAndLogin(browser, variant, 'tools/call')).status).toBe(403);
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/call') });
+    expect(res.status).toBe(403);
+    const body = await res.json();
+    expect(body).toMatchObject({ error: 'insufficient_scope', scope: 'admin' });
+    expect(body.loginUrl).toBeUndefined();
+    expect(variant.authorizeRequests).toHaveLength(4);
+  });
+});
+
+describe('client registration', () => {
+  it('uses configured credentials first, with the method the AS supports', async () => {
+    const { variant, browser } = await setup(
+      { tokenAuthMethods: ['client_secret_post'] },
+      { OAUTH_CLIENT_ID: 'configured', OAUTH_CLIENT_SECRET: 'configured-secret' },
+    );
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    expect(variant.registrations).toHaveLength(0);
+    expect(variant.authorizeRequests[0]?.get('client_id')).toBe('configured');
+    expect(variant.tokenRequests[0]?.params.get('client_secret')).toBe('configured-secret');
+    expect(variant.tokenRequests[0]?.authorization).toBeUndefined();
+  });
+
+  it('uses a client ID metadata document when the AS supports them', async () => {
+    const { variant, browser } = await setup({ cimd: true });
+    const res = await callAndLogin(browser, variant);
+    expect(res.status).toBe(200);
+    expect(variant.registrations).toHaveLength(0);
+    const clientId = variant.authorizeRequests[0]?.get('client_id') as string;
+    expect(clientId).toBe(`${browser.appUrl}/bff/oauth-client.json`);
+    const doc = await (await fetch(clientId)).json();
+    expect(doc).toMatchObject({ client_id: clientId, redirect_uris: [`${browser.appUrl}/bff/callback`], token_endpoint_auth_method: 'none' });
+    expect(variant.tokenRequests[0]?.params.get('client_id')).toBe(clientId);
+  });
+
+  it('registers once per AS and reuses the client; token auth follows the registration', async () => {
+    const { variant, browser } = await setup({ tokenAuthMethods: ['none'] });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    const other = new TestBrowser(browser.appUrl);
+    expect((await callAndLogin(other, variant)).status).toBe(200);
+    expect(variant.registrations).toHaveLength(1);
+    expect(variant.registrations[0]?.token_endpoint_auth_method).toBe('none');
+    expect(variant.tokenRequests.every((t) => t.authorization === undefined && !t.params.has('client_secret'))).toBe(true);
+  });
+
+  it('can leave out resource for authorization servers that reject it', async () => {
+    const { variant, browser } = await setup({}, { OAUTH_RESOURCE_INDICATOR: '0' });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    expect(variant.authorizeRequests[0]?.has('resource')).toBe(false);
+    expect(variant.tokenRequests[0]?.params.has('resource')).toBe(false);
+  });
+});

@@ -1,0 +1,176 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Listening, listen } from '../../demo/src/listen.js';
+
+/**
+ * An authorization server and MCP server in one loopback HTTP server, shaped by options into the
+ * variants the MCP authorization spec asks clients to handle (issuer with a path, OIDC-only metadata,
+ * metadata only at the challenge's URL, no S256, issuer mismatch, iss missing/wrong/unexpected...).
+ * Real HTTP, real PKCE checks, opaque tokens; everything it was asked is recorded for assertions.
+ */
+export interface VariantOptions {
+  /** Path of the issuer, e.g. "/tenant1" ('' for none). */
+  issuerPath?: string;
+  /** Which well-known documents exist for the AS. */
+  asMetadata?: 'rfc8414' | 'oidc-inserted' | 'oidc-appended';
+  /** Where the protected resource metadata lives. */
+  prmAt?: 'path-inserted' | 'root' | 'challenge-only';
+  /** Overrides of the AS metadata (e.g. issuer, code_challenge_methods_supported: undefined). */
+  metadata?: Record<string, unknown>;
+  /** The `resource` the PRM claims (default: the MCP URL). */
+  prmResource?: (mcpUrl: string) => string;
+  /** `iss` in the authorization response. */
+  iss?: 'correct' | 'missing' | 'wrong';
+  /** Scope in the 401 challenge and PRM scopes_supported. */
+  challengeScope?: string;
+  scopesSupported?: string[];
+  /** Scope that tools/call needs (403 insufficient_scope without it). */
+  toolScope?: string;
+  /** Scopes the AS refuses to grant (to test the step-up limit). */
+  neverGrant?: string[];
+  registration?: boolean;
+  tokenAuthMethods?: string[];
+  cimd?: boolean;
+}
+
+export interface Variant {
+  url: string;
+  issuer: string;
+  authorizeRequests: URLSearchParams[];
+  tokenRequests: Array<{ params: URLSearchParams; authorization: string | undefined }>;
+  registrations: Array<Record<string, unknown>>;
+  mcpRequests: Array<{ authorization: string | undefined }>;
+  close(): Promise<void>;
+}
+
+export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
+  const listening: Listening = await listen(0, '127.0.0.1', 'localhost');
+  const origin = listening.origin;
+  const issuerPath = o.issuerPath ?? '';
+  const issuer = `${origin}${issuerPath}`;
+  const mcpUrl = `${origin}/mcp`;
+  const prmUrl = o.prmAt === 'challenge-only' ? `${origin}/custom/prm.json` : o.prmAt === 'root' ? `${origin}/.well-known/oauth-protected-resource` : `${origin}/.well-known/oauth-protected-resource/mcp`;
+  const asWellKnown =
+    o.asMetadata === 'oidc-inserted'
+      ? `/.well-known/openid-configuration${issuerPath}`
+      : o.asMetadata === 'oidc-appended'
+        ? `${issuerPath}/.well-known/openid-configuration`
+        : `/.well-known/oauth-authorization-server${issuerPath}`;
+  const codes = new Map<string, { challenge: string; scope: string; clientId: string; redirectUri: string }>();
+  const tokens = new Map<string, string>(); // access token → scope
+  const clients = new Map<string, { secret?: string; method: string }>();
+  const v: Variant = {
+    url: mcpUrl,
+    issuer,
+    authorizeRequests: [],
+    tokenRequests: [],
+    registrations: [],
+    mcpRequests: [],
+    close: () => listening.close(),
+  };
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+  const readBody = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  const challenge = (extra = '') =>
+    `Bearer resource_metadata="${prmUrl}"${o.challengeScope ? `, scope="${o.challengeScope}"` : ''}${extra}`;
+
+  listening.handle(async (req, res) => {
+    const url = new URL(req.url ?? '/', origin);
+    const path = url.pathname;
+    if (req.method === 'GET' && path === prmUrl.slice(origin.length)) {
+      return json(res, 200, {
+        resource: o.prmResource ? o.prmResource(mcpUrl) : mcpUrl,
+        authorization_servers: [issuer],
+        ...(o.scopesSupported ? { scopes_supported: o.scopesSupported } : {}),
+      });
+    }
+    if (req.method === 'GET' && path === asWellKnown) {
+      return json(res, 200, {
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        ...(o.registration !== false ? { registration_endpoint: `${issuer}/register` } : {}),
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+        authorization_response_iss_parameter_supported: true,
+        token_endpoint_auth_methods_supported: o.tokenAuthMethods ?? ['client_secret_basic', 'client_secret_post', 'none'],
+        ...(o.cimd ? { client_id_metadata_document_supported: true } : {}),
+        ...o.metadata,
+      });
+    }
+    if (req.method === 'POST' && path === `${issuerPath}/register`) {
+      const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+      v.registrations.push(body);
+      const id = `client-${randomBytes(6).toString('hex')}`;
+      const method = String(body.token_endpoint_auth_method ?? 'client_secret_basic');
+      const secret = method === 'none' ? undefined : randomBytes(16).toString('hex');
+      clients.set(id, { ...(secret ? { secret } : {}), method });
+      return json(res, 201, { ...body, client_id: id, ...(secret ? { client_secret: secret } : {}) });
+    }
+    if (req.method === 'GET' && path === `${issuerPath}/authorize`) {
+      const p = url.searchParams;
+      v.authorizeRequests.push(p);
+      const code = randomBytes(12).toString('hex');
+      const granted = (p.get('scope') ?? '').split(' ').filter((s) => s && !(o.neverGrant ?? []).includes(s));
+      codes.set(code, {
+        challenge: p.get('code_challenge') ?? '',
+        scope: granted.join(' '),
+        clientId: p.get('client_id') ?? '',
+        redirectUri: p.get('redirect_uri') ?? '',
+      });
+      const back = new URL(p.get('redirect_uri') ?? '');
+      back.searchParams.set('code', code);
+      back.searchParams.set('state', p.get('state') ?? '');
+      if ((o.iss ?? 'correct') === 'correct') back.searchParams.set('iss', issuer);
+      if (o.iss === 'wrong') back.searchParams.set('iss', `${origin}/someone-else`);
+      res.writeHead(302, { location: back.href });
+      return res.end();
+    }
+    if (req.method === 'POST' && path === `${issuerPath}/token`) {
+      const params = new URLSearchParams(await readBody(req));
+      v.tokenRequests.push({ params, authorization: req.headers.authorization });
+      const grant = params.get('grant_type');
+      let scope = '';
+      if (grant === 'authorization_code') {
+        const entry = codes.get(params.get('code') ?? '');
+        codes.delete(params.get('code') ?? '');
+        const verifier = params.get('code_verifier') ?? '';
+        if (!entry || createHash('sha256').update(verifier).digest('base64url') !== entry.challenge) {
+          return json(res, 400, { error: 'invalid_grant' });
+        }
+        scope = entry.scope;
+      } else {
+        return json(res, 400, { error: 'unsupported_grant_type' });
+      }
+      const access = `at-${randomBytes(12).toString('hex')}`;
+      tokens.set(access, scope);
+      return json(res, 200, { access_token: access, token_type: 'Bearer', expires_in: 3600, scope, refresh_token: `rt-${randomBytes(12).toString('hex')}` });
+    }
+    if (path === '/mcp') {
+      const auth = req.headers.authorization;
+      v.mcpRequests.push({ authorization: auth });
+      const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+      const scope = token !== undefined ? tokens.get(token) : undefined;
+      if (scope === undefined) {
+        await readBody(req);
+        res.writeHead(401, { 'www-authenticate': challenge() });
+        return res.end();
+      }
+      const body = JSON.parse((await readBody(req)) || '{}') as { id?: number; method?: string };
+      if (body.method === 'tools/call' && o.toolScope && !scope.split(' ').includes(o.toolScope)) {
+        res.writeHead(403, { 'www-authenticate': `Bearer error="insufficient_scope", scope="${o.toolScope}"` });
+        return res.end();
+      }
+      return json(res, 200, { jsonrpc: '2.0', id: body.id ?? 1, result: { ok: true, scope } });
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  return v;
+}
