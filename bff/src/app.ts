@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
-import { ApiFailure } from './http/errors.js';
+import { ApiFailure, serviceUnavailable } from './http/errors.js';
 import { securityHeaders } from './http/security-headers.js';
 import type { Logger } from './log.js';
 import { requireSameOriginApi } from './http/csrf.js';
@@ -9,13 +9,15 @@ import { McpProxy } from './mcp/proxy.js';
 import { OAuthClient } from './oauth/client.js';
 import { Discovery } from './oauth/discovery.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
-import { type ClientRegistry, ClientResolver, MemoryClientRegistry } from './oauth/registration.js';
-import { TokenManager } from './oauth/tokens.js';
+import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
+import { refreshLockTtlMs, TokenManager } from './oauth/tokens.js';
 import { authRoutes } from './routes/auth.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
 import { CALLBACK_PATH, CookieJar } from './session/cookies.js';
 import { Sessions } from './session/session.js';
+import { StoreClientRegistry } from './store/client-registry.js';
+import { StoreUnavailable } from './store/errors.js';
 import type { TokenStore } from './store/types.js';
 
 export interface AppDeps {
@@ -36,7 +38,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const redirectUri = `${config.publicUrl}${CALLBACK_PATH}`;
   const clientMetadata = { publicUrl: config.publicUrl, redirectUri, clientName: config.clientName };
   const resolver = new ClientResolver(
-    deps.registry ?? new MemoryClientRegistry(),
+    deps.registry ?? new StoreClientRegistry(store),
     clientMetadata,
     policy,
     config.secureCookies || config.allowHttpLoopback,
@@ -48,8 +50,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     secrets: config.sessionSecrets,
     sessionTtlSeconds: config.sessionTtlSeconds,
   });
-  const sessions = new Sessions(cookies, store, config.sessionTtlSeconds);
-  const tokens = new TokenManager(store, clients, log);
+  const sessions = new Sessions(cookies, store, {
+    ttlSeconds: config.sessionTtlSeconds,
+    idleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
+  });
+  const tokens = new TokenManager(store, clients, log, { lockTtlMs: refreshLockTtlMs(config.authServerTimeoutMs) });
   const proxy = new McpProxy({
     store,
     tokens,
@@ -108,6 +113,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     if (error instanceof ApiFailure) {
       for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
       return c.json(error.toJSON(), error.status as 400);
+    }
+    if (error instanceof StoreUnavailable) {
+      // Fail closed: never 401 (that would send the user to log in again), never another store.
+      log.error({ event: 'store_unavailable', reqId: c.get('requestId') });
+      const failure = serviceUnavailable();
+      for (const [name, value] of Object.entries(failure.headers)) c.header(name, value);
+      return c.json(failure.toJSON(), 503);
     }
     log.error({ event: 'unhandled_error', err: { name: error.name, message: error.message }, reqId: c.get('requestId') });
     return c.json({ error: 'internal_error', message: 'Something went wrong.' }, 500);

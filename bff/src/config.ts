@@ -238,12 +238,21 @@ export interface EncryptionKey {
   key: Buffer;
 }
 
+/**
+ * What `pnpm serve` (main.ts) uses without TOKEN_STORE or REDIS_URL. Embedders and tests that call
+ * loadConfig without `defaultTokenStore` get memory, and pass their own store to createApp.
+ */
 export const DEFAULT_TOKEN_STORE = 'sqlite:./data/bff.db';
+
+export interface LoadConfigOptions {
+  /** TOKEN_STORE when the environment names none (and no REDIS_URL); default "memory". */
+  defaultTokenStore?: string;
+}
 
 type VaultConfig = Pick<Config, 'tokenStore' | 'tokenEncryptionKeys' | 'sessionIdleTimeoutSeconds'>;
 
-function readTokenStore(env: Record<string, string | undefined>, problems: string[]): TokenStoreConfig {
-  const raw = env.TOKEN_STORE?.trim() || (env.REDIS_URL ? 'redis' : DEFAULT_TOKEN_STORE);
+function readTokenStore(env: Record<string, string | undefined>, fallback: string, problems: string[]): TokenStoreConfig {
+  const raw = env.TOKEN_STORE?.trim() || (env.REDIS_URL ? 'redis' : fallback);
   if (raw === 'memory') return { kind: 'memory' };
   if (raw.startsWith('sqlite:')) {
     const path = raw.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -298,15 +307,15 @@ function readEncryptionKeys(raw: string | undefined, store: TokenStoreConfig, pr
   return keys;
 }
 
-function readVaultConfig(env: Record<string, string | undefined>, problems: string[]): VaultConfig {
-  const tokenStore = readTokenStore(env, problems);
+function readVaultConfig(env: Record<string, string | undefined>, options: LoadConfigOptions, problems: string[]): VaultConfig {
+  const tokenStore = readTokenStore(env, options.defaultTokenStore ?? 'memory', problems);
   const tokenEncryptionKeys = readEncryptionKeys(env.TOKEN_ENCRYPTION_KEYS, tokenStore, problems);
   const idle = intFromEnv('SESSION_IDLE_TIMEOUT_SECONDS', 3600, 60, 30 * 24 * 3600).safeParse(env.SESSION_IDLE_TIMEOUT_SECONDS);
   if (!idle.success) for (const issue of idle.error.issues) problems.push(issue.message);
   return { tokenStore, tokenEncryptionKeys, sessionIdleTimeoutSeconds: idle.success ? idle.data : 3600 };
 }
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env, options: LoadConfigOptions = {}): Config {
   const parsed = envSchema.safeParse(env);
   const problems: string[] = [];
   if (!parsed.success) {
@@ -322,7 +331,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     problems.push('PUBLIC_URL must be an origin only (no path or query), e.g. https://mcp.example.com');
   }
   const servers = e ? readServers(e, env, allowHttpLoopback, problems) : [];
-  const vault = readVaultConfig(env, problems);
+  const vault = readVaultConfig(env, options, problems);
   if (problems.length > 0 || !e || !publicUrl) throw new ConfigError(problems);
 
   const config: Config = {

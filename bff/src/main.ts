@@ -2,17 +2,22 @@ import { serve } from '@hono/node-server';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, DEFAULT_TOKEN_STORE, loadConfig } from './config.js';
 import { createLogger } from './log.js';
-import { MemoryTokenStore } from './store/memory.js';
+import { describeTokenStore, openTokenStore } from './store/open.js';
 
-function main(): void {
-  let config: ReturnType<typeof loadConfig>;
+/** Ended sessions are purged this often (Redis expires them by itself). */
+const PURGE_EVERY_MS = 5 * 60 * 1000;
+
+function readConfig(): Config {
   try {
-    config = loadConfig({
-      ...process.env,
-      STATIC_DIR: process.env.STATIC_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '../../web/dist'),
-    });
+    return loadConfig(
+      {
+        ...process.env,
+        STATIC_DIR: process.env.STATIC_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '../../web/dist'),
+      },
+      { defaultTokenStore: DEFAULT_TOKEN_STORE },
+    );
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -20,14 +25,38 @@ function main(): void {
     }
     throw error;
   }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
   const log = createLogger(config.logLevel);
-  const app = createApp({ config, store: new MemoryTokenStore(), log });
+  const store = await openTokenStore(config, log);
+  const purge = () =>
+    store.purgeExpired().then(
+      (purged) => purged > 0 && log.info({ event: 'sessions_purged', purged }),
+      (error: unknown) => log.warn({ event: 'purge_failed', err: { name: (error as Error).name } }),
+    );
+  await purge();
+  const purger = setInterval(purge, PURGE_EVERY_MS);
+  purger.unref();
+
+  const app = createApp({ config, store, log });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
-    log.info({ event: 'listening', url: config.publicUrl, port: info.port });
+    log.info({ event: 'listening', url: config.publicUrl, port: info.port, store: describeTokenStore(config) });
   });
-  const stop = () => server.close(() => process.exit(0));
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(purger);
+    // Requests in flight finish (a refresh in progress gets to store its tokens), then the store closes.
+    server.close(() => {
+      store.close().finally(() => process.exit(0));
+    });
+    if ('closeIdleConnections' in server) server.closeIdleConnections();
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
 
-main();
+await main();

@@ -26,6 +26,11 @@ export interface ConnectionInfo {
 export interface SessionInfo {
   authenticated: boolean;
   connections: ConnectionInfo[];
+  /**
+   * When the browser session ends unless it is used again (the earlier of its idle timeout and its
+   * absolute lifetime), epoch milliseconds; null without a session. Optional: older BFFs omit it.
+   */
+  sessionExpiresAt?: number | null;
 }
 
 /** Error codes the BFF answers as JSON `{ "error": code, ... }`. */
@@ -39,6 +44,8 @@ export type ApiErrorCode =
   | 'bad_request'
   | 'upstream_unavailable'
   | 'authorization_server_unavailable'
+  /** 503: the BFF's session and token store is unreachable; retry (Retry-After). Nobody is logged out. */
+  | 'service_unavailable'
   | 'internal_error';
 
 export interface ApiError {

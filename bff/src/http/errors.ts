@@ -10,6 +10,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   bad_request: 400,
   upstream_unavailable: 502,
   authorization_server_unavailable: 503,
+  service_unavailable: 503,
   internal_error: 500,
 };
 
@@ -48,4 +49,9 @@ export function authServerUnavailable(cause?: unknown): ApiFailure {
     { 'Retry-After': '5' },
     { cause },
   );
+}
+
+/** The BFF's own session and token store cannot be reached: nothing about the session is decided. */
+export function serviceUnavailable(): ApiFailure {
+  return new ApiFailure('service_unavailable', 'The service is briefly unavailable; try again shortly.', {}, { 'Retry-After': '2' });
 }

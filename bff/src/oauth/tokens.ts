@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { StoreUnavailable } from '../store/errors.js';
 import type { TokenRecord, TokenStore } from '../store/types.js';
 import type { OAuthClient } from './client.js';
 import { OAuthFailure } from './errors.js';
@@ -15,21 +16,45 @@ export type AccessOutcome =
   | { kind: 'ok'; record: TokenRecord }
   /** No connection, or the grant is gone: the user must log in again. */
   | { kind: 'login_required' }
-  /** The AS cannot be reached; the connection is kept. */
+  /** The AS cannot be reached (or another instance's refresh did not finish in time); the connection is kept. */
   | { kind: 'unavailable'; cause: unknown };
 
 /**
+ * How long a refresh lock lives: longer than the longest refresh can take, which is discovery when its
+ * cache is cold (up to three requests) plus the token request and its one retry, each bounded by the
+ * authorization server timeout, plus a margin. A lock whose holder died lapses after this.
+ */
+export function refreshLockTtlMs(authServerTimeoutMs: number): number {
+  return 5 * authServerTimeoutMs + 2_000;
+}
+
+export interface TokenManagerOptions {
+  /** See refreshLockTtlMs. */
+  lockTtlMs?: number;
+}
+
+/** Writing refreshed tokens is retried this long: the AS has already spent the old refresh token. */
+const STORE_WRITE_RETRY_MS = [100, 300, 1_000, 2_000];
+
+/**
  * Hands out usable access tokens for (session, server), refreshing them first when they are about to
- * expire. Concurrent callers share one refresh per (session, server): the refresh token is used once.
+ * expire. One refresh at a time per (session, server): concurrent callers in this process share one
+ * promise, and across processes sharing the store a lock in the store admits one refresher. Whoever
+ * waited re-reads the store afterwards, so a refresh token is never sent again once its successor is
+ * stored. Writes are compare-and-set on the record's generation.
  */
 export class TokenManager {
   private readonly inflight = new Map<string, Promise<AccessOutcome>>();
+  private readonly lockTtlMs: number;
 
   constructor(
     private readonly store: TokenStore,
     private readonly clients: ReadonlyMap<string, OAuthClient>,
     private readonly log: Logger,
-  ) {}
+    options: TokenManagerOptions = {},
+  ) {
+    this.lockTtlMs = options.lockTtlMs ?? refreshLockTtlMs(10_000);
+  }
 
   /**
    * @param rejectedAccessToken the access token an upstream just refused: refresh even if it looks
@@ -38,37 +63,108 @@ export class TokenManager {
   async getAccess(sessionId: string, server: string, rejectedAccessToken?: string): Promise<AccessOutcome> {
     const record = await this.store.getConnection(sessionId, server);
     if (!record) return { kind: 'login_required' };
-    const stale = rejectedAccessToken !== undefined ? record.accessToken === rejectedAccessToken : needsRefresh(record);
-    if (!stale) return { kind: 'ok', record };
+    if (!isStale(record, rejectedAccessToken)) return { kind: 'ok', record };
 
     const key = `${sessionId}\u0000${server}`;
     const running = this.inflight.get(key);
     if (running) return running;
-    const refresh = this.refresh(sessionId, server, record).finally(() => this.inflight.delete(key));
+    const refresh = this.refreshOnce(sessionId, server, record, rejectedAccessToken).finally(() => this.inflight.delete(key));
     this.inflight.set(key, refresh);
     return refresh;
   }
 
+  /** Takes the store's lock for (session, server), or waits for whoever holds it and uses their result. */
+  private async refreshOnce(sessionId: string, server: string, seen: TokenRecord, rejected: string | undefined): Promise<AccessOutcome> {
+    const lockName = `refresh\u0000${sessionId}\u0000${server}`;
+    // A holder that died leaves a lock that lapses after lockTtlMs; waiting longer than that means
+    // something else is wrong, and the answer is 503 (the connection is kept).
+    const deadline = Date.now() + this.lockTtlMs + 2_000;
+    const settled = (current: TokenRecord | undefined): AccessOutcome | undefined => {
+      if (!current) return { kind: 'login_required' };
+      if (current.generation !== seen.generation || !isStale(current, rejected)) return { kind: 'ok', record: current };
+      return undefined;
+    };
+    for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
+      const token = await this.store.acquireLock(lockName, this.lockTtlMs);
+      if (token) {
+        try {
+          // Under the lock, look again: another instance may have refreshed meanwhile, and then only
+          // its refresh token is still good.
+          const current = await this.store.getConnection(sessionId, server);
+          return settled(current) ?? (await this.refresh(sessionId, server, current as TokenRecord));
+        } finally {
+          // If this fails the lock simply lapses.
+          await this.store.releaseLock(lockName, token).catch((error: unknown) => {
+            this.log.warn({ event: 'refresh_lock_release_failed', server, err: describe(error) });
+          });
+        }
+      }
+      await sleep(pause);
+      const outcome = settled(await this.store.getConnection(sessionId, server));
+      if (outcome) return outcome;
+      if (Date.now() > deadline) {
+        this.log.warn({ event: 'refresh_wait_timed_out', server });
+        return { kind: 'unavailable', cause: new Error('another refresh did not finish in time') };
+      }
+    }
+  }
+
+  /** Called with the lock held and `record` just read from the store. */
   private async refresh(sessionId: string, server: string, record: TokenRecord): Promise<AccessOutcome> {
     const client = this.clients.get(server);
     if (!client) return { kind: 'login_required' };
+    let next: TokenRecord;
     try {
-      const next = await client.refresh(record);
-      // The session may have ended (logout) while the AS was answering: do not resurrect it.
-      if (!(await this.store.getSession(sessionId))) return { kind: 'login_required' };
-      await this.store.putConnection(sessionId, server, next);
-      this.log.info({ event: 'token_refreshed', server, rotated: next.refreshToken !== record.refreshToken });
-      return { kind: 'ok', record: next };
+      next = await client.refresh(record);
     } catch (error) {
       if (error instanceof OAuthFailure && (error.code === 'invalid_grant' || error.code === 'invalid_response')) {
+        // After a race (a lock that lapsed under a slow holder) the token may have been spent by an
+        // instance that stored its successor: look before ending the connection.
+        const stored = await this.store.getConnection(sessionId, server);
+        if (stored && stored.generation !== record.generation) return { kind: 'ok', record: stored };
         this.log.warn({ event: 'security', kind: 'refresh_rejected', server, reason: error.code });
-        await this.store.deleteConnection(sessionId, server);
+        await this.store.deleteConnection(sessionId, server, record.generation);
         return { kind: 'login_required' };
       }
       this.log.warn({ event: 'refresh_unavailable', server, err: describe(error) });
       return { kind: 'unavailable', cause: error };
     }
+    if (await this.writeRefreshed(sessionId, server, record.generation, next)) {
+      this.log.info({ event: 'token_refreshed', server, rotated: next.refreshToken !== record.refreshToken });
+      return { kind: 'ok', record: { ...next, generation: record.generation + 1 } };
+    }
+    // Compare-and-set lost: the session ended meanwhile (logout: never resurrect it), or another
+    // instance wrote first. What the store holds wins.
+    const stored = await this.store.getConnection(sessionId, server);
+    return stored ? { kind: 'ok', record: stored } : { kind: 'login_required' };
   }
+
+  /**
+   * The AS has spent the old refresh token; losing the new one to a brief store outage would end the
+   * connection, so the write is retried for a few seconds before giving up.
+   */
+  private async writeRefreshed(sessionId: string, server: string, generation: number, next: TokenRecord): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.store.replaceConnection(sessionId, server, generation, next);
+      } catch (error) {
+        const pause = STORE_WRITE_RETRY_MS[attempt];
+        if (!(error instanceof StoreUnavailable) || pause === undefined) {
+          this.log.error({ event: 'refreshed_tokens_not_stored', server, err: describe(error) });
+          throw error;
+        }
+        await sleep(pause);
+      }
+    }
+  }
+}
+
+function isStale(record: TokenRecord, rejectedAccessToken: string | undefined): boolean {
+  return rejectedAccessToken !== undefined ? record.accessToken === rejectedAccessToken : needsRefresh(record);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A log-safe description of an error: its name and code, never a response body or token. */

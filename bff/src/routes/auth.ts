@@ -19,7 +19,7 @@ import { OAuthFailure } from '../oauth/errors.js';
 import { describe } from '../oauth/tokens.js';
 import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
-import type { TokenStore } from '../store/types.js';
+import { sessionEndsAt, type TokenStore } from '../store/types.js';
 import type { AppEnv } from './env.js';
 
 export interface AuthRouteDeps {
@@ -168,6 +168,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
           loginUrl: bffRoutes.login(server.id, '/'),
         };
       }),
+      sessionExpiresAt: session ? sessionEndsAt(session) : null,
     };
     return c.json(body);
   });

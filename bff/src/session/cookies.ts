@@ -29,6 +29,14 @@ export const loginTransactionSchema = z
     returnTo: z.string().startsWith('/'),
     /** The issuer the authorization request went to; the callback must not talk to any other. */
     issuer: z.string().min(1),
+    /** The client the request was made as; the code is exchanged as the same client. */
+    clientId: z.string().min(1),
+    /** The RFC 8707 resource sent, verbatim; null when resource indicators are off for this server. */
+    resource: z.string().min(1).nullable(),
+    /** Scopes requested, space-separated. */
+    scope: z.string(),
+    /** For a step-up: the scopes the server asked for, which count the attempts for this need. */
+    stepUp: z.string().optional(),
     createdAt: z.number().int(),
   })
   .strict();
@@ -43,6 +51,7 @@ export class CookieJar {
   readonly sessionCookieName: string;
   readonly loginCookieName: string;
   private readonly passwords: Record<string, string>;
+  private readonly newestSecretId: string;
 
   constructor(private readonly settings: CookieSettings) {
     // __Host- pins the cookie to this exact origin (Secure, Path=/, no Domain); browsers only accept
@@ -50,17 +59,30 @@ export class CookieJar {
     this.sessionCookieName = settings.secure ? '__Host-mcp_session' : 'mcp_session';
     this.loginCookieName = settings.secure ? '__Secure-mcp_login' : 'mcp_login';
     this.passwords = Object.fromEntries(settings.secrets.map((s) => [String(s.id), s.secret]));
+    // iron-session seals with the highest id: that is the newest secret.
+    this.newestSecretId = String(Math.max(...settings.secrets.map((s) => s.id)));
   }
 
   async readSessionId(c: Context): Promise<string | undefined> {
+    return (await this.readSessionCookie(c))?.sid;
+  }
+
+  /**
+   * The session id in the cookie, and whether the cookie was sealed with an older secret than the
+   * newest (then the caller seals it again). A cookie whose secret was removed reads as no cookie.
+   */
+  async readSessionCookie(c: Context): Promise<{ sid: string; sealedWithOldSecret: boolean } | undefined> {
     const sealed = getCookie(c, this.sessionCookieName);
     if (!sealed) return undefined;
     const data = await this.unseal(sealed, this.settings.sessionTtlSeconds);
     const parsed = sessionCookieSchema.safeParse(data);
-    return parsed.success ? parsed.data.sid : undefined;
+    if (!parsed.success) return undefined;
+    // iron-session's seal is "Fe26.2*<password id>*...": the id says which secret sealed it.
+    return { sid: parsed.data.sid, sealedWithOldSecret: sealed.split('*', 2)[1] !== this.newestSecretId };
   }
 
-  async writeSessionId(c: Context, sid: string): Promise<void> {
+  /** @param maxAgeSeconds how long the browser keeps it: the rest of the session's absolute lifetime. */
+  async writeSessionId(c: Context, sid: string, maxAgeSeconds = this.settings.sessionTtlSeconds): Promise<void> {
     const sealed = await sealData({ sid }, { password: this.passwords, ttl: this.settings.sessionTtlSeconds });
     setCookie(c, this.sessionCookieName, sealed, {
       httpOnly: true,
@@ -69,7 +91,7 @@ export class CookieJar {
       secure: true,
       sameSite: 'Strict',
       path: '/',
-      maxAge: this.settings.sessionTtlSeconds,
+      maxAge: Math.max(1, Math.min(maxAgeSeconds, this.settings.sessionTtlSeconds)),
     });
   }
 

@@ -2,20 +2,45 @@ import type { Context } from 'hono';
 import type { SessionRecord, TokenStore } from '../store/types.js';
 import { type CookieJar, newSessionId } from './cookies.js';
 
+export interface SessionLifetime {
+  /** Absolute lifetime from login, seconds. */
+  ttlSeconds: number;
+  /** A session unused for this long ends, seconds. */
+  idleTimeoutSeconds: number;
+}
+
 /**
- * Resolves the browser's session cookie to a live server-side session. A cookie that does not unseal,
- * or names a session that ended, is simply anonymous.
+ * Resolves the browser's session cookie to a live server-side session. A cookie that does not unseal
+ * (tampered, expired, or sealed with a secret that was since removed), or names a session that ended,
+ * is simply anonymous. A store that cannot be reached is not "anonymous": its error propagates (503).
  */
 export class Sessions {
+  /** The idle end is written back at most this often, not on every request. */
+  private readonly touchEveryMs: number;
+
   constructor(
     private readonly cookies: CookieJar,
     private readonly store: TokenStore,
-    private readonly ttlSeconds: number,
-  ) {}
+    private readonly lifetime: SessionLifetime,
+  ) {
+    this.touchEveryMs = Math.min(60_000, (lifetime.idleTimeoutSeconds * 1000) / 10);
+  }
 
   async current(c: Context): Promise<SessionRecord | undefined> {
-    const sid = await this.cookies.readSessionId(c);
-    return sid ? this.store.getSession(sid) : undefined;
+    const cookie = await this.cookies.readSessionCookie(c);
+    if (!cookie) return undefined;
+    const session = await this.store.getSession(cookie.sid);
+    if (!session) return undefined;
+    const now = Date.now();
+    const idleExpiresAt = Math.min(now + this.lifetime.idleTimeoutSeconds * 1000, session.expiresAt);
+    if (idleExpiresAt - session.idleExpiresAt >= this.touchEveryMs) {
+      await this.store.touchSession(session.id, idleExpiresAt);
+      session.idleExpiresAt = idleExpiresAt;
+    }
+    // Secret rotation: a cookie sealed with an older secret is sealed again with the newest, so the
+    // old secret can be removed once every live session has been seen (or has ended).
+    if (cookie.sealedWithOldSecret) await this.cookies.writeSessionId(c, session.id, secondsUntil(session.expiresAt, now));
+    return session;
   }
 
   /**
@@ -24,7 +49,13 @@ export class Sessions {
    */
   async rotate(c: Context, previous: SessionRecord | undefined): Promise<SessionRecord> {
     const now = Date.now();
-    const session: SessionRecord = { id: newSessionId(), createdAt: now, expiresAt: now + this.ttlSeconds * 1000 };
+    const expiresAt = now + this.lifetime.ttlSeconds * 1000;
+    const session: SessionRecord = {
+      id: newSessionId(),
+      createdAt: now,
+      expiresAt,
+      idleExpiresAt: Math.min(now + this.lifetime.idleTimeoutSeconds * 1000, expiresAt),
+    };
     await this.store.createSession(session);
     if (previous) {
       for (const [server, record] of await this.store.listConnections(previous.id)) {
@@ -32,7 +63,11 @@ export class Sessions {
       }
       await this.store.deleteSession(previous.id);
     }
-    await this.cookies.writeSessionId(c, session.id);
+    await this.cookies.writeSessionId(c, session.id, this.lifetime.ttlSeconds);
     return session;
   }
+}
+
+function secondsUntil(at: number, now: number): number {
+  return Math.ceil((at - now) / 1000);
 }

@@ -31,6 +31,16 @@ export class RecordCipher {
     return new RecordCipher([{ id: 'ephemeral', key: randomBytes(32) }]);
   }
 
+  /** The id of the key that encrypts. */
+  get currentKeyId(): string {
+    return this.current.id;
+  }
+
+  /** True when `sealed` was encrypted under an older key and should be written again under the newest. */
+  isStale(sealed: string): boolean {
+    return keyIdOf(sealed) !== this.current.id;
+  }
+
   encrypt(plaintext: string, aad: string): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
@@ -50,4 +60,10 @@ export class RecordCipher {
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
   }
+}
+
+/** The key id a ciphertext names (not secret: it is written in clear in front of it). */
+export function keyIdOf(sealed: string): string | undefined {
+  const [version, keyId] = sealed.split('.', 2);
+  return version === 'v1' ? keyId : undefined;
 }

@@ -1,103 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
 import { RecordCipher } from './cipher.js';
-import type { McpSessionOwner, SessionRecord, TokenRecord, TokenStore } from './types.js';
+import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
+import { Sealer } from './sealed.js';
+import {
+  type McpSessionOwner,
+  type ReencryptReport,
+  type SessionRecord,
+  sessionEndsAt,
+  type TokenRecord,
+  type TokenStore,
+} from './types.js';
 
 interface StoredSession {
-  session: SessionRecord;
-  /** server id → encrypted TokenRecord */
-  connections: Map<string, string>;
+  /** The session without its id: only the hash of the id is kept. */
+  createdAt: number;
+  expiresAt: number;
+  idleExpiresAt: number;
+  /** server id → { generation, encrypted TokenRecord } */
+  connections: Map<string, { generation: number; sealed: string }>;
+  /** hashed MCP session ids bound to this session */
   mcpSessions: Set<string>;
 }
 
+export interface MemoryStoreOptions {
+  cipher?: RecordCipher;
+  now?: () => number;
+  log?: Logger;
+}
+
 /**
- * In-process store: state dies with the process, so it suits tests and single-process demos only.
- * Token records are still encrypted, so a heap dump holds no plaintext token.
+ * In-process store: state dies with the process, so it suits tests only. It keeps the same at-rest
+ * discipline as the persistent stores (hashed ids, encrypted records) so that tests exercise it.
  */
 export class MemoryTokenStore implements TokenStore {
   private readonly sessions = new Map<string, StoredSession>();
-  private readonly mcpOwners = new Map<string, McpSessionOwner>();
+  /** hashed MCP session id → encrypted owner */
+  private readonly mcpOwners = new Map<string, { sessionKey: string; sealed: string }>();
   private readonly seen = new Map<string, number>();
+  private readonly locks = new Map<string, { token: string; until: number }>();
+  private readonly clients = new Map<string, string>();
+  private readonly sealer: Sealer;
+  private readonly now: () => number;
 
-  constructor(
-    private readonly cipher: RecordCipher = RecordCipher.withRandomKey(),
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(options: MemoryStoreOptions = {}) {
+    this.sealer = new Sealer(options.cipher ?? RecordCipher.withRandomKey(), options.log);
+    this.now = options.now ?? Date.now;
+  }
 
   async createSession(session: SessionRecord): Promise<void> {
-    this.sessions.set(session.id, { session: { ...session }, connections: new Map(), mcpSessions: new Set() });
+    this.sessions.set(storageKey(session.id), {
+      createdAt: session.createdAt,
+      expiresAt: session.expiresAt,
+      idleExpiresAt: session.idleExpiresAt,
+      connections: new Map(),
+      mcpSessions: new Set(),
+    });
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const stored = this.sessions.get(id);
-    if (!stored) return undefined;
-    if (stored.session.expiresAt <= this.now()) {
-      await this.deleteSession(id);
-      return undefined;
-    }
-    return { ...stored.session };
+    const stored = this.live(storageKey(id));
+    return stored && { id, createdAt: stored.createdAt, expiresAt: stored.expiresAt, idleExpiresAt: stored.idleExpiresAt };
+  }
+
+  async touchSession(id: string, idleExpiresAt: number): Promise<void> {
+    const stored = this.live(storageKey(id));
+    if (stored) stored.idleExpiresAt = Math.min(Math.max(stored.idleExpiresAt, idleExpiresAt), stored.expiresAt);
   }
 
   async deleteSession(id: string): Promise<void> {
-    const stored = this.sessions.get(id);
-    if (!stored) return;
-    for (const mcpSessionId of stored.mcpSessions) this.mcpOwners.delete(mcpSessionId);
-    this.sessions.delete(id);
+    this.dropSession(storageKey(id));
   }
 
   async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
-    const sealed = this.sessions.get(sessionId)?.connections.get(server);
-    return sealed === undefined ? undefined : this.open(sessionId, server, sealed);
+    const key = storageKey(sessionId);
+    const entry = this.live(key)?.connections.get(server);
+    return entry && this.openConnection(key, server, entry);
   }
 
   async listConnections(sessionId: string): Promise<Map<string, TokenRecord>> {
+    const key = storageKey(sessionId);
     const out = new Map<string, TokenRecord>();
-    for (const [server, sealed] of this.sessions.get(sessionId)?.connections ?? []) {
-      out.set(server, this.open(sessionId, server, sealed));
+    for (const [server, entry] of this.live(key)?.connections ?? []) {
+      const record = this.openConnection(key, server, entry);
+      if (record) out.set(server, record);
     }
     return out;
   }
 
   async putConnection(sessionId: string, server: string, record: TokenRecord): Promise<void> {
-    const stored = this.sessions.get(sessionId);
+    const key = storageKey(sessionId);
+    const stored = this.live(key);
     if (!stored) throw new Error('no such session');
-    stored.connections.set(server, this.cipher.encrypt(JSON.stringify(record), aad(sessionId, server)));
+    const previous = stored.connections.get(server)?.generation ?? -1;
+    const generation = Math.max(record.generation, previous + 1);
+    stored.connections.set(server, { generation, sealed: this.sealer.seal({ ...record, generation }, connectionAad(key, server)) });
   }
 
-  async deleteConnection(sessionId: string, server: string): Promise<void> {
-    this.sessions.get(sessionId)?.connections.delete(server);
+  async replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
+    const key = storageKey(sessionId);
+    const stored = this.live(key);
+    const current = stored?.connections.get(server);
+    if (!stored || !current || current.generation !== expectedGeneration) return false;
+    const generation = expectedGeneration + 1;
+    stored.connections.set(server, { generation, sealed: this.sealer.seal({ ...record, generation }, connectionAad(key, server)) });
+    return true;
+  }
+
+  async deleteConnection(sessionId: string, server: string, expectedGeneration?: number): Promise<void> {
+    const stored = this.sessions.get(storageKey(sessionId));
+    const current = stored?.connections.get(server);
+    if (!current) return;
+    if (expectedGeneration === undefined || current.generation === expectedGeneration) stored?.connections.delete(server);
   }
 
   async bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
-    const stored = this.sessions.get(owner.sessionId);
+    const sessionKey = storageKey(owner.sessionId);
+    const stored = this.live(sessionKey);
     if (!stored) return;
-    stored.mcpSessions.add(mcpSessionId);
-    this.mcpOwners.set(mcpSessionId, { ...owner });
+    const mcpKey = storageKey(mcpSessionId);
+    stored.mcpSessions.add(mcpKey);
+    this.mcpOwners.set(mcpKey, { sessionKey, sealed: this.sealer.seal(owner, mcpOwnerAad(mcpKey)) });
   }
 
   async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
-    const owner = this.mcpOwners.get(mcpSessionId);
-    return owner ? { ...owner } : undefined;
+    const mcpKey = storageKey(mcpSessionId);
+    const entry = this.mcpOwners.get(mcpKey);
+    if (!entry || !this.live(entry.sessionKey)) return undefined;
+    return this.sealer.open<McpSessionOwner>(entry.sealed, mcpOwnerAad(mcpKey))?.value;
   }
 
   async unbindMcpSession(mcpSessionId: string): Promise<void> {
-    const owner = this.mcpOwners.get(mcpSessionId);
-    if (!owner) return;
-    this.mcpOwners.delete(mcpSessionId);
-    this.sessions.get(owner.sessionId)?.mcpSessions.delete(mcpSessionId);
+    const mcpKey = storageKey(mcpSessionId);
+    const entry = this.mcpOwners.get(mcpKey);
+    if (!entry) return;
+    this.mcpOwners.delete(mcpKey);
+    this.sessions.get(entry.sessionKey)?.mcpSessions.delete(mcpKey);
   }
 
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
     const now = this.now();
     for (const [k, until] of this.seen) if (until <= now) this.seen.delete(k);
-    if (this.seen.has(key)) return false;
-    this.seen.set(key, now + ttlMs);
+    const hashed = storageKey(key);
+    if (this.seen.has(hashed)) return false;
+    this.seen.set(hashed, now + ttlMs);
     return true;
   }
 
-  private open(sessionId: string, server: string, sealed: string): TokenRecord {
-    return JSON.parse(this.cipher.decrypt(sealed, aad(sessionId, server))) as TokenRecord;
+  async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
+    const held = this.locks.get(name);
+    if (held && held.until > this.now()) return undefined;
+    const token = randomBytes(16).toString('base64url');
+    this.locks.set(name, { token, until: this.now() + ttlMs });
+    return token;
   }
-}
 
-function aad(sessionId: string, server: string): string {
-  return `connection:${sessionId}:${server}`;
+  async releaseLock(name: string, token: string): Promise<void> {
+    if (this.locks.get(name)?.token === token) this.locks.delete(name);
+  }
+
+  async getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined> {
+    const sealed = this.clients.get(issuer);
+    return sealed === undefined ? undefined : this.sealer.open<Record<string, unknown>>(sealed, clientAad(issuer))?.value;
+  }
+
+  async putRegisteredClient(issuer: string, client: Record<string, unknown>): Promise<void> {
+    this.clients.set(issuer, this.sealer.seal(client, clientAad(issuer)));
+  }
+
+  async purgeExpired(): Promise<number> {
+    let purged = 0;
+    for (const key of [...this.sessions.keys()]) {
+      if (!this.live(key)) purged++;
+    }
+    return purged;
+  }
+
+  async reencryptAll(): Promise<ReencryptReport> {
+    const report: ReencryptReport = { reencrypted: 0, unreadable: 0 };
+    for (const [key, stored] of this.sessions) {
+      for (const [server, entry] of stored.connections) {
+        const opened = this.sealer.open<TokenRecord>(entry.sealed, connectionAad(key, server));
+        if (!opened) report.unreadable++;
+        else if (opened.stale) {
+          entry.sealed = this.sealer.seal(opened.value, connectionAad(key, server));
+          report.reencrypted++;
+        }
+      }
+    }
+    for (const [mcpKey, entry] of this.mcpOwners) {
+      const opened = this.sealer.open<McpSessionOwner>(entry.sealed, mcpOwnerAad(mcpKey));
+      if (!opened) report.unreadable++;
+      else if (opened.stale) {
+        entry.sealed = this.sealer.seal(opened.value, mcpOwnerAad(mcpKey));
+        report.reencrypted++;
+      }
+    }
+    for (const [issuer, sealed] of this.clients) {
+      const opened = this.sealer.open<Record<string, unknown>>(sealed, clientAad(issuer));
+      if (!opened) report.unreadable++;
+      else if (opened.stale) {
+        this.clients.set(issuer, this.sealer.seal(opened.value, clientAad(issuer)));
+        report.reencrypted++;
+      }
+    }
+    return report;
+  }
+
+  async close(): Promise<void> {}
+
+  /** The stored session if it has not ended; an ended one is deleted on the spot. */
+  private live(key: string): StoredSession | undefined {
+    const stored = this.sessions.get(key);
+    if (!stored) return undefined;
+    if (sessionEndsAt({ id: '', ...stored }) <= this.now()) {
+      this.dropSession(key);
+      return undefined;
+    }
+    return stored;
+  }
+
+  private dropSession(key: string): void {
+    const stored = this.sessions.get(key);
+    if (!stored) return;
+    for (const mcpKey of stored.mcpSessions) this.mcpOwners.delete(mcpKey);
+    this.sessions.delete(key);
+  }
+
+  /** Opens a connection record, writing it back under the newest key when it was under an older one. */
+  private openConnection(key: string, server: string, entry: { generation: number; sealed: string }): TokenRecord | undefined {
+    const opened = this.sealer.open<TokenRecord>(entry.sealed, connectionAad(key, server));
+    if (!opened) return undefined;
+    if (opened.stale) entry.sealed = this.sealer.seal(opened.value, connectionAad(key, server));
+    return { ...opened.value, generation: entry.generation };
+  }
 }

@@ -2,8 +2,15 @@
 export interface SessionRecord {
   id: string;
   createdAt: number;
-  /** Absolute end of the session, epoch ms. */
+  /** Absolute end of the session, epoch ms: never moves. */
   expiresAt: number;
+  /** End of the session if it stays unused, epoch ms: pushed forward while it is used (idle timeout). */
+  idleExpiresAt: number;
+}
+
+/** When a session ends if nothing else happens: the earlier of its idle and absolute ends. */
+export function sessionEndsAt(session: SessionRecord): number {
+  return Math.min(session.expiresAt, session.idleExpiresAt);
 }
 
 /** What the BFF holds for one (session, MCP server) connection. Never leaves the BFF. */
@@ -21,8 +28,13 @@ export interface TokenRecord {
   clientId: string;
   /** The `resource` the tokens are bound to. */
   resource: string;
-  /** Incremented on every write, so a writer can tell whether it raced another. */
+  /**
+   * Incremented on every write, so a writer can tell whether it raced another: refreshes are written
+   * with compare-and-set on it (`replaceConnection`).
+   */
   generation: number;
+  /** Step-up authorizations made for one need (a set of scopes the server asked for), to stop loops. */
+  stepUp?: { scope: string; attempts: number };
 }
 
 export interface McpSessionOwner {
@@ -30,20 +42,46 @@ export interface McpSessionOwner {
   server: string;
 }
 
+/** What a pass over every stored record found (`pnpm rekey`). */
+export interface ReencryptReport {
+  /** Records that were under an older key and now are under the newest one. */
+  reencrypted: number;
+  /** Records no configured key opens (their key was removed): they are left alone and read as absent. */
+  unreadable: number;
+}
+
 /**
- * Server-side state of the BFF. Implementations keep token records encrypted at rest.
- * Everything is async so that shared stores (Redis, SQL) fit behind the same interface.
+ * Server-side state of the BFF. Implementations keep token records (and anything else that would let a
+ * dump be replayed: registered client secrets, session ids, MCP session ids) encrypted or hashed at
+ * rest. Everything is async so that shared stores (Redis, SQL) fit behind the same interface.
+ *
+ * A store that cannot be reached throws `StoreUnavailable` (store/errors.ts); it never answers "absent"
+ * for "unknown", so an outage cannot log anybody out.
  */
 export interface TokenStore {
   createSession(session: SessionRecord): Promise<void>;
+  /** The live session, or undefined when there is none or it has ended (idle or absolute). */
   getSession(id: string): Promise<SessionRecord | undefined>;
+  /** Pushes the idle end of a live session forward (never past its absolute end). */
+  touchSession(id: string, idleExpiresAt: number): Promise<void>;
   /** Deletes the session with its connections and MCP session bindings. */
   deleteSession(id: string): Promise<void>;
 
+  /** An undecryptable record (its key was removed) reads as absent. */
   getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined>;
   listConnections(sessionId: string): Promise<Map<string, TokenRecord>>;
+  /**
+   * Unconditional write (a login). The stored generation is the larger of `record.generation` and one
+   * more than the record it replaces, so generations only grow. Throws when the session does not exist.
+   */
   putConnection(sessionId: string, server: string, record: TokenRecord): Promise<void>;
-  deleteConnection(sessionId: string, server: string): Promise<void>;
+  /**
+   * Compare-and-set (a refresh): writes `record` with generation `expectedGeneration + 1` only if the
+   * stored record still has `expectedGeneration` and the session is still alive. False otherwise.
+   */
+  replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean>;
+  /** Deletes the connection; with `expectedGeneration`, only if it is still that generation. */
+  deleteConnection(sessionId: string, server: string, expectedGeneration?: number): Promise<void>;
 
   bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void>;
   getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined>;
@@ -51,4 +89,22 @@ export interface TokenStore {
 
   /** True the first time `key` is seen within `ttlMs`; false afterwards (single-use markers). */
   consumeOnce(key: string, ttlMs: number): Promise<boolean>;
+
+  /**
+   * A lock shared by everything that uses this store (every BFF instance on a shared store): returns a
+   * random owner token, or undefined when someone else holds `name`. It lapses after `ttlMs`.
+   */
+  acquireLock(name: string, ttlMs: number): Promise<string | undefined>;
+  /** Releases `name` only if `token` still owns it (a lapsed lock taken over by another is left alone). */
+  releaseLock(name: string, token: string): Promise<void>;
+
+  /** A registered OAuth client (RFC 7591 response, client secret included), per authorization server. */
+  getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined>;
+  putRegisteredClient(issuer: string, client: Record<string, unknown>): Promise<void>;
+
+  /** Deletes ended sessions with everything they hold; returns how many. */
+  purgeExpired(): Promise<number>;
+  /** Re-encrypts every record that is not under the newest key (key rotation). */
+  reencryptAll(): Promise<ReencryptReport>;
+  close(): Promise<void>;
 }

@@ -1,0 +1,21 @@
+import type { ClientRegistry, RegisteredClient } from '../oauth/registration.js';
+import type { TokenStore } from './types.js';
+
+/**
+ * Registered OAuth clients (RFC 7591) kept in the token store, encrypted like token records (they
+ * hold client secrets): a restart, or another instance, reuses the registration instead of making a
+ * new one at every start.
+ */
+export class StoreClientRegistry implements ClientRegistry {
+  constructor(private readonly store: TokenStore) {}
+
+  async get(issuer: string): Promise<RegisteredClient | undefined> {
+    const stored = await this.store.getRegisteredClient(issuer);
+    if (!stored || stored.issuer !== issuer || typeof stored.clientId !== 'string') return undefined;
+    return stored as unknown as RegisteredClient;
+  }
+
+  async put(client: RegisteredClient): Promise<void> {
+    await this.store.putRegisteredClient(client.issuer, { ...client });
+  }
+}

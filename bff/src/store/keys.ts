@@ -1,0 +1,23 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * What a store uses in place of a bearer-like identifier (session id, MCP session id, login
+ * transaction id): its SHA-256. A dump of the store then holds nothing that could be replayed in a
+ * cookie or header. The ids hashed here are all ≥ 128 random bits, so a plain hash is enough.
+ */
+export function storageKey(id: string): string {
+  return createHash('sha256').update(id, 'utf8').digest('base64url');
+}
+
+/** Additional authenticated data for a connection record: a ciphertext opens only where it was written. */
+export function connectionAad(sessionKey: string, server: string): string {
+  return `connection:${sessionKey}:${server}`;
+}
+
+export function mcpOwnerAad(mcpKey: string): string {
+  return `mcp-owner:${mcpKey}`;
+}
+
+export function clientAad(issuer: string): string {
+  return `client:${issuer}`;
+}

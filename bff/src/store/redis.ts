@@ -1,0 +1,411 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import type { RecordCipher } from './cipher.js';
+import { StoreUnavailable } from './errors.js';
+import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
+import { Sealer } from './sealed.js';
+import type { McpSessionOwner, ReencryptReport, SessionRecord, TokenRecord, TokenStore } from './types.js';
+
+export interface RedisStoreOptions {
+  /** redis:// or rediss:// URL (credentials and database number as usual). */
+  url: string;
+  cipher: RecordCipher;
+  log?: Logger;
+  /** Prepended to every key, so that several apps may share one Redis. */
+  prefix?: string;
+  /** Longest wait for one Redis command before the request is answered 503. */
+  commandTimeoutMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Lua scripts: each runs atomically in Redis, which is what makes compare-and-set, owner-only lock
+ * release and "never resurrect a deleted session" hold across BFF instances.
+ *
+ * Layout (`p` = prefix, `h` = storageKey of an id):
+ *   p s:h        hash  created, expires, idle, g:<server> generation, c:<server> sealed record,
+ *                      m:<mcp h> 1 (bound MCP sessions). Expires (PEXPIREAT) when the session ends.
+ *   p m:h        hash  s = session h, o = sealed owner. Expires with the session's absolute end.
+ *   p once:h, p lock:h, p client:h   strings
+ */
+const SCRIPTS = {
+  // KEYS[1] session; ARGV: idleExpiresAt. Forward only, never past the absolute end.
+  bffTouch: {
+    keys: 1,
+    lua: `
+local idle = redis.call('HGET', KEYS[1], 'idle')
+if not idle then return 0 end
+if tonumber(ARGV[1]) <= tonumber(idle) then return 1 end
+local expires = redis.call('HGET', KEYS[1], 'expires')
+local nextIdle = ARGV[1]
+if tonumber(nextIdle) > tonumber(expires) then nextIdle = expires end
+redis.call('HSET', KEYS[1], 'idle', nextIdle)
+redis.call('PEXPIREAT', KEYS[1], nextIdle)
+return 1`,
+  },
+  // KEYS[1] session; ARGV: prefix for MCP keys. Deletes the session and the MCP sessions bound to it.
+  bffDeleteSession: {
+    keys: 1,
+    lua: `
+local fields = redis.call('HKEYS', KEYS[1])
+for _, f in ipairs(fields) do
+  if string.sub(f, 1, 2) == 'm:' then redis.call('DEL', ARGV[1] .. string.sub(f, 3)) end
+end
+return redis.call('DEL', KEYS[1])`,
+  },
+  // KEYS[1] session; ARGV: server, generation, sealed. -1 when the session is gone.
+  bffPutConnection: {
+    keys: 1,
+    lua: `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local g = tonumber(ARGV[2])
+local prev = redis.call('HGET', KEYS[1], 'g:' .. ARGV[1])
+if prev and tonumber(prev) + 1 > g then g = tonumber(prev) + 1 end
+redis.call('HSET', KEYS[1], 'g:' .. ARGV[1], string.format('%d', g), 'c:' .. ARGV[1], ARGV[3])
+return g`,
+  },
+  // KEYS[1] session; ARGV: server, expected generation, new generation, sealed.
+  bffReplaceConnection: {
+    keys: 1,
+    lua: `
+if redis.call('HGET', KEYS[1], 'g:' .. ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'g:' .. ARGV[1], ARGV[3], 'c:' .. ARGV[1], ARGV[4])
+return 1`,
+  },
+  // KEYS[1] session; ARGV: server, expected generation or ''.
+  bffDeleteConnection: {
+    keys: 1,
+    lua: `
+local g = redis.call('HGET', KEYS[1], 'g:' .. ARGV[1])
+if not g then return 0 end
+if ARGV[2] ~= '' and g ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], 'g:' .. ARGV[1], 'c:' .. ARGV[1])`,
+  },
+  // KEYS[1] hash; ARGV: field, old value, new value. Re-encryption that never overwrites a newer write.
+  bffReseal: {
+    keys: 1,
+    lua: `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1`,
+  },
+  // KEYS[1] session, KEYS[2] MCP key; ARGV: MCP h, session h, sealed owner.
+  bffBindMcp: {
+    keys: 2,
+    lua: `
+local expires = redis.call('HGET', KEYS[1], 'expires')
+if not expires then return 0 end
+redis.call('HSET', KEYS[1], 'm:' .. ARGV[1], '1')
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 's', ARGV[2], 'o', ARGV[3])
+redis.call('PEXPIREAT', KEYS[2], expires)
+return 1`,
+  },
+  // KEYS[1] MCP key; ARGV: session key prefix, MCP h.
+  bffUnbindMcp: {
+    keys: 1,
+    lua: `
+local s = redis.call('HGET', KEYS[1], 's')
+if s then redis.call('HDEL', ARGV[1] .. s, 'm:' .. ARGV[2]) end
+return redis.call('DEL', KEYS[1])`,
+  },
+  // KEYS[1] lock; ARGV: owner token. Only the owner releases.
+  bffRelease: {
+    keys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+  },
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+
+/**
+ * For several BFF instances: every instance sees every session, and refresh locks, compare-and-set
+ * and single-use markers hold across all of them. Ended sessions expire in Redis by themselves.
+ *
+ * While Redis is unreachable every operation throws StoreUnavailable at once (no offline queue, a
+ * command timeout), so requests are answered 503 instead of hanging, and nothing falls back to
+ * another store; the client keeps reconnecting and service resumes when Redis is back. Run Redis with
+ * persistence (appendonly) if its restart must not end every session.
+ */
+export class RedisTokenStore implements TokenStore {
+  private readonly redis: Redis;
+  private readonly sealer: Sealer;
+  private readonly prefix: string;
+  private readonly now: () => number;
+  private readonly log: Logger | undefined;
+  private down = false;
+
+  constructor(options: RedisStoreOptions) {
+    this.sealer = new Sealer(options.cipher, options.log);
+    this.prefix = options.prefix ?? 'mcp-bff:';
+    this.now = options.now ?? Date.now;
+    this.log = options.log;
+    const timeout = options.commandTimeoutMs ?? 2_000;
+    this.redis = new Redis(options.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: timeout,
+      commandTimeout: timeout,
+      // Keep reconnecting, at most every 1 s: service resumes shortly after Redis does.
+      retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1_000),
+      enableAutoPipelining: true,
+    });
+    for (const [name, script] of Object.entries(SCRIPTS)) {
+      this.redis.defineCommand(name, { numberOfKeys: script.keys, lua: script.lua });
+    }
+    // Logged once per outage; the connection URL (which may hold a password) is never logged.
+    this.redis.on('error', (error: Error & { code?: string }) => {
+      if (this.down) return;
+      this.down = true;
+      this.log?.error({ event: 'store_unavailable', store: 'redis', err: { name: error.name, errorCode: error.code } });
+    });
+    this.redis.on('ready', () => {
+      if (this.down) this.log?.info({ event: 'store_available', store: 'redis' });
+      this.down = false;
+    });
+  }
+
+  /** Connects, waiting at most `timeoutMs`; on failure keeps trying in the background. */
+  async connect(timeoutMs = 5_000): Promise<boolean> {
+    const ready = new Promise<boolean>((resolve) => {
+      if (this.redis.status === 'ready') return resolve(true);
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (this.redis.status === 'wait') this.redis.connect().catch(() => undefined);
+    return ready;
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    const key = this.sessionKey(storageKey(session.id));
+    await this.op(() =>
+      this.redis
+        .multi()
+        .del(key)
+        .hset(key, {
+          created: String(session.createdAt),
+          expires: String(session.expiresAt),
+          idle: String(session.idleExpiresAt),
+        })
+        .pexpireat(key, Math.min(session.expiresAt, session.idleExpiresAt))
+        .exec()
+        .then(checkExec),
+    );
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const [created, expires, idle] = await this.op(() =>
+      this.redis.hmget(this.sessionKey(storageKey(id)), 'created', 'expires', 'idle'),
+    );
+    if (created == null || expires == null || idle == null) return undefined;
+    const session = { id, createdAt: Number(created), expiresAt: Number(expires), idleExpiresAt: Number(idle) };
+    // Redis expires the key on its own clock; this covers a small skew between the two clocks.
+    return Math.min(session.expiresAt, session.idleExpiresAt) > this.now() ? session : undefined;
+  }
+
+  async touchSession(id: string, idleExpiresAt: number): Promise<void> {
+    await this.script('bffTouch', [this.sessionKey(storageKey(id))], [String(idleExpiresAt)]);
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    await this.script('bffDeleteSession', [this.sessionKey(storageKey(id))], [`${this.prefix}m:`]);
+  }
+
+  async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
+    const h = storageKey(sessionId);
+    const [generation, sealed] = await this.op(() => this.redis.hmget(this.sessionKey(h), `g:${server}`, `c:${server}`));
+    if (generation == null || sealed == null) return undefined;
+    return this.openConnection(h, server, Number(generation), sealed);
+  }
+
+  async listConnections(sessionId: string): Promise<Map<string, TokenRecord>> {
+    const h = storageKey(sessionId);
+    const fields = await this.op(() => this.redis.hgetall(this.sessionKey(h)));
+    const out = new Map<string, TokenRecord>();
+    for (const [field, sealed] of Object.entries(fields)) {
+      if (!field.startsWith('c:')) continue;
+      const server = field.slice(2);
+      const generation = fields[`g:${server}`];
+      if (generation === undefined) continue;
+      const record = await this.openConnection(h, server, Number(generation), sealed);
+      if (record) out.set(server, record);
+    }
+    return out;
+  }
+
+  async putConnection(sessionId: string, server: string, record: TokenRecord): Promise<void> {
+    const h = storageKey(sessionId);
+    const sealed = this.sealer.seal(record, connectionAad(h, server));
+    const result = await this.script('bffPutConnection', [this.sessionKey(h)], [server, String(record.generation), sealed]);
+    if (result === -1) throw new Error('no such session');
+  }
+
+  async replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
+    const h = storageKey(sessionId);
+    const generation = expectedGeneration + 1;
+    const sealed = this.sealer.seal({ ...record, generation }, connectionAad(h, server));
+    const result = await this.script(
+      'bffReplaceConnection',
+      [this.sessionKey(h)],
+      [server, String(expectedGeneration), String(generation), sealed],
+    );
+    return result === 1;
+  }
+
+  async deleteConnection(sessionId: string, server: string, expectedGeneration?: number): Promise<void> {
+    await this.script(
+      'bffDeleteConnection',
+      [this.sessionKey(storageKey(sessionId))],
+      [server, expectedGeneration === undefined ? '' : String(expectedGeneration)],
+    );
+  }
+
+  async bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
+    const sessionH = storageKey(owner.sessionId);
+    const mcpH = storageKey(mcpSessionId);
+    const sealed = this.sealer.seal(owner, mcpOwnerAad(mcpH));
+    await this.script('bffBindMcp', [this.sessionKey(sessionH), this.mcpKey(mcpH)], [mcpH, sessionH, sealed]);
+  }
+
+  async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
+    const mcpH = storageKey(mcpSessionId);
+    const [sessionH, sealed] = await this.op(() => this.redis.hmget(this.mcpKey(mcpH), 's', 'o'));
+    if (sessionH == null || sealed == null) return undefined;
+    if (!(await this.op(() => this.redis.exists(this.sessionKey(sessionH))))) return undefined;
+    const opened = this.sealer.open<McpSessionOwner>(sealed, mcpOwnerAad(mcpH));
+    if (opened?.stale) {
+      await this.script('bffReseal', [this.mcpKey(mcpH)], ['o', sealed, this.sealer.seal(opened.value, mcpOwnerAad(mcpH))]);
+    }
+    return opened?.value;
+  }
+
+  async unbindMcpSession(mcpSessionId: string): Promise<void> {
+    const mcpH = storageKey(mcpSessionId);
+    await this.script('bffUnbindMcp', [this.mcpKey(mcpH)], [`${this.prefix}s:`, mcpH]);
+  }
+
+  async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
+    const result = await this.op(() => this.redis.set(`${this.prefix}once:${storageKey(key)}`, '1', 'PX', ttlMs, 'NX'));
+    return result === 'OK';
+  }
+
+  async acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
+    const token = randomBytes(16).toString('base64url');
+    const result = await this.op(() => this.redis.set(this.lockKey(name), token, 'PX', ttlMs, 'NX'));
+    return result === 'OK' ? token : undefined;
+  }
+
+  async releaseLock(name: string, token: string): Promise<void> {
+    await this.script('bffRelease', [this.lockKey(name)], [token]);
+  }
+
+  async getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined> {
+    const key = this.clientKey(issuer);
+    const sealed = await this.op(() => this.redis.hget(key, 'o'));
+    if (sealed == null) return undefined;
+    const opened = this.sealer.open<Record<string, unknown>>(sealed, clientAad(issuer));
+    if (opened?.stale) await this.script('bffReseal', [key], ['o', sealed, this.sealer.seal(opened.value, clientAad(issuer))]);
+    return opened?.value;
+  }
+
+  async putRegisteredClient(issuer: string, client: Record<string, unknown>): Promise<void> {
+    const key = this.clientKey(issuer);
+    await this.op(() => this.redis.hset(key, { issuer, o: this.sealer.seal(client, clientAad(issuer)) }));
+  }
+
+  /** Redis expires ended sessions, markers and locks by itself. */
+  async purgeExpired(): Promise<number> {
+    return 0;
+  }
+
+  async reencryptAll(): Promise<ReencryptReport> {
+    const report: ReencryptReport = { reencrypted: 0, unreadable: 0 };
+    const reseal = async (key: string, field: string, sealed: string, aad: string) => {
+      const opened = this.sealer.open<unknown>(sealed, aad);
+      if (!opened) report.unreadable++;
+      else if (opened.stale) {
+        if ((await this.script('bffReseal', [key], [field, sealed, this.sealer.seal(opened.value, aad)])) === 1) {
+          report.reencrypted++;
+        }
+      }
+    };
+    for await (const key of this.scan(`${this.prefix}s:*`)) {
+      const h = key.slice(`${this.prefix}s:`.length);
+      const fields = await this.op(() => this.redis.hgetall(key));
+      for (const [field, sealed] of Object.entries(fields)) {
+        if (field.startsWith('c:')) await reseal(key, field, sealed, connectionAad(h, field.slice(2)));
+      }
+    }
+    for await (const key of this.scan(`${this.prefix}m:*`)) {
+      const sealed = await this.op(() => this.redis.hget(key, 'o'));
+      if (sealed != null) await reseal(key, 'o', sealed, mcpOwnerAad(key.slice(`${this.prefix}m:`.length)));
+    }
+    for await (const key of this.scan(`${this.prefix}client:*`)) {
+      const [issuer, sealed] = await this.op(() => this.redis.hmget(key, 'issuer', 'o'));
+      if (issuer != null && sealed != null) await reseal(key, 'o', sealed, clientAad(issuer));
+    }
+    return report;
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect(false);
+  }
+
+  private sessionKey(h: string): string {
+    return `${this.prefix}s:${h}`;
+  }
+  private mcpKey(h: string): string {
+    return `${this.prefix}m:${h}`;
+  }
+  private lockKey(name: string): string {
+    return `${this.prefix}lock:${storageKey(name)}`;
+  }
+  private clientKey(issuer: string): string {
+    return `${this.prefix}client:${storageKey(issuer)}`;
+  }
+
+  private async *scan(pattern: string): AsyncGenerator<string> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.op(() => this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500));
+      cursor = next;
+      yield* keys;
+    } while (cursor !== '0');
+  }
+
+  private async openConnection(h: string, server: string, generation: number, sealed: string): Promise<TokenRecord | undefined> {
+    const aad = connectionAad(h, server);
+    const opened = this.sealer.open<TokenRecord>(sealed, aad);
+    if (!opened) return undefined;
+    if (opened.stale) {
+      await this.script('bffReseal', [this.sessionKey(h)], [`c:${server}`, sealed, this.sealer.seal(opened.value, aad)]);
+    }
+    // The hash's generation field is the one compare-and-set uses; the sealed copy may lag behind it.
+    return { ...opened.value, generation };
+  }
+
+  private script(name: ScriptName, keys: string[], args: string[]): Promise<unknown> {
+    const command = (this.redis as unknown as Record<ScriptName, (...a: string[]) => Promise<unknown>>)[name];
+    return this.op(() => command.call(this.redis, ...keys, ...args));
+  }
+
+  /** Every Redis failure (refused, reset, timed out, not ready, LOADING, READONLY) is an unavailable store. */
+  private async op<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw new StoreUnavailable('token store unavailable', { cause: error });
+    }
+  }
+}
+
+function checkExec(results: Array<[Error | null, unknown]> | null): void {
+  if (!results) throw new Error('transaction aborted');
+  for (const [error] of results) if (error) throw error;
+}
