@@ -60,8 +60,8 @@ export class TestBrowser {
   }
 
   /** The official MCP client, talking to /mcp/default through the BFF with this browser's cookies. */
-  async mcpClient(): Promise<Client> {
-    const transport = new StreamableHTTPClientTransport(new URL('/mcp/default', this.appUrl), {
+  async mcpClient(server = 'default'): Promise<Client> {
+    const transport = new StreamableHTTPClientTransport(new URL(`/mcp/${server}`, this.appUrl), {
       fetch: async (input, init) => {
         const url = new URL(input instanceof Request ? input.url : String(input));
         const headers = new Headers(init?.headers);

@@ -34,6 +34,13 @@ export interface StackOptions {
   /** Extra environment for the BFF's configuration (e.g. OAUTH_SCOPES). */
   env?: Record<string, string>;
   upstreamFetch?: typeof fetch;
+  /**
+   * Also start a second MCP server ("notes") behind its own authorization server, with no
+   * pre-registered client: the BFF registers itself there (RFC 7591).
+   */
+  secondServer?: boolean;
+  secondAsPort?: number;
+  secondMcpPort?: number;
 }
 
 export interface Stack {
@@ -47,6 +54,8 @@ export interface Stack {
   mcp: McpDemo;
   store: TokenStore;
   app: ReturnType<typeof createApp>;
+  /** The second server and its authorization server, when asked for. */
+  second?: { issuer: string; mcpUrl: string; as: AuthServer; mcp: McpDemo };
   /** Stops and starts the authorization server's listener on the same port, to show an outage. */
   stopAuthServer(): Promise<void>;
   startAuthServer(): Promise<void>;
@@ -75,14 +84,50 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const mcp = createMcpServer({ resource: mcpUrl, issuer });
   mcpListener.handle(mcp.handler);
 
+  let second: Stack['second'];
+  const closeSecond: Array<() => Promise<void>> = [];
+  if (options.secondServer) {
+    const as2Listener = await listen(options.secondAsPort ?? 0, '127.0.0.1');
+    const mcp2Listener = await listen(options.secondMcpPort ?? 0, '127.0.0.1');
+    const issuer2 = as2Listener.origin;
+    const mcpUrl2 = `${mcp2Listener.origin}/mcp`;
+    const as2 = await createAuthServer({
+      issuer: issuer2,
+      resource: mcpUrl2,
+      clients: [],
+      ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
+    });
+    as2Listener.handle(as2.handler);
+    const mcp2 = createMcpServer({ resource: mcpUrl2, issuer: issuer2 });
+    mcp2Listener.handle(mcp2.handler);
+    second = { issuer: issuer2, mcpUrl: mcpUrl2, as: as2, mcp: mcp2 };
+    closeSecond.push(() => mcp2.close().then(() => mcp2Listener.close()), () => as2Listener.close());
+  }
+  const servers = second
+    ? {
+        MCP_SERVERS: JSON.stringify([
+          {
+            id: 'default',
+            name: 'Demo MCP server',
+            url: mcpUrl,
+            clientId: DEMO_CLIENT.client_id,
+            clientSecret: DEMO_CLIENT.client_secret,
+            scopes: 'mcp:tools',
+          },
+          { id: 'notes', name: 'Second demo MCP server', url: second.mcpUrl },
+        ]),
+      }
+    : {
+        MCP_SERVER_URL: mcpUrl,
+        MCP_SERVER_NAME: 'Demo MCP server',
+        OAUTH_CLIENT_ID: DEMO_CLIENT.client_id,
+        OAUTH_CLIENT_SECRET: DEMO_CLIENT.client_secret,
+        OAUTH_SCOPES: 'mcp:tools',
+      };
   const config = loadConfig({
     PUBLIC_URL: appUrl,
     PORT: String(appListener.port),
-    MCP_SERVER_URL: mcpUrl,
-    MCP_SERVER_NAME: 'Demo MCP server',
-    OAUTH_CLIENT_ID: DEMO_CLIENT.client_id,
-    OAUTH_CLIENT_SECRET: DEMO_CLIENT.client_secret,
-    OAUTH_SCOPES: 'mcp:tools',
+    ...servers,
     SESSION_SECRET: DEMO_SESSION_SECRET,
     ALLOW_HTTP_LOOPBACK: '1',
     LOG_LEVEL: options.logLevel ?? 'silent',
@@ -103,6 +148,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     mcp,
     store,
     app,
+    ...(second ? { second } : {}),
     async stopAuthServer() {
       asDown = true;
       await new Promise<void>((resolve) => {
@@ -119,7 +165,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       asDown = false;
     },
     async close() {
-      await Promise.all([appListener.close(), mcp.close().then(() => mcpListener.close()), asDown ? undefined : asListener.close()]);
+      await Promise.all([
+        appListener.close(),
+        mcp.close().then(() => mcpListener.close()),
+        asDown ? undefined : asListener.close(),
+        ...closeSecond.map((close) => close()),
+      ]);
     },
   };
 }
