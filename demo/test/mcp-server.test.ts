@@ -154,7 +154,19 @@ describe('MCP over Streamable HTTP', () => {
     const mcpClient = await sdkClient(alice.access_token);
     try {
       const { tools } = await mcpClient.listTools();
-      expect(tools.map((t) => t.name).sort()).toEqual(['add', 'admin_report', 'echo', 'slow_task', 'whoami']);
+      expect(tools.map((t) => t.name).sort()).toEqual([
+        'add',
+        'admin_report',
+        'bump_counter',
+        'color_swatch',
+        'create_event',
+        'divide',
+        'echo',
+        'emit_logs',
+        'get_report',
+        'slow_task',
+        'whoami',
+      ]);
 
       const who = await mcpClient.callTool({ name: 'whoami', arguments: {} });
       expect(who.structuredContent).toEqual({ sub: 'alice', scopes: ['mcp:tools'], clientId: client.client_id });
@@ -171,7 +183,7 @@ describe('MCP over Streamable HTTP', () => {
       expect(readme.contents[0]).toMatchObject({ uri: 'demo://readme', mimeType: 'text/plain' });
 
       const { prompts } = await mcpClient.listPrompts();
-      expect(prompts.map((p) => p.name)).toEqual(['greeting']);
+      expect(prompts.map((p) => p.name)).toEqual(['greeting', 'code_review']);
       const prompt = await mcpClient.getPrompt({ name: 'greeting', arguments: { name: 'Ada' } });
       expect(JSON.stringify(prompt.messages)).toContain('Ada');
     } finally {

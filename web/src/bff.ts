@@ -60,6 +60,7 @@ const apiErrorCodes = [
   'bad_request',
   'upstream_unavailable',
   'authorization_server_unavailable',
+  'service_unavailable',
   'internal_error',
 ] as const satisfies readonly ApiErrorCode[];
 
@@ -90,13 +91,14 @@ export async function processErrorResponse(response: Response): Promise<BffError
   });
 }
 
+// Lenient on purpose: a status this page does not know yet is shown as it is, not a broken page.
 const ConnectionInfoSchema = z.looseObject({
   server: z.string(),
   name: z.string(),
-  status: z.enum(['connected', 'login_required']),
-  scopes: z.array(z.string()),
-  expiresAt: z.number().nullable(),
-  loginUrl: z.string(),
+  status: z.string(),
+  scopes: z.array(z.string()).catch([]),
+  expiresAt: z.number().nullable().catch(null),
+  loginUrl: z.string().catch(''),
 });
 
 const SessionInfoSchema = z.looseObject({
@@ -116,7 +118,7 @@ export async function processSessionResponse(response: Response): Promise<Sessio
   if (!response.ok) throw await processErrorResponse(response);
   const parsed = SessionInfoSchema.safeParse(await response.json());
   if (!parsed.success) throw new BffError('http_error', response.status, { cause: parsed.error });
-  return parsed.data;
+  return parsed.data as SessionInfo;
 }
 
 export async function getSession(signal?: AbortSignal): Promise<SessionInfo> {
@@ -141,6 +143,10 @@ const loginErrorMessages: Record<LoginErrorCode, string> = {
   state_mismatch: 'The sign-in response did not match this browser session. Please try again.',
   token_exchange_failed: 'Signing in could not be completed. Please try again.',
   authorization_server_unavailable: 'The authorization server is unavailable. Try again shortly.',
+  resource_mismatch: 'The MCP server described itself inconsistently, so signing in was refused for safety.',
+  pkce_unsupported: 'The authorization server does not support secure sign-in (PKCE with S256), so signing in was refused.',
+  registration_failed: 'This app could not register with the authorization server. Please try again later.',
+  insufficient_scope: 'The extra permission was not granted, so the action still cannot be done.',
 };
 
 export function loginErrorMessage(code: string): string {
@@ -158,6 +164,8 @@ export function bffErrorMessage(error: BffError): string {
       return 'This needs more permission than you have granted.';
     case 'authorization_server_unavailable':
       return 'The authorization server is unavailable. Try again shortly.';
+    case 'service_unavailable':
+      return 'The service is briefly unavailable. Try again shortly.';
     case 'upstream_unavailable':
       return 'The MCP server is unavailable. Try again shortly.';
     case 'mcp_session_expired':

@@ -1,7 +1,6 @@
 import { createBrowserRouter, Link } from 'react-router';
 import { Layout, Loading } from './components/Layout';
-import { RootErrorBoundary, RouteErrorBoundary } from './components/RouteError';
-import { Home, homeAction, homeLoader } from './routes/home';
+import { RootErrorBoundary } from './components/RouteError';
 import { homePath, routePatterns } from './urls';
 
 function NotFound() {
@@ -16,6 +15,10 @@ function NotFound() {
   );
 }
 
+/**
+ * Every page is its own chunk, loaded when first visited; the MCP SDK comes with the first page that
+ * talks to a server. The entry holds only React, the router and the frame.
+ */
 export const router = createBrowserRouter([
   {
     path: routePatterns.home,
@@ -23,16 +26,21 @@ export const router = createBrowserRouter([
     ErrorBoundary: RootErrorBoundary,
     HydrateFallback: Loading,
     children: [
+      { index: true, lazy: () => import('./routes/home') },
       {
-        index: true,
-        loader: homeLoader,
-        action: homeAction,
-        Component: Home,
-        ErrorBoundary: RouteErrorBoundary,
-      },
-      {
-        path: routePatterns.tool,
-        lazy: () => import('./routes/tool'),
+        id: 'server',
+        path: routePatterns.server,
+        lazy: () => import('./routes/server'),
+        children: [
+          { index: true, lazy: () => import('./routes/server').then((m) => ({ loader: m.indexLoader })) },
+          { path: routePatterns.tools, lazy: () => import('./routes/tools') },
+          { path: routePatterns.tool, lazy: () => import('./routes/tool') },
+          { path: routePatterns.resources, lazy: () => import('./routes/resources') },
+          { path: routePatterns.resource, lazy: () => import('./routes/resource') },
+          { path: routePatterns.prompts, lazy: () => import('./routes/prompts') },
+          { path: routePatterns.prompt, lazy: () => import('./routes/prompt') },
+          { path: routePatterns.log, lazy: () => import('./routes/log') },
+        ],
       },
       { path: '*', Component: NotFound },
     ],

@@ -1,35 +1,67 @@
 /**
- * From a tool's inputSchema (JSON Schema) to form fields, and from the form's values back to the
- * tool's arguments. Pure functions, no React.
+ * From a JSON Schema (a tool's inputSchema, a prompt's arguments, a resource template's variables) to
+ * a tree of form fields, and from the form's values back to JSON arguments, checked before sending.
+ * Pure functions, no React.
  */
 
-export type FieldKind = 'text' | 'number' | 'integer' | 'boolean' | 'enum' | 'json';
 export type EnumValue = string | number | boolean | null;
 
-export interface Field {
-  name: string;
-  kind: FieldKind;
-  required: boolean;
+interface SchemaCommon {
+  title: string | undefined;
   description: string | undefined;
-  /** For kind 'enum'. */
-  options: EnumValue[];
-  minimum: number | undefined;
-  maximum: number | undefined;
   default: unknown;
 }
 
+export type SchemaNode = SchemaCommon &
+  (
+    | { kind: 'text'; minLength?: number; maxLength?: number; pattern?: string; format?: string }
+    | {
+        kind: 'number' | 'integer';
+        minimum?: number;
+        maximum?: number;
+        exclusiveMinimum?: number;
+        exclusiveMaximum?: number;
+      }
+    | { kind: 'boolean' }
+    | { kind: 'enum'; options: EnumValue[] }
+    | { kind: 'object'; fields: Field[] }
+    | { kind: 'array'; item: SchemaNode; minItems?: number; maxItems?: number }
+    /** Anything the form cannot draw field by field ($ref, anyOf, free-form objects): edited as JSON. */
+    | { kind: 'json' }
+  );
+
+export interface Field {
+  name: string;
+  required: boolean;
+  schema: SchemaNode;
+}
+
 /**
- * What the form holds per field: text inputs hold their text, checkboxes a boolean, selects the
- * index of the chosen option as a string ('' for none).
+ * What the form holds: text-like inputs their text, checkboxes a boolean, selects the index of the
+ * chosen option as a string ('' for none), objects a record and arrays a list of their items' values.
  */
-export type FieldValue = string | boolean;
-export type FormValues = Record<string, FieldValue>;
+export type FormValue = string | boolean | FormValue[] | { [name: string]: FormValue };
+export type FormObject = { [name: string]: FormValue };
+
+/** Where a value sits in the form: property names and array indexes. */
+export type Path = readonly (string | number)[];
+
+export function pathKey(path: Path): string {
+  return JSON.stringify(path);
+}
 
 type JsonObject = Record<string, unknown>;
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+function isEnumValue(value: unknown): value is EnumValue {
+  return value === null || ['string', 'number', 'boolean'].includes(typeof value);
+}
+
+const num = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 function schemaType(schema: JsonObject): string | undefined {
   const { type } = schema;
@@ -39,56 +71,92 @@ function schemaType(schema: JsonObject): string | undefined {
   return undefined;
 }
 
-function isEnumValue(value: unknown): value is EnumValue {
-  return value === null || ['string', 'number', 'boolean'].includes(typeof value);
-}
+/** Deeper than this, a property is edited as JSON: a form nested ten levels deep helps nobody. */
+const MAX_DEPTH = 5;
 
-function kindOf(schema: JsonObject): FieldKind {
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return 'enum';
+export function schemaNode(raw: unknown, depth = 0): SchemaNode {
+  const schema = isObject(raw) ? raw : {};
+  const common: SchemaCommon = {
+    title: str(schema.title),
+    description: str(schema.description),
+    default: schema.default,
+  };
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) {
+    return { ...common, kind: 'enum', options: schema.enum.filter(isEnumValue) };
+  }
+  if (schema.const !== undefined && isEnumValue(schema.const)) {
+    return { ...common, kind: 'enum', options: [schema.const] };
+  }
+  if (depth > MAX_DEPTH || '$ref' in schema || 'anyOf' in schema || 'oneOf' in schema || 'allOf' in schema) {
+    return { ...common, kind: 'json' };
+  }
   switch (schemaType(schema)) {
     case 'string':
-      return 'text';
+      return {
+        ...common,
+        kind: 'text',
+        ...optional('minLength', num(schema.minLength)),
+        ...optional('maxLength', num(schema.maxLength)),
+        ...optional('pattern', str(schema.pattern)),
+        ...optional('format', str(schema.format)),
+      };
     case 'number':
-      return 'number';
     case 'integer':
-      return 'integer';
+      return {
+        ...common,
+        kind: schemaType(schema) === 'integer' ? 'integer' : 'number',
+        ...optional('minimum', num(schema.minimum)),
+        ...optional('maximum', num(schema.maximum)),
+        ...optional('exclusiveMinimum', num(schema.exclusiveMinimum)),
+        ...optional('exclusiveMaximum', num(schema.exclusiveMaximum)),
+      };
     case 'boolean':
-      return 'boolean';
+      return { ...common, kind: 'boolean' };
+    case 'object':
+      // An object without declared properties is a free-form map: JSON is the honest editor.
+      if (!isObject(schema.properties) || Object.keys(schema.properties).length === 0) {
+        return { ...common, kind: 'json' };
+      }
+      return { ...common, kind: 'object', fields: fieldsOf(schema, depth + 1) };
+    case 'array':
+      if (!isObject(schema.items)) return { ...common, kind: 'json' };
+      return {
+        ...common,
+        kind: 'array',
+        item: schemaNode(schema.items, depth + 1),
+        ...optional('minItems', num(schema.minItems)),
+        ...optional('maxItems', num(schema.maxItems)),
+      };
     default:
-      return 'json';
+      return { ...common, kind: 'json' };
   }
 }
 
-export function fieldsOf(inputSchema: unknown): Field[] {
-  if (!isObject(inputSchema) || !isObject(inputSchema.properties)) return [];
-  const required = new Set(
-    Array.isArray(inputSchema.required) ? inputSchema.required.filter((r) => typeof r === 'string') : [],
-  );
-  return Object.entries(inputSchema.properties).map(([name, raw]) => {
-    const schema = isObject(raw) ? raw : {};
-    return {
-      name,
-      kind: kindOf(schema),
-      required: required.has(name),
-      description: typeof schema.description === 'string' ? schema.description : undefined,
-      options: Array.isArray(schema.enum) ? schema.enum.filter(isEnumValue) : [],
-      minimum: typeof schema.minimum === 'number' ? schema.minimum : undefined,
-      maximum: typeof schema.maximum === 'number' ? schema.maximum : undefined,
-      default: schema.default,
-    };
-  });
+function optional<K extends string, V>(key: K, value: V | undefined): { [k in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [k in K]?: V };
 }
 
-function initialValue(field: Field): FieldValue {
-  const value = field.default;
-  switch (field.kind) {
+/** The fields of an object schema (a tool's inputSchema is one), in declaration order. */
+export function fieldsOf(objectSchema: unknown, depth = 0): Field[] {
+  if (!isObject(objectSchema) || !isObject(objectSchema.properties)) return [];
+  const required = new Set(
+    Array.isArray(objectSchema.required) ? objectSchema.required.filter((r) => typeof r === 'string') : [],
+  );
+  return Object.entries(objectSchema.properties).map(([name, raw]) => ({
+    name,
+    required: required.has(name),
+    schema: schemaNode(raw, depth),
+  }));
+}
+
+/** The form value that shows `value` (a default, usually); an empty form value when it does not fit. */
+export function toFormValue(schema: SchemaNode, value: unknown): FormValue {
+  switch (schema.kind) {
     case 'boolean':
       return value === true;
     case 'enum': {
-      const index = field.options.indexOf(value as EnumValue);
-      if (index >= 0) return String(index);
-      // A required choice with a single option has nothing to decide.
-      return field.required && field.options.length === 1 ? '0' : '';
+      const index = schema.options.indexOf(value as EnumValue);
+      return index >= 0 ? String(index) : '';
     }
     case 'text':
       return typeof value === 'string' ? value : '';
@@ -97,57 +165,205 @@ function initialValue(field: Field): FieldValue {
       return typeof value === 'number' ? String(value) : '';
     case 'json':
       return value === undefined ? '' : JSON.stringify(value, null, 2);
+    case 'object': {
+      const given = isObject(value) ? value : {};
+      return Object.fromEntries(
+        schema.fields.map((field) => [
+          field.name,
+          toFormValue(field.schema, field.name in given ? given[field.name] : field.schema.default),
+        ]),
+      );
+    }
+    case 'array':
+      return Array.isArray(value) ? value.map((item) => toFormValue(schema.item, item)) : [];
   }
 }
 
-export function initialValues(fields: Field[]): FormValues {
+/** The form's starting values: every default filled in. */
+export function initialValues(fields: Field[]): FormObject {
   return Object.fromEntries(fields.map((field) => [field.name, initialValue(field)]));
+}
+
+function initialValue(field: Field): FormValue {
+  const value = toFormValue(field.schema, field.schema.default);
+  // A required choice with a single option has nothing to decide.
+  if (field.schema.kind === 'enum' && value === '' && field.required && field.schema.options.length === 1) return '0';
+  return value;
+}
+
+/** A new, empty array item (its defaults filled in). */
+export function newItem(item: SchemaNode): FormValue {
+  return toFormValue(item, item.default);
+}
+
+/** `values` with the value at `path` replaced; the objects and arrays on the way are copied. */
+export function setIn(values: FormValue, path: Path, value: FormValue): FormValue {
+  if (path.length === 0) return value;
+  const [head, ...rest] = path;
+  if (Array.isArray(values) && typeof head === 'number') {
+    const copy = [...values];
+    copy[head] = setIn(values[head] ?? '', rest, value);
+    return copy;
+  }
+  const object = typeof values === 'object' && !Array.isArray(values) ? values : {};
+  return { ...object, [String(head)]: setIn(object[String(head)] ?? '', rest, value) };
 }
 
 export type ArgumentsResult =
   | { ok: true; arguments: Record<string, unknown> }
   | { ok: false; errors: Record<string, string> };
 
-type Read = { kind: 'missing' } | { kind: 'value'; value: unknown } | { kind: 'invalid'; message: string };
+type Read = { kind: 'missing' } | { kind: 'value'; value: unknown } | { kind: 'invalid' };
 
 const missing: Read = { kind: 'missing' };
+const invalidRead: Read = { kind: 'invalid' };
 const given = (value: unknown): Read => ({ kind: 'value', value });
-const invalid = (message: string): Read => ({ kind: 'invalid', message });
 
-/** One field's value as the tool expects it. */
-function readField(field: Field, value: FieldValue | undefined): Read {
-  if (field.kind === 'boolean') return given(value === true);
-  const text = typeof value === 'string' ? value : '';
-  if (field.kind === 'enum') {
-    const index = text === '' ? -1 : Number(text);
-    return index >= 0 && index < field.options.length ? given(field.options[index]) : missing;
+class Reader {
+  readonly errors: Record<string, string> = {};
+
+  fail(path: Path, message: string): Read {
+    this.errors[pathKey(path)] = message;
+    return invalidRead;
   }
-  if (field.kind === 'text') return text === '' ? missing : given(text);
-  if (text.trim() === '') return missing;
-  if (field.kind === 'json') {
-    try {
-      return given(JSON.parse(text));
-    } catch {
-      return invalid('Enter valid JSON.');
+
+  read(schema: SchemaNode, value: FormValue | undefined, path: Path): Read {
+    switch (schema.kind) {
+      case 'boolean':
+        return given(value === true);
+      case 'object':
+        return this.readObject(schema.fields, typeof value === 'object' && !Array.isArray(value) ? value : {}, path);
+      case 'array':
+        return this.readArray(schema, Array.isArray(value) ? value : [], path);
+      default:
+        return this.readScalar(schema, typeof value === 'string' ? value : '', path);
     }
   }
-  const number = Number(text);
-  if (!Number.isFinite(number)) return invalid('Enter a number.');
-  if (field.kind === 'integer' && !Number.isInteger(number)) return invalid('Enter a whole number.');
-  if (field.minimum !== undefined && number < field.minimum) return invalid(`Enter ${field.minimum} or more.`);
-  if (field.maximum !== undefined && number > field.maximum) return invalid(`Enter ${field.maximum} or less.`);
-  return given(number);
+
+  readScalar(schema: SchemaNode, text: string, path: Path): Read {
+    switch (schema.kind) {
+      case 'enum': {
+        const index = text === '' ? -1 : Number(text);
+        return index >= 0 && index < schema.options.length ? given(schema.options[index]) : missing;
+      }
+      case 'text': {
+        if (text === '') return missing;
+        if (schema.minLength !== undefined && [...text].length < schema.minLength) {
+          return this.fail(path, `Enter at least ${schema.minLength} characters.`);
+        }
+        if (schema.maxLength !== undefined && [...text].length > schema.maxLength) {
+          return this.fail(path, `Enter at most ${schema.maxLength} characters.`);
+        }
+        if (schema.pattern !== undefined && !matches(schema.pattern, text)) {
+          return this.fail(path, `Enter text in the expected format (${schema.pattern}).`);
+        }
+        return given(text);
+      }
+      case 'json':
+        if (text.trim() === '') return missing;
+        try {
+          return given(JSON.parse(text));
+        } catch {
+          return this.fail(path, 'Enter valid JSON.');
+        }
+      case 'number':
+      case 'integer': {
+        if (text.trim() === '') return missing;
+        const number = Number(text);
+        if (!Number.isFinite(number)) return this.fail(path, 'Enter a number.');
+        if (schema.kind === 'integer' && !Number.isInteger(number)) return this.fail(path, 'Enter a whole number.');
+        if (schema.minimum !== undefined && number < schema.minimum) return this.fail(path, `Enter ${schema.minimum} or more.`);
+        if (schema.maximum !== undefined && number > schema.maximum) return this.fail(path, `Enter ${schema.maximum} or less.`);
+        if (schema.exclusiveMinimum !== undefined && number <= schema.exclusiveMinimum) {
+          return this.fail(path, `Enter more than ${schema.exclusiveMinimum}.`);
+        }
+        if (schema.exclusiveMaximum !== undefined && number >= schema.exclusiveMaximum) {
+          return this.fail(path, `Enter less than ${schema.exclusiveMaximum}.`);
+        }
+        return given(number);
+      }
+      default:
+        return missing;
+    }
+  }
+
+  /**
+   * An object whose fields are all left empty is itself missing (so an optional one is left out);
+   * once anything in it is filled in, its own required fields are required.
+   */
+  readObject(fields: Field[], values: FormObject, path: Path, forceRequired = false): Read {
+    const reads = fields.map((field) => ({ field, read: this.read(field.schema, values[field.name], [...path, field.name]) }));
+    const anyGiven = reads.some(({ field, read }) => read.kind === 'value' && !isUntouchedDefault(field, read.value));
+    const anyInvalid = reads.some(({ read }) => read.kind === 'invalid');
+    if (!anyGiven && !anyInvalid && !forceRequired) return missing;
+    const object: Record<string, unknown> = {};
+    let ok = !anyInvalid;
+    for (const { field, read } of reads) {
+      if (read.kind === 'value') object[field.name] = read.value;
+      else if (read.kind === 'missing' && field.required) {
+        this.fail([...path, field.name], 'This field is required.');
+        ok = false;
+      }
+    }
+    return ok ? given(object) : invalidRead;
+  }
+
+  readArray(schema: SchemaNode & { kind: 'array' }, items: FormValue[], path: Path): Read {
+    const out: unknown[] = [];
+    let ok = true;
+    items.forEach((item, index) => {
+      const itemPath = [...path, index];
+      const read =
+        schema.item.kind === 'object'
+          ? this.readObject(schema.item.fields, typeof item === 'object' && !Array.isArray(item) ? item : {}, itemPath, true)
+          : this.read(schema.item, item, itemPath);
+      if (read.kind === 'value') out.push(read.value);
+      else {
+        ok = false;
+        if (read.kind === 'missing') this.fail(itemPath, 'Fill in this item or remove it.');
+      }
+    });
+    if (!ok) return invalidRead;
+    if (schema.minItems !== undefined && out.length < schema.minItems && out.length > 0) {
+      return this.fail(path, `Add at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}.`);
+    }
+    if (schema.maxItems !== undefined && out.length > schema.maxItems) {
+      return this.fail(path, `Remove items: at most ${schema.maxItems} allowed.`);
+    }
+    return out.length === 0 ? missing : given(out);
+  }
 }
 
-/** Checks the form (required fields, number and JSON syntax) and builds the tool's arguments. */
-export function toArguments(fields: Field[], values: FormValues): ArgumentsResult {
-  const args: Record<string, unknown> = {};
-  const errors: Record<string, string> = {};
-  for (const field of fields) {
-    const read = readField(field, values[field.name]);
-    if (read.kind === 'value') args[field.name] = read.value;
-    else if (read.kind === 'invalid') errors[field.name] = read.message;
-    else if (field.required) errors[field.name] = 'This field is required.';
+/** A boolean left as it started does not, alone, make an optional object "filled in". */
+function isUntouchedDefault(field: Field, value: unknown): boolean {
+  return field.schema.kind === 'boolean' && value === (field.schema.default === true);
+}
+
+function matches(pattern: string, text: string): boolean {
+  try {
+    return new RegExp(pattern, 'u').test(text);
+  } catch {
+    // A pattern this browser cannot compile is left to the server to check.
+    return true;
   }
-  return Object.keys(errors).length > 0 ? { ok: false, errors } : { ok: true, arguments: args };
+}
+
+/**
+ * Checks the form (required fields, numbers, lengths, patterns, item counts, JSON syntax) and builds
+ * the arguments. Errors are keyed by pathKey() of the field they belong to.
+ */
+export function toArguments(fields: Field[], values: FormObject): ArgumentsResult {
+  const reader = new Reader();
+  const read = reader.readObject(fields, values, [], true);
+  if (read.kind !== 'value') return { ok: false, errors: reader.errors };
+  return { ok: true, arguments: read.value as Record<string, unknown> };
+}
+
+/** The fields for string-only arguments (prompt arguments, URI template variables). */
+export function stringFields(args: ReadonlyArray<{ name: string; description?: string | undefined; required?: boolean | undefined }>): Field[] {
+  return args.map((arg) => ({
+    name: arg.name,
+    required: arg.required === true,
+    schema: { kind: 'text', title: undefined, description: arg.description, default: undefined },
+  }));
 }

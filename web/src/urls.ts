@@ -6,13 +6,49 @@ import { bffRoutes, LOGIN_ERROR_PARAM } from '@mcp-bff/shared';
 /** Route patterns, for the router. */
 export const routePatterns = {
   home: '/',
-  tool: '/servers/:server/tools/:tool',
+  server: '/servers/:server',
+  tools: 'tools',
+  tool: 'tools/:tool',
+  resources: 'resources',
+  resource: 'resources/read',
+  prompts: 'prompts',
+  prompt: 'prompts/:prompt',
+  log: 'log',
 } as const;
 
 export const homePath = routePatterns.home;
 
+export function serverPath(server: string): string {
+  return `/servers/${encodeURIComponent(server)}`;
+}
+
+export function toolsPath(server: string): string {
+  return `${serverPath(server)}/tools`;
+}
+
 export function toolPath(server: string, tool: string): string {
-  return `/servers/${encodeURIComponent(server)}/tools/${encodeURIComponent(tool)}`;
+  return `${toolsPath(server)}/${encodeURIComponent(tool)}`;
+}
+
+export function resourcesPath(server: string): string {
+  return `${serverPath(server)}/resources`;
+}
+
+/** A resource's URI goes in the query: it has slashes and a scheme of its own. */
+export function resourcePath(server: string, uri: string): string {
+  return `${resourcesPath(server)}/read?${new URLSearchParams({ uri })}`;
+}
+
+export function promptsPath(server: string): string {
+  return `${serverPath(server)}/prompts`;
+}
+
+export function promptPath(server: string, prompt: string): string {
+  return `${promptsPath(server)}/${encodeURIComponent(prompt)}`;
+}
+
+export function logPath(server: string): string {
+  return `${serverPath(server)}/log`;
 }
 
 /**

@@ -5,6 +5,9 @@ import { Banners } from './Banners';
 export function AppHeader() {
   return (
     <header className="app-header">
+      <a href="#main" className="skip-link">
+        Skip to content
+      </a>
       <Link to={homePath} className="brand">
         MCP client
       </Link>
@@ -18,9 +21,14 @@ export function Layout() {
     <div className="app">
       <AppHeader />
       <Banners />
-      <main className="main" aria-busy={navigation.state === 'loading'}>
+      <main id="main" className="main" tabIndex={-1} aria-busy={navigation.state === 'loading'}>
         <Outlet />
       </main>
+      {navigation.state === 'loading' && (
+        <p className="nav-progress" role="status">
+          Loading…
+        </p>
+      )}
     </div>
   );
 }

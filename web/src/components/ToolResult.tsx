@@ -1,55 +1,28 @@
-import type { CallToolResult } from '../calls';
-
-type ContentItem = CallToolResult['content'][number];
-
-function ContentView({ item }: { item: ContentItem }) {
-  switch (item.type) {
-    case 'text':
-      return <pre className="output">{item.text}</pre>;
-    case 'image':
-    case 'audio':
-      return <p className="muted">[{item.type}: {item.mimeType}]</p>;
-    case 'resource':
-      return (
-        <div>
-          <p className="muted">Resource {item.resource.uri}</p>
-          {'text' in item.resource && typeof item.resource.text === 'string' && (
-            <pre className="output">{item.resource.text}</pre>
-          )}
-        </div>
-      );
-    case 'resource_link':
-      return <p className="muted">Link to resource {item.uri}</p>;
-    default:
-      return null;
-  }
-}
+import type { CallToolResult, Tool } from '../calls';
+import { ContentList } from './Content';
 
 /** The outcome of tools/call. A result the tool marked isError is an alert. */
-export function ToolResult({ result }: { result: CallToolResult }) {
-  const contents = result.content.map((item, index) => (
-    // Content items have no identity of their own; their order is their identity.
-    // biome-ignore lint/suspicious/noArrayIndexKey: see above
-    <ContentView key={index} item={item} />
-  ));
+export function ToolResult({ server, tool, result }: { server: string; tool: Tool; result: CallToolResult }) {
+  const contents = <ContentList server={server} items={result.content} />;
   return (
-    <section aria-label="Result" className="result">
-      <h2>Result</h2>
+    <section aria-labelledby="result-heading" className="result">
+      <h2 id="result-heading">Result</h2>
       {result.isError ? (
         <div role="alert" className="result-error">
           <p>The tool reported an error.</p>
           {contents}
         </div>
-      ) : contents.length > 0 ? (
+      ) : result.content.length > 0 ? (
         contents
       ) : (
         <p className="muted">The tool returned no content.</p>
       )}
       {result.structuredContent !== undefined && (
-        <>
-          <h3>Structured content</h3>
+        <section aria-labelledby="structured-heading">
+          <h3 id="structured-heading">Structured content</h3>
+          {tool.outputSchema && <p className="muted">Checked against the tool's output schema.</p>}
           <pre className="output">{JSON.stringify(result.structuredContent, null, 2)}</pre>
-        </>
+        </section>
       )}
     </section>
   );

@@ -1,75 +1,63 @@
 /**
- * `/`: every configured MCP server, its connection state, and for connected ones who you are
- * and which tools it offers.
+ * `/`: every configured MCP server, its state, who you are there, and what it offers.
  */
 import type { ConnectionInfo } from '@mcp-bff/shared';
 import { Suspense, useId } from 'react';
-import {
-  Await,
-  Link,
-  type LoaderFunctionArgs,
-  useAsyncError,
-  useFetcher,
-  useLoaderData,
-  useLocation,
-} from 'react-router';
-import { BffError, logout } from '../bff';
+import { Await, Link, useAsyncError, useFetcher, useLoaderData, useLocation, type LoaderFunctionArgs } from 'react-router';
+import { BffError, bffErrorMessage, logout } from '../bff';
 import { loadServerDetails, type ServerDetails } from '../calls';
+import { StatusBadge } from '../components/StatusBadge';
 import { closeAllClients, forgetClient } from '../mcp';
 import { clearAllProblems } from '../problems';
-import { loginHref, toolPath } from '../urls';
-import { loadSession } from './session';
+import { loginHref, logPath, promptsPath, resourcesPath, toolPath, toolsPath } from '../urls';
+import { RouteErrorBoundary } from '../components/RouteError';
+import { loadSession, signedIn } from './session';
 
-export async function homeLoader({ request }: LoaderFunctionArgs) {
-  const session = await loadSession(request.signal);
-  // Not awaited: the page shows each server while its tools load.
-  const details: Record<string, Promise<ServerDetails>> = {};
-  for (const connection of session.connections) {
-    if (connection.status === 'connected') {
-      const promise = loadServerDetails(connection.server);
-      // <Await> shows the failure; this only keeps a page left before it renders from logging
-      // an unhandled rejection.
-      promise.catch(() => undefined);
-      details[connection.server] = promise;
-    } else {
-      forgetClient(connection.server);
-    }
-  }
-  return { session, details };
+export async function loader({ request }: LoaderFunctionArgs) {
+  const session = await loadSession(request);
+  // Not awaited: the page shows each server while its details load.
+  const servers = session.connections.map((connection) => {
+    // Login is lazy: a server without a token is tried anyway, and works if it needs no login.
+    if (!signedIn(connection)) forgetClient(connection.server);
+    const details = loadServerDetails(connection.server);
+    // <Await> shows the failure; this only keeps a page left before it renders from logging an
+    // unhandled rejection.
+    details.catch(() => undefined);
+    return { connection, details };
+  });
+  return { session, servers };
 }
 
 const MCP_CLOSE_TIMEOUT_MS = 3000;
 
-export async function homeAction() {
+export async function action() {
   // MCP sessions are ended first: once the BFF session is gone their DELETE could not be authorized.
   await Promise.race([closeAllClients(), new Promise((resolve) => setTimeout(resolve, MCP_CLOSE_TIMEOUT_MS))]);
   try {
     await logout();
   } catch (error) {
-    if (error instanceof BffError || error instanceof TypeError) {
-      return { logoutFailed: true };
-    }
+    if (error instanceof BffError || error instanceof TypeError) return { logoutFailed: true };
     throw error;
   }
   clearAllProblems();
   return { logoutFailed: false };
 }
 
-export function Home() {
-  const { session, details } = useLoaderData<typeof homeLoader>();
+export function Component() {
+  const { session, servers } = useLoaderData<typeof loader>();
+  const anyConnected = session.connections.some((c) => c.status === 'connected');
   return (
     <>
-      <h1>MCP servers</h1>
+      <div className="page-head">
+        <h1>MCP servers</h1>
+        {anyConnected && <LogoutButton />}
+      </div>
       {session.connections.length === 0 ? (
-        <p className="muted">No MCP servers are configured.</p>
+        <p className="empty">No MCP servers are configured. Name them in the BFF's configuration.</p>
       ) : (
         <div className="servers">
-          {session.connections.map((connection) => (
-            <ServerSection
-              key={connection.server}
-              connection={connection}
-              details={details[connection.server]}
-            />
+          {servers.map(({ connection, details }) => (
+            <ServerCard key={connection.server} connection={connection} details={details} />
           ))}
         </div>
       )}
@@ -77,58 +65,104 @@ export function Home() {
   );
 }
 
-function ServerSection({
-  connection,
-  details,
-}: {
-  connection: ConnectionInfo;
-  details: Promise<ServerDetails> | undefined;
-}) {
+export const ErrorBoundary = RouteErrorBoundary;
+
+function ServerCard({ connection, details }: { connection: ConnectionInfo; details: Promise<ServerDetails> }) {
   const headingId = useId();
-  const location = useLocation();
-  const connected = connection.status === 'connected';
   return (
     <section className="card" aria-labelledby={headingId}>
       <h2 id={headingId}>{connection.name}</h2>
-      <p className={connected ? 'status status-connected' : 'status status-disconnected'}>
-        {connected ? 'Connected' : 'Not connected'}
-      </p>
-      {!connected && (
-        <p>
-          <a className="button" href={loginHref(connection.server, location)}>
-            Connect
-          </a>
-        </p>
-      )}
-      {connected && details && (
-        <>
-          <Suspense fallback={<p className="muted">Loading account…</p>}>
-            <Await resolve={details} errorElement={null}>
-              {(loaded: ServerDetails) =>
-                loaded.whoami ? (
-                  <p>
-                    Signed in as <strong className="subject">{loaded.whoami.sub}</strong>
-                  </p>
-                ) : null
-              }
-            </Await>
-          </Suspense>
-          <Scopes scopes={connection.scopes} />
-          <LogoutButton />
-          <h3>Tools</h3>
-          <Suspense fallback={<p className="muted">Loading tools…</p>}>
-            <Await resolve={details} errorElement={<DetailsError />}>
-              {(loaded: ServerDetails) => <ToolList server={connection.server} details={loaded} />}
-            </Await>
-          </Suspense>
-        </>
-      )}
+      <Suspense
+        fallback={
+          <>
+            <StatusBadge text={signedIn(connection) ? 'Connected' : 'Checking…'} tone="pending" />
+            <p className="muted" role="status">
+              Loading {connection.name}…
+            </p>
+          </>
+        }
+      >
+        <Await resolve={details} errorElement={<DetailsError connection={connection} />}>
+          {(loaded: ServerDetails) => <ServerDetailsView connection={connection} details={loaded} />}
+        </Await>
+      </Suspense>
     </section>
   );
 }
 
+function ConnectLink({ connection }: { connection: ConnectionInfo }) {
+  const location = useLocation();
+  return (
+    <p>
+      <a className="button" href={loginHref(connection.server, location)}>
+        Connect<span className="visually-hidden"> to {connection.name}</span>
+      </a>
+    </p>
+  );
+}
+
+const EXPIRING_MS = 60_000;
+
+function ServerDetailsView({ connection, details }: { connection: ConnectionInfo; details: ServerDetails }) {
+  const { server, name } = connection;
+  const { facts, tools, whoami } = details;
+  const capabilities = facts.capabilities ?? {};
+  const expiring = connection.expiresAt !== null && connection.expiresAt - Date.now() < EXPIRING_MS;
+  return (
+    <>
+      <StatusBadge text="Connected" tone={expiring ? 'warn' : 'ok'} />
+      {whoami ? (
+        <p>
+          Signed in as <strong className="subject">{whoami.sub}</strong>
+        </p>
+      ) : !signedIn(connection) ? (
+        <p className="muted">No sign-in needed.</p>
+      ) : null}
+      {facts.implementation && (
+        <p className="muted">
+          Server: {facts.implementation.title ?? facts.implementation.name} {facts.implementation.version}
+        </p>
+      )}
+      <Expiry expiresAt={connection.expiresAt} />
+      <Scopes scopes={connection.scopes} />
+      <nav aria-label={`${name} sections`} className="section-links">
+        <Link to={toolsPath(server)}>Tools ({tools.length})</Link>
+        {capabilities.resources && <Link to={resourcesPath(server)}>Resources</Link>}
+        {capabilities.prompts && <Link to={promptsPath(server)}>Prompts</Link>}
+        <Link to={logPath(server)}>Log</Link>
+      </nav>
+      <h3>Tools</h3>
+      {tools.length === 0 ? (
+        <p className="empty">This server offers no tools.</p>
+      ) : (
+        <ul className="chip-list" aria-label={`Tools of ${name}`}>
+          {tools.map((tool) => (
+            <li key={tool.name}>
+              <Link to={toolPath(server, tool.name)} className="chip-link">
+                {tool.name}
+              </Link>
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
+/** The BFF renews access tokens itself; this only says when the current one ends. */
+function Expiry({ expiresAt }: { expiresAt: number | null }) {
+  if (expiresAt === null) return null;
+  const seconds = Math.round((expiresAt - Date.now()) / 1000);
+  if (seconds > 300) return null;
+  return (
+    <p className="muted expiring">
+      {seconds > 0 ? `Access expires in ${seconds} s` : 'Access has expired'}; it is renewed automatically on the next request.
+    </p>
+  );
+}
+
 function Scopes({ scopes }: { scopes: string[] }) {
-  if (scopes.length === 0) return <p className="muted">No scopes granted.</p>;
+  if (scopes.length === 0) return null;
   return (
     <div className="scopes">
       <span>Granted scopes:</span>
@@ -144,14 +178,19 @@ function Scopes({ scopes }: { scopes: string[] }) {
 }
 
 function LogoutButton() {
-  const fetcher = useFetcher<typeof homeAction>();
+  const fetcher = useFetcher<typeof action>();
   const busy = fetcher.state !== 'idle';
   return (
     <fetcher.Form method="post" className="logout">
       <button type="submit" className="button-secondary" disabled={busy}>
         Log out
       </button>
-      {busy && <span className="muted"> Logging out…</span>}
+      {busy && (
+        <span className="muted" role="status">
+          {' '}
+          Logging out…
+        </span>
+      )}
       {fetcher.state === 'idle' && fetcher.data?.logoutFailed && (
         <p role="alert" className="error">
           Logging out failed. Please try again.
@@ -161,26 +200,33 @@ function LogoutButton() {
   );
 }
 
-function ToolList({ server, details }: { server: string; details: ServerDetails }) {
-  if (details.tools.length === 0) return <p className="muted">This server offers no tools.</p>;
-  return (
-    <ul className="tool-list">
-      {details.tools.map((tool) => (
-        <li key={tool.name}>
-          <Link to={toolPath(server, tool.name)}>{tool.name}</Link>
-          {tool.description && <p className="muted">{tool.description}</p>}
-        </li>
-      ))}
-    </ul>
-  );
-}
-
-function DetailsError() {
+/** The server could not be used: it needs a login (the usual case), or something failed. */
+function DetailsError({ connection }: { connection: ConnectionInfo }) {
   const error = useAsyncError();
+  if (error instanceof BffError && error.code === 'login_required') {
+    return (
+      <>
+        <StatusBadge text="Not connected" tone="off" />
+        <p>Sign in to use this server's tools, resources and prompts.</p>
+        <ConnectLink connection={connection} />
+      </>
+    );
+  }
   // Session-level problems are explained (with a way to fix them) by the banner.
   const text =
     error instanceof BffError && error.isSessionProblem
-      ? 'The tools could not be loaded; see the message at the top of the page.'
-      : 'The tools of this server could not be loaded. Reload the page to try again.';
-  return <p className="error">{text}</p>;
+      ? 'This server cannot be used right now; see the message at the top of the page.'
+      : error instanceof BffError
+        ? bffErrorMessage(error)
+        : error instanceof Error && typeof (error as { code?: unknown }).code === 'number'
+          ? `The server answered with an error: ${error.message}`
+          : 'The server could not be reached. Reload the page to try again.';
+  return (
+    <>
+      <StatusBadge text="Error" tone="error" />
+      <p role="alert" className="error">
+        {text}
+      </p>
+    </>
+  );
 }

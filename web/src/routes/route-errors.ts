@@ -1,6 +1,6 @@
 /**
  * Expected failures leave loaders and actions as data with a status (react-router's `data()`), so
- * the error boundaries render them from one shape and never show a server's own text.
+ * the error boundaries render them from one shape and never show a BFF's own text.
  */
 import { data } from 'react-router';
 import { BffError, bffErrorMessage } from '../bff';
@@ -15,8 +15,17 @@ export function routeError(status: number, body: RouteErrorData): ReturnType<typ
   return data(body, { status });
 }
 
-/** Rethrows a BffError as route error data; anything else unchanged. */
+/** A JSON-RPC error answered by the MCP server (the SDK's McpError), told apart without importing the SDK. */
+function isJsonRpcError(error: unknown): error is Error & { code: number } {
+  return error instanceof Error && typeof (error as { code?: unknown }).code === 'number';
+}
+
+/** Rethrows a BffError or an MCP error as route error data; anything else unchanged. */
 export function rethrowForRoute(error: unknown): never {
   if (error instanceof BffError) throw routeError(error.status, { message: bffErrorMessage(error) });
+  if (isJsonRpcError(error)) {
+    // The MCP server's own words are useful here ("Resource not found"); React renders them as text.
+    throw routeError(502, { message: `The MCP server answered with an error: ${error.message}` });
+  }
   throw error;
 }

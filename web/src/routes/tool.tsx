@@ -1,41 +1,38 @@
 /**
- * `/servers/:server/tools/:tool`: one tool, a form for its arguments, and running it.
- * Loaded lazily (its own chunk) by the router.
+ * `/servers/:server/tools/:tool`: one tool — what it does, a form for its arguments, running it.
  */
-import { Link, type LoaderFunctionArgs, useLoaderData } from 'react-router';
-import { listAllTools } from '../calls';
+import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
+import { getTools } from '../calls';
 import { RouteErrorBoundary } from '../components/RouteError';
+import { ToolAnnotations } from '../components/ToolAnnotations';
 import { ToolRunner } from '../components/ToolRunner';
-import { withClient } from '../mcp';
-import { homePath } from '../urls';
-import { rethrowForRoute, routeError } from './route-errors';
-import { loadSession } from './session';
+import { routeError } from './route-errors';
+import { loadConnection, rethrowForServer } from './session';
 
 export async function loader({ params, request }: LoaderFunctionArgs) {
-  const server = params.server ?? '';
-  const toolName = params.tool ?? '';
-  const session = await loadSession(request.signal);
-  const connection = session.connections.find((c) => c.server === server);
-  if (!connection) throw routeError(404, { message: 'There is no MCP server at this address.' });
-  if (connection.status !== 'connected') {
-    throw routeError(401, { message: `You are not connected to ${connection.name}.`, connectServer: server });
-  }
-  const tools = await withClient(server, (client) => listAllTools(client, request.signal)).catch(rethrowForRoute);
-  const tool = tools.find((t) => t.name === toolName);
+  const connection = await loadConnection(request, params.server);
+  const tools = await getTools(connection.server).catch(rethrowForServer(connection));
+  const tool = tools.find((t) => t.name === params.tool);
   if (!tool) throw routeError(404, { message: `${connection.name} has no tool by this name.` });
-  return { server, serverName: connection.name, tool };
+  return { server: connection.server, tool };
 }
 
 export function Component() {
-  const { server, serverName, tool } = useLoaderData<typeof loader>();
+  const { server, tool } = useLoaderData<typeof loader>();
+  const title = tool.title ?? tool.annotations?.title;
   return (
     <article className="tool">
-      <p>
-        <Link to={homePath}>Back to servers</Link>
-      </p>
       <h1>{tool.name}</h1>
-      <p className="muted">Tool of {serverName}</p>
+      {title && <p className="subtitle">{title}</p>}
       {tool.description && <p>{tool.description}</p>}
+      <ToolAnnotations tool={tool} />
+      {tool.outputSchema && (
+        <details className="schema">
+          <summary>Output schema</summary>
+          <pre className="output">{JSON.stringify(tool.outputSchema, null, 2)}</pre>
+        </details>
+      )}
+      <h2 className="visually-hidden">Arguments</h2>
       <ToolRunner key={`${server}\n${tool.name}`} server={server} tool={tool} />
     </article>
   );

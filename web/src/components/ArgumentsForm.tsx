@@ -1,0 +1,76 @@
+import { type FormEvent, type ReactNode, useRef, useState } from 'react';
+import { type Field, type FormObject, type FormValue, initialValues, type Path, pathKey, setIn, toArguments } from '../schemaForm';
+import { SchemaFields } from './SchemaField';
+
+interface Props {
+  fields: Field[];
+  /** The submit button's name, e.g. "Run". */
+  submitLabel: string;
+  busy?: boolean;
+  /** Said when there are no fields. */
+  emptyText: string;
+  onSubmit: (args: Record<string, unknown>) => void;
+  /** More buttons next to the submit button (Cancel). */
+  children?: ReactNode;
+  className?: string;
+}
+
+/**
+ * A form generated from fields; checks the values before handing over the arguments, and says what is
+ * wrong next to each field (and how many problems, at the top) instead of sending.
+ */
+export function ArgumentsForm({ fields, submitLabel, busy = false, emptyText, onSubmit, children, className }: Props) {
+  const [values, setValues] = useState<FormObject>(() => initialValues(fields));
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const formRef = useRef<HTMLFormElement>(null);
+
+  function onChange(path: Path, value: FormValue) {
+    setValues((previous) => setIn(previous, path, value) as FormObject);
+    setErrors((previous) => {
+      const key = pathKey(path);
+      if (!(key in previous)) return previous;
+      const { [key]: _removed, ...rest } = previous;
+      return rest;
+    });
+  }
+
+  function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    if (busy) return;
+    const checked = toArguments(fields, values);
+    if (!checked.ok) {
+      setErrors(checked.errors);
+      // After React has marked them: focus the first field in error, in document order.
+      requestAnimationFrame(() => focusFirstInvalid(formRef.current));
+      return;
+    }
+    setErrors({});
+    onSubmit(checked.arguments);
+  }
+
+  const problems = Object.keys(errors).length;
+  return (
+    <form ref={formRef} className={className ?? 'arguments-form'} noValidate onSubmit={submit}>
+      {problems > 0 && (
+        <p role="alert" className="error form-summary">
+          {problems === 1 ? 'One field needs attention.' : `${problems} fields need attention.`}
+        </p>
+      )}
+      {fields.length === 0 && <p className="muted">{emptyText}</p>}
+      <SchemaFields fields={fields} values={values} path={[]} errors={errors} onChange={onChange} />
+      <div className="actions">
+        <button type="submit" disabled={busy}>
+          {submitLabel}
+        </button>
+        {children}
+      </div>
+    </form>
+  );
+}
+
+function focusFirstInvalid(form: HTMLFormElement | null): void {
+  const invalid = form?.querySelector<HTMLElement>('[aria-invalid="true"]');
+  // A list in error (too few items) is a fieldset: its first control takes the focus.
+  const target = invalid instanceof HTMLFieldSetElement ? invalid.querySelector<HTMLElement>('input, select, textarea, button') : invalid;
+  target?.focus();
+}

@@ -1,0 +1,118 @@
+import type { ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import { useEffect, useMemo, useState } from 'react';
+import { Link } from 'react-router';
+import { resourcePath } from '../urls';
+
+/** One piece of content, as tools, prompts and embedded resources return it. */
+export function ContentView({ server, item, index }: { server: string; item: ContentBlock; index: number }) {
+  switch (item.type) {
+    case 'text':
+      return <pre className="output">{item.text}</pre>;
+    case 'image':
+      return <ImageView base64={item.data} mimeType={item.mimeType} label={`Image ${index + 1}`} />;
+    case 'audio':
+      return (
+        <div className="content-box">
+          <p className="muted">Audio ({item.mimeType})</p>
+          <BinaryView base64={item.data} mimeType={item.mimeType} name={`audio-${index + 1}`} />
+        </div>
+      );
+    case 'resource': {
+      const { resource } = item;
+      return (
+        <div className="content-box">
+          <p className="content-label">
+            Embedded resource <code>{resource.uri}</code>
+            {resource.mimeType && <span className="muted"> ({resource.mimeType})</span>}
+          </p>
+          {'text' in resource && typeof resource.text === 'string' ? (
+            <pre className="output">{resource.text}</pre>
+          ) : 'blob' in resource && typeof resource.blob === 'string' ? (
+            <BinaryView base64={resource.blob} mimeType={resource.mimeType} name={fileNameOf(resource.uri)} />
+          ) : null}
+        </div>
+      );
+    }
+    case 'resource_link':
+      return (
+        <p className="content-box">
+          Link to a resource:{' '}
+          <Link to={resourcePath(server, item.uri)}>{item.title ?? item.name}</Link> <code className="muted">{item.uri}</code>
+          {item.description && <span className="muted"> — {item.description}</span>}
+        </p>
+      );
+    default:
+      return <p className="muted">Content of a kind this page cannot show.</p>;
+  }
+}
+
+export function ContentList({ server, items }: { server: string; items: readonly ContentBlock[] }) {
+  return (
+    <>
+      {items.map((item, index) => (
+        // Content items have no identity of their own; their order is their identity.
+        // biome-ignore lint/suspicious/noArrayIndexKey: see above
+        <ContentView key={index} server={server} item={item} index={index} />
+      ))}
+    </>
+  );
+}
+
+function decodeBase64(base64: string): Uint8Array | undefined {
+  try {
+    return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function fileNameOf(uri: string): string {
+  const last = uri.split(/[/:]/).filter(Boolean).pop();
+  return last && last.length <= 100 ? last : 'download';
+}
+
+/** Raster and vector images are shown; an <img> never runs a script, even from SVG. */
+function ImageView({ base64, mimeType, label }: { base64: string; mimeType: string; label: string }) {
+  if (!/^image\/[a-z0-9.+-]+$/i.test(mimeType)) return <p className="error">{label}: not an image type ({mimeType}).</p>;
+  return (
+    <figure className="image-result">
+      <img src={`data:${mimeType};base64,${base64}`} alt={`${label} (${mimeType})`} />
+      <figcaption className="muted">
+        {label}, {mimeType}
+      </figcaption>
+    </figure>
+  );
+}
+
+/** Binary content: its size, a preview when it is an image, and a download link. */
+export function BinaryView({ base64, mimeType, name }: { base64: string; mimeType?: string | undefined; name: string }) {
+  const bytes = useMemo(() => decodeBase64(base64), [base64]);
+  const [href, setHref] = useState<string>();
+  useEffect(() => {
+    if (!bytes) return;
+    const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: mimeType ?? 'application/octet-stream' }));
+    setHref(url);
+    return () => URL.revokeObjectURL(url);
+  }, [bytes, mimeType]);
+  if (!bytes) return <p className="error">The binary content is not valid base64.</p>;
+  return (
+    <div className="binary">
+      {mimeType?.startsWith('image/') && <ImageView base64={base64} mimeType={mimeType} label={name} />}
+      <p>
+        Binary, {formatBytes(bytes.length)}
+        {mimeType && `, ${mimeType}`}.{' '}
+        {href && (
+          <a href={href} download={name}>
+            Download {name}
+          </a>
+        )}
+      </p>
+    </div>
+  );
+}

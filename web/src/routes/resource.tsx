@@ -1,0 +1,137 @@
+/**
+ * `/servers/:server/resources/read?uri=…`: one resource's contents (text or binary), and live
+ * updates when the server supports subscriptions.
+ */
+import { useEffect, useState } from 'react';
+import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
+import { getResources, type ReadResourceResult, readResource } from '../calls';
+import { CallError } from '../components/CallError';
+import { BinaryView, fileNameOf } from '../components/Content';
+import { RouteErrorBoundary } from '../components/RouteError';
+import { serverFacts, subscribeResource, unsubscribeResource, watchResource } from '../mcp';
+import { routeError } from './route-errors';
+import { loadConnection, rethrowForServer } from './session';
+
+export async function loader({ params, request }: LoaderFunctionArgs) {
+  const connection = await loadConnection(request, params.server);
+  const uri = new URL(request.url).searchParams.get('uri');
+  if (!uri) throw routeError(404, { message: 'No resource was named.' });
+  const { server } = connection;
+  const [result, resources, facts] = await Promise.all([
+    readResource(server, uri, request.signal),
+    getResources(server).catch(() => []),
+    serverFacts(server),
+  ]).catch(rethrowForServer(connection));
+  const listed = resources.find((r) => r.uri === uri);
+  return {
+    server,
+    uri,
+    title: listed?.title ?? listed?.name,
+    description: listed?.description,
+    result,
+    canSubscribe: facts.capabilities?.resources?.subscribe === true,
+  };
+}
+
+type Watch = { state: 'off' } | { state: 'starting' } | { state: 'on'; updatedAt?: number } | { state: 'failed'; error: unknown };
+
+export function Component() {
+  const loaded = useLoaderData<typeof loader>();
+  const { server, uri } = loaded;
+  const [result, setResult] = useState<ReadResourceResult>(loaded.result);
+  const [watch, setWatch] = useState<Watch>({ state: 'off' });
+  const [readError, setReadError] = useState<unknown>();
+  const watching = watch.state === 'on';
+
+  useEffect(() => setResult(loaded.result), [loaded.result]);
+
+  // While subscribed: every resources/updated for this URI reads it again.
+  useEffect(() => {
+    if (!watching) return;
+    let current = true;
+    const stop = watchResource(server, uri, () => {
+      readResource(server, uri)
+        .then((next) => {
+          if (!current) return;
+          setResult(next);
+          setReadError(undefined);
+          setWatch({ state: 'on', updatedAt: Date.now() });
+        })
+        .catch((error: unknown) => current && setReadError(error));
+    });
+    return () => {
+      current = false;
+      stop();
+    };
+  }, [server, uri, watching]);
+
+  // Leaving the page ends the subscription.
+  useEffect(() => {
+    if (!watching) return;
+    return () => void unsubscribeResource(server, uri).catch(() => undefined);
+  }, [server, uri, watching]);
+
+  async function toggle() {
+    if (watching) {
+      setWatch({ state: 'off' });
+      return;
+    }
+    setWatch({ state: 'starting' });
+    try {
+      await subscribeResource(server, uri);
+      setWatch({ state: 'on' });
+    } catch (error) {
+      setWatch({ state: 'failed', error });
+    }
+  }
+
+  return (
+    <article>
+      <h1>{loaded.title ?? uri}</h1>
+      <p>
+        <code className="uri">{uri}</code>
+      </p>
+      {loaded.description && <p className="muted">{loaded.description}</p>}
+      {loaded.canSubscribe && (
+        <div className="actions watch">
+          <button type="button" className={watching ? 'button-secondary' : undefined} disabled={watch.state === 'starting'} onClick={toggle}>
+            {watching ? 'Stop live updates' : 'Subscribe to updates'}
+          </button>
+          <p role="status" className="muted">
+            {watch.state === 'starting' && 'Subscribing…'}
+            {watch.state === 'on' &&
+              (watch.updatedAt ? `Live: updated at ${new Date(watch.updatedAt).toLocaleTimeString()}.` : 'Live: waiting for changes.')}
+          </p>
+        </div>
+      )}
+      {watch.state === 'failed' && <CallError error={watch.error} what="Subscribing" />}
+      {readError !== undefined && <CallError error={readError} what="Reading the update" />}
+      <section aria-labelledby="contents-heading" className="result">
+        <h2 id="contents-heading">Contents</h2>
+        {result.contents.length === 0 ? (
+          <p className="empty">The resource is empty.</p>
+        ) : (
+          result.contents.map((content) => (
+            <div key={content.uri} className="content-box">
+              {result.contents.length > 1 && (
+                <p className="content-label">
+                  <code>{content.uri}</code>
+                </p>
+              )}
+              {content.mimeType && <p className="muted">{content.mimeType}</p>}
+              {'text' in content && typeof content.text === 'string' ? (
+                <pre className="output">{content.text}</pre>
+              ) : 'blob' in content && typeof content.blob === 'string' ? (
+                <BinaryView base64={content.blob} mimeType={content.mimeType} name={fileNameOf(content.uri)} />
+              ) : (
+                <p className="muted">No content.</p>
+              )}
+            </div>
+          ))
+        )}
+      </section>
+    </article>
+  );
+}
+
+export const ErrorBoundary = RouteErrorBoundary;

@@ -1,0 +1,110 @@
+/**
+ * `/servers/:server/resources`: the server's resources, and its resource templates with a form for
+ * their parameters.
+ */
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import { useId, useMemo, useState } from 'react';
+import { Link, type LoaderFunctionArgs, useLoaderData, useNavigate } from 'react-router';
+import { getResources, getResourceTemplates, type ResourceTemplate } from '../calls';
+import { ArgumentsForm } from '../components/ArgumentsForm';
+import { RouteErrorBoundary } from '../components/RouteError';
+import { stringFields } from '../schemaForm';
+import { resourcePath } from '../urls';
+import { loadConnection, rethrowForServer } from './session';
+
+export async function loader({ params, request }: LoaderFunctionArgs) {
+  const connection = await loadConnection(request, params.server);
+  const [resources, templates] = await Promise.all([
+    getResources(connection.server),
+    getResourceTemplates(connection.server),
+  ]).catch(rethrowForServer(connection));
+  return { server: connection.server, resources, templates };
+}
+
+export function Component() {
+  const { server, resources, templates } = useLoaderData<typeof loader>();
+  return (
+    <>
+      <h1>Resources</h1>
+      <section aria-labelledby="resources-heading">
+        <h2 id="resources-heading">Resources</h2>
+        {resources.length === 0 ? (
+          <p className="empty">This server lists no resources.</p>
+        ) : (
+          <ul className="item-list">
+            {resources.map((resource) => (
+              <li key={resource.uri}>
+                <Link to={resourcePath(server, resource.uri)} className="item-name">
+                  {resource.title ?? resource.name}
+                </Link>{' '}
+                <code className="muted uri">{resource.uri}</code>
+                {resource.mimeType && <span className="muted"> · {resource.mimeType}</span>}
+                {resource.description && <p className="muted item-description">{resource.description}</p>}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+      <section aria-labelledby="templates-heading">
+        <h2 id="templates-heading">Resource templates</h2>
+        {templates.length === 0 ? (
+          <p className="empty">This server has no resource templates.</p>
+        ) : (
+          templates.map((template) => <TemplateForm key={template.uriTemplate} server={server} template={template} />)
+        )}
+      </section>
+    </>
+  );
+}
+
+/** A template's variables as a form; reading expands the template and opens that resource. */
+function TemplateForm({ server, template }: { server: string; template: ResourceTemplate }) {
+  const headingId = useId();
+  const navigate = useNavigate();
+  const [error, setError] = useState<string>();
+  const parsed = useMemo(() => {
+    try {
+      return new UriTemplate(template.uriTemplate);
+    } catch {
+      return undefined;
+    }
+  }, [template.uriTemplate]);
+  const fields = useMemo(
+    () => stringFields((parsed?.variableNames ?? []).map((name) => ({ name, required: true }))),
+    [parsed],
+  );
+  return (
+    <section className="card template" aria-labelledby={headingId}>
+      <h3 id={headingId}>{template.title ?? template.name}</h3>
+      <p>
+        <code className="uri">{template.uriTemplate}</code>
+        {template.mimeType && <span className="muted"> · {template.mimeType}</span>}
+      </p>
+      {template.description && <p className="muted">{template.description}</p>}
+      {parsed ? (
+        <ArgumentsForm
+          className="inline-form"
+          fields={fields}
+          submitLabel="Read"
+          emptyText="This template has no parameters."
+          onSubmit={(args) => {
+            try {
+              navigate(resourcePath(server, parsed.expand(args as Record<string, string>)));
+            } catch {
+              setError('These values do not make a valid URI for this template.');
+            }
+          }}
+        />
+      ) : (
+        <p className="error">This URI template cannot be read.</p>
+      )}
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+    </section>
+  );
+}
+
+export const ErrorBoundary = RouteErrorBoundary;

@@ -1,0 +1,49 @@
+/**
+ * `/servers/:server/*`: the frame of one server's pages — its name and state, and links to its
+ * tools, resources, prompts and log.
+ */
+import { Link, type LoaderFunctionArgs, NavLink, Outlet, redirect, useLoaderData } from 'react-router';
+import { RouteErrorBoundary } from '../components/RouteError';
+import { serverFacts } from '../mcp';
+import { homePath, logPath, promptsPath, resourcesPath, toolsPath } from '../urls';
+import { loadConnection, rethrowForServer, signedIn } from './session';
+
+export async function loader({ params, request }: LoaderFunctionArgs) {
+  const connection = await loadConnection(request, params.server);
+  // Connects (or finds that a login is needed) before any section asks for more.
+  await serverFacts(connection.server).catch(rethrowForServer(connection));
+  return { connection };
+}
+
+export type ServerLoaderData = Awaited<ReturnType<typeof loader>>;
+
+/** `/servers/:server` itself shows the tools. */
+export function indexLoader({ params }: LoaderFunctionArgs) {
+  return redirect(toolsPath(params.server ?? ''));
+}
+
+export function Component() {
+  const { connection } = useLoaderData<typeof loader>();
+  const { server } = connection;
+  return (
+    <div className="server-page">
+      <p className="back">
+        <Link to={homePath}>Back to servers</Link>
+      </p>
+      <div className="server-head">
+        <p className="server-name">{connection.name}</p>
+        <p className="status status-ok">Connected</p>
+        {!signedIn(connection) && <p className="muted">No sign-in needed.</p>}
+      </div>
+      <nav aria-label="Server sections" className="tabs">
+        <NavLink to={toolsPath(server)}>Tools</NavLink>
+        <NavLink to={resourcesPath(server)}>Resources</NavLink>
+        <NavLink to={promptsPath(server)}>Prompts</NavLink>
+        <NavLink to={logPath(server)}>Log</NavLink>
+      </nav>
+      <Outlet />
+    </div>
+  );
+}
+
+export const ErrorBoundary = RouteErrorBoundary;
