@@ -14,6 +14,16 @@ export const ports = {
   inspect: Number(process.env.E2E_INSPECT_PORT ?? 4510),
 };
 
+/** A second stack with two MCP servers behind two authorization servers (multi-server specs). */
+export const multiPorts = {
+  app: ports.app + 1,
+  as: ports.as + 1,
+  mcp: ports.mcp + 1,
+  inspect: ports.inspect + 1,
+  secondAs: ports.as + 2,
+  secondMcp: ports.mcp + 2,
+};
+
 export default defineConfig({
   testDir: './e2e',
   fullyParallel: false,
@@ -42,18 +52,36 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: 'pnpm exec tsx e2e/stack-server.ts',
-    url: `http://localhost:${ports.app}/healthz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: {
-      E2E_APP_PORT: String(ports.app),
-      E2E_AS_PORT: String(ports.as),
-      E2E_MCP_PORT: String(ports.mcp),
-      E2E_INSPECT_PORT: String(ports.inspect),
+  webServer: [
+    {
+      command: 'pnpm exec tsx e2e/stack-server.ts',
+      url: `http://localhost:${ports.app}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        E2E_APP_PORT: String(ports.app),
+        E2E_AS_PORT: String(ports.as),
+        E2E_MCP_PORT: String(ports.mcp),
+        E2E_INSPECT_PORT: String(ports.inspect),
+      },
     },
-  },
+    {
+      command: 'pnpm exec tsx e2e/stack-server.ts',
+      url: `http://localhost:${multiPorts.app}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: 'pipe',
+      stderr: 'pipe',
+      env: {
+        E2E_APP_PORT: String(multiPorts.app),
+        E2E_AS_PORT: String(multiPorts.as),
+        E2E_MCP_PORT: String(multiPorts.mcp),
+        E2E_INSPECT_PORT: String(multiPorts.inspect),
+        E2E_SECOND_AS_PORT: String(multiPorts.secondAs),
+        E2E_SECOND_MCP_PORT: String(multiPorts.secondMcp),
+      },
+    },
+  ],
 });

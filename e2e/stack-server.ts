@@ -43,6 +43,10 @@ const stack = await startStack({
   accessTokenTtlSeconds: Number(env.E2E_ACCESS_TOKEN_TTL ?? 8),
   staticDir: join(here, '../web/dist'),
   logLevel: env.LOG_LEVEL ?? 'warn',
+  env: { TOKEN_STORE: 'memory' },
+  ...(env.E2E_SECOND_AS_PORT
+    ? { secondServer: true, secondAsPort: Number(env.E2E_SECOND_AS_PORT), secondMcpPort: Number(env.E2E_SECOND_MCP_PORT) }
+    : {}),
 });
 
 const inspector = createServer((req, res) => {

@@ -170,13 +170,13 @@ function readServers(
   allowHttpLoopback: boolean,
   problems: string[],
 ): ServerConfig[] {
+  if (e.OAUTH_CLIENT_SECRET && !e.OAUTH_CLIENT_ID) problems.push('OAUTH_CLIENT_SECRET needs OAUTH_CLIENT_ID');
   if (e.MCP_SERVERS && e.MCP_SERVER_URL) {
     problems.push('set either MCP_SERVERS or MCP_SERVER_URL, not both');
     return [];
   }
   if (e.MCP_SERVER_URL) {
     checkUrl('MCP_SERVER_URL', e.MCP_SERVER_URL, allowHttpLoopback, problems);
-    if (e.OAUTH_CLIENT_SECRET && !e.OAUTH_CLIENT_ID) problems.push('OAUTH_CLIENT_SECRET needs OAUTH_CLIENT_ID');
     return [
       {
         id: 'default',
@@ -330,7 +330,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (publicUrl && (publicUrl.pathname !== '/' || publicUrl.search)) {
     problems.push('PUBLIC_URL must be an origin only (no path or query), e.g. https://mcp.example.com');
   }
-  const servers = e ? readServers(e, env, allowHttpLoopback, problems) : [];
+  // Even when other variables are wrong, check the servers too, so that every problem is listed at once.
+  const serverEnv =
+    e ??
+    ({
+      ...env,
+      MCP_SERVER_NAME: env.MCP_SERVER_NAME ?? 'MCP server',
+      OAUTH_SCOPES: env.OAUTH_SCOPES ?? '',
+    } as unknown as z.infer<typeof envSchema>);
+  const servers = readServers(serverEnv, env, allowHttpLoopback, problems);
   const vault = readVaultConfig(env, options, problems);
   if (problems.length > 0 || !e || !publicUrl) throw new ConfigError(problems);
 

@@ -48,10 +48,19 @@ describe('login', () => {
     expect(callback.origin + callback.pathname).toBe(`${stack.appUrl}/bff/callback`);
     expect(callback.searchParams.get('iss')).toBe(stack.issuer);
 
-    const res = await browser.request(callback.pathname + callback.search, { csrf: false });
+    const page = await browser.request(callback.pathname + callback.search, { csrf: false });
+    expect(page.status).toBe(200);
+    expect(grants(stack, 'authorization_code')).toBe(before + 1);
+    // The callback sets no session cookie: its request came from the AS's page and carried none.
+    expect(cookieLine(page, 'mcp_session')).toBeUndefined();
+    expect(cookieLine(page, 'mcp_login')).toMatch(/; SameSite=Lax/);
+    const html = await page.text();
+    expect(html).toContain('<meta http-equiv="refresh" content="0;url=/bff/callback/complete">');
+    expect(html).not.toMatch(/<script/i);
+
+    const res = await browser.request('/bff/callback/complete', { csrf: false });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('/servers/default/tools/add?x=1');
-    expect(grants(stack, 'authorization_code')).toBe(before + 1);
     const session = cookieLine(res, 'mcp_session') as string;
     expect(session).toMatch(/; HttpOnly/);
     expect(session).toMatch(/; Secure/);
@@ -59,6 +68,8 @@ describe('login', () => {
     expect(session).toMatch(/; Path=\//);
     expect(cookieLine(res, 'mcp_login')).toMatch(/Max-Age=0/);
     expect(browser.jar.names(`${stack.appUrl}/bff/callback`)).not.toContain('mcp_login');
+    // The completion is single-use too.
+    expect((await browser.request('/bff/callback/complete', { csrf: false })).status).toBe(400);
 
     const info = await browser.session();
     expect(info.authenticated).toBe(true);
@@ -132,8 +143,7 @@ describe('callback failures make no token request and create no session', () => 
     const browser = new TestBrowser(stack.appUrl);
     const callback = await browser.authorize();
     const loginCookie = browser.jar.header(callback) as string;
-    const first = await browser.request(callback.pathname + callback.search, { csrf: false });
-    expect(first.status).toBe(302);
+    expect((await browser.finishLogin(callback)).status).toBe(302);
     const sid = await browser.sessionId();
     const before = stack.as.tokenRequests.length;
     const replay = await browser.request(callback.pathname + callback.search, { csrf: false, headers: { cookie: loginCookie } });

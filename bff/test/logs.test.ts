@@ -24,7 +24,7 @@ it('logs no token, code, state, verifier, secret or cookie through a whole sessi
     const { loginThroughForms } = await import('../../demo/src/login-driver.js');
     const callback = await loginThroughForms(login.headers.get('location') as string);
     secrets.push(callback.searchParams.get('code') as string);
-    await browser.request(callback.pathname + callback.search, { csrf: false });
+    await browser.finishLogin(callback);
     const sid = await browser.sessionId();
     secrets.push(sid, browser.jar.header(stack.appUrl)?.split('=')[1] as string);
     const first = await stack.store.getConnection(sid, 'default');

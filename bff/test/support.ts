@@ -40,10 +40,21 @@ export class TestBrowser {
 
   /** The whole login: authorize, then let the BFF's callback finish it. */
   async login(options: { returnTo?: string; user?: string } = {}): Promise<Response> {
-    const callback = await this.authorize(options);
+    return this.finishLogin(await this.authorize(options));
+  }
+
+  /**
+   * What a browser does at the callback: load it (a small page on the app's origin), follow its
+   * same-site bounce to /bff/callback/complete, and get redirected to returnTo.
+   */
+  async finishLogin(callback: URL): Promise<Response> {
     const res = await this.request(callback.pathname + callback.search, { csrf: false });
-    if (res.status !== 302) throw new Error(`callback answered ${res.status}: ${await res.text()}`);
-    return res;
+    if (res.status !== 200) throw new Error(`callback answered ${res.status}: ${await res.text()}`);
+    const next = /http-equiv="refresh" content="0;url=([^"]+)"/.exec(await res.text())?.[1];
+    if (!next) throw new Error('callback page has no bounce');
+    const done = await this.request(next, { csrf: false });
+    if (done.status !== 302) throw new Error(`completion answered ${done.status}: ${await done.text()}`);
+    return done;
   }
 
   /** The server-side session id inside the sealed cookie (tests know the demo secret). */
@@ -54,7 +65,10 @@ export class TestBrowser {
     return sid;
   }
 
-  async session(): Promise<{ authenticated: boolean; connections: Array<{ status: string; scopes: string[]; expiresAt: number | null }> }> {
+  async session(): Promise<{
+    authenticated: boolean;
+    connections: Array<{ server: string; status: string; scopes: string[]; expiresAt: number | null }>;
+  }> {
     const res = await this.request('/bff/session');
     return res.json();
   }

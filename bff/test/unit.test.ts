@@ -29,17 +29,16 @@ describe('config', () => {
 
   it('lists every problem at once', () => {
     try {
-      loadConfig({ PUBLIC_URL: 'http://app.example.com', SESSION_SECRET: 'short', PORT: 'x' });
+      loadConfig({ PUBLIC_URL: 'http://app.example.com', SESSION_SECRET: 'short', PORT: 'x', OAUTH_CLIENT_SECRET: 's' });
       expect.unreachable();
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       const text = (error as ConfigError).problems.join('\n');
       expect(text).toMatch(/MCP_SERVER_URL/);
-      expect(text).toMatch(/OAUTH_CLIENT_ID/);
-      expect(text).toMatch(/OAUTH_CLIENT_SECRET/);
       expect(text).toMatch(/at least 32 characters/);
       expect(text).toMatch(/PORT/);
       expect(text).toMatch(/PUBLIC_URL must use https/);
+      expect(text).toMatch(/OAUTH_CLIENT_SECRET needs OAUTH_CLIENT_ID/);
     }
   });
 
@@ -48,6 +47,25 @@ describe('config', () => {
     expect(() => loadConfig(loop)).toThrow(/ALLOW_HTTP_LOOPBACK/);
     expect(loadConfig({ ...loop, ALLOW_HTTP_LOOPBACK: '1' }).secureCookies).toBe(false);
     expect(() => loadConfig({ ...loop, ALLOW_HTTP_LOOPBACK: '1', MCP_SERVER_URL: 'http://10.0.0.1/mcp' })).toThrow(/https/);
+  });
+
+  it('reads several servers from MCP_SERVERS and checks each', () => {
+    const servers = JSON.stringify([
+      { id: 'docs', url: 'https://docs.example.com/mcp', name: 'Docs', scopes: 'read write' },
+      { id: 'crm', url: 'https://crm.example.com/mcp', clientId: 'c', clientSecret: 's', resourceIndicator: false },
+    ]);
+    const c = loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: servers });
+    expect(c.servers).toEqual([
+      { id: 'docs', name: 'Docs', url: 'https://docs.example.com/mcp', clientId: undefined, clientSecret: undefined, scopes: ['read', 'write'], resourceIndicator: true },
+      { id: 'crm', name: 'crm', url: 'https://crm.example.com/mcp', clientId: 'c', clientSecret: 's', scopes: [], resourceIndicator: false },
+    ]);
+    expect(() => loadConfig({ ...base, MCP_SERVERS: servers })).toThrow(/not both/);
+    expect(() => loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: '[{"id":"A B","url":"x"}]' })).toThrow(/id must be/);
+    expect(() => loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: 'nope' })).toThrow(/must be JSON/);
+    const dup = JSON.stringify([{ id: 'a', url: 'https://a.example/mcp' }, { id: 'a', url: 'https://b.example/mcp' }]);
+    expect(() => loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: dup })).toThrow(/duplicate id/);
+    const http = JSON.stringify([{ id: 'a', url: 'http://a.example/mcp' }]);
+    expect(() => loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: http })).toThrow(/MCP_SERVERS\[0\]\.url must use https/);
   });
 
   it('refuses a PUBLIC_URL with a path', () => {

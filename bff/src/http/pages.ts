@@ -31,3 +31,18 @@ export function loginFailedPage(code: LoginErrorCode): string {
 </html>
 `;
 }
+
+/**
+ * The same-site bounce after a login: the callback was reached by a navigation the authorization
+ * server's page started, on which browsers withhold SameSite=Strict cookies. This page, on the app's
+ * own origin, navigates on to /bff/callback/complete, which then carries them. No script: a meta
+ * refresh, with a link for the rare browser that ignores it.
+ */
+export function loginBouncePage(next: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${next}"><title>Signing in…</title></head>
+<body><main><p>Signing in… <a href="${next}">Continue</a></p></main></body>
+</html>
+`;
+}

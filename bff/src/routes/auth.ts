@@ -9,7 +9,7 @@ import {
 import { Hono } from 'hono';
 import type { Config } from '../config.js';
 import { requireSameOriginApi } from '../http/csrf.js';
-import { loginFailedPage } from '../http/pages.js';
+import { loginBouncePage, loginFailedPage } from '../http/pages.js';
 import { safeReturnTo } from '../http/return-to.js';
 import type { Logger } from '../log.js';
 import { CallbackFailure, MAX_STEP_UP_ATTEMPTS, normaliseScopes, type OAuthClient, splitScopes } from '../oauth/client.js';
@@ -37,6 +37,7 @@ export interface AuthRouteDeps {
 const SCOPE_PARAM = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 
 const REVOKE_TIMEOUT_MS = 5_000;
+const COMPLETE_PATH = '/bff/callback/complete';
 
 
 /** The code a failed login start shows the user; the details stay in the log. */
@@ -140,16 +141,43 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       log.error({ event: 'login_failed', err: describe(error), reqId });
       return c.redirect(backToApp('token_exchange_failed', transaction.returnTo), 302);
     }
+    if (transaction.stepUp) record = { ...record, stepUp: { scope: transaction.stepUp, attempts: 0 } };
+    // The tokens wait in a pending session of their own until the bounce below can merge them into
+    // the browser's session (whose Strict cookie this cross-site-initiated request does not carry).
+    const pending = await sessions.createDetached();
+    await store.putConnection(pending.id, transaction.server, record);
+    await cookies.writeLoginCompletion(c, {
+      completion: true,
+      pendingSessionId: pending.id,
+      returnTo: transaction.returnTo,
+      server: transaction.server,
+    });
+    log.info({ event: 'login_succeeded', server: transaction.server, scopes: record.scopes, reqId });
+    return c.html(loginBouncePage(COMPLETE_PATH), 200);
+  });
+
+  // Same-site now: the session cookie comes along, so the new connection joins the existing session.
+  app.get(COMPLETE_PATH.replace('/bff', ''), async (c) => {
+    const completion = await cookies.readLoginCompletion(c);
+    cookies.clearLoginTransaction(c);
+    if (!completion) {
+      log.warn({ event: 'security', kind: 'completion_refused', reqId: c.get('requestId') });
+      return c.html(loginFailedPage('login_expired'), 400);
+    }
+    const pending = await store.getSession(completion.pendingSessionId);
+    let record = pending ? await store.getConnection(pending.id, completion.server) : undefined;
+    if (!pending || !record) return c.html(loginFailedPage('login_expired'), 400);
+    await store.deleteSession(pending.id);
     const previous = await sessions.current(c);
-    const before = previous ? await store.getConnection(previous.id, transaction.server) : undefined;
-    if (transaction.stepUp) {
-      const attempts = before?.stepUp?.scope === transaction.stepUp ? before.stepUp.attempts + 1 : 1;
-      record = { ...record, stepUp: { scope: transaction.stepUp, attempts } };
+    const before = previous ? await store.getConnection(previous.id, completion.server) : undefined;
+    if (record.stepUp) {
+      const need = record.stepUp.scope;
+      const attempts = before?.stepUp?.scope === need ? before.stepUp.attempts + 1 : 1;
+      record = { ...record, stepUp: { scope: need, attempts } };
     }
     const session = await sessions.rotate(c, previous);
-    await store.putConnection(session.id, transaction.server, record);
-    log.info({ event: 'login_succeeded', server: transaction.server, scopes: record.scopes, reqId });
-    return c.redirect(transaction.returnTo, 302);
+    await store.putConnection(session.id, completion.server, record);
+    return c.redirect(completion.returnTo, 302);
   });
 
   app.get('/session', sameOrigin, async (c) => {

@@ -42,6 +42,22 @@ export const loginTransactionSchema = z
   .strict();
 export type LoginTransaction = z.infer<typeof loginTransactionSchema>;
 
+/**
+ * A login whose tokens are in hand, waiting in a pending server-side session until the same-site
+ * bounce (/bff/callback/complete) can see the browser's Strict session cookie and merge the two.
+ */
+export const loginCompletionSchema = z
+  .object({
+    completion: z.literal(true),
+    pendingSessionId: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+    returnTo: z.string().startsWith('/'),
+    server: z.string().min(1),
+  })
+  .strict();
+export type LoginCompletion = z.infer<typeof loginCompletionSchema>;
+/** The bounce follows at once; a minute is plenty. */
+export const COMPLETION_TTL_SECONDS = 60;
+
 /** 32 random bytes, base64url: 256 bits, far over the 128 bits a session id needs. */
 export function newSessionId(): string {
   return randomBytes(32).toString('base64url');
@@ -119,6 +135,25 @@ export class CookieJar {
       sameSite: 'Lax',
       path: CALLBACK_PATH,
       maxAge: LOGIN_TTL_SECONDS,
+    });
+  }
+
+  async readLoginCompletion(c: Context): Promise<LoginCompletion | undefined> {
+    const sealed = getCookie(c, this.loginCookieName);
+    if (!sealed) return undefined;
+    const parsed = loginCompletionSchema.safeParse(await this.unseal(sealed, COMPLETION_TTL_SECONDS));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  /** Same cookie name and path as the transaction it replaces: one login in flight per browser. */
+  async writeLoginCompletion(c: Context, completion: LoginCompletion): Promise<void> {
+    const sealed = await sealData(completion, { password: this.passwords, ttl: COMPLETION_TTL_SECONDS });
+    setCookie(c, this.loginCookieName, sealed, {
+      httpOnly: true,
+      secure: true,
+      sameSite: 'Lax',
+      path: CALLBACK_PATH,
+      maxAge: COMPLETION_TTL_SECONDS,
     });
   }
 

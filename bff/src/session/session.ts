@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { SessionRecord, TokenStore } from '../store/types.js';
-import { type CookieJar, newSessionId } from './cookies.js';
+import { COMPLETION_TTL_SECONDS, type CookieJar, newSessionId } from './cookies.js';
 
 export interface SessionLifetime {
   /** Absolute lifetime from login, seconds. */
@@ -40,6 +40,18 @@ export class Sessions {
     // Secret rotation: a cookie sealed with an older secret is sealed again with the newest, so the
     // old secret can be removed once every live session has been seen (or has ended).
     if (cookie.sealedWithOldSecret) await this.cookies.writeSessionId(c, session.id, secondsUntil(session.expiresAt, now));
+    return session;
+  }
+
+  /**
+   * A short-lived server-side session no cookie points to yet: a login's tokens wait in it for the
+   * same-site bounce that merges them into the browser's session.
+   */
+  async createDetached(): Promise<SessionRecord> {
+    const now = Date.now();
+    const expiresAt = now + COMPLETION_TTL_SECONDS * 1000;
+    const session: SessionRecord = { id: newSessionId(), createdAt: now, expiresAt, idleExpiresAt: expiresAt };
+    await this.store.createSession(session);
     return session;
   }
 
