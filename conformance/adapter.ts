@@ -1,0 +1,151 @@
+import { getRequestListener } from '@hono/node-server';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createApp } from '../bff/src/app.js';
+import { ConfigError, loadConfig } from '../bff/src/config.js';
+import { createLogger } from '../bff/src/log.js';
+import { MemoryTokenStore } from '../bff/src/store/memory.js';
+import { listen } from '../demo/src/listen.js';
+import { Browser, LoginFailed, LoginRefused } from './browser.js';
+import { formatOutcome, type Outcome, type OutcomeKind } from './outcome.js';
+
+/**
+ * The "client under test" for the official MCP conformance suite: the real BFF, in this process, on a
+ * free loopback port, configured for the scenario's MCP server; and in front of it a stand-in for the
+ * SPA in a browser (browser.ts) that connects with the official MCP client through /mcp/default,
+ * follows the BFF's login URLs, and then does what the scenario expects of a client.
+ *
+ * The runner calls `<command> <server-url>` with MCP_CONFORMANCE_SCENARIO set, and
+ * MCP_CONFORMANCE_CONTEXT (JSON) for scenarios that hand out data such as pre-registered credentials.
+ * Exit code 0 when every call succeeded; 1 otherwise, with the reason on stderr and one outcome line
+ * on stdout (outcome.ts) that run.ts checks against what the scenario expects.
+ */
+
+/** TEST-ONLY session secret for this throwaway BFF instance. Never use it anywhere else. */
+const CONFORMANCE_SESSION_SECRET = 'conformance-test-only-session-secret-not-for-any-real-deployment';
+
+/** The route id the single configured server gets (MCP_SERVER_URL → /mcp/default). */
+const SERVER_ID = 'default';
+
+interface Context {
+  client_id?: string;
+  client_secret?: string;
+}
+
+function readContext(): Context {
+  const raw = process.env.MCP_CONFORMANCE_CONTEXT;
+  if (!raw) return {};
+  const parsed = JSON.parse(raw) as Record<string, unknown>;
+  const context: Context = {};
+  if (typeof parsed.client_id === 'string') context.client_id = parsed.client_id;
+  if (typeof parsed.client_secret === 'string') context.client_secret = parsed.client_secret;
+  return context;
+}
+
+/** The BFF's environment: exactly what an operator would set, nothing the BFF would not read anyway. */
+function bffEnvironment(appUrl: string, port: number, serverUrl: string, context: Context): Record<string, string> {
+  return {
+    PUBLIC_URL: appUrl,
+    PORT: String(port),
+    ALLOW_HTTP_LOOPBACK: '1',
+    MCP_SERVER_URL: serverUrl,
+    MCP_SERVER_NAME: 'Conformance scenario server',
+    SESSION_SECRET: CONFORMANCE_SESSION_SECRET,
+    LOG_LEVEL: process.env.CONFORMANCE_BFF_LOG_LEVEL ?? 'info',
+    AUTH_SERVER_TIMEOUT_MS: '5000',
+    UPSTREAM_TIMEOUT_MS: '10000',
+    // Pre-registration: the scenario hands out the credentials an operator would have configured.
+    ...(context.client_id ? { OAUTH_CLIENT_ID: context.client_id } : {}),
+    ...(context.client_secret ? { OAUTH_CLIENT_SECRET: context.client_secret } : {}),
+  };
+}
+
+/**
+ * What every scenario's mock server expects of a well-behaved client, as in the suite's reference
+ * client: initialize, tools/list, then call the tools it knows (the auth scenarios' servers have
+ * `test-tool`; the tools_call scenario has `add_numbers`).
+ */
+async function runScript(client: Client, steps: string[]): Promise<void> {
+  const { tools } = await client.listTools();
+  steps.push('tools/list');
+  const names = new Set(tools.map((t) => t.name));
+  if (names.has('test-tool')) {
+    await client.callTool({ name: 'test-tool', arguments: {} });
+    steps.push('tools/call test-tool');
+  }
+  if (names.has('add_numbers')) {
+    await client.callTool({ name: 'add_numbers', arguments: { a: 2, b: 3 } });
+    steps.push('tools/call add_numbers');
+  }
+}
+
+function say(message: string): void {
+  process.stderr.write(`[adapter] ${message}\n`);
+}
+
+async function main(): Promise<number> {
+  const scenario = process.env.MCP_CONFORMANCE_SCENARIO ?? '(none)';
+  const serverUrl = process.argv.at(-1);
+  const outcome: Outcome = { scenario, kind: 'adapter_error', detail: '', steps: [], logins: [] };
+  const finish = (kind: OutcomeKind, detail: string): number => {
+    outcome.kind = kind;
+    outcome.detail = detail;
+    say(`${kind}: ${detail}`);
+    process.stdout.write(`${formatOutcome(outcome)}\n`);
+    return kind === 'completed' ? 0 : 1;
+  };
+  if (!serverUrl || !/^https?:\/\//.test(serverUrl)) return finish('adapter_error', 'usage: adapter.ts <mcp-server-url>');
+
+  // Bound first, so that PUBLIC_URL can name the port.
+  const listener = await listen(0, '127.0.0.1', 'localhost');
+  try {
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig(bffEnvironment(listener.origin, listener.port, serverUrl, readContext()));
+    } catch (error) {
+      if (error instanceof ConfigError) return finish('adapter_error', `the BFF refused its configuration: ${error.problems.join('; ')}`);
+      throw error;
+    }
+    const log = createLogger(config.logLevel, process.stderr);
+    const app = createApp({ config, store: new MemoryTokenStore(), log });
+    listener.handle(getRequestListener(app.fetch));
+    say(`scenario ${scenario}: BFF at ${listener.origin}, MCP server ${serverUrl}`);
+
+    const browser = new Browser(listener.origin, { log: say });
+    outcome.logins = browser.logins;
+    const transport = new StreamableHTTPClientTransport(new URL(`/mcp/${SERVER_ID}`, listener.origin), {
+      fetch: browser.mcpFetch,
+    });
+    const client = new Client({ name: 'mcp-bff-conformance-adapter', version: '1.0.0' }, { capabilities: {} });
+    try {
+      await client.connect(transport);
+      outcome.steps.push('initialize');
+      await runScript(client, outcome.steps);
+      return finish('completed', `${outcome.steps.join(', ')} through the BFF after ${browser.logins.length} login(s)`);
+    } catch (error) {
+      if (error instanceof LoginRefused) return finish('login_refused', `${error.message} (login_error=${error.loginError ?? 'none'})`);
+      if (error instanceof LoginFailed) return finish('login_failed', error.message);
+      const refusal = browser.lastRefusal;
+      if (refusal) {
+        const what = `${refusal.status} ${refusal.body.error}${refusal.body.scope ? ` scope="${refusal.body.scope}"` : ''}: ${refusal.body.message ?? ''}`;
+        if (refusal.reason === 'no_login_url' && refusal.body.error === 'insufficient_scope') {
+          return finish('retry_limit', `the BFF stopped offering a login after ${browser.logins.length} login(s): ${what}`);
+        }
+        return finish('bff_error', `${refusal.reason === 'login_limit' ? 'the BFF kept asking for logins' : 'the BFF refused'}: ${what}`);
+      }
+      return finish('adapter_error', error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    } finally {
+      await client.close().catch(() => {});
+    }
+  } finally {
+    await listener.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    say(`crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(2);
+  },
+);

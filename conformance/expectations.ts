@@ -1,0 +1,47 @@
+import type { OutcomeKind } from './outcome.js';
+
+/**
+ * What the adapter must report for each scenario, on top of the suite's own checks. The suite judges
+ * the wire (which requests reached its mock servers); this judges the BFF's answer to the browser:
+ * that it finished the calls, or refused the way a careful client must (and said why), or stopped a
+ * step-up loop. A scenario not listed here must complete.
+ */
+export interface Expectation {
+  kind: OutcomeKind;
+  /** For refusals: the `login_error` the BFF sends the browser back with. */
+  loginError?: string;
+  why: string;
+}
+
+export const EXPECTATIONS: Record<string, Expectation> = {
+  // 0.1.16 draft
+  'auth/resource-mismatch': {
+    kind: 'login_refused',
+    loginError: 'resource_mismatch',
+    why: 'the protected resource metadata names another resource: no authorization request may be made',
+  },
+  // 0.1.16 auth
+  'auth/scope-retry-limit': {
+    kind: 'retry_limit',
+    why: 'the server never accepts the step-up: at most 3 authorizations, then a 403 without a loginUrl',
+  },
+  // 0.2.0-alpha drafts (SEP-2468): the authorization response or the metadata must be rejected.
+  'auth/iss-supported-missing': {
+    kind: 'login_failed',
+    why: 'iss is advertised but missing from the authorization response: no token request',
+  },
+  'auth/iss-wrong-issuer': { kind: 'login_failed', why: 'iss does not match the issuer: no token request' },
+  'auth/iss-unexpected': { kind: 'login_failed', why: 'iss present (not advertised) and wrong: no token request' },
+  'auth/iss-normalized': {
+    kind: 'login_failed',
+    why: 'iss equals the issuer only after URL normalisation: simple string comparison rejects it',
+  },
+  'auth/metadata-issuer-mismatch': {
+    kind: 'login_refused',
+    why: 'the AS metadata names another issuer: its endpoints must not be used',
+  },
+};
+
+export function expectationFor(scenario: string): Expectation {
+  return EXPECTATIONS[scenario] ?? { kind: 'completed', why: 'a well-behaved client finishes initialize, tools/list and tools/call' };
+}
