@@ -24,6 +24,14 @@ import { formatOutcome, type Outcome, type OutcomeKind } from './outcome.js';
 /** TEST-ONLY session secret for this throwaway BFF instance. Never use it anywhere else. */
 const CONFORMANCE_SESSION_SECRET = 'conformance-test-only-session-secret-not-for-any-real-deployment';
 
+/**
+ * The suite's fixed client ID metadata document URL (its basic-cimd scenario accepts exactly this
+ * client_id, and never fetches it), as its reference client uses it. Passed as OAUTH_CLIENT_METADATA_URL,
+ * a setting the BFF does not have yet (unknown variables are ignored): until it has one, the BFF names
+ * itself by PUBLIC_URL/bff/oauth-client.json and basic-cimd warns.
+ */
+const CIMD_CLIENT_METADATA_URL = 'https://conformance-test.local/client-metadata.json';
+
 /** The route id the single configured server gets (MCP_SERVER_URL → /mcp/default). */
 const SERVER_ID = 'default';
 
@@ -54,6 +62,7 @@ function bffEnvironment(appUrl: string, port: number, serverUrl: string, context
     LOG_LEVEL: process.env.CONFORMANCE_BFF_LOG_LEVEL ?? 'info',
     AUTH_SERVER_TIMEOUT_MS: '5000',
     UPSTREAM_TIMEOUT_MS: '10000',
+    OAUTH_CLIENT_METADATA_URL: CIMD_CLIENT_METADATA_URL,
     // Pre-registration: the scenario hands out the credentials an operator would have configured.
     ...(context.client_id ? { OAUTH_CLIENT_ID: context.client_id } : {}),
     ...(context.client_secret ? { OAUTH_CLIENT_SECRET: context.client_secret } : {}),

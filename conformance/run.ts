@@ -80,12 +80,18 @@ function node22(): string {
     const npm = spawnSync(
       'npm',
       ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', `${pkg}@${version}`],
-      { stdio: 'inherit', shell: process.platform === 'win32' },
+      { stdio: 'inherit', shell: process.platform === 'win32', env: npmEnvironment() },
     );
     if (npm.status !== 0) throw new Error(`npm install ${pkg}@${version} failed`);
   }
   if (!check(bin)) throw new Error(`${bin} is not a working Node 22 binary`);
   return bin;
+}
+
+/** pnpm's own npm_config_* variables make npm warn; keep only what says where and how to fetch. */
+function npmEnvironment(): NodeJS.ProcessEnv {
+  const keep = /^npm_config_(registry|.*proxy|cafile|ca|strict_ssl|userconfig|cache)$/i;
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k) || keep.test(k)));
 }
 
 function conformanceCli(): string {
