@@ -9,6 +9,8 @@ interface Fixtures {
   signIn: (user?: string) => Promise<void>;
   /** Opens a tool from the home page, fills its arguments by label, runs it. */
   runTool: (name: string, args?: Record<string, string>) => Promise<void>;
+  /** Fails the test if the page broke its Content-Security-Policy or threw an uncaught error. */
+  noPageProblems: void;
 }
 
 export async function signIn(page: Page, user = 'alice'): Promise<void> {
@@ -22,6 +24,11 @@ export async function signIn(page: Page, user = 'alice'): Promise<void> {
 }
 
 export const test = base.extend<Fixtures>({
+  noPageProblems: async ({ page }, use) => {
+    const problems = watchForPageProblems(page);
+    await use();
+    expect(problems, 'CSP violations or uncaught errors in the page').toEqual([]);
+  },
   signIn: async ({ page }, use) => {
     await use((user) => signIn(page, user));
   },
@@ -43,4 +50,43 @@ export async function tokenRequests(): Promise<Array<{ grantType: string }>> {
 
 export async function issuedSecrets(): Promise<string[]> {
   return (await fetch(`${inspectorUrl}/secrets`)).json();
+}
+
+export type ServerSection = 'Tools' | 'Resources' | 'Prompts' | 'Log';
+
+/** From the servers page: one of a server's sections, through the links in that server's card. */
+export async function openSection(page: Page, section: ServerSection, serverName = 'Demo MCP server'): Promise<void> {
+  const card = page.getByRole('region', { name: serverName });
+  await card
+    .getByRole('navigation')
+    .getByRole('link', { name: new RegExp(`^${section}`) })
+    .click();
+  await expect(page.getByRole('heading', { level: 1, name: section })).toBeVisible();
+}
+
+/** Within a server's pages: another section, through the section tabs. */
+export async function switchSection(page: Page, section: ServerSection): Promise<void> {
+  await page.getByRole('navigation', { name: 'Server sections' }).getByRole('link', { name: section }).click();
+  await expect(page.getByRole('heading', { level: 1, name: section })).toBeVisible();
+}
+
+/** Collects what the browser reports about the page breaking its Content-Security-Policy, and uncaught errors. */
+export function watchForPageProblems(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  return problems;
+}
+
+/** A full-page screenshot kept with the test's results (and, with UPDATE_DOCS_SCREENSHOTS=1, in docs/screenshots). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const info = test.info();
+  const path = info.outputPath(`${name}.png`);
+  await page.screenshot({ path, fullPage: true, animations: 'disabled', caret: 'hide' });
+  await info.attach(name, { path, contentType: 'image/png' });
+  if (process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
+    await page.screenshot({ path: `docs/screenshots/${name}.png`, fullPage: true, animations: 'disabled', caret: 'hide' });
+  }
 }

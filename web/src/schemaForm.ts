@@ -254,6 +254,8 @@ class Reader {
         if (schema.maxLength !== undefined && [...text].length > schema.maxLength) {
           return this.fail(path, `Enter at most ${schema.maxLength} characters.`);
         }
+        if (schema.format === 'email' && !/^[^\s@]+@[^\s@]+$/.test(text)) return this.fail(path, 'Enter an email address.');
+        if ((schema.format === 'uri' || schema.format === 'url') && !URL.canParse(text)) return this.fail(path, 'Enter a full URL.');
         if (schema.pattern !== undefined && !matches(schema.pattern, text)) {
           return this.fail(path, `Enter text in the expected format (${schema.pattern}).`);
         }
@@ -301,8 +303,15 @@ class Reader {
     for (const { field, read } of reads) {
       if (read.kind === 'value') object[field.name] = read.value;
       else if (read.kind === 'missing' && field.required) {
-        this.fail([...path, field.name], 'This field is required.');
-        ok = false;
+        // A required group left empty is sent empty when that is valid; otherwise its own required
+        // fields say what is needed.
+        const value = values[field.name];
+        const forced =
+          field.schema.kind === 'object'
+            ? this.readObject(field.schema.fields, typeof value === 'object' && !Array.isArray(value) ? value : {}, [...path, field.name], true)
+            : this.fail([...path, field.name], 'This field is required.');
+        if (forced.kind === 'value') object[field.name] = forced.value;
+        else ok = false;
       }
     }
     return ok ? given(object) : invalidRead;
