@@ -8,6 +8,8 @@ import { describeTokenStore, openTokenStore } from './store/open.js';
 
 /** Ended sessions are purged this often (Redis expires them by itself). */
 const PURGE_EVERY_MS = 5 * 60 * 1000;
+/** How long open requests get to finish at shutdown. */
+const SHUTDOWN_GRACE_MS = 5_000;
 
 function readConfig(): Config {
   try {
@@ -49,11 +51,15 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearInterval(purger);
-    // Requests in flight finish (a refresh in progress gets to store its tokens), then the store closes.
+    // Requests in flight finish (a refresh in progress gets to store its tokens), then the store
+    // closes. Streams that stay open (SSE) are cut after a grace period; browsers reconnect.
     server.close(() => {
       store.close().finally(() => process.exit(0));
     });
     if ('closeIdleConnections' in server) server.closeIdleConnections();
+    setTimeout(() => {
+      if ('closeAllConnections' in server) server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS).unref();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

@@ -33,7 +33,8 @@ export class Sessions {
     if (!session) return undefined;
     const now = Date.now();
     const idleExpiresAt = Math.min(now + this.lifetime.idleTimeoutSeconds * 1000, session.expiresAt);
-    if (idleExpiresAt - session.idleExpiresAt >= this.touchEveryMs) {
+    // Also backwards: a lowered SESSION_IDLE_TIMEOUT_SECONDS applies at the next use.
+    if (Math.abs(idleExpiresAt - session.idleExpiresAt) >= this.touchEveryMs) {
       await this.store.touchSession(session.id, idleExpiresAt);
       session.idleExpiresAt = idleExpiresAt;
     }

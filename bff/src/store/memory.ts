@@ -65,7 +65,7 @@ export class MemoryTokenStore implements TokenStore {
 
   async touchSession(id: string, idleExpiresAt: number): Promise<void> {
     const stored = this.live(storageKey(id));
-    if (stored) stored.idleExpiresAt = Math.min(Math.max(stored.idleExpiresAt, idleExpiresAt), stored.expiresAt);
+    if (stored) stored.idleExpiresAt = Math.min(idleExpiresAt, stored.expiresAt);
   }
 
   async deleteSession(id: string): Promise<void> {

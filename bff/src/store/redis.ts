@@ -30,13 +30,11 @@ export interface RedisStoreOptions {
  *   p once:h, p lock:h, p client:h   strings
  */
 const SCRIPTS = {
-  // KEYS[1] session; ARGV: idleExpiresAt. Forward only, never past the absolute end.
+  // KEYS[1] session; ARGV: idleExpiresAt. Never past the absolute end, never for an ended session.
   bffTouch: {
     keys: 1,
     lua: `
-local idle = redis.call('HGET', KEYS[1], 'idle')
-if not idle then return 0 end
-if tonumber(ARGV[1]) <= tonumber(idle) then return 1 end
+if not redis.call('HGET', KEYS[1], 'idle') then return 0 end
 local expires = redis.call('HGET', KEYS[1], 'expires')
 local nextIdle = ARGV[1]
 if tonumber(nextIdle) > tonumber(expires) then nextIdle = expires end
@@ -397,6 +395,8 @@ export class RedisTokenStore implements TokenStore {
 
   /** Every Redis failure (refused, reset, timed out, not ready, LOADING, READONLY) is an unavailable store. */
   private async op<T>(fn: () => Promise<T>): Promise<T> {
+    // Never connected yet (no connect() call): connect first, or the command fails at once.
+    if (this.redis.status === 'wait') await this.connect();
     try {
       return await fn();
     } catch (error) {

@@ -311,10 +311,8 @@ function prepare(db: Database.Database) {
   return {
     insertSession: db.prepare('INSERT INTO sessions (key, created_at, expires_at, idle_expires_at) VALUES (?, ?, ?, ?)'),
     getSession: db.prepare('SELECT created_at, expires_at, idle_expires_at FROM sessions WHERE key = ?'),
-    // Never past the absolute end, never backwards, never for an ended session.
-    touchSession: db.prepare(
-      'UPDATE sessions SET idle_expires_at = min(max(idle_expires_at, ?), expires_at) WHERE key = ? AND idle_expires_at > ?',
-    ),
+    // Never past the absolute end, never for an ended session.
+    touchSession: db.prepare('UPDATE sessions SET idle_expires_at = min(?, expires_at) WHERE key = ? AND idle_expires_at > ?'),
     deleteSession: db.prepare('DELETE FROM sessions WHERE key = ?'),
     getConnection: db.prepare('SELECT server, generation, sealed FROM connections WHERE session_key = ? AND server = ?'),
     listConnections: db.prepare('SELECT server, generation, sealed FROM connections WHERE session_key = ?'),

@@ -62,7 +62,10 @@ export interface TokenStore {
   createSession(session: SessionRecord): Promise<void>;
   /** The live session, or undefined when there is none or it has ended (idle or absolute). */
   getSession(id: string): Promise<SessionRecord | undefined>;
-  /** Pushes the idle end of a live session forward (never past its absolute end). */
+  /**
+   * Sets the idle end of a live session (capped at its absolute end). Usually forward; backward when
+   * the idle timeout was lowered, so that a new setting applies to existing sessions at their next use.
+   */
   touchSession(id: string, idleExpiresAt: number): Promise<void>;
   /** Deletes the session with its connections and MCP session bindings. */
   deleteSession(id: string): Promise<void>;

@@ -1,0 +1,258 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keyIdOf } from '../src/store/cipher.js';
+import { MemoryTokenStore } from '../src/store/memory.js';
+import { RedisTokenStore } from '../src/store/redis.js';
+import { SqliteTokenStore } from '../src/store/sqlite.js';
+import type { SessionRecord, TokenRecord, TokenStore } from '../src/store/types.js';
+import { cipherFor, newKey, type RedisServer, startRedis, tempDir, until } from './vault-support.js';
+
+/**
+ * One behaviour for every TokenStore: the memory store (tests), SQLite (a real file) and Redis (a real
+ * redis-server of this test's own). Each store kind gets a factory that opens a store on the same
+ * underlying data with given keys, so that rotation and raw dumps can be checked.
+ */
+
+interface Kind {
+  name: string;
+  open(keys: Array<{ id: string; key: Buffer }>): TokenStore;
+  /** Everything the store holds, as the bytes an attacker with a copy would see. */
+  dump(): Promise<string>;
+}
+
+const k1 = newKey('k1');
+const k2 = newKey('k2');
+let redis: RedisServer;
+const dir = tempDir('contract');
+const opened: TokenStore[] = [];
+
+function track<T extends TokenStore>(store: T): T {
+  opened.push(store);
+  return store;
+}
+
+let memory: MemoryTokenStore | undefined;
+const kinds: Kind[] = [
+  {
+    name: 'memory',
+    // One process, one store: "reopening" with other keys is not a thing for memory.
+    open: (keys) => {
+      memory ??= track(new MemoryTokenStore({ cipher: cipherFor(...keys) }));
+      return memory;
+    },
+    dump: async () => '',
+  },
+  {
+    name: 'sqlite',
+    open: (keys) => track(new SqliteTokenStore({ path: join(dir.path, 'vault.db'), cipher: cipherFor(...keys) })),
+    dump: async () =>
+      ['vault.db', 'vault.db-wal', 'vault.db-shm']
+        .map((f) => join(dir.path, f))
+        .filter(existsSync)
+        .map((f) => readFileSync(f).toString('latin1'))
+        .join('\n'),
+  },
+  {
+    name: 'redis',
+    open: (keys) => track(new RedisTokenStore({ url: redis.url, cipher: cipherFor(...keys), prefix: 'contract:' })),
+    dump: () => redis.dump('contract:'),
+  },
+];
+
+beforeAll(async () => {
+  redis = await startRedis();
+}, 30_000);
+
+afterAll(async () => {
+  for (const store of opened) await store.close();
+  await redis?.close();
+  dir.remove();
+});
+
+function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = Date.now();
+  return {
+    id: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'),
+    createdAt: now,
+    expiresAt: now + 3_600_000,
+    idleExpiresAt: now + 600_000,
+    ...overrides,
+  };
+}
+
+function tokens(overrides: Partial<TokenRecord> = {}): TokenRecord {
+  const now = Date.now();
+  const secret = () => Buffer.from(crypto.getRandomValues(new Uint8Array(24))).toString('base64url');
+  return {
+    accessToken: `at-${secret()}`,
+    refreshToken: `rt-${secret()}`,
+    scopes: ['mcp:tools'],
+    issuedAt: now,
+    expiresAt: now + 600_000,
+    issuer: 'https://as.example.com',
+    clientId: 'client',
+    resource: 'https://mcp.example.com/mcp',
+    generation: 0,
+    ...overrides,
+  };
+}
+
+describe.each(kinds)('$name store', (kind) => {
+  let store: TokenStore;
+  beforeAll(() => {
+    store = kind.open([k1]);
+  });
+
+  it('keeps sessions and connections, and deletes them together', async () => {
+    const s = session();
+    await store.createSession(s);
+    expect(await store.getSession(s.id)).toEqual(s);
+    const record = tokens();
+    await store.putConnection(s.id, 'default', record);
+    expect(await store.getConnection(s.id, 'default')).toEqual(record);
+    expect([...(await store.listConnections(s.id)).keys()]).toEqual(['default']);
+    await store.bindMcpSession('mcp-session-1', { sessionId: s.id, server: 'default' });
+    expect(await store.getMcpSessionOwner('mcp-session-1')).toEqual({ sessionId: s.id, server: 'default' });
+
+    await store.deleteSession(s.id);
+    expect(await store.getSession(s.id)).toBeUndefined();
+    expect(await store.getConnection(s.id, 'default')).toBeUndefined();
+    expect(await store.getMcpSessionOwner('mcp-session-1')).toBeUndefined();
+    await expect(store.putConnection(s.id, 'default', record)).rejects.toThrow();
+    await store.deleteSession(s.id); // twice is fine
+  });
+
+  it('writes refreshes with compare-and-set on the generation, and never resurrects a deleted session', async () => {
+    const s = session();
+    await store.createSession(s);
+    await store.putConnection(s.id, 'default', tokens());
+    const first = tokens();
+    expect(await store.replaceConnection(s.id, 'default', 0, first)).toBe(true);
+    expect((await store.getConnection(s.id, 'default'))?.generation).toBe(1);
+    // The loser of a race cannot overwrite the newer tokens.
+    expect(await store.replaceConnection(s.id, 'default', 0, tokens())).toBe(false);
+    expect((await store.getConnection(s.id, 'default'))?.accessToken).toBe(first.accessToken);
+    // An unconditional write (a login) still moves the generation forward.
+    await store.putConnection(s.id, 'default', tokens({ generation: 0 }));
+    expect((await store.getConnection(s.id, 'default'))?.generation).toBe(2);
+    // Conditional delete: only the generation it names.
+    await store.deleteConnection(s.id, 'default', 1);
+    expect(await store.getConnection(s.id, 'default')).toBeDefined();
+    await store.deleteConnection(s.id, 'default', 2);
+    expect(await store.getConnection(s.id, 'default')).toBeUndefined();
+
+    await store.putConnection(s.id, 'default', tokens());
+    await store.deleteSession(s.id);
+    expect(await store.replaceConnection(s.id, 'default', 0, tokens())).toBe(false);
+    expect(await store.getSession(s.id)).toBeUndefined();
+    await store.bindMcpSession('mcp-after-logout', { sessionId: s.id, server: 'default' });
+    expect(await store.getMcpSessionOwner('mcp-after-logout')).toBeUndefined();
+  });
+
+  it('ends a session at its idle end and at its absolute end; touching sets the idle end, never past the absolute end', async () => {
+    const idle = session({ idleExpiresAt: Date.now() + 300 });
+    const absolute = session({ expiresAt: Date.now() + 300, idleExpiresAt: Date.now() + 300 });
+    const touched = session({ idleExpiresAt: Date.now() + 300 });
+    for (const s of [idle, absolute, touched]) await store.createSession(s);
+    await store.touchSession(touched.id, Date.now() + 60_000);
+    await store.touchSession(absolute.id, Date.now() + 60_000);
+    expect((await store.getSession(absolute.id))?.idleExpiresAt).toBe(absolute.expiresAt);
+    // Backwards too (a lowered idle timeout applies at the next use).
+    const shortened = session();
+    await store.createSession(shortened);
+    await store.touchSession(shortened.id, Date.now() + 1_000);
+    expect((await store.getSession(shortened.id))?.idleExpiresAt).toBeLessThanOrEqual(Date.now() + 1_000);
+    await until(async () => (await store.getSession(idle.id)) === undefined, 5_000, 'the idle session to end');
+    await until(async () => (await store.getSession(absolute.id)) === undefined, 5_000, 'the session to reach its end');
+    expect(await store.getSession(touched.id)).toBeDefined();
+    await store.purgeExpired();
+    expect(await store.getSession(touched.id)).toBeDefined();
+  });
+
+  it('single-use markers and locks: first wins, only the owner releases, a lapsed lock is free again', async () => {
+    expect(await store.consumeOnce('txn-1', 60_000)).toBe(true);
+    expect(await store.consumeOnce('txn-1', 60_000)).toBe(false);
+
+    const owner = await store.acquireLock('refresh:x', 60_000);
+    expect(owner).toBeTruthy();
+    expect(await store.acquireLock('refresh:x', 60_000)).toBeUndefined();
+    await store.releaseLock('refresh:x', 'not-the-owner');
+    expect(await store.acquireLock('refresh:x', 60_000)).toBeUndefined();
+    await store.releaseLock('refresh:x', owner as string);
+    const next = await store.acquireLock('refresh:x', 200);
+    expect(next).toBeTruthy();
+    await until(async () => (await store.acquireLock('refresh:x', 60_000)) !== undefined, 5_000, 'the lock to lapse');
+    // The lapsed owner's release does not free the new owner's lock.
+    await store.releaseLock('refresh:x', next as string);
+    expect(await store.acquireLock('refresh:x', 60_000)).toBeUndefined();
+  });
+
+  it('keeps registered clients per issuer', async () => {
+    await store.putRegisteredClient('https://as.example.com', { issuer: 'https://as.example.com', clientId: 'c1', clientSecret: 'registered-secret-value' });
+    expect(await store.getRegisteredClient('https://as.example.com')).toMatchObject({ clientId: 'c1' });
+    expect(await store.getRegisteredClient('https://other.example.com')).toBeUndefined();
+  });
+
+});
+
+describe.each(kinds.filter((k) => k.name !== 'memory'))('$name store at rest', (kind) => {
+  let store: TokenStore;
+  beforeAll(() => {
+    store = kind.open([k1]);
+  });
+
+  it('holds no plaintext secret at rest', async () => {
+    const s = session();
+    await store.createSession(s);
+    const record = tokens();
+    await store.putConnection(s.id, 'default', record);
+    await store.bindMcpSession('mcp-session-plain', { sessionId: s.id, server: 'default' });
+    await store.consumeOnce('login-transaction-id-plain', 60_000);
+    await store.putRegisteredClient('https://as.example.com', { issuer: 'https://as.example.com', clientId: 'c1', clientSecret: 'registered-secret-value' });
+    const dump = await kind.dump();
+    expect(dump).toContain('v1.k1.');
+    for (const secret of [record.accessToken, record.refreshToken as string, s.id, 'mcp-session-plain', 'login-transaction-id-plain', 'registered-secret-value']) {
+      expect(dump.includes(secret), secret).toBe(false);
+    }
+  });
+
+  it('key rotation: records under an old key are read and re-encrypted; a removed key reads as absent', async () => {
+    const s = session();
+    await store.createSession(s);
+    const record = tokens();
+    await store.putConnection(s.id, 'default', record);
+
+    // Rotate: k2 first (encrypts), k1 still there (decrypts).
+    const rotated = kind.open([k2, k1]);
+    expect(await rotated.getConnection(s.id, 'default')).toEqual(record);
+    // The read wrote it back under k2: a store with k2 alone opens it.
+    const k2only = kind.open([k2]);
+    expect(await k2only.getConnection(s.id, 'default')).toEqual(record);
+
+    // Everything else moves over with reencryptAll (what `rekey` runs).
+    const other = session();
+    await store.createSession(other);
+    await store.putConnection(other.id, 'default', tokens());
+    await store.bindMcpSession('mcp-rotated', { sessionId: other.id, server: 'default' });
+    const report = await rotated.reencryptAll();
+    expect(report.reencrypted).toBeGreaterThanOrEqual(2);
+    expect(report.unreadable).toBe(0);
+    expect(await k2only.getConnection(other.id, 'default')).toBeDefined();
+    expect(await k2only.getMcpSessionOwner('mcp-rotated')).toEqual({ sessionId: other.id, server: 'default' });
+    expect(await k2only.reencryptAll()).toEqual({ reencrypted: 0, unreadable: 0 });
+
+    // A key that was removed too early: the record is unreadable, which is "not connected", not an error.
+    const unrelated = kind.open([newKey('k3')]);
+    expect(await unrelated.getConnection(s.id, 'default')).toBeUndefined();
+    expect(await unrelated.getSession(s.id)).toBeDefined();
+    expect((await unrelated.reencryptAll()).unreadable).toBeGreaterThan(0);
+  });
+});
+
+describe('ciphertext format', () => {
+  it('names its key id in clear, so that the right key opens it after a rotation', () => {
+    const sealed = cipherFor(k2, k1).encrypt('x', 'aad');
+    expect(keyIdOf(sealed)).toBe('k2');
+  });
+});
