@@ -1,5 +1,8 @@
+import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RecordCipher } from '../../bff/src/store/cipher.js';
+import { SqliteTokenStore } from '../../bff/src/store/sqlite.js';
 import { startStack } from './stack.js';
 
 /**
@@ -7,7 +10,17 @@ import { startStack } from './stack.js';
  * server at http://127.0.0.1:4000 is deliberately another site, as real ones are.
  */
 const here = dirname(fileURLToPath(import.meta.url));
+
+// The BFF keeps its sessions in SQLite, as `pnpm serve` does. The demo authorization server keeps its
+// grants, registrations and signing keys in memory, so nothing stored by a previous run could be used
+// again: the file starts empty each time. The key is demo-only and public, like the other demo secrets.
+const dbPath = join(here, '../../data/demo.db');
+for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force: true });
+const DEMO_TOKEN_KEY = Buffer.from('demo-only-token-key-not-secret!!', 'utf8');
+const store = new SqliteTokenStore({ path: dbPath, cipher: new RecordCipher([{ id: 'demo', key: DEMO_TOKEN_KEY }]) });
+
 const stack = await startStack({
+  store,
   appPort: Number(process.env.PORT ?? 3000),
   asPort: Number(process.env.AS_PORT ?? 4000),
   mcpPort: Number(process.env.MCP_PORT ?? 4100),
@@ -27,7 +40,10 @@ console.log(`
 `);
 
 const stop = () => {
-  stack.close().then(() => process.exit(0));
+  stack
+    .close()
+    .then(() => store.close())
+    .then(() => process.exit(0));
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
