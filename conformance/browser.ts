@@ -89,9 +89,10 @@ export class Browser {
       // Only requests that carry a JSON-RPC message lead to a login, as in the SPA, where a failed
       // call shows the banner; the background GET stream's failure is left to the SDK.
       if ((init?.method ?? 'GET').toUpperCase() !== 'POST') return res;
-      if (this.generation !== sentAt) continue; // a login finished while this request was under way
-      if (this.loginInFlight) {
-        await this.loginInFlight.catch(() => {});
+      if (this.generation !== sentAt || this.loginInFlight) {
+        // A login finished, or is under way, since this request was sent: wait for it and retry.
+        await res.body?.cancel();
+        await this.loginInFlight?.catch(() => {});
         continue;
       }
       if (!body.loginUrl) {
@@ -109,6 +110,7 @@ export class Browser {
         this.loginInFlight = undefined;
         this.generation++;
       });
+      await res.body?.cancel();
       await this.loginInFlight; // a refused or failed login ends the scenario: the error propagates
     }
   };
@@ -220,12 +222,15 @@ function redirectTarget(res: Response, from: URL): URL | undefined {
   return location ? new URL(location, from) : undefined;
 }
 
-/** The BFF's own JSON error, read from a clone so that the SDK still gets an unread body. */
+/**
+ * The BFF's own JSON error (`{ error, message, ... }`, never an MCP server's body passed through), read
+ * from a clone so that the SDK still gets an unread body.
+ */
 export async function bffErrorBody(res: Response): Promise<BffErrorBody | undefined> {
   if (!res.headers.get('content-type')?.includes('application/json')) return undefined;
   try {
-    const body = (await res.clone().json()) as unknown;
-    if (body && typeof body === 'object' && typeof (body as BffErrorBody).error === 'string') return body as BffErrorBody;
+    const body = (await res.clone().json()) as Partial<BffErrorBody> | null;
+    if (body && typeof body.error === 'string' && typeof body.message === 'string') return body as BffErrorBody;
   } catch {
     // not JSON after all
   }
