@@ -35,7 +35,7 @@ test('two MCP servers behind two authorization servers: connect both, call a too
     await page.getByRole('link', { name: 'Back to servers' }).click();
   }
 
-  await first.getByRole('button', { name: 'Log out' }).click();
+  await page.getByRole('button', { name: 'Log out' }).click();
   await expect(first.getByText('Not connected')).toBeVisible();
   await expect(second.getByText('Not connected')).toBeVisible();
   const session = await (await page.request.get('/bff/session', { headers: { 'X-CSRF': '1' } })).json();
