@@ -223,6 +223,8 @@ export interface Upstreams {
   mcp: McpDemo;
   /** While set, refresh_token requests are held at the front and never reach the AS. */
   holdRefresh: boolean;
+  /** While set, revocation requests are held at the front: a revocation endpoint that hangs. */
+  holdRevocation: boolean;
   /** Refresh requests held so far. */
   held: number;
   /** Refresh requests the front let through to the AS. */
@@ -233,9 +235,15 @@ export interface Upstreams {
 export async function startUpstreams(redirectUri: string, accessTokenTtlSeconds = 600): Promise<Upstreams> {
   const asListener = await listen(0, '127.0.0.1');
   const mcpListener = await listen(0, '127.0.0.1');
-  const state = { holdRefresh: false, held: 0, refreshesForwarded: 0 };
-  const front = await startForwarder('127.0.0.1', (req, body, res) => {
-    if (req.method !== 'POST' || !req.url?.startsWith('/token') || req.url.startsWith('/token/')) return false;
+  const state = { holdRefresh: false, holdRevocation: false, held: 0, refreshesForwarded: 0 };
+  const front = await startForwarder('127.0.0.1', (req, body) => {
+    if (req.method !== 'POST' || !req.url?.startsWith('/token')) return false;
+    if (req.url.startsWith('/token/revocation')) {
+      // Held: a revocation endpoint that never answers.
+      if (state.holdRevocation) state.held++;
+      return state.holdRevocation;
+    }
+    if (req.url.startsWith('/token/')) return false;
     if (new URLSearchParams(body.toString('utf8')).get('grant_type') !== 'refresh_token') return false;
     if (!state.holdRefresh) {
       state.refreshesForwarded++;
@@ -243,7 +251,6 @@ export async function startUpstreams(redirectUri: string, accessTokenTtlSeconds 
     }
     // Held: no answer, and the AS never sees it. The BFF that sent it is killed meanwhile.
     state.held++;
-    res.on('close', () => undefined);
     return true;
   });
   front.targets.push(asListener.origin);
@@ -268,6 +275,12 @@ export async function startUpstreams(redirectUri: string, accessTokenTtlSeconds 
     },
     set holdRefresh(value: boolean) {
       state.holdRefresh = value;
+    },
+    get holdRevocation() {
+      return state.holdRevocation;
+    },
+    set holdRevocation(value: boolean) {
+      state.holdRevocation = value;
     },
     get held() {
       return state.held;
