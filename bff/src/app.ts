@@ -8,6 +8,7 @@ import { requireSameOriginApi } from './http/csrf.js';
 import { McpProxy } from './mcp/proxy.js';
 import { OAuthClient } from './oauth/client.js';
 import { Discovery } from './oauth/discovery.js';
+import { createOutboundFetch } from './oauth/outbound.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
 import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
 import { refreshLockTtlMs, TokenManager } from './oauth/tokens.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   log: Logger;
   /** Clients registered at authorization servers (RFC 7591), per issuer. */
   registry?: ClientRegistry;
+  /** Used for requests to authorization servers and metadata (default: the SSRF-guarded fetch). */
+  outboundFetch?: typeof fetch;
   /** Used for requests to MCP servers; tests may count or fault them. */
   upstreamFetch?: typeof fetch;
 }
@@ -33,7 +36,18 @@ export interface AppDeps {
 /** Routes and middleware only: everything stateful comes in through `deps`. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { config, store, log } = deps;
-  const policy = { allowHttpLoopback: config.allowHttpLoopback, timeoutMs: config.authServerTimeoutMs };
+  const policy = {
+    allowHttpLoopback: config.allowHttpLoopback,
+    timeoutMs: config.authServerTimeoutMs,
+    fetch:
+      deps.outboundFetch ??
+      createOutboundFetch({
+        allowHttpLoopback: config.allowHttpLoopback,
+        allowPrivateNetworks: config.allowPrivateNetworks,
+        timeoutMs: config.authServerTimeoutMs,
+        maxResponseBytes: 1024 * 1024,
+      }),
+  };
   const discovery = new Discovery(policy);
   const redirectUri = `${config.publicUrl}${CALLBACK_PATH}`;
   const clientMetadata = { publicUrl: config.publicUrl, redirectUri, clientName: config.clientName };

@@ -43,6 +43,8 @@ export interface Config {
   servers: ServerConfig[];
   sessionSecrets: SessionSecret[];
   allowHttpLoopback: boolean;
+  /** Let the BFF contact private-network addresses named in metadata (an AS inside the same network). */
+  allowPrivateNetworks: boolean;
   staticDir: string | undefined;
   logLevel: string;
   /** Absolute lifetime of a browser session, seconds. */
@@ -124,6 +126,7 @@ const envSchema = z.object({
   OAUTH_SCOPES: z.string().default('').refine((s) => SCOPE_LIST.test(s), 'OAUTH_SCOPES must be space-separated scope tokens'),
   SESSION_SECRET: secretsSchema,
   ALLOW_HTTP_LOOPBACK: z.enum(['0', '1', 'true', 'false', '']).default('0'),
+  ALLOW_PRIVATE_NETWORKS: z.enum(['0', '1', 'true', 'false', '']).default('0'),
   STATIC_DIR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SESSION_TTL_SECONDS: intFromEnv('SESSION_TTL_SECONDS', 8 * 3600, 60, 30 * 24 * 3600),
@@ -352,6 +355,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     servers,
     sessionSecrets: e.SESSION_SECRET,
     allowHttpLoopback,
+    allowPrivateNetworks: e.ALLOW_PRIVATE_NETWORKS === '1' || e.ALLOW_PRIVATE_NETWORKS === 'true',
     staticDir: e.STATIC_DIR,
     logLevel: e.LOG_LEVEL,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,

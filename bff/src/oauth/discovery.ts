@@ -1,7 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import { z } from 'zod';
 import { OAuthFailure } from './errors.js';
-import { checkOutboundUrl, fetchJson, type OutboundPolicy, requestOptions } from './http.js';
+import { checkOutboundUrl, fetchJson, type OutboundPolicy } from './http.js';
 
 /** RFC 9728 protected resource metadata: loose, unknown members survive. */
 const protectedResourceMetadataSchema = z.looseObject({
@@ -75,10 +75,10 @@ export class Discovery {
     for (const candidate of authorizationServerMetadataUrls(issuerUrl)) {
       let response: Response;
       try {
-        response = await fetch(candidate, {
+        response = await this.policy.fetch(candidate, {
           headers: { accept: 'application/json' },
           redirect: 'manual',
-          ...requestOptions(candidate, this.policy),
+          signal: AbortSignal.timeout(this.policy.timeoutMs),
         });
       } catch (error) {
         throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable', { cause: error });

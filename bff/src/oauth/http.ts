@@ -5,20 +5,27 @@ import { OAuthFailure } from './errors.js';
 export interface OutboundPolicy {
   allowHttpLoopback: boolean;
   timeoutMs: number;
+  /** The guarded fetch (see outbound.ts) every request to an AS or to metadata goes through. */
+  fetch: typeof fetch;
 }
 
 /**
  * Options every oauth4webapi request gets: a timeout, and plain http only towards loopback hosts when
  * the deployment allows it (the demo). Everything else must be https, which oauth4webapi enforces.
  */
-export function requestOptions(url: string, policy: OutboundPolicy): {
+export function requestOptions(
+  url: string,
+  policy: OutboundPolicy,
+): {
   signal: AbortSignal;
   [oauth.allowInsecureRequests]?: boolean;
+  [oauth.customFetch]: typeof fetch;
 } {
   const u = new URL(url);
   const insecureOk = policy.allowHttpLoopback && u.protocol === 'http:' && isLoopbackHost(u.hostname);
   return {
     signal: AbortSignal.timeout(policy.timeoutMs),
+    [oauth.customFetch]: policy.fetch,
     ...(insecureOk ? { [oauth.allowInsecureRequests]: true } : {}),
   };
 }
@@ -60,7 +67,7 @@ const MAX_JSON_BYTES = 256 * 1024;
 export async function fetchJson(url: string, policy: OutboundPolicy): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', ...requestOptions(url, policy) });
+    response = await policy.fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(policy.timeoutMs) });
   } catch (error) {
     throw new OAuthFailure('as_unavailable', `${new URL(url).origin} could not be reached`, { cause: error });
   }

@@ -2,7 +2,7 @@ import * as oauth from 'oauth4webapi';
 import { z } from 'zod';
 import type { ServerConfig } from '../config.js';
 import { OAuthFailure } from './errors.js';
-import { checkOutboundUrl, type OutboundPolicy, requestOptions } from './http.js';
+import { checkOutboundUrl, type OutboundPolicy } from './http.js';
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
@@ -125,7 +125,7 @@ export class ClientResolver {
     const method = registrationAuthMethod(as);
     let response: Response;
     try {
-      response = await fetch(endpoint, {
+      response = await this.policy.fetch(endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify({
@@ -138,7 +138,7 @@ export class ClientResolver {
           application_type: 'web',
         }),
         redirect: 'manual',
-        ...requestOptions(endpoint.href, this.policy),
+        signal: AbortSignal.timeout(this.policy.timeoutMs),
       });
     } catch (error) {
       throw new OAuthFailure('as_unavailable', 'the registration endpoint could not be reached', { cause: error });
