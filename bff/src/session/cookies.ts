@@ -66,8 +66,11 @@ export function newSessionId(): string {
 export class CookieJar {
   readonly sessionCookieName: string;
   readonly loginCookieName: string;
+  /** Every configured secret, by id: any of them unseals. */
   private readonly passwords: Record<string, string>;
-  private readonly newestSecretId: string;
+  /** The first configured secret only: iron-session seals with the highest id of the map it is given. */
+  private readonly sealingPassword: Record<string, string>;
+  private readonly sealingSecretId: string;
 
   constructor(private readonly settings: CookieSettings) {
     // __Host- pins the cookie to this exact origin (Secure, Path=/, no Domain); browsers only accept
@@ -75,8 +78,12 @@ export class CookieJar {
     this.sessionCookieName = settings.secure ? '__Host-mcp_session' : 'mcp_session';
     this.loginCookieName = settings.secure ? '__Secure-mcp_login' : 'mcp_login';
     this.passwords = Object.fromEntries(settings.secrets.map((s) => [String(s.id), s.secret]));
-    // iron-session seals with the highest id: that is the newest secret.
-    this.newestSecretId = String(Math.max(...settings.secrets.map((s) => s.id)));
+    // The first listed secret seals, whatever its id (as the first TOKEN_ENCRYPTION_KEYS key encrypts):
+    // a rolling rotation can first add a new secret behind the old one, then move it to the front.
+    const [first] = settings.secrets;
+    if (!first) throw new Error('"secrets" must contain at least one secret');
+    this.sealingSecretId = String(first.id);
+    this.sealingPassword = { [this.sealingSecretId]: first.secret };
   }
 
   async readSessionId(c: Context): Promise<string | undefined> {
@@ -84,8 +91,8 @@ export class CookieJar {
   }
 
   /**
-   * The session id in the cookie, and whether the cookie was sealed with an older secret than the
-   * newest (then the caller seals it again). A cookie whose secret was removed reads as no cookie.
+   * The session id in the cookie, and whether the cookie was sealed with another secret than the one
+   * that seals now (then the caller seals it again). A cookie whose secret was removed reads as no cookie.
    */
   async readSessionCookie(c: Context): Promise<{ sid: string; sealedWithOldSecret: boolean } | undefined> {
     const sealed = getCookie(c, this.sessionCookieName);
@@ -94,12 +101,12 @@ export class CookieJar {
     const parsed = sessionCookieSchema.safeParse(data);
     if (!parsed.success) return undefined;
     // iron-session's seal is "Fe26.2*<password id>*...": the id says which secret sealed it.
-    return { sid: parsed.data.sid, sealedWithOldSecret: sealed.split('*', 2)[1] !== this.newestSecretId };
+    return { sid: parsed.data.sid, sealedWithOldSecret: sealed.split('*', 2)[1] !== this.sealingSecretId };
   }
 
   /** @param maxAgeSeconds how long the browser keeps it: the rest of the session's absolute lifetime. */
   async writeSessionId(c: Context, sid: string, maxAgeSeconds = this.settings.sessionTtlSeconds): Promise<void> {
-    const sealed = await sealData({ sid }, { password: this.passwords, ttl: this.settings.sessionTtlSeconds });
+    const sealed = await sealData({ sid }, { password: this.sealingPassword, ttl: this.settings.sessionTtlSeconds });
     setCookie(c, this.sessionCookieName, sealed, {
       httpOnly: true,
       // Browsers treat http://localhost as a secure context and keep Secure cookies there, so the
@@ -128,7 +135,7 @@ export class CookieJar {
    * cookie off every other request.
    */
   async writeLoginTransaction(c: Context, txn: LoginTransaction): Promise<void> {
-    const sealed = await sealData(txn, { password: this.passwords, ttl: LOGIN_TTL_SECONDS });
+    const sealed = await sealData(txn, { password: this.sealingPassword, ttl: LOGIN_TTL_SECONDS });
     setCookie(c, this.loginCookieName, sealed, {
       httpOnly: true,
       secure: true,
@@ -147,7 +154,7 @@ export class CookieJar {
 
   /** Same cookie name and path as the transaction it replaces: one login in flight per browser. */
   async writeLoginCompletion(c: Context, completion: LoginCompletion): Promise<void> {
-    const sealed = await sealData(completion, { password: this.passwords, ttl: COMPLETION_TTL_SECONDS });
+    const sealed = await sealData(completion, { password: this.sealingPassword, ttl: COMPLETION_TTL_SECONDS });
     setCookie(c, this.loginCookieName, sealed, {
       httpOnly: true,
       secure: true,
