@@ -32,7 +32,7 @@ function describe(error: unknown): Described {
 }
 
 /** The body of every error boundary: what happened, and a way on. */
-export function RouteErrorView() {
+export function RouteErrorView({ backLink = true }: { backLink?: boolean }) {
   const error = useRouteError();
   const location = useLocation();
   const { title, message, connectServer } = describe(error);
@@ -47,9 +47,11 @@ export function RouteErrorView() {
           </a>
         </p>
       )}
-      <p>
-        <Link to={homePath}>Back to servers</Link>
-      </p>
+      {backLink && (
+        <p>
+          <Link to={homePath}>Back to servers</Link>
+        </p>
+      )}
     </div>
   );
 }
@@ -57,6 +59,11 @@ export function RouteErrorView() {
 /** For child routes: rendered inside the layout, so the header and banners stay. */
 export function RouteErrorBoundary() {
   return <RouteErrorView />;
+}
+
+/** For a server's sections: the server's frame around them already links back. */
+export function SectionErrorBoundary() {
+  return <RouteErrorView backLink={false} />;
 }
 
 /** For the root route, which replaces the layout: draws a minimal frame of its own. */

@@ -6,7 +6,7 @@ import { useId, useState } from 'react';
 import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
 import { type ActivityEntry, clearActivity, type LogLevel, useActivity } from '../activity';
 import { CallError } from '../components/CallError';
-import { RouteErrorBoundary } from '../components/RouteError';
+import { SectionErrorBoundary } from '../components/RouteError';
 import { logLevelOf, serverFacts, setLogLevel } from '../mcp';
 import { loadConnection, rethrowForServer } from './session';
 
@@ -98,4 +98,4 @@ function LevelPicker({ server }: { server: string }) {
   );
 }
 
-export const ErrorBoundary = RouteErrorBoundary;
+export const ErrorBoundary = SectionErrorBoundary;

@@ -7,7 +7,7 @@ import { type GetPromptResult, getPrompt, getPrompts } from '../calls';
 import { ArgumentsForm } from '../components/ArgumentsForm';
 import { CallError } from '../components/CallError';
 import { ContentView } from '../components/Content';
-import { RouteErrorBoundary } from '../components/RouteError';
+import { SectionErrorBoundary } from '../components/RouteError';
 import { stringFields } from '../schemaForm';
 import { routeError } from './route-errors';
 import { loadConnection, rethrowForServer } from './session';
@@ -80,4 +80,4 @@ export function Component() {
   );
 }
 
-export const ErrorBoundary = RouteErrorBoundary;
+export const ErrorBoundary = SectionErrorBoundary;

@@ -3,7 +3,7 @@
  */
 import { Link, type LoaderFunctionArgs, useLoaderData } from 'react-router';
 import { getPrompts } from '../calls';
-import { RouteErrorBoundary } from '../components/RouteError';
+import { SectionErrorBoundary } from '../components/RouteError';
 import { promptPath } from '../urls';
 import { loadConnection, rethrowForServer } from './session';
 
@@ -42,4 +42,4 @@ export function Component() {
   );
 }
 
-export const ErrorBoundary = RouteErrorBoundary;
+export const ErrorBoundary = SectionErrorBoundary;

@@ -7,7 +7,7 @@ import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
 import { getResources, type ReadResourceResult, readResource } from '../calls';
 import { CallError } from '../components/CallError';
 import { BinaryView, fileNameOf } from '../components/Content';
-import { RouteErrorBoundary } from '../components/RouteError';
+import { SectionErrorBoundary } from '../components/RouteError';
 import { serverFacts, subscribeResource, unsubscribeResource, watchResource } from '../mcp';
 import { routeError } from './route-errors';
 import { loadConnection, rethrowForServer } from './session';
@@ -134,4 +134,4 @@ export function Component() {
   );
 }
 
-export const ErrorBoundary = RouteErrorBoundary;
+export const ErrorBoundary = SectionErrorBoundary;

@@ -7,7 +7,7 @@ import { useId, useMemo, useState } from 'react';
 import { Link, type LoaderFunctionArgs, useLoaderData, useNavigate } from 'react-router';
 import { getResources, getResourceTemplates, type ResourceTemplate } from '../calls';
 import { ArgumentsForm } from '../components/ArgumentsForm';
-import { RouteErrorBoundary } from '../components/RouteError';
+import { SectionErrorBoundary } from '../components/RouteError';
 import { stringFields } from '../schemaForm';
 import { resourcePath } from '../urls';
 import { loadConnection, rethrowForServer } from './session';
@@ -107,4 +107,4 @@ function TemplateForm({ server, template }: { server: string; template: Resource
   );
 }
 
-export const ErrorBoundary = RouteErrorBoundary;
+export const ErrorBoundary = SectionErrorBoundary;

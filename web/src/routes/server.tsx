@@ -2,7 +2,7 @@
  * `/servers/:server/*`: the frame of one server's pages — its name and state, and links to its
  * tools, resources, prompts and log.
  */
-import { Link, type LoaderFunctionArgs, NavLink, Outlet, redirect, useLoaderData } from 'react-router';
+import { Link, type LoaderFunctionArgs, NavLink, Outlet, redirect, type ShouldRevalidateFunctionArgs, useLoaderData } from 'react-router';
 import { RouteErrorBoundary } from '../components/RouteError';
 import { serverFacts } from '../mcp';
 import { homePath, logPath, promptsPath, resourcesPath, toolsPath } from '../urls';
@@ -16,6 +16,12 @@ export async function loader({ params, request }: LoaderFunctionArgs) {
 }
 
 export type ServerLoaderData = Awaited<ReturnType<typeof loader>>;
+
+/** Moving between a server's sections, or searching within one, needs no new check of the server. */
+export function shouldRevalidate({ currentUrl, nextUrl, formMethod, defaultShouldRevalidate }: ShouldRevalidateFunctionArgs) {
+  const sameServer = currentUrl.pathname.split('/')[2] === nextUrl.pathname.split('/')[2];
+  return sameServer && !formMethod ? false : defaultShouldRevalidate;
+}
 
 /** `/servers/:server` itself shows the tools. */
 export function indexLoader({ params }: LoaderFunctionArgs) {

@@ -3,7 +3,7 @@
  */
 import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
 import { getTools } from '../calls';
-import { RouteErrorBoundary } from '../components/RouteError';
+import { SectionErrorBoundary } from '../components/RouteError';
 import { ToolAnnotations } from '../components/ToolAnnotations';
 import { ToolRunner } from '../components/ToolRunner';
 import { routeError } from './route-errors';
@@ -38,4 +38,4 @@ export function Component() {
   );
 }
 
-export const ErrorBoundary = RouteErrorBoundary;
+export const ErrorBoundary = SectionErrorBoundary;

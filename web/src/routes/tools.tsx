@@ -1,10 +1,10 @@
 /**
  * `/servers/:server/tools`: every tool, with a search box once there are more than a few.
  */
-import { useId } from 'react';
-import { Link, type LoaderFunctionArgs, useLoaderData, useSearchParams } from 'react-router';
+import { useId, useState } from 'react';
+import { Link, type LoaderFunctionArgs, type ShouldRevalidateFunctionArgs, useLoaderData, useSearchParams } from 'react-router';
 import { getTools, type Tool } from '../calls';
-import { RouteErrorBoundary } from '../components/RouteError';
+import { SectionErrorBoundary } from '../components/RouteError';
 import { ToolAnnotations } from '../components/ToolAnnotations';
 import { toolPath } from '../urls';
 import { loadConnection, rethrowForServer } from './session';
@@ -18,6 +18,11 @@ export async function loader({ params, request }: LoaderFunctionArgs) {
   return { server: connection.server, tools };
 }
 
+/** Typing in the search box changes only the query: nothing to load again. */
+export function shouldRevalidate({ currentUrl, nextUrl, defaultShouldRevalidate }: ShouldRevalidateFunctionArgs) {
+  return currentUrl.pathname === nextUrl.pathname ? false : defaultShouldRevalidate;
+}
+
 function matches(tool: Tool, query: string): boolean {
   const q = query.trim().toLowerCase();
   if (!q) return true;
@@ -27,7 +32,9 @@ function matches(tool: Tool, query: string): boolean {
 export function Component() {
   const { server, tools } = useLoaderData<typeof loader>();
   const [params, setParams] = useSearchParams();
-  const query = params.get('q') ?? '';
+  // The box holds its own text (the URL catches up after each keystroke, which is too late for a
+  // controlled input); the URL keeps the search for the back button and for sharing.
+  const [query, setQuery] = useState(() => params.get('q') ?? '');
   const searchId = useId();
   const shown = tools.filter((tool) => matches(tool, query));
   return (
@@ -45,7 +52,10 @@ export function Component() {
                 type="search"
                 value={query}
                 autoComplete="off"
-                onChange={(e) => setParams(e.target.value ? { q: e.target.value } : {}, { replace: true })}
+                onChange={(e) => {
+                  setQuery(e.target.value);
+                  setParams(e.target.value ? { q: e.target.value } : {}, { replace: true });
+                }}
               />
               <p role="status" className="muted">
                 {shown.length === tools.length ? `${tools.length} tools` : `${shown.length} of ${tools.length} tools`}
@@ -74,4 +84,4 @@ export function Component() {
   );
 }
 
-export const ErrorBoundary = RouteErrorBoundary;
+export const ErrorBoundary = SectionErrorBoundary;
