@@ -58,7 +58,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     config.secureCookies || config.allowHttpLoopback,
   );
   const clients = new Map(config.servers.map((s) => [s.id, new OAuthClient(s, discovery, resolver, redirectUri, policy)]));
-  const hints = new ChallengeHintsCache();
+  const hints = new ChallengeHintsCache((id) => {
+    const server = config.servers.find((s) => s.id === id);
+    if (server) discovery.forget(server.url);
+  });
   const cookies = new CookieJar({
     secure: config.secureCookies,
     secrets: config.sessionSecrets,

@@ -192,6 +192,22 @@ describe('client registration', () => {
     expect(variant.tokenRequests.every((t) => t.authorization === undefined && !t.params.has('client_secret'))).toBe(true);
   });
 
+  it('when the server moves to another AS, registers there and never sends the old credentials', async () => {
+    const { variant, browser } = await setup();
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    const oldClient = variant.authorizeRequests[0]?.get('client_id');
+    const other = await startVariant();
+    closers.push(other.close);
+    variant.moveTo(other);
+    // The old token is refused now; the login that follows goes to the new AS.
+    const res = await callAndLogin(browser, { ...variant, issuer: other.issuer } as Variant);
+    expect(res.status).toBe(200);
+    expect(other.registrations).toHaveLength(1);
+    expect(other.authorizeRequests[0]?.get('client_id')).not.toBe(oldClient);
+    expect(other.tokenRequests.map((t) => t.authorization)).not.toContain(variant.tokenRequests[0]?.authorization);
+    expect(other.tokenRequests.some((t) => t.params.get('client_id') === oldClient)).toBe(false);
+  });
+
   it('can leave out resource for authorization servers that reject it', async () => {
     const { variant, browser } = await setup({}, { OAUTH_RESOURCE_INDICATOR: '0' });
     expect((await callAndLogin(browser, variant)).status).toBe(200);

@@ -40,6 +40,10 @@ export interface Variant {
   tokenRequests: Array<{ params: URLSearchParams; authorization: string | undefined }>;
   registrations: Array<Record<string, unknown>>;
   mcpRequests: Array<{ authorization: string | undefined }>;
+  /** Access tokens this AS issued, with their scope. */
+  tokens: Map<string, string>;
+  /** Migrates the MCP server to another AS: its metadata names it, and only its tokens count. */
+  moveTo(other: Variant): void;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
   const codes = new Map<string, { challenge: string; scope: string; clientId: string; redirectUri: string }>();
   const tokens = new Map<string, string>(); // access token → scope
   const clients = new Map<string, { secret?: string; method: string }>();
+  let movedTo: Variant | undefined;
   const v: Variant = {
     url: mcpUrl,
     issuer,
@@ -66,6 +71,10 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     tokenRequests: [],
     registrations: [],
     mcpRequests: [],
+    tokens,
+    moveTo(other) {
+      movedTo = other;
+    },
     close: () => listening.close(),
   };
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -86,7 +95,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     if (req.method === 'GET' && path === prmUrl.slice(origin.length)) {
       return json(res, 200, {
         resource: o.prmResource ? o.prmResource(mcpUrl) : mcpUrl,
-        authorization_servers: [issuer],
+        authorization_servers: [movedTo ? movedTo.issuer : issuer],
         ...(o.scopesSupported ? { scopes_supported: o.scopesSupported } : {}),
       });
     }
@@ -156,7 +165,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       const auth = req.headers.authorization;
       v.mcpRequests.push({ authorization: auth });
       const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-      const scope = token !== undefined ? tokens.get(token) : undefined;
+      const scope = token !== undefined ? (movedTo ? movedTo.tokens : tokens).get(token) : undefined;
       if (scope === undefined) {
         await readBody(req);
         res.writeHead(401, { 'www-authenticate': challenge() });

@@ -7,6 +7,9 @@ import type { ChallengeHints } from './client.js';
 export class ChallengeHintsCache {
   private readonly byServer = new Map<string, ChallengeHints>();
 
+  /** @param onChallenge told of every challenge, e.g. to drop cached metadata (the server's AS may have moved). */
+  constructor(private readonly onChallenge: (server: string) => void = () => {}) {}
+
   get(server: string): ChallengeHints {
     return this.byServer.get(server) ?? {};
   }
@@ -16,5 +19,6 @@ export class ChallengeHintsCache {
     if (params.resource_metadata) hints.resourceMetadata = params.resource_metadata;
     if (params.scope) hints.scope = params.scope;
     this.byServer.set(server, hints);
+    this.onChallenge(server);
   }
 }
