@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { type Listening, listen } from '../../demo/src/listen.js';
 
 /**
@@ -31,7 +31,45 @@ export interface VariantOptions {
   registration?: boolean;
   tokenAuthMethods?: string[];
   cimd?: boolean;
+  /** Faults to start with; `variant.faults` changes them later (e.g. a refresh fault after a login). */
+  faults?: VariantFaults;
+  /** Extra headers on every answer of the MCP server (e.g. Set-Cookie, hop-by-hop headers). */
+  mcpResponseHeaders?: Record<string, string>;
 }
+
+/**
+ * What a faulty endpoint does instead of its job. `redirect` points at `/redirected` on this server, which
+ * counts its visits (`redirectedHits`): a client that follows redirects shows up there.
+ */
+export type Fault =
+  | 'status-500'
+  | 'hang'
+  | 'malformed-json'
+  | 'html'
+  /** 50 MB of JSON-ish bytes, chunked (no Content-Length to refuse it by). */
+  | 'huge'
+  | 'redirect'
+  /** Token endpoint only: a 200 without access_token. */
+  | 'no-access-token'
+  /** Token endpoint only: a 200 with token_type "mac". */
+  | 'token-type-mac';
+
+export interface VariantFaults {
+  /** Protected resource metadata. */
+  prm?: Fault;
+  /** Authorization server metadata. */
+  metadata?: Fault;
+  registration?: Fault;
+  /** The token endpoint for the authorization code grant. */
+  token?: Fault;
+  /** The token endpoint for the refresh token grant. */
+  refresh?: Fault;
+  revocation?: Fault;
+  /** The MCP endpoint itself. */
+  mcp?: 'hang' | 'status-500';
+}
+
+export type VariantEndpoint = keyof VariantFaults;
 
 export interface Variant {
   url: string;
@@ -39,7 +77,15 @@ export interface Variant {
   authorizeRequests: URLSearchParams[];
   tokenRequests: Array<{ params: URLSearchParams; authorization: string | undefined }>;
   registrations: Array<Record<string, unknown>>;
-  mcpRequests: Array<{ authorization: string | undefined }>;
+  mcpRequests: Array<{ authorization: string | undefined; url: string; method: string; headers: IncomingHttpHeaders }>;
+  /** Revocation requests (RFC 7009), in order. */
+  revocations: URLSearchParams[];
+  /** Requests per endpoint, faulty or not. */
+  hits: Record<VariantEndpoint, number>;
+  /** Visits to the target of the `redirect` fault. */
+  redirectedHits: number;
+  /** Mutable: what each endpoint does wrong from now on. */
+  faults: VariantFaults;
   /** Access tokens this AS issued, with their scope. */
   tokens: Map<string, string>;
   /** Migrates the MCP server to another AS: its metadata names it, and only its tokens count. */
@@ -71,6 +117,10 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     tokenRequests: [],
     registrations: [],
     mcpRequests: [],
+    revocations: [],
+    hits: { prm: 0, metadata: 0, registration: 0, token: 0, refresh: 0, revocation: 0, mcp: 0 },
+    redirectedHits: 0,
+    faults: { ...o.faults },
     tokens,
     moveTo(other) {
       movedTo = other;
@@ -86,13 +136,66 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   };
+  const refreshTokens = new Map<string, string>(); // refresh token → scope
+  /** Answers as `fault` says; true when it did (the endpoint then does nothing else). */
+  const faulty = (res: ServerResponse, fault: Fault | undefined): boolean => {
+    if (!fault) return false;
+    res.on('error', () => {});
+    switch (fault) {
+      case 'status-500':
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('Internal Server Error');
+        break;
+      case 'hang':
+        break; // never answers; close() ends the connection
+      case 'malformed-json':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"issuer": "http://localhost", "access_token": ');
+        break;
+      case 'html':
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<!doctype html><html><body><h1>Sign in to the corporate proxy</h1></body></html>');
+        break;
+      case 'huge': {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(64 * 1024, 0x20);
+        let left = 50 * 1024 * 1024;
+        const pump = () => {
+          while (left > 0 && !res.destroyed) {
+            left -= chunk.length;
+            if (!res.write(chunk)) return void res.once('drain', pump);
+          }
+          if (!res.destroyed) res.end();
+        };
+        pump();
+        break;
+      }
+      case 'redirect':
+        res.writeHead(302, { location: `${origin}/redirected` });
+        res.end();
+        break;
+      case 'no-access-token':
+        json(res, 200, { token_type: 'Bearer', expires_in: 3600 });
+        break;
+      case 'token-type-mac':
+        json(res, 200, { access_token: `at-${randomBytes(12).toString('hex')}`, token_type: 'mac', expires_in: 3600, mac_key: 'k' });
+        break;
+    }
+    return true;
+  };
   const challenge = (extra = '') =>
     `Bearer resource_metadata="${prmUrl}"${o.challengeScope ? `, scope="${o.challengeScope}"` : ''}${extra}`;
 
   listening.handle(async (req, res) => {
     const url = new URL(req.url ?? '/', origin);
     const path = url.pathname;
+    if (path === '/redirected') {
+      v.redirectedHits++;
+      return json(res, 200, {});
+    }
     if (req.method === 'GET' && path === prmUrl.slice(origin.length)) {
+      v.hits.prm++;
+      if (faulty(res, v.faults.prm)) return;
       return json(res, 200, {
         resource: o.prmResource ? o.prmResource(mcpUrl) : mcpUrl,
         authorization_servers: [movedTo ? movedTo.issuer : issuer],
@@ -100,10 +203,13 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       });
     }
     if (req.method === 'GET' && path === asWellKnown) {
+      v.hits.metadata++;
+      if (faulty(res, v.faults.metadata)) return;
       return json(res, 200, {
         issuer,
         authorization_endpoint: `${issuer}/authorize`,
         token_endpoint: `${issuer}/token`,
+        revocation_endpoint: `${issuer}/revoke`,
         ...(o.registration !== false ? { registration_endpoint: `${issuer}/register` } : {}),
         response_types_supported: ['code'],
         code_challenge_methods_supported: ['S256'],
@@ -114,6 +220,8 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       });
     }
     if (req.method === 'POST' && path === `${issuerPath}/register`) {
+      v.hits.registration++;
+      if (faulty(res, v.faults.registration)) return;
       const body = JSON.parse(await readBody(req)) as Record<string, unknown>;
       v.registrations.push(body);
       const id = `client-${randomBytes(6).toString('hex')}`;
@@ -145,6 +253,9 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       const params = new URLSearchParams(await readBody(req));
       v.tokenRequests.push({ params, authorization: req.headers.authorization });
       const grant = params.get('grant_type');
+      const endpoint = grant === 'refresh_token' ? 'refresh' : 'token';
+      v.hits[endpoint]++;
+      if (faulty(res, v.faults[endpoint])) return;
       let scope = '';
       if (grant === 'authorization_code') {
         const entry = codes.get(params.get('code') ?? '');
@@ -154,16 +265,37 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
           return json(res, 400, { error: 'invalid_grant' });
         }
         scope = entry.scope;
+      } else if (grant === 'refresh_token') {
+        const known = refreshTokens.get(params.get('refresh_token') ?? '');
+        if (known === undefined) return json(res, 400, { error: 'invalid_grant' });
+        refreshTokens.delete(params.get('refresh_token') ?? ''); // rotated
+        scope = known;
       } else {
         return json(res, 400, { error: 'unsupported_grant_type' });
       }
       const access = `at-${randomBytes(12).toString('hex')}`;
+      const refresh = `rt-${randomBytes(12).toString('hex')}`;
       tokens.set(access, scope);
-      return json(res, 200, { access_token: access, token_type: 'Bearer', expires_in: 3600, scope, refresh_token: `rt-${randomBytes(12).toString('hex')}` });
+      refreshTokens.set(refresh, scope);
+      return json(res, 200, { access_token: access, token_type: 'Bearer', expires_in: 3600, scope, refresh_token: refresh });
+    }
+    if (req.method === 'POST' && path === `${issuerPath}/revoke`) {
+      const params = new URLSearchParams(await readBody(req));
+      v.hits.revocation++;
+      v.revocations.push(params);
+      if (faulty(res, v.faults.revocation)) return;
+      const token = params.get('token') ?? '';
+      tokens.delete(token);
+      refreshTokens.delete(token);
+      res.writeHead(200);
+      return res.end();
     }
     if (path === '/mcp') {
       const auth = req.headers.authorization;
-      v.mcpRequests.push({ authorization: auth });
+      v.mcpRequests.push({ authorization: auth, url: req.url ?? '', method: req.method ?? '', headers: { ...req.headers } });
+      v.hits.mcp++;
+      if (faulty(res, v.faults.mcp)) return;
+      for (const [name, value] of Object.entries(o.mcpResponseHeaders ?? {})) res.setHeader(name, value);
       const token = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
       const scope = token !== undefined ? (movedTo ? movedTo.tokens : tokens).get(token) : undefined;
       if (scope === undefined) {
