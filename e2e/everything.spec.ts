@@ -1,0 +1,173 @@
+/**
+ * The SPA against the reference MCP server, @modelcontextprotocol/server-everything, over Streamable
+ * HTTP and with no authorization at all: the BFF forwards without a token (lazy login), and the SPA
+ * lists and runs its tools, reads its resources and gets its prompts.
+ *
+ * Its own servers, started here and stopped at the end, on loopback: the reference server through
+ * its CLI (`streamableHttp`), and a BFF configured for it through MCP_SERVERS, serving the built SPA.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test as base, screenshot } from './fixtures.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const everythingPort = Number(process.env.E2E_EVERYTHING_PORT ?? 4910);
+const appPort = Number(process.env.E2E_EVERYTHING_APP_PORT ?? 3910);
+const appUrl = `http://localhost:${appPort}`;
+const everythingCli = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/dist/index.js');
+
+/** Polls until `url` answers at all (any status), or the process dies, or time runs out. */
+async function waitUntilAnswering(url: string, child: ChildProcess, output: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${url}: the process exited (${child.exitCode}):\n${output.join('')}`);
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(1000) });
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${output.join('')}`);
+}
+
+function start(command: string, args: string[], env: Record<string, string>): { child: ChildProcess; output: string[] } {
+  const child = spawn(command, args, { cwd: join(here, '..'), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (output.length > 200) output.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return { child, output };
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+const test = base.extend<object, { everythingApp: string }>({
+  everythingApp: [
+    async ({}, use) => {
+      const everything = start(process.execPath, ['--import', join(here, 'loopback-listen.mjs'), everythingCli, 'streamableHttp'], {
+        PORT: String(everythingPort),
+      });
+      const bff = start(process.execPath, ['--import', 'tsx', join(here, '../bff/src/main.ts')], {
+        PUBLIC_URL: appUrl,
+        HOST: '127.0.0.1',
+        PORT: String(appPort),
+        MCP_SERVERS: JSON.stringify([{ id: 'everything', name: 'Everything reference server', url: `http://127.0.0.1:${everythingPort}/mcp` }]),
+        // Demo-only secret, public in this repository.
+        SESSION_SECRET: 'demo-only-session-secret-for-the-everything-e2e-test',
+        ALLOW_HTTP_LOOPBACK: '1',
+        TOKEN_STORE: 'memory',
+        STATIC_DIR: join(here, '../web/dist'),
+        LOG_LEVEL: 'warn',
+      });
+      try {
+        await waitUntilAnswering(`http://127.0.0.1:${everythingPort}/mcp`, everything.child, everything.output);
+        await waitUntilAnswering(`${appUrl}/healthz`, bff.child, bff.output);
+        await use(appUrl);
+      } finally {
+        await Promise.all([stop(bff.child), stop(everything.child)]);
+      }
+    },
+    { scope: 'worker' },
+  ],
+});
+
+test.use({ baseURL: appUrl });
+
+test.beforeEach(async ({ everythingApp: _, noPageProblems: __ }) => {});
+
+test('the reference server needs no login: the SPA lists and runs its tools', async ({ page }) => {
+  await page.goto('/');
+  const card = page.getByRole('region', { name: 'Everything reference server' });
+  await expect(card.getByText('Connected', { exact: true })).toBeVisible();
+  await expect(card.getByText('No sign-in needed.')).toBeVisible();
+  await expect(card.getByText(/Server: Everything Reference Server/)).toBeVisible();
+  await expect(page.getByRole('link', { name: /^Connect/ })).toHaveCount(0);
+  await screenshot(page, 'everything-servers');
+
+  await card.getByRole('navigation').getByRole('link', { name: /^Tools/ }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Tools' })).toBeVisible();
+  await page.getByRole('searchbox', { name: 'Search tools' }).fill('sum');
+  await page.getByRole('link', { name: 'get-sum' }).click();
+  await page.getByLabel('a', { exact: true }).fill('7');
+  await page.getByLabel('b', { exact: true }).fill('35');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('42');
+
+  await page.getByRole('navigation', { name: 'Server sections' }).getByRole('link', { name: 'Tools' }).click();
+  await page.getByRole('link', { name: 'echo', exact: true }).click();
+  await page.getByLabel('message', { exact: true }).fill('hello, everything');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('hello, everything');
+
+  await page.getByRole('navigation', { name: 'Server sections' }).getByRole('link', { name: 'Tools' }).click();
+  await page.getByRole('link', { name: 'get-tiny-image' }).click();
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('region', { name: 'Result' }).getByRole('img').first()).toBeVisible();
+
+  await page.getByRole('navigation', { name: 'Server sections' }).getByRole('link', { name: 'Tools' }).click();
+  await page.getByRole('link', { name: 'get-structured-content' }).click();
+  await page.getByLabel('location', { exact: true }).selectOption('Chicago');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('region', { name: 'Result' }).getByRole('region', { name: 'Structured content' })).toContainText('temperature');
+
+  await page.getByRole('navigation', { name: 'Server sections' }).getByRole('link', { name: 'Tools' }).click();
+  await page.getByRole('link', { name: 'trigger-long-running-operation' }).click();
+  await page.getByLabel('duration', { exact: true }).fill('2');
+  await page.getByLabel('steps', { exact: true }).fill('4');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('progressbar', { name: 'Progress' })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('Long running operation completed. Duration: 2 seconds, Steps: 4.');
+});
+
+test('reads its resources and resource templates, text and binary', async ({ page }) => {
+  await page.goto('/servers/everything/resources');
+  await expect(page.getByRole('heading', { level: 1, name: 'Resources' })).toBeVisible();
+  const listed = page.getByRole('region', { name: 'Resources', exact: true });
+  await expect(listed.getByRole('link').first()).toBeVisible();
+  const first = (await listed.getByRole('link').first().textContent()) ?? '';
+  await listed.getByRole('link').first().click();
+  await expect(page.getByRole('heading', { level: 1, name: first })).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Contents' }).locator('pre').first()).not.toBeEmpty();
+  await screenshot(page, 'everything-resource');
+
+  const sections = page.getByRole('navigation', { name: 'Server sections' });
+  await sections.getByRole('link', { name: 'Resources' }).click();
+  const text = page.getByRole('region', { name: 'Dynamic Text Resource' });
+  await text.getByLabel('resourceId', { exact: true }).fill('7');
+  await text.getByRole('button', { name: 'Read' }).click();
+  await expect(page.getByRole('region', { name: 'Contents' }).locator('pre')).toContainText('7');
+
+  await sections.getByRole('link', { name: 'Resources' }).click();
+  const blob = page.getByRole('region', { name: 'Dynamic Blob Resource' });
+  await blob.getByLabel('resourceId', { exact: true }).fill('3');
+  await blob.getByRole('button', { name: 'Read' }).click();
+  const contents = page.getByRole('region', { name: 'Contents' });
+  await expect(contents).toContainText(/Binary, \d+ bytes/);
+  await expect(contents.getByRole('link', { name: /^Download / })).toBeVisible();
+});
+
+test('gets its prompts with arguments', async ({ page }) => {
+  await page.goto('/servers/everything/prompts');
+  await expect(page.getByRole('heading', { level: 1, name: 'Prompts' })).toBeVisible();
+  await expect(page.getByText('Arguments: city, state (optional)')).toBeVisible();
+  await page.getByRole('link', { name: 'args-prompt', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'args-prompt' })).toBeVisible();
+  await page.getByLabel('city', { exact: true }).fill('Paris');
+  await page.getByRole('button', { name: 'Get prompt' }).click();
+  const messages = page.getByRole('region', { name: 'Messages' });
+  await expect(messages.getByRole('heading', { name: 'User' })).toBeVisible();
+  await expect(messages).toContainText("What's weather in Paris?");
+  await screenshot(page, 'everything-prompt');
+});
