@@ -55,6 +55,7 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
 
 const test = base.extend<object, { everythingApp: string }>({
   everythingApp: [
+    // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
     async ({}, use) => {
       const everything = start(process.execPath, ['--import', join(here, 'loopback-listen.mjs'), everythingCli, 'streamableHttp'], {
         PORT: String(everythingPort),
