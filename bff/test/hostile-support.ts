@@ -1,0 +1,149 @@
+import { getRequestListener } from '@hono/node-server';
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { expect } from 'vitest';
+import { listen } from '../../demo/src/listen.js';
+import { createApp } from '../src/app.js';
+import { type Config, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { MemoryTokenStore } from '../src/store/memory.js';
+import { TestBrowser } from './support.js';
+import { startVariant, type Variant, type VariantOptions } from './variant-server.js';
+
+/** Shared by the hostile-* tests: a BFF in front of a variant AS/MCP server, and ways to look at answers. */
+
+export const TEST_SESSION_SECRET = 'test-only-hostile-session-secret-0123456789';
+
+export interface VariantApp {
+  variant: Variant;
+  origin: string;
+  port: number;
+  store: MemoryTokenStore;
+  config: Config;
+  /** Every log line the BFF wrote (when started with a log level). */
+  logs: string[];
+  browser(): TestBrowser;
+  close(): Promise<void>;
+}
+
+/** A BFF (in this process, on its own loopback port) for a variant server; short AS timeout by default. */
+export async function startVariantApp(
+  options: VariantOptions = {},
+  env: Record<string, string> = {},
+  logLevel = 'silent',
+): Promise<VariantApp> {
+  const variant = await startVariant(options);
+  const app = await listen(0, '127.0.0.1', 'localhost');
+  const config = loadConfig({
+    PUBLIC_URL: app.origin,
+    MCP_SERVER_URL: variant.url,
+    SESSION_SECRET: TEST_SESSION_SECRET,
+    ALLOW_HTTP_LOOPBACK: '1',
+    LOG_LEVEL: logLevel,
+    TOKEN_STORE: 'memory',
+    AUTH_SERVER_TIMEOUT_MS: '1000',
+    UPSTREAM_TIMEOUT_MS: '1000',
+    ...env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const store = new MemoryTokenStore();
+  app.handle(getRequestListener(createApp({ config, store, log: createLogger(logLevel, sink) }).fetch));
+  return {
+    variant,
+    origin: app.origin,
+    port: app.port,
+    store,
+    config,
+    logs,
+    browser: () => new TestBrowser(app.origin),
+    async close() {
+      await Promise.all([app.close(), variant.close()]);
+    },
+  };
+}
+
+/** /bff/login, the variant's authorize endpoint (it approves at once), and the redirect back: the callback URL. */
+export async function authorizeAtVariant(browser: TestBrowser, returnTo = '/', rawReturnTo?: string): Promise<URL> {
+  const login = await browser.request(`/bff/login?server=default&returnTo=${rawReturnTo ?? encodeURIComponent(returnTo)}`, { csrf: false });
+  if (login.status !== 302) throw new Error(`login answered ${login.status}`);
+  const authorize = await fetch(login.headers.get('location') as string, { redirect: 'manual' });
+  if (authorize.status !== 302) throw new Error(`authorize answered ${authorize.status}`);
+  return new URL(authorize.headers.get('location') as string);
+}
+
+/** A whole login at a variant server, ending with the completion's redirect. */
+export async function loginAtVariant(browser: TestBrowser, returnTo = '/', rawReturnTo?: string): Promise<Response> {
+  return browser.finishLogin(await authorizeAtVariant(browser, returnTo, rawReturnTo));
+}
+
+export function setCookieLine(res: Response, name: string): string | undefined {
+  return res.headers.getSetCookie().find((l) => l.startsWith(`${name}=`));
+}
+
+/**
+ * What a browser does with this Location must keep it on the app: a path (not scheme-relative, no
+ * backslash a browser would read as a slash, no control characters it would strip) that resolves to
+ * the app's origin.
+ */
+export function expectSameOriginPath(location: string | null, appOrigin: string): void {
+  expect(location, 'a Location header').toBeTypeOf('string');
+  const loc = location as string;
+  expect(loc.startsWith('/'), `Location ${JSON.stringify(loc)} is a path`).toBe(true);
+  expect(loc.startsWith('//'), `Location ${JSON.stringify(loc)} is not scheme-relative`).toBe(false);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for exactly these
+  expect(/[\\\u0000-\u0020\u007F-\uFFFF]/.test(loc), `Location ${JSON.stringify(loc)} has only visible ASCII`).toBe(false);
+  expect(new URL(loc, appOrigin).origin).toBe(appOrigin);
+}
+
+/**
+ * An error answer: small, JSON (or a small HTML page), no stack trace, none of the `internal` values
+ * (upstream and AS URLs), never cached.
+ */
+export async function expectCleanError(res: Response, status: number, error?: string, internal: string[] = []): Promise<void> {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('cache-control')).toMatch(/no-store/);
+  const text = await res.text();
+  expect(text.length).toBeLessThan(2048);
+  expect(text).not.toMatch(/\bat [\w.<>]+ \(|node:internal|node_modules|\/work\/|file:\/\/|\.ts:\d+|Error:|127\.0\.0\.1/);
+  for (const value of internal) expect(text).not.toContain(value);
+  if (res.headers.get('content-type')?.includes('json')) {
+    const body = JSON.parse(text) as { error?: string };
+    if (error) expect(body.error).toBe(error);
+  } else {
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+  }
+}
+
+/**
+ * Sends `text` as-is over a new TCP connection and collects everything until the server closes it or
+ * `timeoutMs` passes. For what fetch() will not send: absolute-form targets, dot segments, odd Hosts.
+ */
+export function rawHttp(port: number, text: string, timeoutMs = 10_000): Promise<{ raw: string; status: number; headers: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let raw = '';
+    let settled = false;
+    const done = (closed: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+      resolve({ raw, status, headers: raw.split('\r\n\r\n')[0] ?? '', closed });
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.on('connect', () => socket.write(text));
+    socket.on('data', (d) => {
+      raw += d.toString('latin1');
+    });
+    socket.on('end', () => done(true));
+    socket.on('close', () => done(true));
+    socket.on('error', () => done(true));
+  });
+}
