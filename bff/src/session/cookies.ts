@@ -4,6 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { sealData, unsealData } from 'iron-session';
 import { z } from 'zod';
 import type { SessionSecret } from '../config.js';
+import { UnsealCache } from './unseal-cache.js';
 
 /** How long a login may take from the redirect to the AS until the callback. */
 export const LOGIN_TTL_SECONDS = 600;
@@ -68,6 +69,8 @@ export class CookieJar {
   readonly loginCookieName: string;
   /** Every configured secret, by id: any of them unseals. */
   private readonly passwords: Record<string, string>;
+  /** Session cookies unsealed recently: unsealing is the costliest step of a proxied request. */
+  private readonly unsealedSessions = new UnsealCache<unknown>();
   /** The first configured secret only: iron-session seals with the highest id of the map it is given. */
   private readonly sealingPassword: Record<string, string>;
   private readonly sealingSecretId: string;
@@ -97,7 +100,7 @@ export class CookieJar {
   async readSessionCookie(c: Context): Promise<{ sid: string; sealedWithOldSecret: boolean } | undefined> {
     const sealed = getCookie(c, this.sessionCookieName);
     if (!sealed) return undefined;
-    const data = await this.unseal(sealed, this.settings.sessionTtlSeconds);
+    const data = await this.unsealedSessions.get(sealed, () => this.unseal(sealed, this.settings.sessionTtlSeconds));
     const parsed = sessionCookieSchema.safeParse(data);
     if (!parsed.success) return undefined;
     // iron-session's seal is "Fe26.2*<password id>*...": the id says which secret sealed it.
