@@ -4,7 +4,11 @@ import { UnsealCache } from '../src/session/unseal-cache.js';
 describe('unseal cache', () => {
   const counting = (value: string | undefined) => {
     const calls = { n: 0 };
-    return { calls, unseal: async () => (calls.n++, value) };
+    const unseal = async () => {
+      calls.n++;
+      return value;
+    };
+    return { calls, unseal };
   };
 
   it('unseals a cookie once while the entry lives, then again', async () => {
