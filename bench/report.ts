@@ -1,0 +1,362 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MemorySample } from './lib/memory.js';
+import type { ProfileSummary } from './lib/profile.js';
+import type { SessionsResult } from './servers/sessions.js';
+
+export type Mode = 'json' | 'sse';
+export type Setup = 'direct' | 'nginx' | 'bff';
+
+export interface ThroughputRow {
+  mode: Mode;
+  concurrency: number;
+  setup: Setup;
+  /** Medians over the rounds. */
+  rps: number;
+  p50: number;
+  p99: number;
+  rpsRange: [number, number];
+  failures: number;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    nginx: string | undefined;
+    pinned: boolean;
+    cpuServers: string;
+    cpuLoad: string;
+    loadStart: number[];
+    loadEnd: number[];
+    uptimeStart: string;
+    uptimeEnd: string;
+    /** Average number of cores that processes other than the bench's kept busy during the run. */
+    othersCores: number;
+  };
+  settings: { rounds: number; seconds: number; concurrency: number[]; tokenStore: string };
+  throughput: ThroughputRow[];
+  /** Sections that failed, with the first line of their error. */
+  failures: string[];
+  sse?: { events: number; medianMs: Partial<Record<Setup, number>> };
+  streams?: {
+    count: number;
+    statuses: Record<string, number>;
+    before: MemorySample;
+    during: MemorySample;
+    afterClose: MemorySample;
+    mcpBefore: MemorySample;
+    mcpDuring: MemorySample;
+  };
+  storm?: { requests: number; refreshes: number; ms: number; statuses: Record<string, number> };
+  profile?: { seconds: number; rps: number; file: string; summary: ProfileSummary };
+  sessions?: SessionsResult[];
+}
+
+const SETUP_LABEL: Record<Setup, string> = { direct: 'direct', nginx: 'nginx', bff: 'BFF' };
+const COLORS: Record<Setup, string> = { direct: '#4c78a8', nginx: '#72b7b2', bff: '#e45756' };
+const MiB = 1024 * 1024;
+
+const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : Math.round(n).toLocaleString('en-US'));
+const f2 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
+const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '–');
+
+function row(results: BenchResults, mode: Mode, concurrency: number, setup: Setup): ThroughputRow | undefined {
+  return results.throughput.find((r) => r.mode === mode && r.concurrency === concurrency && r.setup === setup);
+}
+
+export function isQuiet(results: BenchResults): boolean {
+  return (results.machine.loadStart[0] ?? 1) < 0.5 && results.machine.othersCores < 0.15;
+}
+
+/** Pass/fail against the targets, per mode, at the concurrencies that carry load. */
+export function targetLines(results: BenchResults): string[] {
+  const lines: string[] = [];
+  const modes = [...new Set(results.throughput.map((r) => r.mode))];
+  for (const mode of modes) {
+    for (const c of results.settings.concurrency) {
+      const bff = row(results, mode, c, 'bff');
+      const direct = row(results, mode, c, 'direct');
+      const nginx = row(results, mode, c, 'nginx');
+      if (!bff || !direct) continue;
+      const vsDirect = bff.rps / direct.rps;
+      const vsNginx = nginx ? bff.rps / nginx.rps : Number.NaN;
+      const parts = [
+        `${vsDirect.toFixed(2)} ${vsDirect >= 0.6 ? '✅' : '❌'}`,
+        nginx ? `${vsNginx.toFixed(2)} ${vsNginx >= 0.8 ? '✅' : '❌'}` : '–',
+      ];
+      const added = bff.p50 - direct.p50;
+      parts.push(c === 1 ? `${added.toFixed(2)} ms ${added < 1 ? '✅' : '❌'} (< 1 ms)` : `${added.toFixed(2)} ms`);
+      lines.push(`| ${mode.toUpperCase()} | ${c} | ${parts.join(' | ')} |`);
+    }
+  }
+  return lines;
+}
+
+function markdown(results: BenchResults): string {
+  const m = results.machine;
+  const quiet = isQuiet(results);
+  const setups = [...new Set(results.throughput.map((r) => r.setup))];
+  const out: string[] = [];
+  out.push('# MCP BFF benchmark');
+  out.push('');
+  out.push(`Run \`pnpm bench\` (${results.startedAt.replace('T', ' ').slice(0, 19)} UTC → ${results.finishedAt.slice(11, 19)}).`);
+  out.push('');
+  if (!quiet) {
+    out.push(
+      `> **Taken on a busy machine.** 1-minute load ${f2(m.loadStart[0])} at the start; other processes kept ` +
+        `${f2(m.othersCores)} cores busy on average during the run. Treat the numbers as indicative and rerun on a quiet machine.`,
+    );
+    out.push('');
+  }
+  out.push('## Machine');
+  out.push('');
+  out.push(`- ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}, nginx ${m.nginx ?? 'not installed (setup skipped)'}`);
+  out.push(
+    m.pinned
+      ? `- Pinned with taskset: MCP server, authorization server, nginx and BFF on CPU ${m.cpuServers}; autocannon on CPU ${m.cpuLoad}. So the proxy and its upstream share one core, and throughput ratios show the proxy's CPU cost per request.`
+      : '- Not pinned (no taskset): every process may run on any CPU.',
+  );
+  out.push(`- Load at start: \`${m.uptimeStart}\``);
+  out.push(`- Load at end: \`${m.uptimeEnd}\` (includes the bench itself)`);
+  out.push(`- CPU used by other processes during the run: ${f2(m.othersCores)} cores on average (${quiet ? 'quiet' : 'not quiet'})`);
+  out.push('');
+  out.push('## Setup');
+  out.push('');
+  out.push(
+    '- Request: `tools/call` of `echo` (a 21-character message) to the demo MCP server (official MCP SDK, stateless mode), answered ' +
+      'as JSON (`enableJsonResponse`) or as an SSE stream with one event.',
+  );
+  out.push(
+    '- **direct**: to the MCP server with the bearer token. **nginx**: Debian nginx as a plain reverse proxy (one worker, upstream keep-alive, `proxy_buffering off`) adding the same Authorization header. ' +
+      `**BFF**: \`/mcp/default\` with the logged-in session cookie and \`X-CSRF: 1\`; the BFF as \`main.ts\` runs it (${results.settings.tokenStore ?? 'memory'} token store, info-level request logs to /dev/null).`,
+  );
+  out.push(
+    `- autocannon in its own process; ${results.settings.rounds} interleaved rounds (direct, nginx, BFF, direct, …) of ${results.settings.seconds} s ` +
+      'per setup and concurrency after a 2 s warm-up; the table shows the median round. Latencies are taken from every response (not autocannon\'s whole-millisecond histogram).',
+  );
+  out.push('');
+  if (results.failures?.length) {
+    out.push('## Sections that failed');
+    out.push('');
+    for (const f of results.failures) out.push(`- ${f}`);
+    out.push('');
+  }
+  out.push('## Targets');
+  out.push('');
+  out.push('| answer | concurrency | BFF / direct (≥ 0.6) | BFF / nginx (≥ 0.8) | added p50 (< 1 ms at 1) |');
+  out.push('|---|---|---|---|---|');
+  out.push(...targetLines(results));
+  out.push('');
+  out.push('## Throughput and latency');
+  out.push('');
+  out.push('![throughput and p99 per setup](chart.svg)');
+  out.push('');
+  for (const mode of ['json', 'sse'] as Mode[]) {
+    if (!results.throughput.some((r) => r.mode === mode)) continue;
+    out.push(`### ${mode === 'json' ? 'JSON answer' : 'SSE answer'}`);
+    out.push('');
+    out.push('| concurrency | setup | req/s (median) | req/s (min–max) | p50 ms | p99 ms | BFF / this |');
+    out.push('|---|---|---|---|---|---|---|');
+    for (const c of results.settings.concurrency) {
+      const bff = row(results, mode, c, 'bff');
+      for (const setup of setups) {
+        const r = row(results, mode, c, setup);
+        if (!r) continue;
+        out.push(
+          `| ${c} | ${SETUP_LABEL[setup]} | ${f0(r.rps)} | ${f0(r.rpsRange[0])}–${f0(r.rpsRange[1])} | ${f2(r.p50)} | ${f2(r.p99)} | ${setup === 'bff' ? '' : ratio(bff?.rps, r.rps)}${r.failures ? ` (${r.failures} failed)` : ''} |`,
+        );
+      }
+    }
+    out.push('');
+  }
+  if (results.sse) {
+    out.push('## SSE: latency added per event');
+    out.push('');
+    out.push(
+      `A \`slow_task\` stream (20 progress events 20 ms apart, then the result), 5 times per setup. The MCP server records when it writes each event, the load process when the event arrives; the median difference, minus direct's, is what the proxy adds (${results.sse.events} events per setup).`,
+    );
+    out.push('');
+    out.push(`| setup | added per event (median) |`);
+    out.push('|---|---|');
+    for (const [setup, ms] of Object.entries(results.sse.medianMs)) out.push(`| ${SETUP_LABEL[setup as Setup]} | ${ms.toFixed(3)} ms |`);
+    out.push('');
+  }
+  if (results.streams) {
+    const s = results.streams;
+    const heap = (s.during.heapUsed + s.during.external - s.before.heapUsed - s.before.external) / s.count;
+    const rss = (s.during.rss - s.before.rss) / s.count;
+    out.push(`## ${s.count.toLocaleString('en-US')} open SSE streams through the BFF`);
+    out.push('');
+    out.push(`Statuses: ${JSON.stringify(s.statuses)}. Each stream is a \`slow_task\` that stays open for 100 s with an event every 2 s.`);
+    out.push('');
+    out.push('| | BFF before | BFF with the streams open | per stream | after closing them |');
+    out.push('|---|---|---|---|---|');
+    out.push(`| heap + external | ${((s.before.heapUsed + s.before.external) / MiB).toFixed(1)} MiB | ${((s.during.heapUsed + s.during.external) / MiB).toFixed(1)} MiB | ${(heap / 1024).toFixed(1)} KiB | ${((s.afterClose.heapUsed + s.afterClose.external) / MiB).toFixed(1)} MiB |`);
+    out.push(`| RSS | ${(s.before.rss / MiB).toFixed(1)} MiB | ${(s.during.rss / MiB).toFixed(1)} MiB | ${(rss / 1024).toFixed(1)} KiB | ${(s.afterClose.rss / MiB).toFixed(1)} MiB |`);
+    out.push('');
+    out.push(`For comparison, the MCP server's own heap grew by ${((s.mcpDuring.heapUsed - s.mcpBefore.heapUsed) / s.count / 1024).toFixed(1)} KiB per stream.`);
+    out.push('');
+  }
+  if (results.storm) {
+    const s = results.storm;
+    out.push('## Refresh storm');
+    out.push('');
+    out.push(
+      `${s.requests.toLocaleString('en-US')} concurrent requests (on already-open connections) on one session whose access token is due for refresh: ` +
+        `**${s.refreshes} refresh request${s.refreshes === 1 ? '' : 's'}** at the authorization server ${s.refreshes === 1 ? '✅' : '❌ (must be 1)'}, all answered in **${f0(s.ms)} ms**. Statuses: ${JSON.stringify(s.statuses)}.`,
+    );
+    out.push('');
+  }
+  if (results.sessions?.length) {
+    out.push('## Sessions');
+    out.push('');
+    out.push('Each session has one connection with a demo-shaped token record (≈1 KB JWT access token, opaque refresh token), encrypted by the store.');
+    out.push('');
+    out.push('| store | sessions | heap per session | RSS per session | store size per session | writes/s |');
+    out.push('|---|---|---|---|---|---|');
+    for (const s of results.sessions) {
+      out.push(
+        `| ${s.store} | ${s.count.toLocaleString('en-US')} | ${f0(s.heapBytesPerSession)} B | ${f0(s.rssBytesPerSession)} B | ${s.storeBytesPerSession === undefined ? 'the heap' : `${f0(s.storeBytesPerSession)} B`} | ${f0(s.writesPerSecond)} |`,
+      );
+    }
+    out.push('');
+  }
+  if (results.profile) {
+    const p = results.profile;
+    out.push('## Where the BFF\'s time goes');
+    out.push('');
+    out.push(
+      `\`node --cpu-prof\` of a BFF process under ${p.seconds} s of JSON load at concurrency 16 (${f0(p.rps)} req/s while profiled; busy ${p.summary.busyPct.toFixed(0)}% of the time). Percentages are of busy time. Profile: \`bench/results/${p.file}\` (not committed; open it in Chrome DevTools).`,
+    );
+    out.push('');
+    out.push('| package | share |');
+    out.push('|---|---|');
+    for (const pkg of p.summary.byPackage.slice(0, 12)) out.push(`| ${pkg.name} | ${pkg.pct.toFixed(1)}% |`);
+    out.push('');
+    out.push('Top frames by self time:');
+    out.push('');
+    out.push('| frame | where | self |');
+    out.push('|---|---|---|');
+    for (const fr of p.summary.topSelf) out.push(`| \`${fr.name}\` | ${fr.where} | ${fr.pct.toFixed(1)}% |`);
+    out.push('');
+    out.push('BFF functions by total time (self + callees):');
+    out.push('');
+    out.push('| function | where | total |');
+    out.push('|---|---|---|');
+    for (const fr of p.summary.topInclusiveBff.slice(0, 10)) out.push(`| \`${fr.name}\` | ${fr.where} | ${fr.pct.toFixed(1)}% |`);
+    out.push('');
+  }
+  const before = readBefore();
+  if (before) out.push(...beforeAfter(before, results));
+  return out.join('\n');
+}
+
+const BEFORE_FILE = 'before-fixes.json';
+let resultsDir = '';
+function readBefore(): BenchResults | undefined {
+  const file = join(resultsDir, BEFORE_FILE);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BenchResults) : undefined;
+}
+
+/** The BFF before the hot-path fixes (results kept in before-fixes.json) next to this run. */
+function beforeAfter(before: BenchResults, after: BenchResults): string[] {
+  const out = ['## Before and after the hot-path fixes', ''];
+  out.push(
+    `\`${BEFORE_FILE}\` holds a run of the BFF before the fixes (${before.startedAt.slice(0, 16).replace('T', ' ')} UTC, load ${f2(before.machine.loadStart[0])}, other processes ${f2(before.machine.othersCores)} cores). Ratios are within each run, so machine noise mostly cancels.`,
+  );
+  out.push('');
+  out.push('| answer | concurrency | BFF req/s before → after | BFF/direct before → after | BFF/nginx before → after | BFF p50 before → after |');
+  out.push('|---|---|---|---|---|---|');
+  for (const mode of ['json', 'sse'] as Mode[]) {
+    for (const c of after.settings.concurrency) {
+      const b = row(before, mode, c, 'bff');
+      const a = row(after, mode, c, 'bff');
+      if (!a || !b) continue;
+      out.push(
+        `| ${mode.toUpperCase()} | ${c} | ${f0(b.rps)} → ${f0(a.rps)} | ${ratio(b.rps, row(before, mode, c, 'direct')?.rps)} → ${ratio(a.rps, row(after, mode, c, 'direct')?.rps)} | ${ratio(b.rps, row(before, mode, c, 'nginx')?.rps)} → ${ratio(a.rps, row(after, mode, c, 'nginx')?.rps)} | ${f2(b.p50)} → ${f2(a.p50)} ms |`,
+      );
+    }
+  }
+  out.push('');
+  if (before.profile) {
+    out.push('Top frames before the fixes:');
+    out.push('');
+    out.push('| frame | where | self |');
+    out.push('|---|---|---|');
+    for (const fr of before.profile.summary.topSelf.slice(0, 10)) out.push(`| \`${fr.name}\` | ${fr.where} | ${fr.pct.toFixed(1)}% |`);
+    out.push('');
+  }
+  return out;
+}
+
+/** Hand-made SVG: for each answer mode, req/s and p99 per concurrency, one bar per setup. */
+function chart(results: BenchResults): string {
+  const modes = (['json', 'sse'] as Mode[]).filter((mode) => results.throughput.some((r) => r.mode === mode));
+  const setups = [...new Set(results.throughput.map((r) => r.setup))];
+  const conc = results.settings.concurrency;
+  const panelW = 420;
+  const panelH = 220;
+  const margin = { left: 60, top: 40, bottom: 40 };
+  const width = 2 * (panelW + margin.left) + 20;
+  const height = modes.length * (panelH + margin.top + margin.bottom) + 40;
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  parts.push(`<rect width="100%" height="100%" fill="white"/>`);
+  setups.forEach((s, i) => {
+    parts.push(`<rect x="${margin.left + i * 90}" y="10" width="12" height="12" fill="${COLORS[s]}"/><text x="${margin.left + i * 90 + 16}" y="20">${SETUP_LABEL[s]}</text>`);
+  });
+  modes.forEach((mode, mi) => {
+    (['rps', 'p99'] as const).forEach((metric, pi) => {
+      const x0 = margin.left + pi * (panelW + margin.left);
+      const y0 = 40 + mi * (panelH + margin.top + margin.bottom) + margin.top;
+      const values = results.throughput.filter((r) => r.mode === mode).map((r) => r[metric]);
+      const max = niceMax(Math.max(...values, 1));
+      parts.push(`<text x="${x0}" y="${y0 - 12}" font-size="13" font-weight="bold">${mode.toUpperCase()} answer: ${metric === 'rps' ? 'requests/s (higher is better)' : 'p99 latency, ms (lower is better)'}</text>`);
+      for (let t = 0; t <= 4; t++) {
+        const v = (max * t) / 4;
+        const y = y0 + panelH - (panelH * t) / 4;
+        parts.push(`<line x1="${x0}" x2="${x0 + panelW}" y1="${y}" y2="${y}" stroke="#ddd"/><text x="${x0 - 6}" y="${y + 4}" text-anchor="end">${metric === 'rps' ? Math.round(v) : v.toFixed(1)}</text>`);
+      }
+      const groupW = panelW / conc.length;
+      const barW = (groupW * 0.8) / setups.length;
+      conc.forEach((c, ci) => {
+        const gx = x0 + ci * groupW + groupW * 0.1;
+        parts.push(`<text x="${gx + groupW * 0.4}" y="${y0 + panelH + 16}" text-anchor="middle">${c} concurrent</text>`);
+        setups.forEach((s, si) => {
+          const r = row(results, mode, c, s);
+          if (!r) return;
+          const h = (panelH * r[metric]) / max;
+          const x = gx + si * barW;
+          parts.push(`<rect x="${x.toFixed(1)}" y="${(y0 + panelH - h).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLORS[s]}"><title>${SETUP_LABEL[s]} ${c}: ${metric === 'rps' ? `${Math.round(r.rps)} req/s` : `${r.p99.toFixed(2)} ms`}</title></rect>`);
+          parts.push(`<text x="${(x + (barW - 2) / 2).toFixed(1)}" y="${(y0 + panelH - h - 3).toFixed(1)}" text-anchor="middle" font-size="9">${metric === 'rps' ? Math.round(r.rps) : r.p99.toFixed(1)}</text>`);
+        });
+      });
+      parts.push(`<line x1="${x0}" x2="${x0}" y1="${y0}" y2="${y0 + panelH}" stroke="#333"/><line x1="${x0}" x2="${x0 + panelW}" y1="${y0 + panelH}" y2="${y0 + panelH}" stroke="#333"/>`);
+    });
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+function niceMax(v: number): number {
+  const exp = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * exp >= v) return m * exp;
+  return 10 * exp;
+}
+
+export function writeReport(dir: string, results: BenchResults): void {
+  resultsDir = dir;
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, 'chart.svg'), chart(results));
+  writeFileSync(join(dir, 'report.md'), `${markdown(results)}\n`);
+}
+
+/** `tsx bench/report.ts`: re-renders report.md and chart.svg from results.json. */
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '\u0000') && process.argv[1].endsWith('report.ts')) {
+  const dir = new URL('./results/', import.meta.url).pathname;
+  writeReport(dir, JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchResults);
+}

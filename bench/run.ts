@@ -1,0 +1,350 @@
+import { execSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TestBrowser } from '../bff/test/support.js';
+import { CPU_LOAD, CPU_SERVERS, Child, pinned } from './lib/child.js';
+import { findNginx, type Nginx, startNginx } from './lib/nginx.js';
+import { summarizeProfile } from './lib/profile.js';
+import { median } from './lib/stats.js';
+import type { CannonResult, HttpTarget } from './load/worker.js';
+import type { SessionsResult } from './servers/sessions.js';
+import { type BenchResults, type Mode, type Setup, writeReport } from './report.js';
+import type { MemorySample } from './lib/memory.js';
+
+/**
+ * `pnpm bench`: what the BFF costs per MCP call, next to the MCP server alone and nginx adding the same
+ * Authorization header. Every server runs in its own process pinned to CPU_SERVERS; autocannon runs in
+ * another process pinned to CPU_LOAD. Knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_SESSIONS (counts),
+ * BENCH_SKIP (comma list of: throughput, storm, sse, streams, profile, sessions).
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
+const SESSION_COUNTS = (process.env.BENCH_SESSIONS ?? '10000,100000').split(',').map(Number);
+const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
+const STORM = Number(process.env.BENCH_STORM ?? 1000);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
+const MODES: Mode[] = ['json', 'sse'];
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+const MCP_HEADERS = {
+  'content-type': 'application/json',
+  accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2025-11-25',
+};
+const ECHO = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hello from pnpm bench' } } });
+const slowTask = (steps: number, delayMs: number) =>
+  JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow_task', arguments: { steps, delayMs }, _meta: { progressToken: 1 } } });
+
+const log = (...args: unknown[]) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Busy jiffies of the whole machine, and of this process plus its reaped children. */
+function cpuTicks(): { machine: number; ours: number } {
+  const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/);
+  const v = fields.map(Number);
+  const machine = v.reduce((a, b) => a + b, 0) - (v[3] ?? 0) - (v[4] ?? 0);
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  // Fields 14–17 (utime, stime, cutime, cstime) are 11–14 after the command name.
+  const ours = (after[11] ?? 0) + (after[12] ?? 0) + (after[13] ?? 0) + (after[14] ?? 0);
+  return { machine, ours };
+}
+
+function uptime(): string {
+  try {
+    return execSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`;
+  }
+}
+
+const children: Child[] = [];
+let nginx: Nginx | undefined;
+async function start(name: string, script: string, options: Parameters<typeof Child.start>[2]): Promise<Child> {
+  const child = await Child.start(name, script, options);
+  children.push(child);
+  return child;
+}
+async function stopAll(): Promise<void> {
+  await nginx?.stop().catch(() => {});
+  nginx = undefined;
+  await Promise.all(children.splice(0).map((c) => c.stop()));
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    stopAll().finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  const loadStart = loadavg();
+  const uptimeStart = uptime();
+  log(uptimeStart);
+  if (loadStart[0]! >= 0.5) log('the machine is busy (1-minute load ≥ 0.5): numbers will be noisy; the report says so');
+  const ticksStart = cpuTicks();
+  const startedAt = new Date();
+  const tmp = join(tmpdir(), `mcp-bff-bench-${process.pid}`);
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  mkdirSync(RESULTS_DIR, { recursive: true });
+
+  const [asPort, mcpPort, bffPort, profilePort, nginxPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const issuer = `http://127.0.0.1:${asPort}`;
+  const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
+  const appUrl = (port: number) => `http://localhost:${port}`;
+  const redirects = [bffPort, profilePort].map((p) => `${appUrl(p)}/bff/callback`).join(',');
+
+  const as = await start('auth server', 'servers/auth.ts', { cpus: CPU_SERVERS, args: [String(asPort), mcpUrl, redirects] });
+  const mcp = await start('mcp server', 'servers/mcp.ts', { cpus: CPU_SERVERS, args: [String(mcpPort), mcpUrl, issuer], nodeArgs: ['--expose-gc'] });
+  const bffStdout = process.env.BENCH_BFF_LOG ? 'inherit' : 'ignore';
+  // The store `pnpm serve` uses by default: SQLite in a file.
+  const tokenStore = (name: string) => (process.env.BENCH_TOKEN_STORE ?? 'sqlite').replace(/^sqlite$/, `sqlite:${join(tmp, `${name}.db`)}`);
+  const bff = await start('bff', 'servers/bff.ts', {
+    cpus: CPU_SERVERS,
+    args: [String(bffPort), mcpUrl, tokenStore('bff')],
+    nodeArgs: ['--expose-gc'],
+    stdout: bffStdout,
+  });
+  const load = await start('load', 'load/worker.ts', { cpus: CPU_LOAD });
+
+  async function login(port: number): Promise<{ cookie: string; sid: string }> {
+    const browser = new TestBrowser(appUrl(port));
+    await browser.login();
+    const cookie = browser.jar.header(new URL(appUrl(port)));
+    if (!cookie) throw new Error('no session cookie after login');
+    return { cookie, sid: await browser.sessionId() };
+  }
+  const session = await login(bffPort);
+  const accessToken = await bff.call<string>('accessToken', session.sid);
+  log('logged in; token obtained');
+
+  const nginxBinary = findNginx();
+  if (nginxBinary) {
+    nginx = await startNginx({ binary: nginxBinary, dir: join(tmp, 'nginx'), port: nginxPort, upstreamPort: mcpPort, accessToken, cpus: CPU_SERVERS });
+  } else {
+    log('nginx not found (Debian: apt-get install -y nginx): the nginx setup is skipped');
+  }
+
+  const bffTarget = (port: number, cookie: string, body = ECHO): HttpTarget => ({
+    url: `http://127.0.0.1:${port}/mcp/default`,
+    headers: { ...MCP_HEADERS, cookie, 'x-csrf': '1' },
+    body,
+  });
+  const targets: Partial<Record<Setup, (body?: string) => HttpTarget>> = {
+    direct: (body = ECHO) => ({ url: mcpUrl, headers: { ...MCP_HEADERS, authorization: `Bearer ${accessToken}` }, body }),
+    ...(nginx ? { nginx: (body = ECHO) => ({ url: `${nginx?.url}/mcp`, headers: MCP_HEADERS, body }) } : {}),
+    bff: (body = ECHO) => bffTarget(bffPort, session.cookie, body),
+  };
+  const setups = Object.keys(targets) as Setup[];
+  const target = (setup: Setup, body?: string) => (targets[setup] as (body?: string) => HttpTarget)(body);
+
+  // Every setup must answer the same thing before any of them is timed.
+  for (const mode of MODES) {
+    await mcp.call('mode', mode);
+    for (const setup of setups) {
+      const answer = await load.call<{ status: number; contentType: string; body: string }>('check', target(setup));
+      const expected = mode === 'json' ? 'application/json' : 'text/event-stream';
+      if (answer.status !== 200 || !answer.contentType.startsWith(expected) || !answer.body.includes('hello from pnpm bench')) {
+        throw new Error(`${setup} (${mode}) answered ${answer.status} ${answer.contentType}: ${answer.body.slice(0, 300)}`);
+      }
+    }
+  }
+  log(`all setups answer: ${setups.join(', ')}`);
+
+  const results: BenchResults = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: '',
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      nginx: nginx?.version,
+      pinned,
+      cpuServers: CPU_SERVERS,
+      cpuLoad: CPU_LOAD,
+      loadStart,
+      loadEnd: [],
+      uptimeStart,
+      uptimeEnd: '',
+      othersCores: Number.NaN,
+    },
+    settings: { rounds: ROUNDS, seconds: SECONDS, concurrency: CONCURRENCY, tokenStore: tokenStore('bff').replace(/^(sqlite):.*/, '$1') },
+    throughput: [],
+    failures: [],
+  };
+  /** A section that fails is reported as failed; the others still run and the report is written. */
+  async function section(name: string, run: () => Promise<void>): Promise<void> {
+    if (SKIP.has(name)) return;
+    try {
+      await run();
+    } catch (error) {
+      log(`${name} failed:`, error);
+      results.failures.push(`${name}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  await section('throughput', async () => {
+    for (const mode of MODES) {
+      await mcp.call('mode', mode);
+      // Warm-up: JIT, connection pools, the JWKS cache.
+      for (const setup of setups) await load.call('cannon', { ...target(setup), connections: 16, seconds: 2 });
+      const runs = new Map<string, CannonResult[]>();
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const connections of CONCURRENCY) {
+          for (const setup of setups) {
+            const r = await load.call<CannonResult>('cannon', { ...target(setup), connections, seconds: SECONDS });
+            const key = `${connections}\u0000${setup}`;
+            runs.set(key, [...(runs.get(key) ?? []), r]);
+            log(`${mode} c=${connections} ${setup.padEnd(6)} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx + r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+          }
+        }
+      }
+      for (const connections of CONCURRENCY) {
+        for (const setup of setups) {
+          const rounds = runs.get(`${connections}\u0000${setup}`) ?? [];
+          results.throughput.push({
+            mode,
+            concurrency: connections,
+            setup,
+            rps: median(rounds.map((r) => r.rps)),
+            p50: median(rounds.map((r) => r.p50)),
+            p99: median(rounds.map((r) => r.p99)),
+            rpsRange: [Math.min(...rounds.map((r) => r.rps)), Math.max(...rounds.map((r) => r.rps))],
+            failures: rounds.reduce((a, r) => a + r.non2xx + r.errors, 0),
+          });
+        }
+      }
+    }
+  });
+
+  await section('sse', async () => {
+    // Latency per event: the MCP server records when it writes each event, the load process when
+    // the event arrives; the clocks' offset cancels out in the difference between setups.
+    await mcp.call('mode', 'sse');
+    const steps = 20;
+    const perSetup: Partial<Record<Setup, number[]>> = {};
+    for (let round = 0; round < 5; round++) {
+      for (const setup of setups) {
+        await mcp.call('recordWrites', true);
+        const { status, arrivals } = await load.call<{ status: number; arrivals: number[] }>('sseArrivals', target(setup, slowTask(steps, 20)));
+        const writes = await mcp.call<number[]>('takeWrites');
+        await mcp.call('recordWrites', false);
+        if (status !== 200 || arrivals.length !== writes.length) {
+          throw new Error(`SSE probe via ${setup}: status ${status}, ${arrivals.length} events for ${writes.length} writes`);
+        }
+        perSetup[setup] = [...(perSetup[setup] ?? []), ...arrivals.map((a, i) => a - (writes[i] as number))];
+      }
+    }
+    const base = median(perSetup.direct ?? []);
+    results.sse = {
+      events: (perSetup.direct ?? []).length,
+      medianMs: Object.fromEntries(setups.map((s) => [s, median(perSetup[s] ?? []) - base])) as Partial<Record<Setup, number>>,
+    };
+    log('SSE added latency per event (ms, vs direct):', results.sse.medianMs);
+  });
+
+  await section('streams', async () => {
+    await mcp.call('mode', 'sse');
+    const before = await bff.call<MemorySample>('memory');
+    const mcpBefore = await mcp.call<MemorySample>('memory');
+    // 50 steps of 2 s: each stream stays open (and gets an event every 2 s) for 100 s.
+    const statuses = await load.call<Record<string, number>>('openStreams', { ...target('bff', slowTask(50, 2000)), count: STREAMS });
+    await new Promise((r) => setTimeout(r, 2500));
+    const during = await bff.call<MemorySample>('memory');
+    const mcpDuring = await mcp.call<MemorySample>('memory');
+    await load.call('closeStreams');
+    await new Promise((r) => setTimeout(r, 1500));
+    const afterClose = await bff.call<MemorySample>('memory');
+    results.streams = { count: STREAMS, statuses, before, during, afterClose, mcpBefore, mcpDuring };
+    log(`${STREAMS} open streams: BFF heap +${((during.heapUsed - before.heapUsed) / 1024 / 1024).toFixed(1)} MiB, rss +${((during.rss - before.rss) / 1024 / 1024).toFixed(1)} MiB`, statuses);
+  });
+
+  await section('storm', async () => {
+    await mcp.call('mode', 'json');
+    await load.call('warmConnections', { url: `http://127.0.0.1:${bffPort}/healthz`, count: STORM });
+    await bff.call('expireSoon', session.sid);
+    const refreshesBefore = await as.call<number>('refreshCount');
+    const storm = await load.call<{ ms: number; statuses: Record<string, number> }>('storm', { ...target('bff'), count: STORM });
+    const refreshes = (await as.call<number>('refreshCount')) - refreshesBefore;
+    results.storm = { requests: STORM, refreshes, ms: storm.ms, statuses: storm.statuses };
+    log(`refresh storm: ${STORM} requests, ${refreshes} refresh(es) at the AS, all answered in ${storm.ms.toFixed(0)} ms`, storm.statuses);
+  });
+
+  await nginx?.stop();
+  nginx = undefined;
+
+  await section('profile', async () => {
+    await mcp.call('mode', 'json');
+    const profileDir = join(tmp, 'profile');
+    const profiled = await start('bff (profiled)', 'servers/bff.ts', {
+      cpus: CPU_SERVERS,
+      args: [String(profilePort), mcpUrl, tokenStore('profiled')],
+      nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir],
+      stdout: 'ignore',
+    });
+    const s = await login(profilePort);
+    const seconds = Math.max(5, SECONDS * 2);
+    const r = await load.call<CannonResult>('cannon', { ...bffTarget(profilePort, s.cookie), connections: 16, seconds });
+    await profiled.stop();
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error('no .cpuprofile written');
+    const kept = join(RESULTS_DIR, 'bff.cpuprofile');
+    writeFileSync(kept, readFileSync(join(profileDir, file)));
+    results.profile = { seconds, rps: r.rps, file: 'bff.cpuprofile', summary: summarizeProfile(kept) };
+    log(`profile: ${r.rps.toFixed(0)} req/s under --cpu-prof; top frame ${results.profile.summary.topSelf[0]?.name}`);
+  });
+
+  await stopAll();
+
+  await section('sessions', async () => {
+    results.sessions = [];
+    const probe = await Child.start('sessions', 'servers/sessions.ts', { cpus: CPU_SERVERS });
+    const stores = await probe.call<string[]>('stores');
+    log(`sessions: stores ${stores.join(', ')}`);
+    await probe.stop();
+    for (const store of stores) {
+      for (const count of SESSION_COUNTS) {
+        // A fresh process per measurement: no heap left over from the previous one.
+        const child = await Child.start('sessions', 'servers/sessions.ts', { cpus: CPU_SERVERS, nodeArgs: ['--expose-gc'] });
+        try {
+          const r = await child.call<SessionsResult>('measure', { store, count });
+          results.sessions.push(r);
+          log(`sessions: ${store} × ${count}: heap ${r.heapBytesPerSession.toFixed(0)} B/session, ${r.writesPerSecond.toFixed(0)} sessions/s`);
+        } finally {
+          await child.stop();
+        }
+      }
+    }
+  });
+
+  const ticksEnd = cpuTicks();
+  const hz = 100;
+  const wallS = (Date.now() - startedAt.getTime()) / 1000;
+  results.machine.othersCores = (ticksEnd.machine - ticksStart.machine - (ticksEnd.ours - ticksStart.ours)) / hz / wallS;
+  results.machine.loadEnd = loadavg();
+  results.machine.uptimeEnd = uptime();
+  results.finishedAt = new Date().toISOString();
+  rmSync(tmp, { recursive: true, force: true });
+
+  writeReport(RESULTS_DIR, results);
+  log(`report: ${join(RESULTS_DIR, 'report.md')} (${wallS.toFixed(0)} s)`);
+}
+
+main().catch(async (error: unknown) => {
+  console.error(error);
+  await stopAll();
+  process.exit(1);
+});

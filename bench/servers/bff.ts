@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { createApp } from '../../bff/src/app.js';
+import { loadConfig } from '../../bff/src/config.js';
+import { createLogger } from '../../bff/src/log.js';
+import { openTokenStore } from '../../bff/src/store/open.js';
+import { DEMO_CLIENT, DEMO_SESSION_SECRET } from '../../demo/src/stack.js';
+import { serveRpc } from '../lib/child.js';
+import { gcAndMeasure } from '../lib/memory.js';
+
+/**
+ * The BFF as bff/src/main.ts runs it (createApp + @hono/node-server's serve, the store TOKEN_STORE
+ * names, info-level request logs), configured for the demo stack, plus a control channel for the bench.
+ * argv: port, MCP server URL, token store (memory, sqlite:<file>, redis://…).
+ */
+const [port, mcpUrl, tokenStore] = process.argv.slice(2) as [string, string, string];
+
+// The BFF's own copy of @hono/node-server (bench/ is not a workspace package with dependencies).
+type Serve = typeof import('../../bff/node_modules/@hono/node-server/dist/index.mjs').serve;
+const bffRequire = createRequire(new URL('../../bff/package.json', import.meta.url));
+const { serve } = (await import(pathToFileURL(bffRequire.resolve('@hono/node-server')).href)) as { serve: Serve };
+
+const config = loadConfig({
+  PUBLIC_URL: `http://localhost:${port}`,
+  PORT: port,
+  MCP_SERVER_URL: mcpUrl,
+  OAUTH_CLIENT_ID: DEMO_CLIENT.client_id,
+  OAUTH_CLIENT_SECRET: DEMO_CLIENT.client_secret,
+  OAUTH_SCOPES: 'mcp:tools',
+  SESSION_SECRET: DEMO_SESSION_SECRET,
+  ALLOW_HTTP_LOOPBACK: '1',
+  LOG_LEVEL: process.env.BENCH_BFF_LOG_LEVEL ?? 'info',
+  TOKEN_STORE: tokenStore,
+  TOKEN_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+});
+const log = createLogger(config.logLevel);
+const store = await openTokenStore(config, log);
+const app = createApp({ config, store, log });
+await new Promise<void>((resolve) => serve({ fetch: app.fetch, hostname: '127.0.0.1', port: config.port }, () => resolve()));
+
+serveRpc({
+  /** The session's access token, for the direct and nginx setups: the same token the BFF sends. */
+  accessToken: async (sid: string) => {
+    const record = await store.getConnection(sid, 'default');
+    if (!record) throw new Error('no connection for that session');
+    return record.accessToken;
+  },
+  /** Makes the stored access token look nearly expired, so the next use must refresh it. */
+  expireSoon: async (sid: string) => {
+    const record = await store.getConnection(sid, 'default');
+    if (!record) throw new Error('no connection for that session');
+    const now = Date.now();
+    await store.putConnection(sid, 'default', { ...record, issuedAt: now - 600_000, expiresAt: now + 1_000, generation: record.generation + 1 });
+  },
+  memory: () => gcAndMeasure(),
+  exit: () => {
+    store.close().finally(() => process.exit(0));
+  },
+});

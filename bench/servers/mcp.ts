@@ -1,0 +1,48 @@
+import type { ServerResponse } from 'node:http';
+import { listen } from '../../demo/src/listen.js';
+import { createMcpServer } from '../../demo/src/mcp-server.js';
+import { serveRpc } from '../lib/child.js';
+import { gcAndMeasure } from '../lib/memory.js';
+
+/**
+ * The demo MCP server in the SDK's stateless mode, answering either as JSON or as SSE (switchable, so
+ * that tokens and the other processes stay the same). argv: port, resource URL, issuer.
+ */
+const [port, resource, issuer] = process.argv.slice(2) as [string, string, string];
+const listening = await listen(Number(port), '127.0.0.1');
+const servers = {
+  json: createMcpServer({ resource, issuer, stateless: true, enableJsonResponse: true }),
+  sse: createMcpServer({ resource, issuer, stateless: true, enableJsonResponse: false }),
+};
+let mode: keyof typeof servers = 'json';
+/** When set, the wall-clock time (ms, sub-ms precision) of every body write: the SSE probe's send times. */
+let writes: number[] | undefined;
+
+listening.handle((req, res) => {
+  if (writes) recordWrites(res, writes);
+  servers[mode].handler(req, res);
+});
+
+function recordWrites(res: ServerResponse, into: number[]): void {
+  const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+  res.write = ((...args: unknown[]) => {
+    into.push(performance.timeOrigin + performance.now());
+    return write(...args);
+  }) as typeof res.write;
+}
+
+serveRpc({
+  mode: (next: keyof typeof servers) => {
+    mode = next;
+  },
+  recordWrites: (on: boolean) => {
+    writes = on ? [] : undefined;
+  },
+  takeWrites: () => {
+    const out = writes ?? [];
+    if (writes) writes = [];
+    return out;
+  },
+  memory: () => gcAndMeasure(),
+  exit: () => setImmediate(() => process.exit(0)),
+});
