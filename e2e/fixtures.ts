@@ -80,13 +80,16 @@ export function watchForPageProblems(page: Page): string[] {
   return problems;
 }
 
-/** A full-page screenshot kept with the test's results (and, with UPDATE_DOCS_SCREENSHOTS=1, in docs/screenshots). */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/**
+ * A full-page screenshot kept with the test's results; the ones marked `docs` are also written to
+ * docs/screenshots (shown in the README) when UPDATE_DOCS_SCREENSHOTS=1.
+ */
+export async function screenshot(page: Page, name: string, options: { docs?: boolean } = {}): Promise<void> {
   const info = test.info();
   const path = info.outputPath(`${name}.png`);
   await page.screenshot({ path, fullPage: true, animations: 'disabled', caret: 'hide' });
   await info.attach(name, { path, contentType: 'image/png' });
-  if (process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
+  if (options.docs && process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
     await page.screenshot({ path: `docs/screenshots/${name}.png`, fullPage: true, animations: 'disabled', caret: 'hide' });
   }
 }

@@ -59,7 +59,7 @@ test('a subscribed resource updates live when it changes elsewhere', async ({ pa
 
   await expect(contents).toContainText(`Counter: ${before + 3}`);
   await expect(page.getByRole('status').filter({ hasText: /Live: updated at/ })).toBeVisible();
-  await screenshot(page, 'resource-live');
+  await screenshot(page, 'resource-live', { docs: true });
 
   // The update notification is in the live log too.
   await switchSection(page, 'Log');
@@ -111,7 +111,7 @@ test('the log shows log messages as they arrive, at the level chosen', async ({ 
   await expect(log.getByRole('listitem').first()).toContainText('error');
   await expect(log.getByRole('listitem').first()).toContainText('Log message 1 of 2');
   await expect(log.getByRole('listitem').nth(1)).toContainText('Log message 2 of 2');
-  await screenshot(page, 'log');
+  await screenshot(page, 'log', { docs: true });
   await page.getByRole('button', { name: 'Clear log' }).click();
   await expect(log).toContainText('Nothing yet.');
 });

@@ -130,7 +130,7 @@ test('works on a phone-sized screen', async ({ page }) => {
   await page.goto('/servers/default/tools/create_event');
   await page.getByRole('button', { name: 'Add to attendees' }).click();
   await noSideways();
-  await screenshot(page, 'phone-tool');
+  await screenshot(page, 'phone-tool', { docs: true });
   await page.goto('/servers/default/resources');
   await expect(page.getByRole('heading', { level: 1, name: 'Resources' })).toBeVisible();
   await noSideways();

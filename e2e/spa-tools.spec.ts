@@ -12,7 +12,7 @@ test.beforeEach(async ({ page, signIn, noPageProblems: _ }) => {
 });
 
 test('finds tools by search and reads their descriptions and annotations', async ({ page }) => {
-  await screenshot(page, 'servers');
+  await screenshot(page, 'servers', { docs: true });
   await openSection(page, 'Tools');
   const search = page.getByRole('searchbox', { name: 'Search tools' });
   await expect(page.getByRole('status').filter({ hasText: /^11 tools$/ })).toBeVisible();
@@ -83,9 +83,9 @@ test('a nested form is checked before sending, then returns structured content',
   await expect(structured).toContainText('"Ada <ada@example.com>"');
   await expect(structured).toContainText('"tags": [\n    "food"\n  ]');
   await expect(structured).toContainText("Checked against the tool's output schema.");
+  await screenshot(page, 'tool-structured-result', { docs: true });
   await page.getByText('Output schema', { exact: true }).click();
   await expect(page.getByText('"durationMinutes"').first()).toBeVisible();
-  await screenshot(page, 'tool-structured-result');
 });
 
 test('shows images, embedded resources and resource links from tool results', async ({ page }) => {
