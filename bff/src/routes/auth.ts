@@ -16,6 +16,7 @@ import { CallbackFailure, MAX_STEP_UP_ATTEMPTS, normaliseScopes, type OAuthClien
 import type { ChallengeHintsCache } from '../oauth/hints.js';
 import { CLIENT_METADATA_PATH, type ClientMetadataOptions, clientMetadataDocument } from '../oauth/registration.js';
 import { OAuthFailure } from '../oauth/errors.js';
+import { stateMatches } from '../oauth/pkce.js';
 import { describe } from '../oauth/tokens.js';
 import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
@@ -113,17 +114,23 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
   app.get('/callback', async (c) => {
     const reqId = c.get('requestId');
     const transaction = await cookies.readLoginTransaction(c);
-    // Single use: whatever happens next, this browser's transaction is gone.
-    cookies.clearLoginTransaction(c);
     const refuse = (code: LoginErrorCode, reason: string) => {
       log.warn({ event: 'security', kind: 'callback_refused', reason, reqId });
       return c.html(loginFailedPage(code), 400);
     };
+    const params = new URL(c.req.url).searchParams;
+    const states = params.getAll('state');
+    // A callback that is not for this browser's login in progress (another tab's older login, or an
+    // attacker's own callback URL) is refused without touching that login, so its callback still works.
+    if (transaction && !(states.length === 1 && stateMatches(states[0] as string, transaction.state))) {
+      return refuse('state_mismatch', 'state missing, duplicated or not the expected one');
+    }
+    // Single use: whatever happens next, this browser's transaction is gone.
+    cookies.clearLoginTransaction(c);
     if (!transaction) return refuse('login_expired', 'no valid login transaction cookie');
     if (Date.now() - transaction.createdAt > LOGIN_TTL_SECONDS * 1000) return refuse('login_expired', 'login transaction too old');
     const client = clients.get(transaction.server);
     if (!client) return refuse('login_expired', 'unknown server in transaction');
-    const params = new URL(c.req.url).searchParams;
 
     let record: Awaited<ReturnType<OAuthClient['finishAuthorization']>>;
     try {
