@@ -161,7 +161,8 @@ describe('two BFF instances sharing Redis', () => {
       .then((r) => r.status, () => 0);
     await until(() => up.held === 1, 10_000, 'the refresh to be held');
     await a.kill();
-    expect(await doomed).toBe(502);
+    // Cut off (502), or, on a very slow machine, a's own 503 after its AS timeouts: never a 401.
+    expect([502, 503]).toContain(await doomed);
     up.holdRefresh = false;
 
     // b waits for the dead instance's lock to lapse, then refreshes with the stored (unspent) token.

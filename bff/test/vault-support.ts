@@ -73,17 +73,18 @@ export interface RedisServer {
   close(): Promise<void>;
 }
 
-function ping(port: number): Promise<boolean> {
+/** True when the redis-server answering on `port` is process `pid` (and not another test's). */
+function answersAs(port: number, pid: number | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let answer = '';
     socket.setTimeout(500, () => socket.destroy());
-    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('connect', () => socket.write('INFO server\r\n'));
     socket.on('data', (d) => {
       answer += d.toString();
-      if (answer.includes('\r\n')) socket.end();
+      if (/process_id:\d+\r\n/.test(answer)) socket.end();
     });
-    socket.on('close', () => resolve(answer.startsWith('+PONG')));
+    socket.on('close', () => resolve(new RegExp(`process_id:${pid}\\r\\n`).test(answer)));
     socket.on('error', () => resolve(false));
   });
 }
@@ -103,7 +104,7 @@ export async function startRedis(): Promise<RedisServer> {
     proc.once('exit', () => {
       failed = true;
     });
-    await until(async () => failed || (await ping(port)), 10_000, 'redis-server to answer PING');
+    await until(async () => failed || (await answersAs(port, proc.pid)), 10_000, 'redis-server to answer');
     if (failed) throw new Error('redis-server exited at start');
   };
   for (let attempt = 0; ; attempt++) {
