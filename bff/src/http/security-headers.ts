@@ -26,5 +26,7 @@ export function securityHeaders(options: { hsts: boolean }): MiddlewareHandler {
     h.set('Cross-Origin-Resource-Policy', 'same-origin');
     h.set('Permissions-Policy', 'camera=(), microphone=(), geolocation=()');
     if (options.hsts) h.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    // An error is about this request only (and may describe this user's session): no cache keeps it.
+    if (c.res.status >= 400) h.set('Cache-Control', 'no-store');
   };
 }
