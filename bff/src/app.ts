@@ -50,7 +50,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   };
   const discovery = new Discovery(policy);
   const redirectUri = `${config.publicUrl}${CALLBACK_PATH}`;
-  const clientMetadata = { publicUrl: config.publicUrl, redirectUri, clientName: config.clientName };
+  const clientMetadata = {
+    publicUrl: config.publicUrl,
+    redirectUri,
+    clientName: config.clientName,
+    externalUrl: config.clientMetadataUrl,
+  };
   const resolver = new ClientResolver(
     deps.registry ?? new StoreClientRegistry(store),
     clientMetadata,

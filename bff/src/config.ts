@@ -35,6 +35,8 @@ export interface Config {
   publicUrl: string;
   /** How the BFF names itself to authorization servers (client_name). */
   clientName: string;
+  /** An externally hosted client ID metadata document to use as client_id (default: the BFF's own). */
+  clientMetadataUrl: string | undefined;
   /** Origin of PUBLIC_URL: what Origin headers must equal. */
   publicOrigin: string;
   secureCookies: boolean;
@@ -121,6 +123,10 @@ const envSchema = z.object({
   MCP_SERVER_NAME: z.string().min(1).max(100).default('MCP server'),
   MCP_SERVERS: z.string().optional(),
   OAUTH_CLIENT_NAME: z.string().min(1).max(100).default('MCP BFF'),
+  OAUTH_CLIENT_METADATA_URL: z
+    .url({ error: 'OAUTH_CLIENT_METADATA_URL must be an absolute https URL' })
+    .refine((u) => u.startsWith('https://'), 'OAUTH_CLIENT_METADATA_URL must be an https URL')
+    .optional(),
   OAUTH_CLIENT_ID: z.string().min(1, 'OAUTH_CLIENT_ID must not be empty').optional(),
   OAUTH_CLIENT_SECRET: z.string().min(1, 'OAUTH_CLIENT_SECRET must not be empty').optional(),
   OAUTH_SCOPES: z.string().default('').refine((s) => SCOPE_LIST.test(s), 'OAUTH_SCOPES must be space-separated scope tokens'),
@@ -348,6 +354,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config: Config = {
     publicUrl: publicUrl.origin,
     clientName: e.OAUTH_CLIENT_NAME,
+    clientMetadataUrl: e.OAUTH_CLIENT_METADATA_URL,
     publicOrigin: publicUrl.origin,
     secureCookies: publicUrl.protocol === 'https:',
     host: e.HOST,

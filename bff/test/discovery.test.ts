@@ -77,6 +77,19 @@ describe('discovery', () => {
     expect(variant.tokenRequests[0]?.params.get('resource')).toBe(variant.url);
   });
 
+  it('accepts root resource metadata that names the origin (the identifier its URL was built from)', async () => {
+    const { variant, browser } = await setup({ prmAt: 'root', prmResource: (u) => new URL(u).origin });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    expect(variant.authorizeRequests[0]?.get('resource')).toBe(new URL(variant.url).origin);
+  });
+
+  it('refuses path-inserted metadata that names only the origin', async () => {
+    const { variant, browser } = await setup({ prmResource: (u) => new URL(u).origin });
+    const res = await callAndLogin(browser, variant);
+    expect(res.headers.get('location')).toBe('/?login_error=resource_mismatch');
+    expect(variant.authorizeRequests).toHaveLength(0);
+  });
+
   it('forwards without a token first: a server that never answers 401 needs no login', async () => {
     const { variant, browser } = await setup();
     const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
@@ -144,6 +157,16 @@ describe('scopes', () => {
     expect(variant.authorizeRequests.map((p) => p.get('scope'))).toEqual(['read', 'read write']);
   });
 
+  it('counts the first authorization towards a need the server keeps naming', async () => {
+    const { variant, browser } = await setup({ challengeScope: 'admin', toolScope: 'admin', neverGrant: ['admin'] });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await callAndLogin(browser, variant, 'tools/call')).status).toBe(403);
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/call') });
+    expect(res.status).toBe(403);
+    expect((await res.json()).loginUrl).toBeUndefined();
+    expect(variant.authorizeRequests).toHaveLength(3);
+  });
+
   it('stops offering step-up after three attempts for the same need', async () => {
     const { variant, browser } = await setup({ challengeScope: 'read', toolScope: 'admin', neverGrant: ['admin'] });
     expect((await callAndLogin(browser, variant)).status).toBe(200);
@@ -168,6 +191,19 @@ describe('client registration', () => {
     expect(variant.authorizeRequests[0]?.get('client_id')).toBe('configured');
     expect(variant.tokenRequests[0]?.params.get('client_secret')).toBe('configured-secret');
     expect(variant.tokenRequests[0]?.authorization).toBeUndefined();
+  });
+
+  it('sends client_secret_basic credentials form-encoded as RFC 6749 says (unreserved characters as they are)', async () => {
+    const { variant, browser } = await setup({}, { OAUTH_CLIENT_ID: 'pre-registered_client.1~x y', OAUTH_CLIENT_SECRET: 'se:cret-._' });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    const basic = variant.tokenRequests[0]?.authorization?.slice('Basic '.length) as string;
+    expect(Buffer.from(basic, 'base64').toString()).toBe('pre-registered_client.1%7Ex+y:se%3Acret-._');
+  });
+
+  it('uses an externally hosted client ID metadata document when configured', async () => {
+    const { variant, browser } = await setup({ cimd: true }, { OAUTH_CLIENT_METADATA_URL: 'https://client.example/meta.json' });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    expect(variant.authorizeRequests[0]?.get('client_id')).toBe('https://client.example/meta.json');
   });
 
   it('uses a client ID metadata document when the AS supports them', async () => {

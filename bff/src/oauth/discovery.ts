@@ -57,8 +57,13 @@ export class Discovery {
       if (json === undefined) continue;
       const parsed = protectedResourceMetadataSchema.safeParse(json);
       if (!parsed.success) throw new OAuthFailure('discovery_failed', `protected resource metadata at ${candidate} is malformed`);
-      // RFC 9728 §3.3: metadata about another resource must not be used for this one.
-      if (parsed.data.resource !== resourceUrl) {
+      // RFC 9728 §3.3: the metadata names exactly the identifier its well-known URL was built from:
+      // the server URL, or (from the root location) the server's origin. Anything else is another
+      // resource's metadata and must not be used for this one.
+      const origin = new URL(resourceUrl).origin;
+      const fromRoot = candidate === `${origin}/.well-known/oauth-protected-resource`;
+      const acceptable = [resourceUrl, ...(fromRoot ? [origin, `${origin}/`] : [])];
+      if (!acceptable.includes(parsed.data.resource)) {
         throw new OAuthFailure(
           'resource_mismatch',
           `the protected resource metadata names "${parsed.data.resource}", not this server's URL "${resourceUrl}"`,

@@ -46,12 +46,19 @@ export interface ClientMetadataOptions {
   publicUrl: string;
   redirectUri: string;
   clientName: string;
+  /** A client ID metadata document hosted elsewhere (https), used as client_id instead of the BFF's own. */
+  externalUrl?: string | undefined;
+}
+
+/** The client_id the BFF uses at ASes that support client ID metadata documents. */
+export function metadataDocumentClientId(o: ClientMetadataOptions): string {
+  return o.externalUrl ?? `${o.publicUrl}${CLIENT_METADATA_PATH}`;
 }
 
 /** The client ID metadata document this BFF serves; its URL is its client_id at ASes that support them. */
 export function clientMetadataDocument(o: ClientMetadataOptions): Record<string, unknown> {
   return {
-    client_id: `${o.publicUrl}${CLIENT_METADATA_PATH}`,
+    client_id: metadataDocumentClientId(o),
     client_name: o.clientName,
     client_uri: o.publicUrl,
     redirect_uris: [o.redirectUri],
@@ -87,10 +94,10 @@ export class ClientResolver {
         source: 'configuration',
       };
     }
-    if (as.client_id_metadata_document_supported === true && this.metadataDocumentUsable) {
+    if (as.client_id_metadata_document_supported === true && (this.metadataDocumentUsable || this.metadata.externalUrl)) {
       return {
         issuer: as.issuer,
-        clientId: `${this.metadata.publicUrl}${CLIENT_METADATA_PATH}`,
+        clientId: metadataDocumentClientId(this.metadata),
         clientSecret: undefined,
         tokenEndpointAuthMethod: 'none',
         source: 'metadata_document',
@@ -199,10 +206,24 @@ export function clientAuth(client: RegisteredClient): { client: oauth.Client; au
   const c: oauth.Client = { client_id: client.clientId, token_endpoint_auth_method: client.tokenEndpointAuthMethod };
   switch (client.tokenEndpointAuthMethod) {
     case 'client_secret_basic':
-      return { client: c, auth: oauth.ClientSecretBasic(client.clientSecret as string) };
+      return { client: c, auth: clientSecretBasic(client.clientId, client.clientSecret as string) };
     case 'client_secret_post':
       return { client: c, auth: oauth.ClientSecretPost(client.clientSecret as string) };
     case 'none':
       return { client: c, auth: oauth.None() };
   }
+}
+
+/**
+ * RFC 6749 §2.3.1: client_id and client_secret are form-urlencoded, then joined and base64-encoded.
+ * The WHATWG form encoding leaves `A-Za-z0-9*-._` alone; oauth4webapi's ClientSecretBasic also escapes
+ * `-._~`, which an AS that compares the raw credentials (without decoding) does not recognise. An AS
+ * that decodes gets the same values either way.
+ */
+function clientSecretBasic(clientId: string, clientSecret: string): oauth.ClientAuth {
+  const form = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
+  const credentials = Buffer.from(`${form(clientId)}:${form(clientSecret)}`).toString('base64');
+  return (_as, _client, _body, headers) => {
+    headers.set('authorization', `Basic ${credentials}`);
+  };
 }

@@ -148,7 +148,10 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       log.error({ event: 'login_failed', err: describe(error), reqId });
       return c.redirect(backToApp('token_exchange_failed', transaction.returnTo), 302);
     }
-    if (transaction.stepUp) record = { ...record, stepUp: { scope: transaction.stepUp, attempts: 0 } };
+    // Every authorization counts towards a need, the first one included: a server that keeps asking
+    // for the scope it already named in its 401 gets three authorizations in all, not four.
+    const need = transaction.stepUp ?? normaliseScopes((splitScopes(transaction.scope) ?? []).filter((s) => s !== 'offline_access')).join(' ');
+    record = { ...record, stepUp: { scope: need, attempts: transaction.stepUp ? 0 : 1 } };
     // The tokens wait in a pending session of their own until the bounce below can merge them into
     // the browser's session (whose Strict cookie this cross-site-initiated request does not carry).
     const pending = await sessions.createDetached();
@@ -177,7 +180,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     await store.deleteSession(pending.id);
     const previous = await sessions.current(c);
     const before = previous ? await store.getConnection(previous.id, completion.server) : undefined;
-    if (record.stepUp) {
+    if (record.stepUp && record.stepUp.attempts === 0) {
       const need = record.stepUp.scope;
       const attempts = before?.stepUp?.scope === need ? before.stepUp.attempts + 1 : 1;
       record = { ...record, stepUp: { scope: need, attempts } };
