@@ -32,6 +32,7 @@ describe('addressProblem', () => {
     expect(addressProblem('127.0.0.1', 'evil.example', dev)).toBeDefined();
     expect(addressProblem('10.0.0.1', 'as.internal', { ...base, allowPrivateNetworks: true })).toBeUndefined();
     expect(addressProblem('169.254.169.254', 'as.internal', { ...base, allowPrivateNetworks: true })).toBeDefined();
+    expect(addressProblem('127.0.0.1', 'as.internal', { ...base, allowPrivateNetworks: true })).toBeDefined();
   });
 });
 

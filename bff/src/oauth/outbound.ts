@@ -69,7 +69,7 @@ export function addressProblem(address: string, hostname: string, o: OutboundGua
     family = 'ipv4';
   }
   if (loopback.check(ip, family)) {
-    return (o.allowHttpLoopback && isLoopbackHost(hostname)) || o.allowPrivateNetworks ? undefined : 'a loopback address';
+    return o.allowHttpLoopback && isLoopbackHost(hostname) ? undefined : 'a loopback address';
   }
   if (special.check(ip, family)) return 'a reserved or link-local address';
   if (privateNets.check(ip, family)) return o.allowPrivateNetworks ? undefined : 'a private address';
