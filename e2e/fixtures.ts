@@ -10,7 +10,7 @@ interface Fixtures {
   /** Opens a tool from the home page, fills its arguments by label, runs it. */
   runTool: (name: string, args?: Record<string, string>) => Promise<void>;
   /** Fails the test if the page broke its Content-Security-Policy or threw an uncaught error. */
-  noPageProblems: void;
+  noPageProblems: undefined;
 }
 
 export async function signIn(page: Page, user = 'alice'): Promise<void> {
@@ -26,7 +26,7 @@ export async function signIn(page: Page, user = 'alice'): Promise<void> {
 export const test = base.extend<Fixtures>({
   noPageProblems: async ({ page }, use) => {
     const problems = watchForPageProblems(page);
-    await use();
+    await use(undefined);
     expect(problems, 'CSP violations or uncaught errors in the page').toEqual([]);
   },
   signIn: async ({ page }, use) => {
