@@ -10,14 +10,16 @@
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createOutboundFetch } from '../bff/src/oauth/outbound.js';
 import { startStack } from '../demo/src/stack.js';
 
 const env = process.env;
 const here = dirname(fileURLToPath(import.meta.url));
 const secrets = new Set<string>();
 
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (input, init) => {
+// The BFF's own guarded fetch, watched: what goes to the AS and what comes back.
+const guarded = createOutboundFetch({ allowHttpLoopback: true, allowPrivateNetworks: false, timeoutMs: 10_000, maxResponseBytes: 1024 * 1024 });
+const outboundFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
   const url = input instanceof Request ? input.url : String(input);
   const body = init?.body;
   if (body instanceof URLSearchParams) {
@@ -26,7 +28,7 @@ globalThis.fetch = async (input, init) => {
       if (value) secrets.add(value);
     }
   }
-  const res = await realFetch(input, init);
+  const res = await guarded(input, init);
   if (url.endsWith('/token') && res.headers.get('content-type')?.includes('json')) {
     const json = (await res.clone().json()) as Record<string, unknown>;
     for (const name of ['access_token', 'refresh_token', 'id_token']) {
@@ -34,7 +36,7 @@ globalThis.fetch = async (input, init) => {
     }
   }
   return res;
-};
+}) as typeof fetch;
 
 const stack = await startStack({
   appPort: Number(env.E2E_APP_PORT ?? 3310),
@@ -44,6 +46,7 @@ const stack = await startStack({
   staticDir: join(here, '../web/dist'),
   logLevel: env.LOG_LEVEL ?? 'warn',
   env: { TOKEN_STORE: 'memory' },
+  outboundFetch,
   ...(env.E2E_SECOND_AS_PORT
     ? { secondServer: true, secondAsPort: Number(env.E2E_SECOND_AS_PORT), secondMcpPort: Number(env.E2E_SECOND_MCP_PORT) }
     : {}),

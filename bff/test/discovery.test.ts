@@ -90,6 +90,30 @@ describe('discovery', () => {
     expect(variant.authorizeRequests).toHaveLength(0);
   });
 
+  it('a server that needs no authorization works without any login, its MCP session bound to this browser', async () => {
+    const { variant, browser } = await setup({ noAuth: true });
+    const init = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('initialize') });
+    expect(init.status).toBe(200);
+    const mcpSessionId = init.headers.get('mcp-session-id') as string;
+    expect(mcpSessionId).toMatch(/^sess-/);
+    expect(init.headers.getSetCookie().join()).toMatch(/mcp_session=.*SameSite=Strict/);
+    const again = await browser.request('/mcp/default', {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'mcp-session-id': mcpSessionId },
+      body: rpc('tools/list'),
+    });
+    expect(again.status).toBe(200);
+    const stranger = new TestBrowser(browser.appUrl);
+    const stolen = await stranger.request('/mcp/default', {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'mcp-session-id': mcpSessionId },
+      body: rpc('tools/list'),
+    });
+    expect(stolen.status).toBe(404);
+    expect(variant.mcpRequests.every((r) => r.authorization === undefined)).toBe(true);
+    expect(variant.authorizeRequests).toHaveLength(0);
+  });
+
   it('forwards without a token first: a server that never answers 401 needs no login', async () => {
     const { variant, browser } = await setup();
     const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });

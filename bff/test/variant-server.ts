@@ -31,6 +31,8 @@ export interface VariantOptions {
   registration?: boolean;
   tokenAuthMethods?: string[];
   cimd?: boolean;
+  /** The MCP server needs no authorization at all (and hands out MCP session ids). */
+  noAuth?: boolean;
   /** Faults to start with; `variant.faults` changes them later (e.g. a refresh fault after a login). */
   faults?: VariantFaults;
   /** Extra headers on every answer of the MCP server (e.g. Set-Cookie, hop-by-hop headers). */
@@ -289,6 +291,12 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       refreshTokens.delete(token);
       res.writeHead(200);
       return res.end();
+    }
+    if (path === '/mcp' && o.noAuth) {
+      v.mcpRequests.push({ authorization: req.headers.authorization, url: req.url ?? '', method: req.method ?? '', headers: { ...req.headers } });
+      const body = JSON.parse((await readBody(req)) || '{}') as { id?: number; method?: string };
+      const sessionHeader: Record<string, string> = body.method === 'initialize' ? { 'mcp-session-id': `sess-${randomBytes(6).toString('hex')}` } : {};
+      return json(res, 200, { jsonrpc: '2.0', id: body.id ?? 1, result: { ok: true } }, sessionHeader);
     }
     if (path === '/mcp') {
       const auth = req.headers.authorization;

@@ -34,6 +34,8 @@ export interface StackOptions {
   /** Extra environment for the BFF's configuration (e.g. OAUTH_SCOPES). */
   env?: Record<string, string>;
   upstreamFetch?: typeof fetch;
+  /** Replaces the BFF's guarded fetch for requests to authorization servers (tests that watch them). */
+  outboundFetch?: typeof fetch;
   /**
    * Also start a second MCP server ("notes") behind its own authorization server, with no
    * pre-registered client: the BFF registers itself there (RFC 7591).
@@ -136,7 +138,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   const log = options.log ?? createLogger(config.logLevel);
   const store = options.store ?? new MemoryTokenStore();
-  const app = createApp({ config, store, log, ...(options.upstreamFetch ? { upstreamFetch: options.upstreamFetch } : {}) });
+  const app = createApp({
+    config,
+    store,
+    log,
+    ...(options.upstreamFetch ? { upstreamFetch: options.upstreamFetch } : {}),
+    ...(options.outboundFetch ? { outboundFetch: options.outboundFetch } : {}),
+  });
   appListener.handle(getRequestListener(app.fetch));
 
   let asDown = false;

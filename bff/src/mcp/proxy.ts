@@ -86,7 +86,8 @@ export class McpProxy {
           if (access.kind === 'ok') continue;
           if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
         }
-        if (session && token) await store.deleteConnection(session.id, target.id);
+        // Only the tokens that were just refused: another instance may have stored newer ones meanwhile.
+        if (session && access.kind === 'ok') await store.deleteConnection(session.id, target.id, access.record.generation);
         throw loginRequired(loginUrl);
       }
       if (upstream.status === 403) {
@@ -108,6 +109,8 @@ export class McpProxy {
       if (method === 'DELETE' && mcpSessionId && (upstream.ok || upstream.status === 404)) {
         await store.unbindMcpSession(mcpSessionId);
       }
+      // A session started above set its cookie on the context, which a raw Response would drop.
+      for (const cookie of c.res.headers.getSetCookie()) headers.append('set-cookie', cookie);
       return new Response(upstream.body, { status: upstream.status, headers });
     }
   }
@@ -161,6 +164,11 @@ export class McpProxy {
     const tooLarge = () => new ApiFailure('payload_too_large', `Request bodies are limited to ${limit} bytes.`);
     const declared = Number(c.req.header('content-length') ?? 'NaN');
     if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+    // With a Content-Length (what browsers send) Node's HTTP parser delivers exactly that many bytes:
+    // read them in one go, through the server adapter's fast path that skips building a web stream.
+    if (Number.isFinite(declared) && c.req.header('transfer-encoding') === undefined) {
+      return new Uint8Array(await c.req.raw.arrayBuffer());
+    }
     const stream = c.req.raw.body;
     if (!stream) return new Uint8Array();
     const reader = stream.getReader();
