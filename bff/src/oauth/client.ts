@@ -204,15 +204,22 @@ export class OAuthClient {
         throw new OAuthFailure('invalid_grant', 'refresh token rejected', { cause: error });
       }
       if (isTransient(error)) throw new OAuthFailure('as_unavailable', 'token endpoint unavailable', { cause: error });
-      throw new OAuthFailure('invalid_response', 'refresh failed', { cause: error });
+      // An OAuth error response is the AS's verdict on this grant. Anything else (HTML, broken JSON, a
+      // redirect, an oversized body) says nothing about the grant: the AS is broken, the tokens are kept.
+      if (error instanceof oauth.ResponseBodyError) throw new OAuthFailure('invalid_response', 'refresh failed', { cause: error });
+      throw new OAuthFailure('as_unavailable', 'token endpoint answered something that is not a token response', { cause: error });
     }
-    return this.toRecord(tokens, record, {
-      issuer: as.issuer,
-      clientId: record.clientId,
-      resource: record.resource,
-      requested: record.scopes,
-      generation: record.generation + 1,
-    });
+    try {
+      return this.toRecord(tokens, record, {
+        issuer: as.issuer,
+        clientId: record.clientId,
+        resource: record.resource,
+        requested: record.scopes,
+        generation: record.generation + 1,
+      });
+    } catch (error) {
+      throw new OAuthFailure('as_unavailable', 'token endpoint answered an unusable token response', { cause: error });
+    }
   }
 
   /** RFC 7009: best effort; the caller bounds the time. */
