@@ -35,6 +35,15 @@ test('two MCP servers behind two authorization servers: connect both, call a too
     await page.getByRole('link', { name: 'Back to servers' }).click();
   }
 
+  // Disconnecting one server leaves the other connected.
+  await second.getByRole('button', { name: 'Disconnect' }).click();
+  await expect(second.getByText('Not connected')).toBeVisible();
+  await expect(first.getByText('Connected', { exact: true })).toBeVisible();
+  // Reconnect: the AS still knows alice, but the revoked grant needs consent again.
+  await second.getByRole('link', { name: 'Connect' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await expect(second.getByText('Connected', { exact: true })).toBeVisible();
+
   await page.getByRole('button', { name: 'Log out' }).click();
   await expect(first.getByText('Not connected')).toBeVisible();
   await expect(second.getByText('Not connected')).toBeVisible();

@@ -46,6 +46,15 @@ it('connects to two MCP servers behind two authorization servers in one session,
   const defaultTokens = new Set(stack.mcp.received.map((r) => r.headers.authorization).filter(Boolean));
   expect(second.mcp.received.some((r) => defaultTokens.has(r.headers.authorization))).toBe(false);
 
+  // Disconnecting one server revokes its tokens and leaves the other connected.
+  const secondRevocations = second.as.revocations.length;
+  expect((await browser.request('/bff/logout?server=notes', { method: 'POST' })).status).toBe(200);
+  expect(second.as.revocations.length).toBeGreaterThan(secondRevocations);
+  expect((await browser.session()).connections.map((c) => c.status)).toEqual(['connected', 'login_required']);
+  expect((await browser.request('/bff/logout?server=nope', { method: 'POST' })).status).toBe(404);
+  expect((await browser.request('/bff/logout?server=default', { method: 'POST', csrf: false })).status).toBe(403);
+  await connect(browser, 'notes');
+
   const revocations = [stack.as.revocations.length, second.as.revocations.length];
   expect((await browser.request('/bff/logout', { method: 'POST' })).status).toBe(200);
   expect(stack.as.revocations.length).toBeGreaterThan(revocations[0] as number);

@@ -85,5 +85,7 @@ export const bffRoutes = {
     `/bff/login?server=${encodeURIComponent(server)}&returnTo=${encodeURIComponent(returnTo)}`,
   session: '/bff/session',
   logout: '/bff/logout',
+  /** POST: ends one server's connection (revoking its tokens) and keeps the rest of the session. */
+  disconnect: (server: string) => `/bff/logout?server=${encodeURIComponent(server)}`,
   mcp: (server: string) => `/mcp/${encodeURIComponent(server)}`,
 } as const;

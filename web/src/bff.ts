@@ -10,6 +10,7 @@ import {
   type SessionInfo,
 } from '@mcp-bff/shared';
 import { z } from 'zod';
+import { bffRoutes } from '@mcp-bff/shared';
 import { logoutUrl, sessionUrl } from './urls';
 
 /** The BFF's codes, plus two the SPA derives itself. */
@@ -123,6 +124,17 @@ export async function processSessionResponse(response: Response): Promise<Sessio
 
 export async function getSession(signal?: AbortSignal): Promise<SessionInfo> {
   return processSessionResponse(await sessionRequest(signal));
+}
+
+/** Ends one server's connection at the BFF (its tokens are revoked); the session and the rest stay. */
+export async function disconnect(server: string): Promise<void> {
+  const response = await fetch(bffRoutes.disconnect(server), {
+    method: 'POST',
+    headers: csrfHeaders(),
+    credentials: 'same-origin',
+  });
+  if (!response.ok) throw await processErrorResponse(response);
+  await response.body?.cancel();
 }
 
 export async function logout(): Promise<void> {

@@ -9,6 +9,7 @@ import {
 import { Hono } from 'hono';
 import type { Config } from '../config.js';
 import { requireSameOriginApi } from '../http/csrf.js';
+import { ApiFailure } from '../http/errors.js';
 import { loginBouncePage, loginFailedPage } from '../http/pages.js';
 import { safeReturnTo } from '../http/return-to.js';
 import type { Logger } from '../log.js';
@@ -213,6 +214,22 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
 
   app.post('/logout', sameOrigin, async (c) => {
     const session = await sessions.current(c);
+    // ?server=ID disconnects that one server and keeps the session and its other connections.
+    const only = c.req.query('server');
+    if (only !== undefined) {
+      if (!clients.has(only)) throw new ApiFailure('not_found', 'No MCP server with that id.');
+      const record = session ? await store.getConnection(session.id, only) : undefined;
+      if (session && record) {
+        await store.deleteConnection(session.id, only);
+        try {
+          await withTimeout((clients.get(only) as OAuthClient).revoke(record), REVOKE_TIMEOUT_MS);
+        } catch (error) {
+          log.warn({ event: 'revocation_failed', server: only, err: describe(error) });
+        }
+        log.info({ event: 'disconnect', server: only, reqId: c.get('requestId') });
+      }
+      return c.json({ ok: true });
+    }
     if (session) {
       const connections = await store.listConnections(session.id);
       // The session ends first, so nothing can use the tokens while they are being revoked.

@@ -3,11 +3,11 @@
  */
 import type { ConnectionInfo } from '@mcp-bff/shared';
 import { Suspense, useId } from 'react';
-import { Await, Link, useAsyncError, useFetcher, useLoaderData, useLocation, type LoaderFunctionArgs } from 'react-router';
-import { BffError, bffErrorMessage, logout } from '../bff';
+import { type ActionFunctionArgs, Await, Link, useAsyncError, useFetcher, useLoaderData, useLocation, type LoaderFunctionArgs } from 'react-router';
+import { BffError, bffErrorMessage, disconnect, logout } from '../bff';
 import { loadServerDetails, type ServerDetails } from '../calls';
 import { StatusBadge } from '../components/StatusBadge';
-import { closeAllClients, forgetClient } from '../mcp';
+import { closeAllClients, closeClient, forgetClient } from '../mcp';
 import { clearAllProblems } from '../problems';
 import { loginHref, logPath, promptsPath, resourcesPath, toolPath, toolsPath } from '../urls';
 import { RouteErrorBoundary } from '../components/RouteError';
@@ -30,7 +30,19 @@ export async function loader({ request }: LoaderFunctionArgs) {
 
 const MCP_CLOSE_TIMEOUT_MS = 3000;
 
-export async function action() {
+export async function action({ request }: ActionFunctionArgs) {
+  const form = await request.formData();
+  const server = form.get('disconnect');
+  if (typeof server === 'string') {
+    await Promise.race([closeClient(server), new Promise((resolve) => setTimeout(resolve, MCP_CLOSE_TIMEOUT_MS))]);
+    try {
+      await disconnect(server);
+    } catch (error) {
+      if (error instanceof BffError || error instanceof TypeError) return { logoutFailed: false, disconnectFailed: server };
+      throw error;
+    }
+    return { logoutFailed: false };
+  }
   // MCP sessions are ended first: once the BFF session is gone their DELETE could not be authorized.
   await Promise.race([closeAllClients(), new Promise((resolve) => setTimeout(resolve, MCP_CLOSE_TIMEOUT_MS))]);
   try {
@@ -41,6 +53,23 @@ export async function action() {
   }
   clearAllProblems();
   return { logoutFailed: false };
+}
+
+function DisconnectButton({ server, name }: { server: string; name: string }) {
+  const fetcher = useFetcher<typeof action>();
+  const busy = fetcher.state !== 'idle';
+  return (
+    <fetcher.Form method="post" className="disconnect">
+      <button type="submit" name="disconnect" value={server} className="button-secondary" disabled={busy}>
+        Disconnect<span className="visually-hidden"> from {name}</span>
+      </button>
+      {fetcher.state === 'idle' && fetcher.data && 'disconnectFailed' in fetcher.data && (
+        <p role="alert" className="error">
+          Disconnecting failed. Please try again.
+        </p>
+      )}
+    </fetcher.Form>
+  );
 }
 
 export function Component() {
@@ -125,6 +154,7 @@ function ServerDetailsView({ connection, details }: { connection: ConnectionInfo
       )}
       <Expiry expiresAt={connection.expiresAt} />
       <Scopes scopes={connection.scopes} />
+      {signedIn(connection) && <DisconnectButton server={server} name={name} />}
       <nav aria-label={`${name} sections`} className="section-links">
         <Link to={toolsPath(server)}>Tools ({tools.length})</Link>
         {capabilities.resources && <Link to={resourcesPath(server)}>Resources</Link>}
