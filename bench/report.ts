@@ -17,6 +17,10 @@ export interface ThroughputRow {
   p99: number;
   rpsRange: [number, number];
   failures: number;
+  /** CPU time the proxy process(es) used per answered request, µs (none for direct). */
+  proxyCpuUs?: number | undefined;
+  /** CPU time the MCP server used per answered request, µs. */
+  mcpCpuUs?: number | undefined;
 }
 
 export interface BenchResults {
@@ -159,15 +163,15 @@ function markdown(results: BenchResults): string {
     if (!results.throughput.some((r) => r.mode === mode)) continue;
     out.push(`### ${mode === 'json' ? 'JSON answer' : 'SSE answer'}`);
     out.push('');
-    out.push('| concurrency | setup | req/s (median) | req/s (min–max) | p50 ms | p99 ms | BFF / this |');
-    out.push('|---|---|---|---|---|---|---|');
+    out.push('| concurrency | setup | req/s (median) | req/s (min–max) | p50 ms | p99 ms | proxy CPU µs/req | MCP server CPU µs/req | BFF / this |');
+    out.push('|---|---|---|---|---|---|---|---|---|');
     for (const c of results.settings.concurrency) {
       const bff = row(results, mode, c, 'bff');
       for (const setup of setups) {
         const r = row(results, mode, c, setup);
         if (!r) continue;
         out.push(
-          `| ${c} | ${SETUP_LABEL[setup]} | ${f0(r.rps)} | ${f0(r.rpsRange[0])}–${f0(r.rpsRange[1])} | ${f2(r.p50)} | ${f2(r.p99)} | ${setup === 'bff' ? '' : ratio(bff?.rps, r.rps)}${r.failures ? ` (${r.failures} failed)` : ''} |`,
+          `| ${c} | ${SETUP_LABEL[setup]} | ${f0(r.rps)} | ${f0(r.rpsRange[0])}–${f0(r.rpsRange[1])} | ${f2(r.p50)} | ${f2(r.p99)} | ${f0(r.proxyCpuUs)} | ${f0(r.mcpCpuUs)} | ${setup === 'bff' ? '' : ratio(bff?.rps, r.rps)}${r.failures ? ` (${r.failures} failed)` : ''} |`,
         );
       }
     }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestBrowser } from '../bff/test/support.js';
 import { CPU_LOAD, CPU_SERVERS, Child, pinned } from './lib/child.js';
+import { cpuTicks, processCpuMs, TICKS_PER_SECOND } from './lib/cpu.js';
 import { findNginx, type Nginx, startNginx } from './lib/nginx.js';
 import { summarizeProfile } from './lib/profile.js';
 import { median } from './lib/stats.js';
@@ -50,18 +51,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Busy jiffies of the whole machine, and of this process plus its reaped children. */
-function cpuTicks(): { machine: number; ours: number } {
-  const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/);
-  const v = fields.map(Number);
-  const machine = v.reduce((a, b) => a + b, 0) - (v[3] ?? 0) - (v[4] ?? 0);
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-  // Fields 14–17 (utime, stime, cutime, cstime) are 11–14 after the command name.
-  const ours = (after[11] ?? 0) + (after[12] ?? 0) + (after[13] ?? 0) + (after[14] ?? 0);
-  return { machine, ours };
 }
 
 function uptime(): string {
@@ -149,6 +138,9 @@ async function main(): Promise<void> {
     bff: (body = ECHO) => bffTarget(bffPort, session.cookie, body),
   };
   const setups = Object.keys(targets) as Setup[];
+  /** The processes whose CPU time is the proxy's: nginx's master and worker, or the BFF. */
+  const proxyPids = (setup: Setup): number[] => (setup === 'bff' ? [bff.pid] : setup === 'nginx' ? (nginx?.pids() ?? []) : []);
+  const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
   const target = (setup: Setup, body?: string) => (targets[setup] as (body?: string) => HttpTarget)(body);
 
   // Every setup must answer the same thing before any of them is timed.
@@ -201,13 +193,17 @@ async function main(): Promise<void> {
       await mcp.call('mode', mode);
       // Warm-up: JIT, connection pools, the JWKS cache.
       for (const setup of setups) await load.call('cannon', { ...target(setup), connections: 16, seconds: 2 });
-      const runs = new Map<string, CannonResult[]>();
+      const runs = new Map<string, Array<CannonResult & { proxyUs: number; mcpUs: number }>>();
       for (let round = 1; round <= ROUNDS; round++) {
         for (const connections of CONCURRENCY) {
           for (const setup of setups) {
+            const proxyBefore = cpuOf(proxyPids(setup));
+            const mcpBefore = processCpuMs(mcp.pid);
             const r = await load.call<CannonResult>('cannon', { ...target(setup), connections, seconds: SECONDS });
+            const answered = Math.max(1, r.requests + r.non2xx);
+            const cpu = { proxyUs: ((cpuOf(proxyPids(setup)) - proxyBefore) * 1000) / answered, mcpUs: ((processCpuMs(mcp.pid) - mcpBefore) * 1000) / answered };
             const key = `${connections}\u0000${setup}`;
-            runs.set(key, [...(runs.get(key) ?? []), r]);
+            runs.set(key, [...(runs.get(key) ?? []), { ...r, ...cpu }]);
             log(`${mode} c=${connections} ${setup.padEnd(6)} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx + r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
           }
         }
@@ -224,6 +220,8 @@ async function main(): Promise<void> {
             p99: median(rounds.map((r) => r.p99)),
             rpsRange: [Math.min(...rounds.map((r) => r.rps)), Math.max(...rounds.map((r) => r.rps))],
             failures: rounds.reduce((a, r) => a + r.non2xx + r.errors, 0),
+            proxyCpuUs: setup === 'direct' ? undefined : median(rounds.map((r) => r.proxyUs)),
+            mcpCpuUs: median(rounds.map((r) => r.mcpUs)),
           });
         }
       }
@@ -297,13 +295,17 @@ async function main(): Promise<void> {
     });
     const s = await login(profilePort);
     const seconds = Math.max(5, SECONDS * 2);
+    // Warm-up first, and only the timed window is summarized: start-up (module loading) is not load.
+    await load.call<CannonResult>('cannon', { ...bffTarget(profilePort, s.cookie), connections: 16, seconds: 2 });
+    const from = await profiled.call<number>('clock');
     const r = await load.call<CannonResult>('cannon', { ...bffTarget(profilePort, s.cookie), connections: 16, seconds });
+    const to = await profiled.call<number>('clock');
     await profiled.stop();
     const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('no .cpuprofile written');
     const kept = join(RESULTS_DIR, 'bff.cpuprofile');
     writeFileSync(kept, readFileSync(join(profileDir, file)));
-    results.profile = { seconds, rps: r.rps, file: 'bff.cpuprofile', summary: summarizeProfile(kept) };
+    results.profile = { seconds, rps: r.rps, file: 'bff.cpuprofile', summary: summarizeProfile(kept, 15, [from, to]) };
     log(`profile: ${r.rps.toFixed(0)} req/s under --cpu-prof; top frame ${results.profile.summary.topSelf[0]?.name}`);
   });
 
@@ -331,9 +333,8 @@ async function main(): Promise<void> {
   });
 
   const ticksEnd = cpuTicks();
-  const hz = 100;
   const wallS = (Date.now() - startedAt.getTime()) / 1000;
-  results.machine.othersCores = (ticksEnd.machine - ticksStart.machine - (ticksEnd.ours - ticksStart.ours)) / hz / wallS;
+  results.machine.othersCores = (ticksEnd.machine - ticksStart.machine - (ticksEnd.ours - ticksStart.ours)) / TICKS_PER_SECOND / wallS;
   results.machine.loadEnd = loadavg();
   results.machine.uptimeEnd = uptime();
   results.finishedAt = new Date().toISOString();

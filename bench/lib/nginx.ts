@@ -2,6 +2,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pinnedCommand } from './child.js';
+import { childPids } from './cpu.js';
 
 /**
  * Debian's nginx as a plain reverse proxy that adds the Authorization header: what a minimal proxy
@@ -10,6 +11,8 @@ import { pinnedCommand } from './child.js';
 export interface Nginx {
   url: string;
   version: string;
+  /** The master and its worker: what nginx's CPU time is read from. */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -64,6 +67,10 @@ http {
   return {
     url,
     version,
+    pids() {
+      const master = Number(readFileSync(pidFile, 'utf8').trim());
+      return [master, ...childPids(master)];
+    },
     async stop() {
       const pid = Number(readFileSync(pidFile, 'utf8').trim());
       // SIGQUIT: graceful shutdown of the master and its worker.

@@ -46,8 +46,24 @@ function location(url: string, line: number): string {
   return short ? `${short}:${line + 1}` : '';
 }
 
-export function summarizeProfile(file: string, top = 15): ProfileSummary {
+/**
+ * @param window only samples taken between these two monotonic clock readings (µs, as
+ *   process.hrtime gives them, which is the profiler's clock too): the load, without start-up.
+ */
+export function summarizeProfile(file: string, top = 15, window?: [number, number]): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  if (window) {
+    let t = profile.startTime;
+    const inWindow = profile.samples.map((_, i) => {
+      t += profile.timeDeltas[i] ?? 0;
+      return t >= window[0] && t <= window[1];
+    });
+    // A clock that does not match leaves nothing: then the whole profile is used.
+    if (inWindow.some(Boolean)) {
+      profile.samples = profile.samples.filter((_, i) => inWindow[i]);
+      profile.timeDeltas = profile.timeDeltas.filter((_, i) => inWindow[i]);
+    }
+  }
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
