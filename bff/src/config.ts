@@ -57,6 +57,10 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Time allowed for each request to the authorization server, ms. */
   authServerTimeoutMs: number;
+  /** Time a client gets to send a request's headers, ms (slow clients are cut off). */
+  headersTimeoutMs: number;
+  /** Time a client gets to send a whole request, body included, ms. */
+  requestTimeoutMs: number;
 
   // Token vault: where sessions and tokens live, the keys they are encrypted with, session lifetime.
   tokenStore: TokenStoreConfig;
@@ -139,6 +143,8 @@ const envSchema = z.object({
   MAX_BODY_BYTES: intFromEnv('MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
   UPSTREAM_TIMEOUT_MS: intFromEnv('UPSTREAM_TIMEOUT_MS', 30_000, 100, 600_000),
   AUTH_SERVER_TIMEOUT_MS: intFromEnv('AUTH_SERVER_TIMEOUT_MS', 10_000, 100, 120_000),
+  HEADERS_TIMEOUT_MS: intFromEnv('HEADERS_TIMEOUT_MS', 10_000, 100, 120_000),
+  REQUEST_TIMEOUT_MS: intFromEnv('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
 });
 
 export class ConfigError extends Error {
@@ -369,6 +375,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBodyBytes: e.MAX_BODY_BYTES,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     authServerTimeoutMs: e.AUTH_SERVER_TIMEOUT_MS,
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     ...vault,
   };
   return Object.freeze(config);

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp } from './app.js';
 import { type Config, ConfigError, DEFAULT_TOKEN_STORE, loadConfig } from './config.js';
+import { clientLimitOptions } from './http/server-limits.js';
 import { createLogger } from './log.js';
 import { describeTokenStore, openTokenStore } from './store/open.js';
 
@@ -43,7 +44,9 @@ async function main(): Promise<void> {
   purger.unref();
 
   const app = createApp({ config, store, log });
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+  // Slow clients (headers or bodies dribbled in) are cut off instead of holding connections for minutes.
+  const serverOptions = clientLimitOptions(config);
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions }, (info) => {
     log.info({ event: 'listening', url: config.publicUrl, port: info.port, store: describeTokenStore(config) });
   });
   let stopping = false;

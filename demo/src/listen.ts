@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -17,12 +17,12 @@ export interface Listening {
  * Binds an HTTP server first and lets the caller attach its handler later: with port 0 the port is only
  * known after binding, and the authorization server, the MCP server and the BFF each need the others' URLs.
  */
-export async function listen(port: number, host = '127.0.0.1', hostnameInUrl = host): Promise<Listening> {
+export async function listen(port: number, host = '127.0.0.1', hostnameInUrl = host, options: ServerOptions = {}): Promise<Listening> {
   let handler: NodeHandler = (_req, res) => {
     res.statusCode = 503;
     res.end('starting');
   };
-  const server = createServer((req, res) => handler(req, res));
+  const server = createServer(options, (req, res) => handler(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

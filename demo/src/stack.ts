@@ -1,6 +1,7 @@
 import { getRequestListener } from '@hono/node-server';
 import { createApp } from '../../bff/src/app.js';
 import { loadConfig } from '../../bff/src/config.js';
+import { applyClientLimits, clientLimitOptions, DEFAULT_CLIENT_LIMITS } from '../../bff/src/http/server-limits.js';
 import { createLogger, type Logger } from '../../bff/src/log.js';
 import { MemoryTokenStore } from '../../bff/src/store/memory.js';
 import type { TokenStore } from '../../bff/src/store/types.js';
@@ -71,7 +72,8 @@ export interface Stack {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const asListener = await listen(options.asPort ?? 0, '127.0.0.1');
   const mcpListener = await listen(options.mcpPort ?? 0, '127.0.0.1');
-  const appListener = await listen(options.appPort ?? 0, '127.0.0.1', 'localhost');
+  // The BFF's limits for slow clients, as main.ts sets them (the configured values follow below).
+  const appListener = await listen(options.appPort ?? 0, '127.0.0.1', 'localhost', clientLimitOptions(DEFAULT_CLIENT_LIMITS));
   const issuer = asListener.origin;
   const mcpUrl = `${mcpListener.origin}/mcp`;
   const appUrl = appListener.origin;
@@ -145,6 +147,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.upstreamFetch ? { upstreamFetch: options.upstreamFetch } : {}),
     ...(options.outboundFetch ? { outboundFetch: options.outboundFetch } : {}),
   });
+  applyClientLimits(appListener.server, config);
   appListener.handle(getRequestListener(app.fetch));
 
   let asDown = false;
