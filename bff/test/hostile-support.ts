@@ -1,6 +1,9 @@
 import { getRequestListener } from '@hono/node-server';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { listen } from '../../demo/src/listen.js';
 import { createApp } from '../src/app.js';
@@ -146,4 +149,64 @@ export function rawHttp(port: number, text: string, timeoutMs = 10_000): Promise
     socket.on('close', () => done(true));
     socket.on('error', () => done(true));
   });
+}
+
+export interface BffMain {
+  url: string;
+  port: number;
+  pid: number;
+  /** Raw stdout and stderr so far. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** bff/src/main.ts in a child process (exactly what `pnpm serve` runs), on a free loopback port. */
+export async function startBffMain(env: Record<string, string>): Promise<BffMain> {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bff/src/main.ts'], {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', STATIC_DIR: '', LOG_LEVEL: 'info', TOKEN_STORE: 'memory', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let raw = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    raw += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    raw += d.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`BFF did not start:\n${raw}`)), 30_000);
+    const look = () => {
+      const match = /"event":"listening".*?"port":(\d+)/.exec(raw);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    };
+    child.stdout?.on('data', look);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`BFF exited at start:\n${raw}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid as number,
+    output: () => raw,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Resident memory of a process, bytes (Linux). */
+export function residentBytes(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) * 1024;
 }

@@ -162,12 +162,16 @@ export class McpProxy {
   private async readBody(c: Context): Promise<Uint8Array> {
     const limit = this.options.maxBodyBytes;
     const tooLarge = () => new ApiFailure('payload_too_large', `Request bodies are limited to ${limit} bytes.`);
+    // A client that goes away (or is cut off for sending too slowly) mid-body is not a server error.
+    const bodyLost = (error: unknown): never => {
+      throw new ApiFailure('bad_request', 'The request body did not arrive.', {}, {}, { cause: error });
+    };
     const declared = Number(c.req.header('content-length') ?? 'NaN');
     if (Number.isFinite(declared) && declared > limit) throw tooLarge();
     // With a Content-Length (what browsers send) Node's HTTP parser delivers exactly that many bytes:
     // read them in one go, through the server adapter's fast path that skips building a web stream.
     if (Number.isFinite(declared) && c.req.header('transfer-encoding') === undefined) {
-      return new Uint8Array(await c.req.raw.arrayBuffer());
+      return new Uint8Array(await c.req.raw.arrayBuffer().catch(bodyLost));
     }
     const stream = c.req.raw.body;
     if (!stream) return new Uint8Array();
@@ -175,7 +179,7 @@ export class McpProxy {
     const chunks: Uint8Array[] = [];
     let size = 0;
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch(bodyLost);
       if (done) break;
       size += value.byteLength;
       if (size > limit) {
