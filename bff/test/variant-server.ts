@@ -90,6 +90,8 @@ export interface Variant {
   faults: VariantFaults;
   /** Access tokens this AS issued, with their scope. */
   tokens: Map<string, string>;
+  /** Every secret this server handed out: codes, access and refresh tokens, client secrets (faulty answers' too). */
+  issued: string[];
   /** Migrates the MCP server to another AS: its metadata names it, and only its tokens count. */
   moveTo(other: Variant): void;
   close(): Promise<void>;
@@ -124,6 +126,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     redirectedHits: 0,
     faults: { ...o.faults },
     tokens,
+    issued: [],
     moveTo(other) {
       movedTo = other;
     },
@@ -139,6 +142,11 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     return Buffer.concat(chunks).toString('utf8');
   };
   const refreshTokens = new Map<string, string>(); // refresh token → scope
+  const issue = (prefix: string, bytes: number): string => {
+    const value = `${prefix}${randomBytes(bytes).toString('hex')}`;
+    v.issued.push(value);
+    return value;
+  };
   /** Answers as `fault` says; true when it did (the endpoint then does nothing else). */
   const faulty = (res: ServerResponse, fault: Fault | undefined): boolean => {
     if (!fault) return false;
@@ -180,7 +188,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
         json(res, 200, { token_type: 'Bearer', expires_in: 3600 });
         break;
       case 'token-type-mac':
-        json(res, 200, { access_token: `at-${randomBytes(12).toString('hex')}`, token_type: 'mac', expires_in: 3600, mac_key: 'k' });
+        json(res, 200, { access_token: issue('at-', 12), token_type: 'mac', expires_in: 3600, mac_key: 'k' });
         break;
     }
     return true;
@@ -228,14 +236,14 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       v.registrations.push(body);
       const id = `client-${randomBytes(6).toString('hex')}`;
       const method = String(body.token_endpoint_auth_method ?? 'client_secret_basic');
-      const secret = method === 'none' ? undefined : randomBytes(16).toString('hex');
+      const secret = method === 'none' ? undefined : issue('', 16);
       clients.set(id, { ...(secret ? { secret } : {}), method });
       return json(res, 201, { ...body, client_id: id, ...(secret ? { client_secret: secret } : {}) });
     }
     if (req.method === 'GET' && path === `${issuerPath}/authorize`) {
       const p = url.searchParams;
       v.authorizeRequests.push(p);
-      const code = randomBytes(12).toString('hex');
+      const code = issue('', 12);
       const granted = (p.get('scope') ?? '').split(' ').filter((s) => s && !(o.neverGrant ?? []).includes(s));
       codes.set(code, {
         challenge: p.get('code_challenge') ?? '',
@@ -275,8 +283,8 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       } else {
         return json(res, 400, { error: 'unsupported_grant_type' });
       }
-      const access = `at-${randomBytes(12).toString('hex')}`;
-      const refresh = `rt-${randomBytes(12).toString('hex')}`;
+      const access = issue('at-', 12);
+      const refresh = issue('rt-', 12);
       tokens.set(access, scope);
       refreshTokens.set(refresh, scope);
       return json(res, 200, { access_token: access, token_type: 'Bearer', expires_in: 3600, scope, refresh_token: refresh });
