@@ -12,6 +12,11 @@ export function spaRoutes(root: string): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const indexHtml = readFileSync(join(root, 'index.html'), 'utf8');
 
+  // Hidden files (.env, .git, editor leftovers) are never part of the build: not served even if present.
+  app.use('*', async function noHiddenFiles(c, next) {
+    if (hasHiddenSegment(c.req.path)) return c.notFound();
+    await next();
+  });
   app.use(
     '/assets/*',
     serveStatic({
@@ -30,4 +35,14 @@ export function spaRoutes(root: string): Hono<AppEnv> {
     return c.html(indexHtml);
   });
   return app;
+}
+
+function hasHiddenSegment(path: string): boolean {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return true;
+  }
+  return decoded.split(/[/\\]/).some((segment) => segment.startsWith('.'));
 }
