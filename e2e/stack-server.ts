@@ -5,7 +5,8 @@
  *
  * Test-only instrumentation, on a separate loopback port: every secret the authorization server hands
  * the BFF (codes, verifiers, access and refresh tokens, as seen on the BFF's outbound requests) and the
- * count of token requests by grant type, so a test can prove none of them reaches the browser.
+ * count of token requests by grant type, so a test can prove none of them reaches the browser; how many
+ * requests reached the MCP server and which revocations the AS saw, so a hostile page's effect shows.
  */
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -58,6 +59,11 @@ const inspector = createServer((req, res) => {
     res.end(JSON.stringify([...secrets]));
   } else if (req.url === '/token-requests') {
     res.end(JSON.stringify(stack.as.tokenRequests));
+  } else if (req.url === '/mcp-requests') {
+    // How many requests the MCP server received: a hostile page's must not add any.
+    res.end(JSON.stringify({ count: stack.mcp.received.length }));
+  } else if (req.url === '/revocations') {
+    res.end(JSON.stringify(stack.as.revocations));
   } else {
     res.statusCode = 404;
     res.end('{}');
