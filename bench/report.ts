@@ -5,7 +5,8 @@ import type { ProfileSummary } from './lib/profile.js';
 import type { SessionsResult } from './servers/sessions.js';
 
 export type Mode = 'json' | 'sse';
-export type Setup = 'direct' | 'nginx' | 'bff';
+/** bff-before: the same BFF with the session-cookie cache turned off (the state before the fix). */
+export type Setup = 'direct' | 'nginx' | 'bff-before' | 'bff';
 
 export interface ThroughputRow {
   mode: Mode;
@@ -21,6 +22,8 @@ export interface ThroughputRow {
   proxyCpuUs?: number | undefined;
   /** CPU time the MCP server used per answered request, µs. */
   mcpCpuUs?: number | undefined;
+  /** New TCP connections the MCP server accepted per request (0 when the proxy keeps them alive). */
+  upstreamConnectionsPerRequest?: number | undefined;
 }
 
 export interface BenchResults {
@@ -56,12 +59,12 @@ export interface BenchResults {
     mcpDuring: MemorySample;
   };
   storm?: { requests: number; refreshes: number; ms: number; statuses: Record<string, number> };
-  profile?: { seconds: number; rps: number; file: string; summary: ProfileSummary };
+  profile?: { seconds: number; concurrency?: number; rps: number; file: string; summary: ProfileSummary };
   sessions?: SessionsResult[];
 }
 
-const SETUP_LABEL: Record<Setup, string> = { direct: 'direct', nginx: 'nginx', bff: 'BFF' };
-const COLORS: Record<Setup, string> = { direct: '#4c78a8', nginx: '#72b7b2', bff: '#e45756' };
+const SETUP_LABEL: Record<Setup, string> = { direct: 'direct', nginx: 'nginx', 'bff-before': 'BFF, no cookie cache', bff: 'BFF' };
+const COLORS: Record<Setup, string> = { direct: '#4c78a8', nginx: '#72b7b2', 'bff-before': '#f2b0a8', bff: '#e45756' };
 const MiB = 1024 * 1024;
 
 const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : Math.round(n).toLocaleString('en-US'));
@@ -163,15 +166,15 @@ function markdown(results: BenchResults): string {
     if (!results.throughput.some((r) => r.mode === mode)) continue;
     out.push(`### ${mode === 'json' ? 'JSON answer' : 'SSE answer'}`);
     out.push('');
-    out.push('| concurrency | setup | req/s (median) | req/s (min–max) | p50 ms | p99 ms | proxy CPU µs/req | MCP server CPU µs/req | BFF / this |');
-    out.push('|---|---|---|---|---|---|---|---|---|');
+    out.push('| concurrency | setup | req/s (median) | req/s (min–max) | p50 ms | p99 ms | proxy CPU µs/req | MCP server CPU µs/req | new upstream connections/req | BFF / this |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|');
     for (const c of results.settings.concurrency) {
       const bff = row(results, mode, c, 'bff');
       for (const setup of setups) {
         const r = row(results, mode, c, setup);
         if (!r) continue;
         out.push(
-          `| ${c} | ${SETUP_LABEL[setup]} | ${f0(r.rps)} | ${f0(r.rpsRange[0])}–${f0(r.rpsRange[1])} | ${f2(r.p50)} | ${f2(r.p99)} | ${f0(r.proxyCpuUs)} | ${f0(r.mcpCpuUs)} | ${setup === 'bff' ? '' : ratio(bff?.rps, r.rps)}${r.failures ? ` (${r.failures} failed)` : ''} |`,
+          `| ${c} | ${SETUP_LABEL[setup]} | ${f0(r.rps)} | ${f0(r.rpsRange[0])}–${f0(r.rpsRange[1])} | ${f2(r.p50)} | ${f2(r.p99)} | ${f0(r.proxyCpuUs)} | ${f0(r.mcpCpuUs)} | ${r.upstreamConnectionsPerRequest === undefined ? '–' : r.upstreamConnectionsPerRequest.toFixed(3)} | ${setup === 'bff' ? '' : ratio(bff?.rps, r.rps)}${r.failures ? ` (${r.failures} failed)` : ''} |`,
         );
       }
     }
@@ -234,7 +237,11 @@ function markdown(results: BenchResults): string {
     out.push('## Where the BFF\'s time goes');
     out.push('');
     out.push(
-      `\`node --cpu-prof\` of a BFF process under ${p.seconds} s of JSON load at concurrency 16 (${f0(p.rps)} req/s while profiled; busy ${p.summary.busyPct.toFixed(0)}% of the time). Percentages are of busy time. Profile: \`bench/results/${p.file}\` (not committed; open it in Chrome DevTools).`,
+      `\`node --cpu-prof\` of a BFF process under ${p.seconds} s of JSON load at concurrency ${p.concurrency ?? 16} (${f0(p.rps)} req/s while profiled; busy ${p.summary.busyPct.toFixed(0)}% of the time). Percentages are of busy time. Profile: \`bench/results/${p.file}\` (not committed; open it in Chrome DevTools).`,
+    );
+    out.push('');
+    out.push(
+      'All server processes share one pinned core, so a frame that hands the core to another process shows the time the BFF then waited: `writeString` is pino handing a log line to the thread pool, `writev` a socket write that wakes the MCP server. Read those two as context switches more than as work.',
     );
     out.push('');
     out.push('| package | share |');
@@ -254,8 +261,7 @@ function markdown(results: BenchResults): string {
     for (const fr of p.summary.topInclusiveBff.slice(0, 10)) out.push(`| \`${fr.name}\` | ${fr.where} | ${fr.pct.toFixed(1)}% |`);
     out.push('');
   }
-  const before = readBefore();
-  if (before) out.push(...beforeAfter(before, results));
+  out.push(...beforeAfter(results, readBefore()));
   return out.join('\n');
 }
 
@@ -266,32 +272,37 @@ function readBefore(): BenchResults | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BenchResults) : undefined;
 }
 
-/** The BFF before the hot-path fixes (results kept in before-fixes.json) next to this run. */
-function beforeAfter(before: BenchResults, after: BenchResults): string[] {
-  const out = ['## Before and after the hot-path fixes', ''];
-  out.push(
-    `\`${BEFORE_FILE}\` holds a run of the BFF before the fixes (${before.startedAt.slice(0, 16).replace('T', ' ')} UTC, load ${f2(before.machine.loadStart[0])}, other processes ${f2(before.machine.othersCores)} cores). Ratios are within each run, so machine noise mostly cancels.`,
-  );
-  out.push('');
-  out.push('| answer | concurrency | BFF req/s before → after | BFF/direct before → after | BFF/nginx before → after | BFF p50 before → after |');
-  out.push('|---|---|---|---|---|---|');
-  for (const mode of ['json', 'sse'] as Mode[]) {
-    for (const c of after.settings.concurrency) {
-      const b = row(before, mode, c, 'bff');
-      const a = row(after, mode, c, 'bff');
-      if (!a || !b) continue;
-      out.push(
-        `| ${mode.toUpperCase()} | ${c} | ${f0(b.rps)} → ${f0(a.rps)} | ${ratio(b.rps, row(before, mode, c, 'direct')?.rps)} → ${ratio(a.rps, row(after, mode, c, 'direct')?.rps)} | ${ratio(b.rps, row(before, mode, c, 'nginx')?.rps)} → ${ratio(a.rps, row(after, mode, c, 'nginx')?.rps)} | ${f2(b.p50)} → ${f2(a.p50)} ms |`,
-      );
+/** The BFF with and without the session-cookie cache, from this run; the profile from before the fixes. */
+function beforeAfter(results: BenchResults, before: BenchResults | undefined): string[] {
+  const out = ['## Before and after the fixes', ''];
+  if (results.throughput.some((r) => r.setup === 'bff-before')) {
+    out.push(
+      'Measured in this run, interleaved with the others: "before" is the same BFF with the session-cookie cache turned off (`BENCH_NO_UNSEAL_CACHE=1` in `bench/servers/bff.ts`), so every request unseals its cookie again; "after" is the BFF as it is.',
+    );
+    out.push('');
+    out.push('| answer | concurrency | req/s before → after | BFF CPU µs/req before → after | p50 before → after | BFF/direct before → after |');
+    out.push('|---|---|---|---|---|---|');
+    for (const mode of ['json', 'sse'] as Mode[]) {
+      for (const c of results.settings.concurrency) {
+        const b = row(results, mode, c, 'bff-before');
+        const a = row(results, mode, c, 'bff');
+        const d = row(results, mode, c, 'direct');
+        if (!a || !b) continue;
+        out.push(
+          `| ${mode.toUpperCase()} | ${c} | ${f0(b.rps)} → ${f0(a.rps)} | ${f0(b.proxyCpuUs)} → ${f0(a.proxyCpuUs)} | ${f2(b.p50)} → ${f2(a.p50)} ms | ${ratio(b.rps, d?.rps)} → ${ratio(a.rps, d?.rps)} |`,
+        );
+      }
     }
+    out.push('');
   }
-  out.push('');
-  if (before.profile) {
-    out.push('Top frames before the fixes:');
+  if (before?.profile) {
+    out.push(
+      `Top frames of the BFF's profile before the fixes (\`${BEFORE_FILE}\`, ${before.startedAt.slice(0, 16).replace('T', ' ')} UTC): unsealing the session cookie (PBKDF2, AES-CBC and HMAC through WebCrypto, \`jobPromise\` being WebCrypto's thread-pool job) led.`,
+    );
     out.push('');
     out.push('| frame | where | self |');
     out.push('|---|---|---|');
-    for (const fr of before.profile.summary.topSelf.slice(0, 10)) out.push(`| \`${fr.name}\` | ${fr.where} | ${fr.pct.toFixed(1)}% |`);
+    for (const fr of before.profile.summary.topSelf.slice(0, 8)) out.push(`| \`${fr.name}\` | ${fr.where} | ${fr.pct.toFixed(1)}% |`);
     out.push('');
   }
   return out;

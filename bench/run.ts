@@ -19,7 +19,8 @@ import type { MemorySample } from './lib/memory.js';
  * `pnpm bench`: what the BFF costs per MCP call, next to the MCP server alone and nginx adding the same
  * Authorization header. Every server runs in its own process pinned to CPU_SERVERS; autocannon runs in
  * another process pinned to CPU_LOAD. Knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_SESSIONS (counts),
- * BENCH_SKIP (comma list of: throughput, storm, sse, streams, profile, sessions).
+ * BENCH_SKIP (comma list of: throughput, storm, sse, streams, profile, sessions), BENCH_BEFORE=0,
+ * BENCH_TOKEN_STORE (memory, sqlite (default), or a redis:// URL), BENCH_PIN=0, BENCH_BFF_LOG=1.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -28,6 +29,9 @@ const SESSION_COUNTS = (process.env.BENCH_SESSIONS ?? '10000,100000').split(',')
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const STORM = Number(process.env.BENCH_STORM ?? 1000);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
+/** BENCH_BEFORE=0 leaves out the BFF without the session-cookie cache. */
+const BEFORE = process.env.BENCH_BEFORE !== '0';
+const PROFILE_CONCURRENCY = Number(process.env.BENCH_PROFILE_CONCURRENCY ?? 16);
 const MODES: Mode[] = ['json', 'sse'];
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -90,11 +94,18 @@ async function main(): Promise<void> {
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
   mkdirSync(RESULTS_DIR, { recursive: true });
 
-  const [asPort, mcpPort, bffPort, profilePort, nginxPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [asPort, mcpPort, bffPort, beforePort, profilePort, nginxPort] = (await Promise.all(Array.from({ length: 6 }, freePort))) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const issuer = `http://127.0.0.1:${asPort}`;
   const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
   const appUrl = (port: number) => `http://localhost:${port}`;
-  const redirects = [bffPort, profilePort].map((p) => `${appUrl(p)}/bff/callback`).join(',');
+  const redirects = [bffPort, beforePort, profilePort].map((p) => `${appUrl(p)}/bff/callback`).join(',');
 
   const as = await start('auth server', 'servers/auth.ts', { cpus: CPU_SERVERS, args: [String(asPort), mcpUrl, redirects] });
   const mcp = await start('mcp server', 'servers/mcp.ts', { cpus: CPU_SERVERS, args: [String(mcpPort), mcpUrl, issuer], nodeArgs: ['--expose-gc'] });
@@ -107,6 +118,15 @@ async function main(): Promise<void> {
     nodeArgs: ['--expose-gc'],
     stdout: bffStdout,
   });
+  // The same BFF with the session-cookie cache turned off: the "before" of the fix, in the same run.
+  const bffBefore = BEFORE
+    ? await start('bff (before)', 'servers/bff.ts', {
+        cpus: CPU_SERVERS,
+        args: [String(beforePort), mcpUrl, tokenStore('before')],
+        stdout: bffStdout,
+        env: { BENCH_NO_UNSEAL_CACHE: '1' },
+      })
+    : undefined;
   const load = await start('load', 'load/worker.ts', { cpus: CPU_LOAD });
 
   async function login(port: number): Promise<{ cookie: string; sid: string }> {
@@ -117,6 +137,7 @@ async function main(): Promise<void> {
     return { cookie, sid: await browser.sessionId() };
   }
   const session = await login(bffPort);
+  const sessionBefore = bffBefore ? await login(beforePort) : undefined;
   const accessToken = await bff.call<string>('accessToken', session.sid);
   log('logged in; token obtained');
 
@@ -135,11 +156,13 @@ async function main(): Promise<void> {
   const targets: Partial<Record<Setup, (body?: string) => HttpTarget>> = {
     direct: (body = ECHO) => ({ url: mcpUrl, headers: { ...MCP_HEADERS, authorization: `Bearer ${accessToken}` }, body }),
     ...(nginx ? { nginx: (body = ECHO) => ({ url: `${nginx?.url}/mcp`, headers: MCP_HEADERS, body }) } : {}),
+    ...(sessionBefore ? { 'bff-before': (body = ECHO) => bffTarget(beforePort, sessionBefore.cookie, body) } : {}),
     bff: (body = ECHO) => bffTarget(bffPort, session.cookie, body),
   };
   const setups = Object.keys(targets) as Setup[];
   /** The processes whose CPU time is the proxy's: nginx's master and worker, or the BFF. */
-  const proxyPids = (setup: Setup): number[] => (setup === 'bff' ? [bff.pid] : setup === 'nginx' ? (nginx?.pids() ?? []) : []);
+  const proxyPids = (setup: Setup): number[] =>
+    setup === 'bff' ? [bff.pid] : setup === 'bff-before' ? [bffBefore?.pid ?? -1] : setup === 'nginx' ? (nginx?.pids() ?? []) : [];
   const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
   const target = (setup: Setup, body?: string) => (targets[setup] as (body?: string) => HttpTarget)(body);
 
@@ -193,15 +216,20 @@ async function main(): Promise<void> {
       await mcp.call('mode', mode);
       // Warm-up: JIT, connection pools, the JWKS cache.
       for (const setup of setups) await load.call('cannon', { ...target(setup), connections: 16, seconds: 2 });
-      const runs = new Map<string, Array<CannonResult & { proxyUs: number; mcpUs: number }>>();
+      const runs = new Map<string, Array<CannonResult & { proxyUs: number; mcpUs: number; upstreamConnections: number }>>();
       for (let round = 1; round <= ROUNDS; round++) {
         for (const connections of CONCURRENCY) {
           for (const setup of setups) {
             const proxyBefore = cpuOf(proxyPids(setup));
             const mcpBefore = processCpuMs(mcp.pid);
+            const connectionsBefore = await mcp.call<number>('connections');
             const r = await load.call<CannonResult>('cannon', { ...target(setup), connections, seconds: SECONDS });
             const answered = Math.max(1, r.requests + r.non2xx);
-            const cpu = { proxyUs: ((cpuOf(proxyPids(setup)) - proxyBefore) * 1000) / answered, mcpUs: ((processCpuMs(mcp.pid) - mcpBefore) * 1000) / answered };
+            const cpu = {
+              proxyUs: ((cpuOf(proxyPids(setup)) - proxyBefore) * 1000) / answered,
+              mcpUs: ((processCpuMs(mcp.pid) - mcpBefore) * 1000) / answered,
+              upstreamConnections: ((await mcp.call<number>('connections')) - connectionsBefore) / answered,
+            };
             const key = `${connections}\u0000${setup}`;
             runs.set(key, [...(runs.get(key) ?? []), { ...r, ...cpu }]);
             log(`${mode} c=${connections} ${setup.padEnd(6)} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx + r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
@@ -222,6 +250,7 @@ async function main(): Promise<void> {
             failures: rounds.reduce((a, r) => a + r.non2xx + r.errors, 0),
             proxyCpuUs: setup === 'direct' ? undefined : median(rounds.map((r) => r.proxyUs)),
             mcpCpuUs: median(rounds.map((r) => r.mcpUs)),
+            upstreamConnectionsPerRequest: median(rounds.map((r) => r.upstreamConnections)),
           });
         }
       }
@@ -298,14 +327,14 @@ async function main(): Promise<void> {
     // Warm-up first, and only the timed window is summarized: start-up (module loading) is not load.
     await load.call<CannonResult>('cannon', { ...bffTarget(profilePort, s.cookie), connections: 16, seconds: 2 });
     const from = await profiled.call<number>('clock');
-    const r = await load.call<CannonResult>('cannon', { ...bffTarget(profilePort, s.cookie), connections: 16, seconds });
+    const r = await load.call<CannonResult>('cannon', { ...bffTarget(profilePort, s.cookie), connections: PROFILE_CONCURRENCY, seconds });
     const to = await profiled.call<number>('clock');
     await profiled.stop();
     const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error('no .cpuprofile written');
     const kept = join(RESULTS_DIR, 'bff.cpuprofile');
     writeFileSync(kept, readFileSync(join(profileDir, file)));
-    results.profile = { seconds, rps: r.rps, file: 'bff.cpuprofile', summary: summarizeProfile(kept, 15, [from, to]) };
+    results.profile = { seconds, concurrency: PROFILE_CONCURRENCY, rps: r.rps, file: 'bff.cpuprofile', summary: summarizeProfile(kept, 15, [from, to]) };
     log(`profile: ${r.rps.toFixed(0)} req/s under --cpu-prof; top frame ${results.profile.summary.topSelf[0]?.name}`);
   });
 

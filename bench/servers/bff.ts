@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { createApp } from '../../bff/src/app.js';
 import { loadConfig } from '../../bff/src/config.js';
 import { createLogger } from '../../bff/src/log.js';
+import { UnsealCache } from '../../bff/src/session/unseal-cache.js';
 import { openTokenStore } from '../../bff/src/store/open.js';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET } from '../../demo/src/stack.js';
 import { serveRpc } from '../lib/child.js';
@@ -20,6 +21,11 @@ const [port, mcpUrl, tokenStore] = process.argv.slice(2) as [string, string, str
 type Serve = typeof import('../../bff/node_modules/@hono/node-server/dist/index.mjs').serve;
 const bffRequire = createRequire(new URL('../../bff/package.json', import.meta.url));
 const { serve } = (await import(pathToFileURL(bffRequire.resolve('@hono/node-server')).href)) as { serve: Serve };
+
+// The "before" BFF of the benchmark: every request unseals its session cookie again.
+if (process.env.BENCH_NO_UNSEAL_CACHE === '1') {
+  UnsealCache.prototype.get = (_sealed, unseal) => unseal();
+}
 
 const config = loadConfig({
   PUBLIC_URL: `http://localhost:${port}`,

@@ -17,6 +17,11 @@ const servers = {
 let mode: keyof typeof servers = 'json';
 /** When set, the wall-clock time (ms, sub-ms precision) of every body write: the SSE probe's send times. */
 let writes: number[] | undefined;
+/** TCP connections accepted so far: shows whether a proxy keeps its upstream connections alive. */
+let connections = 0;
+listening.server.on('connection', () => {
+  connections++;
+});
 
 listening.handle((req, res) => {
   if (writes) recordWrites(res, writes);
@@ -44,5 +49,6 @@ serveRpc({
     return out;
   },
   memory: () => gcAndMeasure(),
+  connections: () => connections,
   exit: () => setImmediate(() => process.exit(0)),
 });
