@@ -32,6 +32,7 @@ const TARGETS: Target[] = [
   { name: 'GET /mcp/default (SSE)', method: 'GET', path: '/mcp/default', headers: { accept: 'text/event-stream' } },
   { name: 'DELETE /mcp/default', method: 'DELETE', path: '/mcp/default' },
   { name: 'POST /bff/logout', method: 'POST', path: '/bff/logout' },
+  { name: 'POST /bff/logout?server=default (one server)', method: 'POST', path: '/bff/logout?server=default' },
   { name: 'GET /bff/session', method: 'GET', path: '/bff/session' },
 ];
 
@@ -84,6 +85,7 @@ describe('refused before anything is forwarded or changed', () => {
       expect(stack.mcp.received.length).toBe(forwarded);
       expect(stack.as.revocations.length).toBe(revocations);
       expect(await stack.store.getSession(sid)).toBeDefined();
+      expect(await stack.store.getConnection(sid, 'default')).toBeDefined();
       expect((await victim.session()).authenticated).toBe(true);
     });
   }
