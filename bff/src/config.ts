@@ -25,6 +25,11 @@ export interface ServerConfig {
   /** Pre-registered client; without it the BFF uses a client ID metadata document or registers itself. */
   clientId: string | undefined;
   clientSecret: string | undefined;
+  /**
+   * The AS the configured client belongs to. Without it, the first AS the credentials are used with
+   * is remembered, and no other ever receives them.
+   */
+  issuer: string | undefined;
   /** Scopes to request; empty means "what the challenge or the resource metadata says". */
   scopes: string[];
   /** Send RFC 8707 `resource`; off only for authorization servers known to reject it. */
@@ -110,6 +115,7 @@ const serverEntrySchema = z
     name: z.string().min(1).max(100).optional(),
     clientId: z.string().min(1).optional(),
     clientSecret: z.string().min(1).optional(),
+    issuer: z.url({ error: 'issuer must be an absolute URL' }).optional(),
     scopes: z
       .union([z.string(), z.array(z.string())])
       .optional()
@@ -133,6 +139,7 @@ const envSchema = z.object({
     .optional(),
   OAUTH_CLIENT_ID: z.string().min(1, 'OAUTH_CLIENT_ID must not be empty').optional(),
   OAUTH_CLIENT_SECRET: z.string().min(1, 'OAUTH_CLIENT_SECRET must not be empty').optional(),
+  OAUTH_ISSUER: z.url({ error: 'OAUTH_ISSUER must be an absolute URL (the issuer of OAUTH_CLIENT_ID)' }).optional(),
   OAUTH_SCOPES: z.string().default('').refine((s) => SCOPE_LIST.test(s), 'OAUTH_SCOPES must be space-separated scope tokens'),
   SESSION_SECRET: secretsSchema,
   ALLOW_HTTP_LOOPBACK: z.enum(['0', '1', 'true', 'false', '']).default('0'),
@@ -199,6 +206,7 @@ function readServers(
         url: e.MCP_SERVER_URL,
         clientId: e.OAUTH_CLIENT_ID,
         clientSecret: e.OAUTH_CLIENT_SECRET,
+        issuer: e.OAUTH_ISSUER,
         scopes: splitScopes(e.OAUTH_SCOPES),
         resourceIndicator: env.OAUTH_RESOURCE_INDICATOR !== '0',
       },
@@ -231,6 +239,7 @@ function readServers(
       url: entry.url,
       clientId: entry.clientId,
       clientSecret: entry.clientSecret,
+      issuer: entry.issuer,
       scopes: splitScopes(entry.scopes),
       resourceIndicator: entry.resourceIndicator,
     };

@@ -224,6 +224,33 @@ describe('client registration', () => {
     expect(Buffer.from(basic, 'base64').toString()).toBe('pre-registered_client.1%7Ex+y:se%3Acret-._');
   });
 
+  it('never sends configured credentials to an AS other than the configured issuer', async () => {
+    const { variant, browser } = await setup(
+      {},
+      { OAUTH_CLIENT_ID: 'configured', OAUTH_CLIENT_SECRET: 'configured-secret', OAUTH_ISSUER: 'https://as.example.com' },
+    );
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    expect(variant.registrations).toHaveLength(1);
+    expect(variant.authorizeRequests[0]?.get('client_id')).not.toBe('configured');
+    const sent = JSON.stringify(variant.tokenRequests.map((t) => [t.authorization, [...t.params]]));
+    expect(sent).not.toContain('configured');
+    expect(sent).not.toContain(Buffer.from('configured').toString('base64').slice(0, 8));
+  });
+
+  it('pins configured credentials to the first AS they were used with', async () => {
+    const { variant, browser } = await setup({}, { OAUTH_CLIENT_ID: 'configured', OAUTH_CLIENT_SECRET: 'configured-secret' });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    expect(variant.authorizeRequests[0]?.get('client_id')).toBe('configured');
+    const other = await startVariant();
+    closers.push(other.close);
+    variant.moveTo(other);
+    expect((await callAndLogin(browser, { ...variant, issuer: other.issuer } as Variant)).status).toBe(200);
+    expect(other.registrations).toHaveLength(1);
+    expect(other.authorizeRequests.map((p) => p.get('client_id'))).not.toContain('configured');
+    const sent = JSON.stringify(other.tokenRequests.map((t) => [t.authorization, [...t.params]]));
+    expect(sent).not.toContain('configured');
+  });
+
   it('uses an externally hosted client ID metadata document when configured', async () => {
     const { variant, browser } = await setup({ cimd: true }, { OAUTH_CLIENT_METADATA_URL: 'https://client.example/meta.json' });
     expect((await callAndLogin(browser, variant)).status).toBe(200);

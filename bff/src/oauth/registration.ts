@@ -16,19 +16,31 @@ export interface RegisteredClient {
   source: 'configuration' | 'metadata_document' | 'dynamic_registration';
 }
 
-/** Clients obtained by dynamic registration, kept per AS issuer and reused. */
+/**
+ * Clients obtained by dynamic registration, kept per AS issuer and reused; and, for configured
+ * credentials without a configured issuer, the issuer they were first used with (trust on first use).
+ */
 export interface ClientRegistry {
   get(issuer: string): Promise<RegisteredClient | undefined>;
   put(client: RegisteredClient): Promise<void>;
+  pinnedIssuer(server: string): Promise<string | undefined>;
+  pinIssuer(server: string, issuer: string): Promise<void>;
 }
 
 export class MemoryClientRegistry implements ClientRegistry {
   private readonly clients = new Map<string, RegisteredClient>();
+  private readonly pins = new Map<string, string>();
   async get(issuer: string): Promise<RegisteredClient | undefined> {
     return this.clients.get(issuer);
   }
   async put(client: RegisteredClient): Promise<void> {
     this.clients.set(client.issuer, { ...client });
+  }
+  async pinnedIssuer(server: string): Promise<string | undefined> {
+    return this.pins.get(server);
+  }
+  async pinIssuer(server: string, issuer: string): Promise<void> {
+    this.pins.set(server, issuer);
   }
 }
 
@@ -85,7 +97,9 @@ export class ClientResolver {
   ) {}
 
   async resolve(server: ServerConfig, as: oauth.AuthorizationServer): Promise<RegisteredClient> {
-    if (server.clientId) {
+    // Configured credentials belong to one AS: the configured issuer, or else the first one they were
+    // used with. A server whose metadata names another AS never gets them; the BFF registers there.
+    if (server.clientId && (await this.configuredClientFits(server, as.issuer))) {
       return {
         issuer: as.issuer,
         clientId: server.clientId,
@@ -118,6 +132,14 @@ export class ClientResolver {
       this.registering.set(as.issuer, running);
     }
     return running;
+  }
+
+  private async configuredClientFits(server: ServerConfig, issuer: string): Promise<boolean> {
+    if (server.issuer !== undefined) return server.issuer === issuer;
+    const pinned = await this.registry.pinnedIssuer(server.id);
+    if (pinned !== undefined) return pinned === issuer;
+    await this.registry.pinIssuer(server.id, issuer);
+    return true;
   }
 
   /** Finds the client a token record was issued to, to refresh or revoke with it. */

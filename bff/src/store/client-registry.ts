@@ -18,4 +18,14 @@ export class StoreClientRegistry implements ClientRegistry {
   async put(client: RegisteredClient): Promise<void> {
     await this.store.putRegisteredClient(client.issuer, { ...client });
   }
+
+  // Pins live beside the clients under keys no issuer URL can take ("pin:<server id>").
+  async pinnedIssuer(server: string): Promise<string | undefined> {
+    const stored = await this.store.getRegisteredClient(`pin:${server}`);
+    return typeof stored?.pinnedIssuer === 'string' ? stored.pinnedIssuer : undefined;
+  }
+
+  async pinIssuer(server: string, issuer: string): Promise<void> {
+    await this.store.putRegisteredClient(`pin:${server}`, { pinnedIssuer: issuer });
+  }
 }
