@@ -43,6 +43,8 @@ export type ApiErrorCode =
   | 'payload_too_large'
   | 'bad_request'
   | 'upstream_unavailable'
+  /** The MCP server did not answer in time. */
+  | 'upstream_timeout'
   | 'authorization_server_unavailable'
   /** 503: the BFF's session and token store is unreachable; retry (Retry-After). Nobody is logged out. */
   | 'service_unavailable'

@@ -60,6 +60,7 @@ const apiErrorCodes = [
   'payload_too_large',
   'bad_request',
   'upstream_unavailable',
+  'upstream_timeout',
   'authorization_server_unavailable',
   'service_unavailable',
   'internal_error',
@@ -180,6 +181,8 @@ export function bffErrorMessage(error: BffError): string {
       return 'The service is briefly unavailable. Try again shortly.';
     case 'upstream_unavailable':
       return 'The MCP server is unavailable. Try again shortly.';
+    case 'upstream_timeout':
+      return 'The MCP server did not answer in time. Try again shortly.';
     case 'mcp_session_expired':
       return 'The connection to the MCP server expired. Please try again.';
     case 'csrf_failed':

@@ -9,6 +9,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   payload_too_large: 413,
   bad_request: 400,
   upstream_unavailable: 502,
+  upstream_timeout: 504,
   authorization_server_unavailable: 503,
   service_unavailable: 503,
   internal_error: 500,

@@ -5,7 +5,6 @@ import type { Logger } from '../log.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
 import type { ChallengeHintsCache } from '../oauth/hints.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
-
 import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
 import { downstreamResponseHeaders, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
@@ -133,12 +132,16 @@ export class McpProxy {
 
   private async send(c: Context, url: string, method: string, body: Uint8Array | undefined, token: string | undefined): Promise<Response> {
     const controller = new AbortController();
+    let timedOut = false;
     const browserGone = () => controller.abort(new Error('client disconnected'));
     const signal = c.req.raw.signal;
     if (signal.aborted) browserGone();
     else signal.addEventListener('abort', browserGone, { once: true });
     // The timeout covers the wait for response headers only: an SSE body may legitimately stay open.
-    const timer = setTimeout(() => controller.abort(new Error('upstream timeout')), this.options.upstreamTimeoutMs);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(new Error('upstream timeout'));
+    }, this.options.upstreamTimeoutMs);
     try {
       return await this.fetch(url, {
         method,
@@ -148,7 +151,17 @@ export class McpProxy {
         signal: controller.signal,
       });
     } catch (error) {
-      this.options.log.warn({ event: 'upstream_failed', reason: (error as Error).name, reqId: c.get('requestId') });
+      const reqId = c.get('requestId');
+      if (timedOut) {
+        this.options.log.warn({ event: 'upstream_timeout', reqId });
+        throw new ApiFailure('upstream_timeout', 'The MCP server did not answer in time.', {}, {}, { cause: error });
+      }
+      if (signal.aborted) {
+        // The browser went away before the MCP server answered: nobody is left to tell.
+        this.options.log.debug({ event: 'client_gone', reqId });
+      } else {
+        this.options.log.warn({ event: 'upstream_failed', reason: (error as Error).name, reqId });
+      }
       throw new ApiFailure('upstream_unavailable', 'The MCP server could not be reached.', {}, {}, { cause: error });
     } finally {
       clearTimeout(timer);
