@@ -6,7 +6,7 @@ import type { SessionsResult } from './servers/sessions.js';
 
 export type Mode = 'json' | 'sse';
 /** bff-before: the same BFF with the session-cookie cache turned off (the state before the fix). */
-export type Setup = 'direct' | 'nginx' | 'bff-before' | 'bff';
+export type Setup = 'direct' | 'nginx' | 'floor-node' | 'floor-hono-pipe' | 'floor-hono' | 'bff-before' | 'bff';
 
 export interface ThroughputRow {
   mode: Mode;
@@ -63,8 +63,24 @@ export interface BenchResults {
   sessions?: SessionsResult[];
 }
 
-const SETUP_LABEL: Record<Setup, string> = { direct: 'direct', nginx: 'nginx', 'bff-before': 'BFF, no cookie cache', bff: 'BFF' };
-const COLORS: Record<Setup, string> = { direct: '#4c78a8', nginx: '#72b7b2', 'bff-before': '#f2b0a8', bff: '#e45756' };
+const SETUP_LABEL: Record<Setup, string> = {
+  direct: 'direct',
+  nginx: 'nginx',
+  'floor-node': 'bare node:http pipe',
+  'floor-hono-pipe': 'bare Hono + node:http pipe',
+  'floor-hono': 'bare Hono + fetch',
+  'bff-before': 'BFF, no cookie cache',
+  bff: 'BFF',
+};
+const COLORS: Record<Setup, string> = {
+  direct: '#4c78a8',
+  nginx: '#72b7b2',
+  'floor-node': '#b279a2',
+  'floor-hono-pipe': '#c994c7',
+  'floor-hono': '#e7c6df',
+  'bff-before': '#f2b0a8',
+  bff: '#e45756',
+};
 const MiB = 1024 * 1024;
 
 const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : Math.round(n).toLocaleString('en-US'));
@@ -141,6 +157,14 @@ function markdown(results: BenchResults): string {
     '- **direct**: to the MCP server with the bearer token. **nginx**: Debian nginx as a plain reverse proxy (one worker, upstream keep-alive, `proxy_buffering off`) adding the same Authorization header. ' +
       `**BFF**: \`/mcp/default\` with the logged-in session cookie and \`X-CSRF: 1\`; the BFF as \`main.ts\` runs it (${results.settings.tokenStore ?? 'memory'} token store, info-level request logs to /dev/null).`,
   );
+  if (setups.includes('bff-before')) {
+    out.push('- **BFF, no cookie cache**: the same BFF with the session-cookie cache turned off, i.e. as it was before the fix (see the end).');
+  }
+  if (setups.some((s) => s.startsWith('floor-'))) {
+    out.push(
+      '- Floors (`BENCH_FLOOR=1`), each adding the bearer token and nothing else (no session, CSRF check, store or logs): **bare node:http pipe** forwards with `http.request` on a keep-alive agent and pipes the answer back; **bare Hono + node:http pipe** does the same from a Hono route, writing to the Node response itself (`RESPONSE_ALREADY_SENT`); **bare Hono + fetch** forwards with `fetch()` and returns the upstream body as a web stream, as the BFF does.',
+    );
+  }
   out.push(
     `- autocannon in its own process; ${results.settings.rounds} interleaved rounds (direct, nginx, BFF, direct, …) of ${results.settings.seconds} s ` +
       'per setup and concurrency after a 2 s warm-up; the table shows the median round. Latencies are taken from every response (not autocannon\'s whole-millisecond histogram).',
@@ -177,6 +201,25 @@ function markdown(results: BenchResults): string {
           `| ${c} | ${SETUP_LABEL[setup]} | ${f0(r.rps)} | ${f0(r.rpsRange[0])}–${f0(r.rpsRange[1])} | ${f2(r.p50)} | ${f2(r.p99)} | ${f0(r.proxyCpuUs)} | ${f0(r.mcpCpuUs)} | ${r.upstreamConnectionsPerRequest === undefined ? '–' : r.upstreamConnectionsPerRequest.toFixed(3)} | ${setup === 'bff' ? '' : ratio(bff?.rps, r.rps)}${r.failures ? ` (${r.failures} failed)` : ''} |`,
         );
       }
+    }
+    out.push('');
+  }
+  const floorRows = (['nginx', 'floor-node', 'floor-hono-pipe', 'floor-hono', 'bff-before', 'bff'] as Setup[])
+    .map((setup) => row(results, 'json', 16, setup))
+    .filter((r): r is ThroughputRow => r !== undefined);
+  if (floorRows.some((r) => r.setup.startsWith('floor-'))) {
+    const nginx = row(results, 'json', 16, 'nginx');
+    const direct = row(results, 'json', 16, 'direct');
+    out.push('## Where the BFF\'s cost comes from: bare proxies at JSON, concurrency 16');
+    out.push('');
+    out.push(
+      'Each step down the table adds one thing. The BFF minus **bare Hono + fetch** is the BFF\'s own work (session, CSRF, store, logs); **bare Hono + fetch** minus **bare Hono + node:http pipe** is what `fetch()` and web streams cost; **bare Hono + node:http pipe** minus **bare node:http pipe** is Hono and its Node adapter.',
+    );
+    out.push('');
+    out.push('| setup | proxy CPU µs/req | req/s | / nginx | / direct |');
+    out.push('|---|---|---|---|---|');
+    for (const r of floorRows) {
+      out.push(`| ${SETUP_LABEL[r.setup]} | ${f0(r.proxyCpuUs)} | ${f0(r.rps)} | ${ratio(r.rps, nginx?.rps)} | ${ratio(r.rps, direct?.rps)} |`);
     }
     out.push('');
   }
@@ -321,9 +364,11 @@ function chart(results: BenchResults): string {
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
   parts.push(`<rect width="100%" height="100%" fill="white"/>`);
-  setups.forEach((s, i) => {
-    parts.push(`<rect x="${margin.left + i * 90}" y="10" width="12" height="12" fill="${COLORS[s]}"/><text x="${margin.left + i * 90 + 16}" y="20">${SETUP_LABEL[s]}</text>`);
-  });
+  let legendX = margin.left;
+  for (const s of setups) {
+    parts.push(`<rect x="${legendX}" y="10" width="12" height="12" fill="${COLORS[s]}"/><text x="${legendX + 16}" y="20">${SETUP_LABEL[s]}</text>`);
+    legendX += 16 + SETUP_LABEL[s].length * 6.5 + 18;
+  }
   modes.forEach((mode, mi) => {
     (['rps', 'p99'] as const).forEach((metric, pi) => {
       const x0 = margin.left + pi * (panelW + margin.left);

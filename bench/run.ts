@@ -31,6 +31,13 @@ const STORM = Number(process.env.BENCH_STORM ?? 1000);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
 /** BENCH_BEFORE=0 leaves out the BFF without the session-cookie cache. */
 const BEFORE = process.env.BENCH_BEFORE !== '0';
+/**
+ * Bare proxies (node:http piping, Hono piping, Hono + fetch): what any Node proxy costs. By default
+ * measured for JSON answers at concurrency 16 only; BENCH_FLOOR=all everywhere, BENCH_FLOOR=0 never.
+ */
+const FLOOR = process.env.BENCH_FLOOR ?? 'json16';
+const measured = (setup: Setup, mode: Mode, connections: number) =>
+  !setup.startsWith('floor-') || FLOOR === 'all' || (mode === 'json' && connections === 16);
 const PROFILE_CONCURRENCY = Number(process.env.BENCH_PROFILE_CONCURRENCY ?? 16);
 const MODES: Mode[] = ['json', 'sse'];
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
@@ -102,6 +109,7 @@ async function main(): Promise<void> {
     number,
     number,
   ];
+  const floorPorts = { 'floor-node': await freePort(), 'floor-hono-pipe': await freePort(), 'floor-hono': await freePort() };
   const issuer = `http://127.0.0.1:${asPort}`;
   const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
   const appUrl = (port: number) => `http://localhost:${port}`;
@@ -148,6 +156,18 @@ async function main(): Promise<void> {
     log('nginx not found (Debian: apt-get install -y nginx): the nginx setup is skipped');
   }
 
+  const floors: Partial<Record<Setup, Child>> = {};
+  if (FLOOR !== '0') {
+    for (const [setup, port] of Object.entries(floorPorts)) {
+      floors[setup as Setup] = await start(setup, 'servers/floor.ts', {
+        cpus: CPU_SERVERS,
+        args: [setup.replace('floor-', ''), String(port), mcpUrl, accessToken],
+      });
+    }
+  }
+  const floorTarget = (setup: keyof typeof floorPorts) =>
+    floors[setup] ? { [setup]: (body = ECHO) => ({ url: `http://127.0.0.1:${floorPorts[setup]}/mcp`, headers: MCP_HEADERS, body }) } : {};
+
   const bffTarget = (port: number, cookie: string, body = ECHO): HttpTarget => ({
     url: `http://127.0.0.1:${port}/mcp/default`,
     headers: { ...MCP_HEADERS, cookie, 'x-csrf': '1' },
@@ -156,13 +176,24 @@ async function main(): Promise<void> {
   const targets: Partial<Record<Setup, (body?: string) => HttpTarget>> = {
     direct: (body = ECHO) => ({ url: mcpUrl, headers: { ...MCP_HEADERS, authorization: `Bearer ${accessToken}` }, body }),
     ...(nginx ? { nginx: (body = ECHO) => ({ url: `${nginx?.url}/mcp`, headers: MCP_HEADERS, body }) } : {}),
+    ...floorTarget('floor-node'),
+    ...floorTarget('floor-hono-pipe'),
+    ...floorTarget('floor-hono'),
     ...(sessionBefore ? { 'bff-before': (body = ECHO) => bffTarget(beforePort, sessionBefore.cookie, body) } : {}),
     bff: (body = ECHO) => bffTarget(bffPort, session.cookie, body),
   };
   const setups = Object.keys(targets) as Setup[];
   /** The processes whose CPU time is the proxy's: nginx's master and worker, or the BFF. */
   const proxyPids = (setup: Setup): number[] =>
-    setup === 'bff' ? [bff.pid] : setup === 'bff-before' ? [bffBefore?.pid ?? -1] : setup === 'nginx' ? (nginx?.pids() ?? []) : [];
+    setup === 'bff'
+      ? [bff.pid]
+      : setup === 'bff-before'
+        ? [bffBefore?.pid ?? -1]
+        : setup === 'nginx'
+          ? (nginx?.pids() ?? [])
+          : floors[setup]
+            ? [floors[setup].pid]
+            : [];
   const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
   const target = (setup: Setup, body?: string) => (targets[setup] as (body?: string) => HttpTarget)(body);
 
@@ -215,11 +246,13 @@ async function main(): Promise<void> {
     for (const mode of MODES) {
       await mcp.call('mode', mode);
       // Warm-up: JIT, connection pools, the JWKS cache.
-      for (const setup of setups) await load.call('cannon', { ...target(setup), connections: 16, seconds: 2 });
+      for (const setup of setups) {
+        if (measured(setup, mode, 16)) await load.call('cannon', { ...target(setup), connections: 16, seconds: 2 });
+      }
       const runs = new Map<string, Array<CannonResult & { proxyUs: number; mcpUs: number; upstreamConnections: number }>>();
       for (let round = 1; round <= ROUNDS; round++) {
         for (const connections of CONCURRENCY) {
-          for (const setup of setups) {
+          for (const setup of setups.filter((s) => measured(s, mode, connections))) {
             const proxyBefore = cpuOf(proxyPids(setup));
             const mcpBefore = processCpuMs(mcp.pid);
             const connectionsBefore = await mcp.call<number>('connections');
@@ -232,13 +265,14 @@ async function main(): Promise<void> {
             };
             const key = `${connections}\u0000${setup}`;
             runs.set(key, [...(runs.get(key) ?? []), { ...r, ...cpu }]);
-            log(`${mode} c=${connections} ${setup.padEnd(6)} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx + r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+            log(`${mode} c=${connections} ${setup.padEnd(15)} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx + r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
           }
         }
       }
       for (const connections of CONCURRENCY) {
         for (const setup of setups) {
           const rounds = runs.get(`${connections}\u0000${setup}`) ?? [];
+          if (rounds.length === 0) continue;
           results.throughput.push({
             mode,
             concurrency: connections,
@@ -264,7 +298,7 @@ async function main(): Promise<void> {
     const steps = 20;
     const perSetup: Partial<Record<Setup, number[]>> = {};
     for (let round = 0; round < 5; round++) {
-      for (const setup of setups) {
+      for (const setup of setups.filter((s) => !s.startsWith('floor-'))) {
         await mcp.call('recordWrites', true);
         const { status, arrivals } = await load.call<{ status: number; arrivals: number[] }>('sseArrivals', target(setup, slowTask(steps, 20)));
         const writes = await mcp.call<number[]>('takeWrites');
@@ -278,7 +312,7 @@ async function main(): Promise<void> {
     const base = median(perSetup.direct ?? []);
     results.sse = {
       events: (perSetup.direct ?? []).length,
-      medianMs: Object.fromEntries(setups.map((s) => [s, median(perSetup[s] ?? []) - base])) as Partial<Record<Setup, number>>,
+      medianMs: Object.fromEntries(Object.keys(perSetup).map((s) => [s, median(perSetup[s as Setup] ?? []) - base])) as Partial<Record<Setup, number>>,
     };
     log('SSE added latency per event (ms, vs direct):', results.sse.medianMs);
   });

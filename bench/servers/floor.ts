@@ -1,0 +1,82 @@
+import { Agent, createServer, request } from 'node:http';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { serveRpc } from '../lib/child.js';
+
+/**
+ * Floors, for comparison only (BENCH_FLOOR=1): the least a proxy that adds the bearer token can cost
+ * in Node, none with a session, CSRF check, store or logs.
+ * - `hono`: a Hono route that forwards with fetch() and returns the upstream body as a web stream, as
+ *   the BFF does;
+ * - `hono-pipe`: a Hono route that forwards with node:http on a keep-alive agent and pipes the answer
+ *   into the Node response itself (RESPONSE_ALREADY_SENT), no fetch and no web streams;
+ * - `node`: node:http piping with a keep-alive agent, no framework.
+ * argv: kind, port, MCP server URL, access token.
+ */
+const [kind, port, mcpUrl, token] = process.argv.slice(2) as ['hono' | 'hono-pipe' | 'node', string, string, string];
+const FORWARD = ['content-type', 'accept', 'mcp-protocol-version'];
+
+if (kind === 'node') {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const upstream = new URL(mcpUrl);
+  const server = createServer((req, res) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    for (const name of FORWARD) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    if (req.headers['content-length']) headers['content-length'] = req.headers['content-length'];
+    const out = request(upstream, { method: req.method, headers, agent }, (up) => {
+      res.writeHead(up.statusCode ?? 502, { 'content-type': up.headers['content-type'] ?? 'application/octet-stream' });
+      up.pipe(res);
+    });
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((resolve) => server.listen(Number(port), '127.0.0.1', () => resolve()));
+} else {
+  // Hono and its Node adapter from the BFF's own dependencies (bench/ has none of its own).
+  const bffRequire = createRequire(new URL('../../bff/package.json', import.meta.url));
+  const load = (name: string) => import(pathToFileURL(bffRequire.resolve(name)).href);
+  const { Hono } = (await load('hono')) as typeof import('../../bff/node_modules/hono/dist/types/index.d.ts');
+  const { serve } = (await load('@hono/node-server')) as typeof import('../../bff/node_modules/@hono/node-server/dist/index.mjs');
+  const { RESPONSE_ALREADY_SENT } = (await load('@hono/node-server/utils/response')) as { RESPONSE_ALREADY_SENT: Response };
+  type Bindings = { incoming: import('node:http').IncomingMessage; outgoing: import('node:http').ServerResponse };
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const upstream = new URL(mcpUrl);
+  const app = new Hono<{ Bindings: Bindings }>();
+  if (kind === 'hono-pipe') {
+    app.post('/mcp', async (c) => {
+      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      for (const name of FORWARD) {
+        const value = c.req.header(name);
+        if (value !== undefined) headers[name] = value;
+      }
+      const body = Buffer.from(await c.req.raw.arrayBuffer());
+      headers['content-length'] = String(body.byteLength);
+      const res = c.env.outgoing;
+      await new Promise<void>((resolve, reject) => {
+        const out = request(upstream, { method: 'POST', headers, agent }, (up) => {
+          res.writeHead(up.statusCode ?? 502, { 'content-type': up.headers['content-type'] ?? 'application/octet-stream' });
+          up.pipe(res);
+          resolve();
+        });
+        out.on('error', reject);
+        out.end(body);
+      });
+      return RESPONSE_ALREADY_SENT;
+    });
+  }
+  app.post('/mcp', async (c) => {
+    const headers = new Headers({ authorization: `Bearer ${token}` });
+    for (const name of FORWARD) {
+      const value = c.req.header(name);
+      if (value !== undefined) headers.set(name, value);
+    }
+    const up = await fetch(mcpUrl, { method: 'POST', headers, body: await c.req.raw.arrayBuffer(), redirect: 'manual' });
+    return new Response(up.body, { status: up.status, headers: { 'content-type': up.headers.get('content-type') ?? 'application/octet-stream' } });
+  });
+  await new Promise<void>((resolve) => serve({ fetch: app.fetch, hostname: '127.0.0.1', port: Number(port) }, () => resolve()));
+}
+
+serveRpc({ exit: () => setImmediate(() => process.exit(0)) });
