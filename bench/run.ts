@@ -20,10 +20,11 @@ import type { MemorySample } from './lib/memory.js';
  * Authorization header. Every server runs in its own process pinned to CPU_SERVERS; autocannon runs in
  * another process pinned to CPU_LOAD. Knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_SESSIONS (counts),
  * BENCH_SKIP (comma list of: throughput, storm, sse, streams, profile, sessions), BENCH_BEFORE=0,
- * BENCH_TOKEN_STORE (memory, sqlite (default), or a redis:// URL), BENCH_PIN=0, BENCH_BFF_LOG=1.
+ * BENCH_TOKEN_STORE (memory, sqlite (default), or a redis:// URL), BENCH_PIN=0, BENCH_BFF_LOG=1,
+ * BENCH_FLOOR (json16 (default), all, 0), BENCH_WAIT_QUIET=<seconds>.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16,64').split(',').map(Number);
 const SESSION_COUNTS = (process.env.BENCH_SESSIONS ?? '10000,100000').split(',').map(Number);
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
@@ -91,6 +92,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<void> {
+  // BENCH_WAIT_QUIET=<seconds>: wait up to that long for the 1-minute load to drop below 0.5.
+  const waitUntil = Date.now() + Number(process.env.BENCH_WAIT_QUIET ?? 0) * 1000;
+  while ((loadavg()[0] ?? 0) >= 0.5 && Date.now() < waitUntil) {
+    log(`waiting for a quiet machine: ${uptime()}`);
+    await new Promise((r) => setTimeout(r, 15_000));
+  }
   const loadStart = loadavg();
   const uptimeStart = uptime();
   log(uptimeStart);
