@@ -131,7 +131,7 @@ function markdown(results: BenchResults): string {
   if (!quiet) {
     out.push(
       `> **Taken on a busy machine.** 1-minute load ${f2(m.loadStart[0])} at the start; other processes kept ` +
-        `${f2(m.othersCores)} cores busy on average during the run. Treat the numbers as indicative and rerun on a quiet machine.`,
+        `${f2(Math.max(0, m.othersCores))} cores busy on average during the run. Treat the numbers as indicative and rerun on a quiet machine.`,
     );
     out.push('');
   }
@@ -145,7 +145,7 @@ function markdown(results: BenchResults): string {
   );
   out.push(`- Load at start: \`${m.uptimeStart}\``);
   out.push(`- Load at end: \`${m.uptimeEnd}\` (includes the bench itself)`);
-  out.push(`- CPU used by other processes during the run: ${f2(m.othersCores)} cores on average (${quiet ? 'quiet' : 'not quiet'})`);
+  out.push(`- CPU used by other processes during the run: ${f2(Math.max(0, m.othersCores))} cores on average (${quiet ? 'quiet' : 'not quiet'})`);
   out.push('');
   out.push('## Setup');
   out.push('');
@@ -162,7 +162,7 @@ function markdown(results: BenchResults): string {
   }
   if (setups.some((s) => s.startsWith('floor-'))) {
     out.push(
-      '- Floors (`BENCH_FLOOR=1`), each adding the bearer token and nothing else (no session, CSRF check, store or logs): **bare node:http pipe** forwards with `http.request` on a keep-alive agent and pipes the answer back; **bare Hono + node:http pipe** does the same from a Hono route, writing to the Node response itself (`RESPONSE_ALREADY_SENT`); **bare Hono + fetch** forwards with `fetch()` and returns the upstream body as a web stream, as the BFF does.',
+      '- Floors (JSON at concurrency 16; `BENCH_FLOOR=all` for every row, `BENCH_FLOOR=0` for none), each adding the bearer token and nothing else (no session, CSRF check, store or logs): **bare node:http pipe** forwards with `http.request` on a keep-alive agent and pipes the answer back; **bare Hono + node:http pipe** does the same from a Hono route, writing to the Node response itself (`RESPONSE_ALREADY_SENT`); **bare Hono + fetch** forwards with `fetch()` and returns the upstream body as a web stream, as the BFF does.',
     );
   }
   out.push(
@@ -246,7 +246,9 @@ function markdown(results: BenchResults): string {
     out.push('| | BFF before | BFF with the streams open | per stream | after closing them |');
     out.push('|---|---|---|---|---|');
     out.push(`| heap + external | ${((s.before.heapUsed + s.before.external) / MiB).toFixed(1)} MiB | ${((s.during.heapUsed + s.during.external) / MiB).toFixed(1)} MiB | ${(heap / 1024).toFixed(1)} KiB | ${((s.afterClose.heapUsed + s.afterClose.external) / MiB).toFixed(1)} MiB |`);
-    out.push(`| RSS | ${(s.before.rss / MiB).toFixed(1)} MiB | ${(s.during.rss / MiB).toFixed(1)} MiB | ${(rss / 1024).toFixed(1)} KiB | ${(s.afterClose.rss / MiB).toFixed(1)} MiB |`);
+    out.push(`| RSS | ${(s.before.rss / MiB).toFixed(1)} MiB | ${(s.during.rss / MiB).toFixed(1)} MiB | ${rss > 0 ? `${(rss / 1024).toFixed(1)} KiB` : '–'} | ${(s.afterClose.rss / MiB).toFixed(1)} MiB |`);
+    out.push('');
+    out.push('Heap figures are after a full GC. RSS also moves with what the allocator returns to the system (the throughput runs before this leave garbage behind), so read the heap.');
     out.push('');
     out.push(`For comparison, the MCP server's own heap grew by ${((s.mcpDuring.heapUsed - s.mcpBefore.heapUsed) / s.count / 1024).toFixed(1)} KiB per stream.`);
     out.push('');
@@ -284,7 +286,7 @@ function markdown(results: BenchResults): string {
     );
     out.push('');
     out.push(
-      'All server processes share one pinned core, so a frame that hands the core to another process shows the time the BFF then waited: `writeString` is pino handing a log line to the thread pool, `writev` a socket write that wakes the MCP server. Read those two as context switches more than as work.',
+      'All server processes share one pinned core, so a frame that hands the core to another process shows the time the BFF then waited: `writeString` is pino handing a log line to the thread pool, `writev` a socket write that wakes the MCP server. Read those two as context switches more than as work (runs with `BENCH_BFF_LOG_LEVEL=warn`, no request logs, used no less CPU per request).',
     );
     out.push('');
     out.push('| package | share |');
@@ -416,7 +418,7 @@ export function writeReport(dir: string, results: BenchResults): void {
 }
 
 /** `tsx bench/report.ts`: re-renders report.md and chart.svg from results.json. */
-if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() ?? '\u0000') && process.argv[1].endsWith('report.ts')) {
+if (process.argv[1]?.endsWith('bench/report.ts')) {
   const dir = new URL('./results/', import.meta.url).pathname;
   writeReport(dir, JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as BenchResults);
 }
