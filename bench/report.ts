@@ -87,6 +87,11 @@ const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–
 const f2 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '–');
 
+const ORDER: Setup[] = ['direct', 'nginx', 'floor-node', 'floor-hono-pipe', 'floor-hono', 'bff-before', 'bff'];
+function setupsOf(results: BenchResults): Setup[] {
+  return ORDER.filter((s) => results.throughput.some((r) => r.setup === s));
+}
+
 function row(results: BenchResults, mode: Mode, concurrency: number, setup: Setup): ThroughputRow | undefined {
   return results.throughput.find((r) => r.mode === mode && r.concurrency === concurrency && r.setup === setup);
 }
@@ -122,7 +127,7 @@ export function targetLines(results: BenchResults): string[] {
 function markdown(results: BenchResults): string {
   const m = results.machine;
   const quiet = isQuiet(results);
-  const setups = [...new Set(results.throughput.map((r) => r.setup))];
+  const setups = setupsOf(results);
   const out: string[] = [];
   out.push('# MCP BFF benchmark');
   out.push('');
@@ -356,7 +361,7 @@ function beforeAfter(results: BenchResults, before: BenchResults | undefined): s
 /** Hand-made SVG: for each answer mode, req/s and p99 per concurrency, one bar per setup. */
 function chart(results: BenchResults): string {
   const modes = (['json', 'sse'] as Mode[]).filter((mode) => results.throughput.some((r) => r.mode === mode));
-  const setups = [...new Set(results.throughput.map((r) => r.setup))];
+  const setups = setupsOf(results);
   const conc = results.settings.concurrency;
   const panelW = 420;
   const panelH = 220;
