@@ -6,7 +6,7 @@ import type { SessionsResult } from './servers/sessions.js';
 
 export type Mode = 'json' | 'sse';
 /** bff-before: the same BFF with the session-cookie cache turned off (the state before the fix). */
-export type Setup = 'direct' | 'nginx' | 'floor-node' | 'floor-hono-pipe' | 'floor-hono' | 'bff-before' | 'bff';
+export type Setup = 'direct' | 'nginx' | 'floor-node' | 'floor-hono-pipe' | 'floor-hono-web' | 'floor-hono-buffer' | 'floor-hono' | 'bff-before' | 'bff';
 
 export interface ThroughputRow {
   mode: Mode;
@@ -68,6 +68,8 @@ const SETUP_LABEL: Record<Setup, string> = {
   nginx: 'nginx',
   'floor-node': 'bare node:http pipe',
   'floor-hono-pipe': 'bare Hono + node:http pipe',
+  'floor-hono-web': 'bare Hono + node:http, web stream',
+  'floor-hono-buffer': 'bare Hono + fetch, JSON buffered',
   'floor-hono': 'bare Hono + fetch',
   'bff-before': 'BFF, no cookie cache',
   bff: 'BFF',
@@ -77,6 +79,8 @@ const COLORS: Record<Setup, string> = {
   nginx: '#72b7b2',
   'floor-node': '#b279a2',
   'floor-hono-pipe': '#c994c7',
+  'floor-hono-web': '#dcb0d6',
+  'floor-hono-buffer': '#e2bcd9',
   'floor-hono': '#e7c6df',
   'bff-before': '#f2b0a8',
   bff: '#e45756',
@@ -87,7 +91,7 @@ const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–
 const f2 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '–');
 
-const ORDER: Setup[] = ['direct', 'nginx', 'floor-node', 'floor-hono-pipe', 'floor-hono', 'bff-before', 'bff'];
+const ORDER: Setup[] = ['direct', 'nginx', 'floor-node', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff'];
 function setupsOf(results: BenchResults): Setup[] {
   return ORDER.filter((s) => results.throughput.some((r) => r.setup === s));
 }
@@ -209,7 +213,7 @@ function markdown(results: BenchResults): string {
     }
     out.push('');
   }
-  const floorRows = (['nginx', 'floor-node', 'floor-hono-pipe', 'floor-hono', 'bff-before', 'bff'] as Setup[])
+  const floorRows = (['nginx', 'floor-node', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff'] as Setup[])
     .map((setup) => row(results, 'json', 16, setup))
     .filter((r): r is ThroughputRow => r !== undefined);
   if (floorRows.some((r) => r.setup.startsWith('floor-'))) {

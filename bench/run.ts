@@ -21,7 +21,8 @@ import type { MemorySample } from './lib/memory.js';
  * another process pinned to CPU_LOAD. Knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_SESSIONS (counts),
  * BENCH_SKIP (comma list of: throughput, storm, sse, streams, profile, sessions), BENCH_BEFORE=0,
  * BENCH_TOKEN_STORE (memory, sqlite (default), or a redis:// URL), BENCH_PIN=0, BENCH_BFF_LOG=1,
- * BENCH_FLOOR (json16 (default), all, 0), BENCH_WAIT_QUIET=<seconds>.
+ * BENCH_FLOOR (json16 (default), all, 0), BENCH_FLOOR_WEB=1 (two more bare proxies: node:http answered
+ * through a web stream, and fetch with JSON answers buffered), BENCH_WAIT_QUIET=<seconds>.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -116,7 +117,12 @@ async function main(): Promise<void> {
     number,
     number,
   ];
-  const floorPorts = { 'floor-node': await freePort(), 'floor-hono-pipe': await freePort(), 'floor-hono': await freePort() };
+  const floorPorts = {
+    'floor-node': await freePort(),
+    'floor-hono-pipe': await freePort(),
+    ...(process.env.BENCH_FLOOR_WEB === '1' ? { 'floor-hono-web': await freePort(), 'floor-hono-buffer': await freePort() } : {}),
+    'floor-hono': await freePort(),
+  };
   const issuer = `http://127.0.0.1:${asPort}`;
   const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
   const appUrl = (port: number) => `http://localhost:${port}`;
@@ -172,8 +178,10 @@ async function main(): Promise<void> {
       });
     }
   }
-  const floorTarget = (setup: keyof typeof floorPorts) =>
-    floors[setup] ? { [setup]: (body = ECHO) => ({ url: `http://127.0.0.1:${floorPorts[setup]}/mcp`, headers: MCP_HEADERS, body }) } : {};
+  const floorTarget = (setup: 'floor-node' | 'floor-hono-pipe' | 'floor-hono-web' | 'floor-hono-buffer' | 'floor-hono') => {
+    const port = (floorPorts as Partial<Record<string, number>>)[setup];
+    return floors[setup] && port ? { [setup]: (body = ECHO) => ({ url: `http://127.0.0.1:${port}/mcp`, headers: MCP_HEADERS, body }) } : {};
+  };
 
   const bffTarget = (port: number, cookie: string, body = ECHO): HttpTarget => ({
     url: `http://127.0.0.1:${port}/mcp/default`,
@@ -185,6 +193,8 @@ async function main(): Promise<void> {
     ...(nginx ? { nginx: (body = ECHO) => ({ url: `${nginx?.url}/mcp`, headers: MCP_HEADERS, body }) } : {}),
     ...floorTarget('floor-node'),
     ...floorTarget('floor-hono-pipe'),
+    ...floorTarget('floor-hono-web'),
+    ...floorTarget('floor-hono-buffer'),
     ...floorTarget('floor-hono'),
     ...(sessionBefore ? { 'bff-before': (body = ECHO) => bffTarget(beforePort, sessionBefore.cookie, body) } : {}),
     bff: (body = ECHO) => bffTarget(bffPort, session.cookie, body),

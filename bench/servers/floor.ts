@@ -10,10 +10,13 @@ import { serveRpc } from '../lib/child.js';
  *   the BFF does;
  * - `hono-pipe`: a Hono route that forwards with node:http on a keep-alive agent and pipes the answer
  *   into the Node response itself (RESPONSE_ALREADY_SENT), no fetch and no web streams;
+ * - `hono-web`: node:http upstream, answered as a web Response over Readable.toWeb (what a fetch()
+ *   stand-in built on node:http would cost);
+ * - `hono-buffer`: like `hono`, but a JSON answer is read whole and sent as bytes;
  * - `node`: node:http piping with a keep-alive agent, no framework.
  * argv: kind, port, MCP server URL, access token.
  */
-const [kind, port, mcpUrl, token] = process.argv.slice(2) as ['hono' | 'hono-pipe' | 'node', string, string, string];
+const [kind, port, mcpUrl, token] = process.argv.slice(2) as ['hono' | 'hono-pipe' | 'hono-web' | 'hono-buffer' | 'node', string, string, string];
 const FORWARD = ['content-type', 'accept', 'mcp-protocol-version'];
 
 if (kind === 'node') {
@@ -67,6 +70,28 @@ if (kind === 'node') {
       return RESPONSE_ALREADY_SENT;
     });
   }
+  if (kind === 'hono-web') {
+    // node:http upstream, but answered as a web Response over Readable.toWeb, as a fetch() stand-in would.
+    app.post('/mcp', async (c) => {
+      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      for (const name of FORWARD) {
+        const value = c.req.header(name);
+        if (value !== undefined) headers[name] = value;
+      }
+      const body = Buffer.from(await c.req.raw.arrayBuffer());
+      headers['content-length'] = String(body.byteLength);
+      const up = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+        const out = request(upstream, { method: 'POST', headers, agent }, resolve);
+        out.on('error', reject);
+        out.end(body);
+      });
+      const { Readable } = await import('node:stream');
+      return new Response(Readable.toWeb(up) as ReadableStream, {
+        status: up.statusCode ?? 502,
+        headers: { 'content-type': up.headers['content-type'] ?? 'application/octet-stream' },
+      });
+    });
+  }
   app.post('/mcp', async (c) => {
     const headers = new Headers({ authorization: `Bearer ${token}` });
     for (const name of FORWARD) {
@@ -74,6 +99,10 @@ if (kind === 'node') {
       if (value !== undefined) headers.set(name, value);
     }
     const up = await fetch(mcpUrl, { method: 'POST', headers, body: await c.req.raw.arrayBuffer(), redirect: 'manual' });
+    // hono-buffer: a JSON answer read whole and sent as bytes; the adapter then writes it at once.
+    if (kind === 'hono-buffer' && up.headers.get('content-type')?.startsWith('application/json')) {
+      return new Response(await up.arrayBuffer(), { status: up.status, headers: { 'content-type': 'application/json' } });
+    }
     return new Response(up.body, { status: up.status, headers: { 'content-type': up.headers.get('content-type') ?? 'application/octet-stream' } });
   });
   await new Promise<void>((resolve) => serve({ fetch: app.fetch, hostname: '127.0.0.1', port: Number(port) }, () => resolve()));
