@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../../demo/src/stack.js';
 import { expectCleanError, rawHttp } from './hostile-support.js';
-import { MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 
 /**
  * Requests another site can make the browser send (with its cookies, where SameSite lets them through):
@@ -135,7 +135,7 @@ describe('no CORS', () => {
     const answers = [
       await victim.request('/bff/session', { headers: { origin: EVIL } }),
       await victim.request('/bff/session'),
-      await victim.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }) }),
+      await victim.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE }),
       await fetch(`${stack.appUrl}/healthz`, { headers: { origin: EVIL } }),
     ];
     for (const res of answers) {

@@ -4,7 +4,7 @@ import { expect, it } from 'vitest';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET, startStack } from '../../demo/src/stack.js';
 import { createLogger } from '../src/log.js';
 import { authorizeAtVariant, startVariantApp, TEST_SESSION_SECRET } from './hostile-support.js';
-import { expireSoon, MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { expireSoon, INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 import type { Fault } from './variant-server.js';
 
 /**
@@ -74,7 +74,7 @@ it('the real demo AS and MCP server: logins, calls, refresh, logout, replays, fo
       const init = await browser.request('/mcp/default', {
         method: 'POST',
         headers: { ...MCP_HEADERS, authorization: `Bearer ${token}` },
-        body: rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }),
+        body: INITIALIZE,
       });
       await init.text();
       const mcpSession = init.headers.get('mcp-session-id') as string;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Listening, listen } from '../../demo/src/listen.js';
 import { type Stack, startStack } from '../../demo/src/stack.js';
 import { expectCleanError, loginAtVariant, rawHttp, startVariantApp, type VariantApp } from './hostile-support.js';
-import { MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 
 /**
  * The proxy under attack: only the configured upstream is ever contacted, only MCP's headers cross it,
@@ -310,7 +310,7 @@ describe('MCP sessions (against the real demo MCP server)', () => {
     const res = await who.request('/mcp/default', {
       method: 'POST',
       headers: MCP_HEADERS,
-      body: rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }),
+      body: INITIALIZE,
     });
     expect(res.status).toBe(200);
     await res.text();

@@ -3,7 +3,7 @@ import { unsealData } from 'iron-session';
 import { expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { DEMO_SESSION_SECRET, startStack } from '../../demo/src/stack.js';
-import { expireSoon, MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { expireSoon, INITIALIZE, MCP_HEADERS, TestBrowser } from './support.js';
 
 it('logs no token, code, state, verifier, secret or cookie through a whole session', async () => {
   const lines: string[] = [];
@@ -34,7 +34,7 @@ it('logs no token, code, state, verifier, secret or cookie through a whole sessi
     const res = await browser.request('/mcp/default', {
       method: 'POST',
       headers: MCP_HEADERS,
-      body: rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }),
+      body: INITIALIZE,
     });
     expect(res.status).toBe(200);
     const second = await stack.store.getConnection(sid, 'default');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../../demo/src/stack.js';
-import { expireSoon, grants, MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { expireSoon, grants, INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -14,12 +14,12 @@ async function loggedIn(user = 'alice'): Promise<TestBrowser> {
   return browser;
 }
 
-/** A raw tools/call through the BFF, no MCP session (the demo server answers initialize-less calls with 400). */
+/** A raw initialize through the BFF; returns the MCP session id the server handed out. */
 async function initialize(browser: TestBrowser): Promise<string> {
   const res = await browser.request('/mcp/default', {
     method: 'POST',
     headers: MCP_HEADERS,
-    body: rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }),
+    body: INITIALIZE,
   });
   expect(res.status).toBe(200);
   await res.text();
@@ -40,7 +40,7 @@ describe('proxy', () => {
     const res = await browser.request('/mcp/default', {
       method: 'POST',
       headers: { ...MCP_HEADERS, authorization: 'Bearer browser-supplied', 'x-forwarded-host': 'evil.example' },
-      body: rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }),
+      body: INITIALIZE,
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('set-cookie')).toBeNull();
@@ -261,7 +261,7 @@ describe('streaming', () => {
       const init = await browser.request('/mcp/default', {
         method: 'POST',
         headers: MCP_HEADERS,
-        body: rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }),
+        body: INITIALIZE,
       });
       await init.text();
       const mcpSessionId = init.headers.get('mcp-session-id') as string;

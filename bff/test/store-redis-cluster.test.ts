@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET } from '../../demo/src/stack.js';
 import { RedisTokenStore } from '../src/store/redis.js';
 import type { TokenStore } from '../src/store/types.js';
-import { MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 import {
   type BffProcess,
   bffEnv,
@@ -50,7 +50,7 @@ async function initialize(client: TestBrowser): Promise<Response> {
   const res = await client.request('/mcp/default', {
     method: 'POST',
     headers: MCP_HEADERS,
-    body: rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }),
+    body: INITIALIZE,
   });
   await res.text();
   return res;

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { unsealData } from 'iron-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET } from '../../demo/src/stack.js';
-import { MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 import {
   type BffProcess,
   bffEnv,
@@ -55,7 +55,7 @@ async function callTool(who: TestBrowser = browser): Promise<Response> {
   return who.request('/mcp/default', {
     method: 'POST',
     headers: MCP_HEADERS,
-    body: rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } }),
+    body: INITIALIZE,
   });
 }
 

@@ -98,6 +98,13 @@ export function rpc(method: string, params: Record<string, unknown> = {}, id = 1
   return JSON.stringify({ jsonrpc: '2.0', id, method, params });
 }
 
+/** The body of an MCP initialize request. */
+export const INITIALIZE = rpc('initialize', {
+  protocolVersion: '2025-11-25',
+  capabilities: {},
+  clientInfo: { name: 'bff-test', version: '1' },
+});
+
 export const MCP_HEADERS = {
   'content-type': 'application/json',
   accept: 'application/json, text/event-stream',
