@@ -32,12 +32,13 @@ test('more permission: the banner asks for it and brings the person back to the 
 
 test('an expired MCP session is renewed without bothering the person', async ({ page }) => {
   await page.goto('/');
+  // The servers page may open the MCP session as soon as the login lands: listen before that.
+  const sessionId = page.waitForResponse((r) => r.url().endsWith('/mcp/default') && r.headers()['mcp-session-id'] !== undefined);
   await signIn(page, 'alice');
   const initializes: string[] = [];
   page.on('request', (request) => {
     if (request.method() === 'POST' && request.postData()?.includes('"method":"initialize"')) initializes.push(request.url());
   });
-  const sessionId = page.waitForResponse((r) => r.url().endsWith('/mcp/default') && r.headers()['mcp-session-id'] !== undefined);
   await openSection(page, 'Tools');
   const mcpSession = (await sessionId).headers()['mcp-session-id'] ?? '';
   await page.getByRole('link', { name: 'echo', exact: true }).click();
