@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
 import { ApiFailure, serviceUnavailable } from './http/errors.js';
-import { securityHeaders } from './http/security-headers.js';
+import { securityHeaderList, securityHeaders } from './http/security-headers.js';
 import type { Logger } from './log.js';
 import { requireSameOriginApi } from './http/csrf.js';
 import { McpProxy } from './mcp/proxy.js';
@@ -29,8 +29,6 @@ export interface AppDeps {
   registry?: ClientRegistry;
   /** Used for requests to authorization servers and metadata (default: the SSRF-guarded fetch). */
   outboundFetch?: typeof fetch;
-  /** Used for requests to MCP servers; tests may count or fault them. */
-  upstreamFetch?: typeof fetch;
 }
 
 /** Routes and middleware only: everything stateful comes in through `deps`. */
@@ -85,7 +83,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     hints,
     startSession: (c) => sessions.rotate(c, undefined),
-    ...(deps.upstreamFetch ? { fetch: deps.upstreamFetch } : {}),
+    responseHeaders: securityHeaderList({ hsts: config.secureCookies }),
   });
 
   const app = new Hono<AppEnv>();
@@ -102,7 +100,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       reqId: requestId,
       method: c.req.method,
       path: c.req.path,
-      status: c.res.status,
+      status: c.get('sentStatus') ?? c.res.status,
       ms: Math.round(performance.now() - started),
     });
   });

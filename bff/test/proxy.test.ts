@@ -235,49 +235,47 @@ describe('logout', () => {
 
 describe('streaming', () => {
   it('closes the upstream stream when the browser goes away', async () => {
-    let cancelled = false;
-    const local = await startStack({
-      upstreamFetch: async (input, init) => {
-        const res = await fetch(input, init);
-        if (!res.body || !res.headers.get('content-type')?.startsWith('text/event-stream')) return res;
-        const reader = res.body.getReader();
-        const body = new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            const { done, value } = await reader.read();
-            if (done) controller.close();
-            else controller.enqueue(value);
-          },
-          cancel(reason) {
-            cancelled = true;
-            return reader.cancel(reason);
-          },
-        });
-        return new Response(body, { status: res.status, headers: res.headers });
-      },
+    const browser = await loggedIn();
+    const mcpSessionId = await initialize(browser);
+    const controller = new AbortController();
+    const stream = await browser.request('/mcp/default', {
+      method: 'GET',
+      headers: { accept: 'text/event-stream', 'mcp-session-id': mcpSessionId, 'mcp-protocol-version': '2025-11-25' },
+      signal: controller.signal,
     });
-    try {
-      const browser = new TestBrowser(local.appUrl);
-      await browser.login();
-      const init = await browser.request('/mcp/default', {
-        method: 'POST',
-        headers: MCP_HEADERS,
-        body: INITIALIZE,
-      });
-      await init.text();
-      const mcpSessionId = init.headers.get('mcp-session-id') as string;
-      const controller = new AbortController();
-      const stream = await browser.request('/mcp/default', {
-        method: 'GET',
-        headers: { accept: 'text/event-stream', 'mcp-session-id': mcpSessionId, 'mcp-protocol-version': '2025-11-25' },
-        signal: controller.signal,
-      });
-      expect(stream.status).toBe(200);
-      expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
-      expect(cancelled).toBe(false);
-      controller.abort();
-      await expect.poll(() => cancelled).toBe(true);
-    } finally {
-      await local.close();
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const upstream = stack.mcp.received.filter((r) => r.method === 'GET').at(-1);
+    expect(upstream?.closed).toBe(false);
+    controller.abort();
+    await expect.poll(() => upstream?.closed).toBe(true);
+  });
+
+  it('streams an answer through with the security headers, without buffering it', async () => {
+    const browser = await loggedIn();
+    const mcpSessionId = await initialize(browser);
+    const res = await browser.request('/mcp/default', {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'mcp-session-id': mcpSessionId },
+      body: rpc('tools/call', { name: 'slow_task', arguments: { steps: 3, delayMs: 300 }, _meta: { progressToken: 1 } }, 2),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+    expect(res.headers.get('cache-control')).toBe('no-cache, no-transform');
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    // Unbuffered: the first chunk is the first progress event alone, not the whole answer.
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain('notifications/progress');
+    expect(first).not.toContain('Completed');
+    let rest = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
     }
+    expect(rest).toContain('Completed 3 steps');
   });
 });

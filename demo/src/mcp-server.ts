@@ -32,7 +32,7 @@ export interface McpServerOptions {
 export interface McpDemo {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   /** Method and headers (lower-cased names) of every request that reached the MCP path, for tests asserting what a proxy forwarded. */
-  received: Array<{ method: string; headers: Record<string, string | string[] | undefined> }>;
+  received: Array<{ method: string; headers: Record<string, string | string[] | undefined>; closed: boolean }>;
   /** Closes every MCP session and its transport. */
   close(): Promise<void>;
 }
@@ -145,7 +145,12 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
   }
 
   async function handleMcp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    received.push({ method: req.method ?? '', headers: { ...req.headers } });
+    const entry = { method: req.method ?? '', headers: { ...req.headers }, closed: false };
+    received.push(entry);
+    // Tests watch whether a proxy closed a stream it no longer needed.
+    res.on('close', () => {
+      entry.closed = true;
+    });
     const method = req.method ?? '';
     if (method !== 'GET' && method !== 'POST' && method !== 'DELETE') {
       res.setHeader('Allow', 'GET, POST, DELETE');

@@ -34,7 +34,6 @@ export interface StackOptions {
   store?: TokenStore;
   /** Extra environment for the BFF's configuration (e.g. OAUTH_SCOPES). */
   env?: Record<string, string>;
-  upstreamFetch?: typeof fetch;
   /** Replaces the BFF's guarded fetch for requests to authorization servers (tests that watch them). */
   outboundFetch?: typeof fetch;
   /**
@@ -144,7 +143,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     config,
     store,
     log,
-    ...(options.upstreamFetch ? { upstreamFetch: options.upstreamFetch } : {}),
     ...(options.outboundFetch ? { outboundFetch: options.outboundFetch } : {}),
   });
   applyClientLimits(appListener.server, config);

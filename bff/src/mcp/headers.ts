@@ -22,28 +22,36 @@ export function isValidMcpSessionId(value: string): boolean {
   return value.length > 0 && value.length <= 256 && /^[\x21-\x7E]+$/.test(value);
 }
 
-export function upstreamRequestHeaders(incoming: Headers, accessToken: string | undefined): Headers {
-  const out = new Headers();
+export function upstreamRequestHeaders(incoming: Headers, accessToken: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const name of REQUEST_HEADERS) {
     const value = incoming.get(name);
-    if (value !== null && value.length <= MAX_HEADER_LENGTH) out.set(name, value);
+    if (value !== null && value.length <= MAX_HEADER_LENGTH) out[name] = value;
   }
-  if (accessToken) out.set('authorization', `Bearer ${accessToken}`);
+  if (accessToken) out.authorization = `Bearer ${accessToken}`;
   return out;
 }
 
-export function downstreamResponseHeaders(upstream: Headers): Headers {
-  const out = new Headers();
+/** Node's view of response headers: lower-case names, repeated ones as arrays. */
+export type NodeHeaders = Record<string, string | string[] | undefined>;
+
+export function headerValue(headers: NodeHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+export function downstreamResponseHeaders(upstream: NodeHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const name of RESPONSE_HEADERS) {
-    const value = upstream.get(name);
-    if (value !== null) out.set(name, value);
+    const value = headerValue(upstream, name);
+    if (value !== undefined) out[name] = value;
   }
-  if (out.get('content-type')?.startsWith('text/event-stream')) {
-    out.set('cache-control', 'no-cache, no-transform');
+  if (out['content-type']?.startsWith('text/event-stream')) {
+    out['cache-control'] = 'no-cache, no-transform';
     // Tells an nginx in front not to buffer the stream.
-    out.set('x-accel-buffering', 'no');
+    out['x-accel-buffering'] = 'no';
   } else {
-    out.set('cache-control', 'no-store');
+    out['cache-control'] = 'no-store';
   }
   return out;
 }

@@ -1,3 +1,6 @@
+import { Readable } from 'node:stream';
+import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { bffRoutes } from '@mcp-bff/shared';
 import type { Context } from 'hono';
 import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
@@ -7,7 +10,8 @@ import type { ChallengeHintsCache } from '../oauth/hints.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
 import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
-import { downstreamResponseHeaders, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
+import { downstreamResponseHeaders, headerValue, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
+import { UpstreamClient, UpstreamTimeout } from './upstream.js';
 
 export interface ProxyOptions {
   store: TokenStore;
@@ -18,7 +22,8 @@ export interface ProxyOptions {
   hints: ChallengeHintsCache;
   /** Creates a browser session (and its cookie) for an anonymous browser. */
   startSession: (c: Context) => Promise<SessionRecord>;
-  fetch?: typeof fetch;
+  /** Headers every answer carries (security headers), written by the proxy on the answers it streams. */
+  responseHeaders: Array<[string, string]>;
 }
 
 export interface ProxyTarget {
@@ -34,11 +39,10 @@ const METHODS = new Set(['GET', 'POST', 'DELETE']);
  * bodies, SSE included, are streamed through untouched and cancelled when the browser goes away.
  */
 export class McpProxy {
-  private readonly fetch: typeof fetch;
+  private readonly upstream = new UpstreamClient();
+  private readonly targets = new Map<string, URL>();
 
-  constructor(private readonly options: ProxyOptions) {
-    this.fetch = options.fetch ?? globalThis.fetch;
-  }
+  constructor(private readonly options: ProxyOptions) {}
 
   /**
    * Login is lazy: without a connection the request goes upstream without a token, so servers that
@@ -75,10 +79,11 @@ export class McpProxy {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
       const upstream = await this.send(c, target.url, method, body, token);
+      const status = upstream.statusCode ?? 502;
 
-      if (upstream.status === 401) {
-        await upstream.body?.cancel();
-        hints.remember(target.id, bearerChallenge(upstream.headers.get('www-authenticate')));
+      if (status === 401) {
+        upstream.resume();
+        hints.remember(target.id, bearerChallenge(headerValue(upstream.headers, 'www-authenticate')));
         if (token && session && attempt === 0) {
           // The token may have been revoked or expired early: one refresh, one retry.
           access = await tokens.getAccess(session.id, target.id, token);
@@ -89,29 +94,57 @@ export class McpProxy {
         if (session && access.kind === 'ok') await store.deleteConnection(session.id, target.id, access.record.generation);
         throw loginRequired(loginUrl);
       }
-      if (upstream.status === 403) {
-        const challenge = bearerChallenge(upstream.headers.get('www-authenticate'));
+      if (status === 403) {
+        const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
         if (challenge.error === 'insufficient_scope') {
-          await upstream.body?.cancel();
+          upstream.resume();
           throw this.stepUp(target, access.kind === 'ok' ? access.record : undefined, challenge.scope ?? '');
         }
       }
 
       const headers = downstreamResponseHeaders(upstream.headers);
-      const newMcpSession = upstream.headers.get('mcp-session-id');
-      if (newMcpSession && upstream.ok && isValidMcpSessionId(newMcpSession) && newMcpSession !== mcpSessionId) {
+      const ok = status >= 200 && status < 300;
+      const newMcpSession = headers['mcp-session-id'];
+      if (newMcpSession && ok && isValidMcpSessionId(newMcpSession) && newMcpSession !== mcpSessionId) {
         // MCP sessions are bound to the browser session that created them; an anonymous browser gets
         // a session now, so that its MCP session is its own.
         session ??= await this.options.startSession(c);
         await store.bindMcpSession(newMcpSession, { sessionId: session.id, server: target.id });
       }
-      if (method === 'DELETE' && mcpSessionId && (upstream.ok || upstream.status === 404)) {
+      if (method === 'DELETE' && mcpSessionId && (ok || status === 404)) {
         await store.unbindMcpSession(mcpSessionId);
       }
-      // A session started above set its cookie on the context, which a raw Response would drop.
-      for (const cookie of c.res.headers.getSetCookie()) headers.append('set-cookie', cookie);
-      return new Response(upstream.body, { status: upstream.status, headers });
+      return this.answer(c, status, headers, upstream);
     }
+  }
+
+  /**
+   * Streams the MCP server's answer to the browser: straight into the Node response when there is one
+   * (no web-stream conversion), with the headers the middleware would have added; otherwise as a
+   * web Response.
+   */
+  private answer(c: Context, status: number, headers: Record<string, string>, upstream: import('node:http').IncomingMessage): Response {
+    const out: Record<string, string | string[]> = { ...headers };
+    for (const [name, value] of this.options.responseHeaders) out[name.toLowerCase()] = value;
+    out['x-request-id'] = c.get('requestId');
+    // A session started above set its cookie on the context.
+    const cookies = c.res.headers.getSetCookie();
+    if (cookies.length > 0) out['set-cookie'] = cookies;
+    const outgoing = (c.env as HttpBindings | undefined)?.outgoing;
+    if (!outgoing) {
+      const h = new Headers();
+      for (const [name, value] of Object.entries(out)) for (const v of [value].flat()) h.append(name, v);
+      return new Response(Readable.toWeb(upstream) as ReadableStream<Uint8Array>, { status, headers: h });
+    }
+    c.set('sentStatus', status);
+    outgoing.writeHead(status, out);
+    upstream.pipe(outgoing);
+    // The browser went away: close the upstream stream (an SSE stream would otherwise stay open).
+    outgoing.on('close', () => {
+      if (!upstream.complete) upstream.destroy();
+    });
+    upstream.on('error', () => outgoing.destroy());
+    return RESPONSE_ALREADY_SENT;
   }
 
   /**
@@ -130,44 +163,33 @@ export class McpProxy {
     });
   }
 
-  private async send(c: Context, url: string, method: string, body: Uint8Array | undefined, token: string | undefined): Promise<Response> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const browserGone = () => controller.abort(new Error('client disconnected'));
-    const signal = c.req.raw.signal;
-    if (signal.aborted) browserGone();
-    else signal.addEventListener('abort', browserGone, { once: true });
-    // The timeout covers the wait for response headers only: an SSE body may legitimately stay open.
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(new Error('upstream timeout'));
-    }, this.options.upstreamTimeoutMs);
+  private async send(c: Context, url: string, method: string, body: Uint8Array | undefined, token: string | undefined) {
+    let target = this.targets.get(url);
+    if (!target) {
+      target = new URL(url);
+      this.targets.set(url, target);
+    }
+    const reqId = c.get('requestId');
     try {
-      return await this.fetch(url, {
+      return await this.upstream.send(target, {
         method,
         headers: upstreamRequestHeaders(c.req.raw.headers, token),
-        body: body as BodyInit | undefined,
-        redirect: 'manual',
-        signal: controller.signal,
+        body,
+        signal: c.req.raw.signal,
+        headersTimeoutMs: this.options.upstreamTimeoutMs,
       });
     } catch (error) {
-      const reqId = c.get('requestId');
-      if (timedOut) {
+      if (error instanceof UpstreamTimeout) {
         this.options.log.warn({ event: 'upstream_timeout', reqId });
         throw new ApiFailure('upstream_timeout', 'The MCP server did not answer in time.', {}, {}, { cause: error });
       }
-      if (signal.aborted) {
+      if (c.req.raw.signal.aborted) {
         // The browser went away before the MCP server answered: nobody is left to tell.
         this.options.log.debug({ event: 'client_gone', reqId });
       } else {
         this.options.log.warn({ event: 'upstream_failed', reason: (error as Error).name, reqId });
       }
       throw new ApiFailure('upstream_unavailable', 'The MCP server could not be reached.', {}, {}, { cause: error });
-    } finally {
-      clearTimeout(timer);
-      // Once headers are in, the server adapter cancels the body stream (and so the upstream
-      // connection) when the browser goes away.
-      signal.removeEventListener('abort', browserGone);
     }
   }
 
