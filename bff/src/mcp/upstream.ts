@@ -45,6 +45,9 @@ export class UpstreamClient {
         req.destroy();
         reject(error);
       };
+      // First of all: an 'error' without a listener would crash the process, and destroying the
+      // request (on abort or timeout) emits one. After the answer it is the body's concern.
+      req.on('error', fail);
       const timer = setTimeout(() => fail(new UpstreamTimeout()), r.headersTimeoutMs);
       const onAbort = () => fail(Object.assign(new Error('client disconnected'), { name: 'AbortError' }));
       const cleanup = () => {
@@ -53,8 +56,10 @@ export class UpstreamClient {
       };
       if (r.signal.aborted) return onAbort();
       r.signal.addEventListener('abort', onAbort, { once: true });
-      req.on('error', fail);
       req.on('response', (res) => {
+        // A body cut off midway (reset, upstream crash) must not crash the BFF either; whoever reads
+        // the body adds its own handling.
+        res.on('error', () => {});
         if (settled) {
           res.destroy();
           return;
