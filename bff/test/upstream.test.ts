@@ -8,6 +8,11 @@ beforeAll(async () => {
   server = await listen(0);
   server.handle((req, res) => {
     if (req.url === '/hang') return;
+    if (req.url === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': open\n\n');
+      return;
+    }
     if (req.url === '/reset') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: 1\n\n');
@@ -44,4 +49,15 @@ it('times out waiting for headers, and survives a body cut off midway', async ()
   const ok = await client.send(new URL(`${server.origin}/`), { ...base, signal: new AbortController().signal });
   expect(ok.statusCode).toBe(200);
   ok.resume();
+});
+
+it('open streams do not hold back other requests (no socket cap)', async () => {
+  const streams = await Promise.all(
+    Array.from({ length: 300 }, () => client.send(new URL(`${server.origin}/stream`), { ...base, signal: new AbortController().signal })),
+  );
+  expect(streams.every((s) => s.statusCode === 200)).toBe(true);
+  const res = await client.send(new URL(`${server.origin}/`), { ...base, signal: new AbortController().signal });
+  expect(res.statusCode).toBe(200);
+  res.resume();
+  for (const s of streams) s.destroy();
 });

@@ -24,8 +24,10 @@ export class UpstreamTimeout extends Error {
 }
 
 export class UpstreamClient {
-  private readonly http = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
-  private readonly https = new HttpsAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+  // No cap on sockets: an SSE stream holds its socket for as long as it is open, and a cap would make
+  // the next requests queue behind open streams until they time out. Idle sockets are kept for reuse.
+  private readonly http = new HttpAgent({ keepAlive: true, maxFreeSockets: 256 });
+  private readonly https = new HttpsAgent({ keepAlive: true, maxFreeSockets: 256 });
 
   send(url: URL, r: UpstreamRequest): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
