@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Listening, listen } from '../../demo/src/listen.js';
 import { type Stack, startStack } from '../../demo/src/stack.js';
 import { expectCleanError, loginAtVariant, rawHttp, startVariantApp, type VariantApp } from './hostile-support.js';
-import { INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { initializeMcp, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 
 /**
  * The proxy under attack: only the configured upstream is ever contacted, only MCP's headers cross it,
@@ -306,16 +306,7 @@ describe('MCP sessions (against the real demo MCP server)', () => {
   });
   afterAll(() => stack.close());
 
-  async function initialize(who: TestBrowser): Promise<string> {
-    const res = await who.request('/mcp/default', {
-      method: 'POST',
-      headers: MCP_HEADERS,
-      body: INITIALIZE,
-    });
-    expect(res.status).toBe(200);
-    await res.text();
-    return res.headers.get('mcp-session-id') as string;
-  }
+  const initialize = initializeMcp;
 
   it('an MCP session id is usable only from the BFF session that created it', async () => {
     const alice = new TestBrowser(stack.appUrl);

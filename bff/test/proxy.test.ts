@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../../demo/src/stack.js';
-import { expireSoon, grants, INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { expireSoon, grants, INITIALIZE, initializeMcp, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -14,17 +14,7 @@ async function loggedIn(user = 'alice'): Promise<TestBrowser> {
   return browser;
 }
 
-/** A raw initialize through the BFF; returns the MCP session id the server handed out. */
-async function initialize(browser: TestBrowser): Promise<string> {
-  const res = await browser.request('/mcp/default', {
-    method: 'POST',
-    headers: MCP_HEADERS,
-    body: INITIALIZE,
-  });
-  expect(res.status).toBe(200);
-  await res.text();
-  return res.headers.get('mcp-session-id') as string;
-}
+const initialize = initializeMcp;
 
 describe('proxy', () => {
   it('forwards MCP calls with the bearer token and nothing of the browser’s', async () => {

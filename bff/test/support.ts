@@ -105,6 +105,14 @@ export const INITIALIZE = rpc('initialize', {
   clientInfo: { name: 'bff-test', version: '1' },
 });
 
+/** Opens an MCP session through the BFF with a raw initialize; returns the id the server handed out. */
+export async function initializeMcp(browser: TestBrowser, server = 'default'): Promise<string> {
+  const res = await browser.request(`/mcp/${server}`, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
+  if (res.status !== 200) throw new Error(`initialize answered ${res.status}`);
+  await res.text();
+  return res.headers.get('mcp-session-id') as string;
+}
+
 export const MCP_HEADERS = {
   'content-type': 'application/json',
   accept: 'application/json, text/event-stream',
