@@ -1,11 +1,10 @@
 import { execSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestBrowser } from '../bff/test/support.js';
-import { CPU_LOAD, CPU_SERVERS, Child, pinned } from './lib/child.js';
+import { CPU_LOAD, CPU_SERVERS, Child, freePort, pinned } from './lib/child.js';
 import { cpuTicks, processCpuMs, TICKS_PER_SECOND } from './lib/cpu.js';
 import { findNginx, type Nginx, startNginx } from './lib/nginx.js';
 import { summarizeProfile } from './lib/profile.js';
@@ -55,16 +54,6 @@ const slowTask = (steps: number, delayMs: number) =>
 
 const log = (...args: unknown[]) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function uptime(): string {
   try {

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -120,4 +121,16 @@ export class Child {
     await gone;
     clearTimeout(timer);
   }
+}
+
+/** A free loopback port, for servers that must be told their port before they start. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,5 +1,4 @@
 import { existsSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { RecordCipher } from '../../bff/src/store/cipher.js';
@@ -7,6 +6,7 @@ import { MemoryTokenStore } from '../../bff/src/store/memory.js';
 import { RedisTokenStore } from '../../bff/src/store/redis.js';
 import { SqliteTokenStore } from '../../bff/src/store/sqlite.js';
 import type { TokenStore } from '../../bff/src/store/types.js';
+import { freePort } from './child.js';
 import { hasRedisServer, startRedis } from './redis.js';
 
 /**
@@ -57,13 +57,3 @@ function fileSizes(paths: string[]): number {
   return paths.filter((p) => existsSync(p)).reduce((sum, p) => sum + statSync(p).size, 0);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
