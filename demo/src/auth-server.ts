@@ -14,13 +14,19 @@ export interface AuthServerOptions {
   resource: string;
   /** Pre-registered confidential clients (client_secret_basic). */
   clients: Array<{ client_id: string; client_secret: string; redirect_uris: string[]; client_name?: string }>;
-  /** Default 600; tests use a few seconds so that refresh really happens. */
-  accessTokenTtlSeconds?: number;
+  /**
+   * Default 600; tests use a few seconds so that refresh really happens. A function gets the token
+   * request's grant type ('authorization_code', 'refresh_token'), so that a test can have a short-lived
+   * first token and a long-lived refreshed one.
+   */
+  accessTokenTtlSeconds?: AccessTokenTtl;
   /** Default 14 days. */
   refreshTokenTtlSeconds?: number;
   /** Resource scopes; default ['mcp:tools', 'mcp:admin']. */
   scopes?: string[];
 }
+
+export type AccessTokenTtl = number | ((grantType: string) => number);
 
 export interface AuthServer {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
@@ -55,7 +61,9 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     // The provider is mounted at the root of the listener and RFC 8414 path insertion is not wired up.
     throw new Error(`issuer must be a bare origin without a trailing slash, got ${options.issuer}`);
   }
-  const accessTokenTtl = options.accessTokenTtlSeconds ?? 600;
+  const ttlOption = options.accessTokenTtlSeconds ?? 600;
+  const accessTokenTtl = (grantType: unknown): number =>
+    typeof ttlOption === 'number' ? ttlOption : ttlOption(typeof grantType === 'string' ? grantType : '');
   const refreshTokenTtl = options.refreshTokenTtlSeconds ?? 14 * 24 * 60 * 60;
   const resourceScopes = options.scopes ?? DEFAULT_RESOURCE_SCOPES;
 
@@ -113,13 +121,13 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
         // Token requests without `resource` still get an access token for the granted resource, even
         // with `openid` (otherwise oidc-provider would issue an opaque userinfo token).
         useGrantedResource: () => true,
-        getResourceServerInfo(_ctx, resourceIndicator) {
+        getResourceServerInfo(ctx, resourceIndicator) {
           // Exact string match: the resource indicator is compared verbatim, never normalised.
           if (resourceIndicator !== options.resource) throw new errors.InvalidTarget();
           return {
             scope: resourceScopes.join(' '),
             audience: options.resource,
-            accessTokenTTL: accessTokenTtl,
+            accessTokenTTL: accessTokenTtl(ctx.oidc.params?.grant_type),
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg: 'RS256' } },
           };
@@ -133,7 +141,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     // Tokens must not die with the user's browser session at the AS: the BFF holds them, not the browser.
     expiresWithSession: () => false,
     ttl: {
-      AccessToken: accessTokenTtl,
+      AccessToken: (ctx) => accessTokenTtl(ctx.oidc.params?.grant_type),
       AuthorizationCode: 60,
       RefreshToken: refreshTokenTtl,
       Grant: refreshTokenTtl,

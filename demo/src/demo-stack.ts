@@ -12,7 +12,7 @@ export interface DemoStackOptions {
   asPort?: number;
   mcpPort?: number;
   clients: AuthServerOptions['clients'];
-  accessTokenTtlSeconds?: number;
+  accessTokenTtlSeconds?: AuthServerOptions['accessTokenTtlSeconds'];
   refreshTokenTtlSeconds?: number;
   /** Passed to the MCP server: answer POSTs with JSON instead of SSE. */
   enableJsonResponse?: boolean;

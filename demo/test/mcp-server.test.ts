@@ -347,7 +347,9 @@ describe('token expiry', () => {
   it('refuses an expired token with a clear description; a refreshed one works', async () => {
     const shortLived = await startDemoStack({
       clients: [{ client_id: client.client_id, client_secret: client.client_secret, redirect_uris: [client.redirect_uri] }],
-      accessTokenTtlSeconds: 1,
+      // The first token lives at most a second (JWT times are whole seconds); the refreshed one long
+      // enough that a slow machine cannot let it expire before it is used.
+      accessTokenTtlSeconds: (grantType) => (grantType === 'refresh_token' ? 300 : 1),
     });
     try {
       const tokens = await loginAndGetTokens({ issuer: shortLived.issuer, resource: shortLived.resource, client });
@@ -359,6 +361,7 @@ describe('token expiry', () => {
 
       const refreshed = await refreshTokens(shortLived.issuer, client, tokens.refresh_token ?? '', shortLived.resource);
       expect(refreshed.status).toBe(200);
+      expect(refreshed.body.expires_in).toBe(300);
       const ok = await mcpPost(shortLived.resource, refreshed.body.access_token as string, initializeRequest());
       expect(ok.status).toBe(200);
       await readSse(ok);
