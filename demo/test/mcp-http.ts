@@ -6,6 +6,8 @@ import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
  */
 export interface SseMessage {
   at: number;
+  /** Which read of the response body delivered this message (0 = the first): messages buffered together share one. */
+  read: number;
   data: Record<string, unknown>;
 }
 
@@ -33,13 +35,16 @@ export const initializeRequest = (id: number | string = 1) => ({
   params: { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'demo-test', version: '0.0.0' } },
 });
 
-/** Reads an SSE response to its end, timestamping each JSON-RPC message as it arrives. */
-export async function readSse(res: Response): Promise<SseMessage[]> {
+/**
+ * Reads an SSE response to its end, timestamping each JSON-RPC message as it arrives. onMessage sees each
+ * message as soon as it is parsed (with everything read so far), so a test can act in the middle of a stream.
+ */
+export async function readSse(res: Response, onMessage?: (message: SseMessage, soFar: readonly SseMessage[]) => void): Promise<SseMessage[]> {
   if (!res.body) return [];
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   const out: SseMessage[] = [];
   let buffer = '';
-  for (;;) {
+  for (let read = 0; ; read++) {
     const { value, done } = await reader.read();
     if (done) break;
     buffer += value;
@@ -51,7 +56,10 @@ export async function readSse(res: Response): Promise<SseMessage[]> {
         .filter((line) => line.startsWith('data:'))
         .map((line) => line.slice(5).trimStart())
         .join('\n');
-      if (data) out.push({ at: Date.now(), data: JSON.parse(data) as Record<string, unknown> });
+      if (!data) continue;
+      const message: SseMessage = { at: Date.now(), read, data: JSON.parse(data) as Record<string, unknown> };
+      out.push(message);
+      onMessage?.(message, out);
     }
   }
   return out;

@@ -202,11 +202,10 @@ describe('MCP over Streamable HTTP', () => {
 
   it('streams slow_task progress over SSE before the result', async () => {
     const sessionId = await openSession(stack.resource, alice.access_token);
-    const started = Date.now();
     const res = await mcpPost(
       stack.resource,
       alice.access_token,
-      { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'slow_task', arguments: { steps: 3, delayMs: 150 }, _meta: { progressToken: 'p1' } } },
+      { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'slow_task', arguments: { steps: 3, delayMs: 500 }, _meta: { progressToken: 'p1' } } },
       sessionId,
     );
     expect(res.status).toBe(200);
@@ -216,11 +215,13 @@ describe('MCP over Streamable HTTP', () => {
     expect(progress.map((m) => m.data.params)).toEqual([1, 2, 3].map((n) => ({ progressToken: 'p1', progress: n, total: 3, message: `Step ${n} of 3` })));
     const result = messages.at(-1);
     expect(result?.data).toMatchObject({ id: 7, result: { content: [{ type: 'text', text: 'Completed 3 steps' }] } });
-    // Streamed, not buffered: the first progress arrived well before the result.
-    // (Buffered, all messages would arrive together; here two more 150 ms steps separate them.)
-    const firstAt = progress[0]?.at ?? Number.POSITIVE_INFINITY;
-    expect(firstAt).toBeGreaterThan(started);
-    expect((result?.at ?? 0) - firstAt).toBeGreaterThanOrEqual(250);
+    // Streamed, not buffered: the first read of the body held progress and no result yet; the result came
+    // in a later read. (Buffered, every message would arrive in one read; here two more 500 ms steps
+    // separate the first progress from the result, so only a client stall of over a second could merge them.)
+    const firstRead = messages.filter((m) => m.read === messages[0]?.read);
+    expect(firstRead.length).toBeGreaterThanOrEqual(1);
+    expect(firstRead.every((m) => m.data.method === 'notifications/progress')).toBe(true);
+    expect(result?.read).toBeGreaterThan(progress[0]?.read ?? Number.POSITIVE_INFINITY);
   });
 
   it('reports progress to the SDK client and honours cancellation', async () => {
@@ -249,15 +250,29 @@ describe('MCP over Streamable HTTP', () => {
 
   it('stops a cancelled slow_task and ends its SSE stream without a result', async () => {
     const sessionId = await openSession(stack.resource, alice.access_token);
+    // 50 steps of 500 ms: run to the end, the task would stream progress for 25 s.
     const res = await mcpPost(
       stack.resource,
       alice.access_token,
-      { jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow_task', arguments: { steps: 50, delayMs: 100 }, _meta: { progressToken: 'c1' } } },
+      { jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow_task', arguments: { steps: 50, delayMs: 500 }, _meta: { progressToken: 'c1' } } },
       sessionId,
     );
     expect(res.status).toBe(200);
-    const reading = readSse(res);
-    await new Promise((r) => setTimeout(r, 250));
+    let progressSeen = 0;
+    let firstProgress: () => void = () => {};
+    const progressStarted = new Promise<void>((resolve) => {
+      firstProgress = resolve;
+    });
+    const reading = readSse(res, (m) => {
+      if (m.data.method !== 'notifications/progress') return;
+      progressSeen++;
+      firstProgress();
+    });
+    // Cancel only once progress has visibly started; note how far it had got. (If the stream ended
+    // without progress, progressAtCancel stays 0 and the test fails below instead of hanging.)
+    await Promise.race([progressStarted, reading]);
+    const progressAtCancel = progressSeen;
+    const cancelledAt = Date.now();
     const cancel = await mcpPost(
       stack.resource,
       alice.access_token,
@@ -265,12 +280,13 @@ describe('MCP over Streamable HTTP', () => {
       sessionId,
     );
     expect(cancel.status).toBe(202);
-    const cancelledAt = Date.now();
     const messages = await reading; // resolves only when the server ends the stream
-    expect(Date.now() - cancelledAt).toBeLessThan(1000);
-    const progress = messages.filter((m) => m.data.method === 'notifications/progress');
-    expect(progress.length).toBeGreaterThanOrEqual(1);
-    expect(progress.length).toBeLessThan(5);
+    // The stream ended a step or so after the cancel, long before the 25 s the task would have taken.
+    expect(Date.now() - cancelledAt).toBeLessThan(10_000);
+    const progress = messages.filter((m) => m.data.method === 'notifications/progress').length;
+    expect(progressAtCancel).toBeGreaterThanOrEqual(1);
+    expect(progress - progressAtCancel).toBeLessThanOrEqual(3);
+    expect(progress).toBeLessThan(25);
     expect(messages.some((m) => 'result' in m.data || 'error' in m.data)).toBe(false);
   });
 
