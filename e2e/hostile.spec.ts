@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Page } from '@playwright/test';
+import type { Page, Request, Response } from '@playwright/test';
 import { loginThroughForms } from '../demo/src/login-driver.js';
 import { ports } from '../playwright.config.js';
 import { expect, inspectorUrl, signIn, test, tokenRequests } from './fixtures.js';
@@ -40,32 +40,54 @@ function hostilePage(path: string, html: string): string {
   return `${hostileOrigin}${path}`;
 }
 
+async function mcpServer(): Promise<{ count: number; getStreams: string[] }> {
+  return (await fetch(`${inspectorUrl}/mcp-requests`)).json();
+}
+
 async function mcpRequests(): Promise<number> {
-  return ((await (await fetch(`${inspectorUrl}/mcp-requests`)).json()) as { count: number }).count;
+  return (await mcpServer()).count;
 }
 
 /**
  * Signs alice in, waits for the app to finish talking to the MCP server, then leaves the app (the
- * hostile page takes its tab): what the MCP server received so far, once it stops changing.
+ * hostile page takes its tab): how many requests the MCP server had received by then. "Finished" is
+ * deterministic: the page shows what its last MCP call (whoami) returned, and every request the page
+ * sent to /mcp/ has reached the MCP server — it has an answer (the BFF answers only after the MCP
+ * server did, or without asking it), or it is the SDK's standalone GET stream, which stays open
+ * without an answer the browser reports, and the MCP server has received it.
  */
 async function signInAndLeave(page: Page): Promise<number> {
-  await page.goto('/');
-  await signIn(page, 'alice');
-  await expect(page.getByText('Connected', { exact: true })).toBeVisible();
+  const unanswered = new Set<Request>();
+  const onRequest = (request: Request) => {
+    if (request.url().startsWith(`${appOrigin}/mcp/`)) unanswered.add(request);
+  };
+  const onResponse = (response: Response) => unanswered.delete(response.request());
+  const onFailed = (request: Request) => unanswered.delete(request);
+  page.on('request', onRequest);
+  page.on('response', onResponse);
+  page.on('requestfailed', onFailed);
+  try {
+    await page.goto('/');
+    await signIn(page, 'alice');
+    await expect(page.getByText('Connected', { exact: true })).toBeVisible();
+    await expect(page.getByText('Signed in as alice')).toBeVisible();
+    await expect
+      .poll(async () => {
+        const { getStreams } = await mcpServer();
+        const received = (r: Request) => {
+          const mcpSession = r.headers()['mcp-session-id'];
+          return r.method() === 'GET' && mcpSession !== undefined && getStreams.includes(mcpSession);
+        };
+        return [...unanswered].filter((r) => !received(r)).map((r) => `${r.method()} ${r.url()}`);
+      })
+      .toEqual([]);
+  } finally {
+    page.off('request', onRequest);
+    page.off('response', onResponse);
+    page.off('requestfailed', onFailed);
+  }
   await page.goto(hostilePage('/blank', '<p>nothing to see</p>'));
-  let last = -1;
-  await expect
-    .poll(
-      async () => {
-        const now = await mcpRequests();
-        const settled = now === last;
-        last = now;
-        return settled;
-      },
-      { intervals: [500], timeout: 20_000 },
-    )
-    .toBe(true);
-  return last;
+  return mcpRequests();
 }
 
 async function revocations(): Promise<number> {

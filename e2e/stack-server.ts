@@ -60,8 +60,10 @@ const inspector = createServer((req, res) => {
   } else if (req.url === '/token-requests') {
     res.end(JSON.stringify(stack.as.tokenRequests));
   } else if (req.url === '/mcp-requests') {
-    // How many requests the MCP server received: a hostile page's must not add any.
-    res.end(JSON.stringify({ count: stack.mcp.received.length }));
+    // How many requests the MCP server received: a hostile page's must not add any. And the MCP
+    // sessions of the GET streams it received, so a test can tell when a page's stream has arrived.
+    const getStreams = stack.mcp.received.filter((r) => r.method === 'GET').map((r) => String(r.headers['mcp-session-id'] ?? ''));
+    res.end(JSON.stringify({ count: stack.mcp.received.length, getStreams }));
   } else if (req.url === '/revocations') {
     res.end(JSON.stringify(stack.as.revocations));
   } else {
