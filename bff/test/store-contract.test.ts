@@ -151,9 +151,12 @@ describe.each(kinds)('$name store', (kind) => {
   });
 
   it('ends a session at its idle end and at its absolute end; touching sets the idle end, never past the absolute end', async () => {
-    const idle = session({ idleExpiresAt: Date.now() + 300 });
-    const absolute = session({ expiresAt: Date.now() + 300, idleExpiresAt: Date.now() + 300 });
-    const touched = session({ idleExpiresAt: Date.now() + 300 });
+    // Short-lived sessions end 3 s after creation: long enough that the creates and touches below happen
+    // before then even on a stalled machine, short enough to wait for.
+    const endsIn = 3_000;
+    const idle = session({ idleExpiresAt: Date.now() + endsIn });
+    const absolute = session({ expiresAt: Date.now() + endsIn, idleExpiresAt: Date.now() + endsIn });
+    const touched = session({ idleExpiresAt: Date.now() + endsIn });
     for (const s of [idle, absolute, touched]) await store.createSession(s);
     await store.touchSession(touched.id, Date.now() + 60_000);
     await store.touchSession(absolute.id, Date.now() + 60_000);
@@ -161,10 +164,11 @@ describe.each(kinds)('$name store', (kind) => {
     // Backwards too (a lowered idle timeout applies at the next use).
     const shortened = session();
     await store.createSession(shortened);
-    await store.touchSession(shortened.id, Date.now() + 1_000);
-    expect((await store.getSession(shortened.id))?.idleExpiresAt).toBeLessThanOrEqual(Date.now() + 1_000);
-    await until(async () => (await store.getSession(idle.id)) === undefined, 5_000, 'the idle session to end');
-    await until(async () => (await store.getSession(absolute.id)) === undefined, 5_000, 'the session to reach its end');
+    const lowered = Date.now() + 60_000;
+    await store.touchSession(shortened.id, lowered);
+    expect((await store.getSession(shortened.id))?.idleExpiresAt).toBe(lowered);
+    await until(async () => (await store.getSession(idle.id)) === undefined, 15_000, 'the idle session to end');
+    await until(async () => (await store.getSession(absolute.id)) === undefined, 15_000, 'the session to reach its end');
     expect(await store.getSession(touched.id)).toBeDefined();
     await store.purgeExpired();
     expect(await store.getSession(touched.id)).toBeDefined();
