@@ -93,7 +93,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.set('requestId', requestId);
     const started = performance.now();
     await next();
-    c.header('X-Request-Id', requestId);
+    // The proxy writes its streamed answers itself, X-Request-Id included.
+    if (c.get('sentStatus') === undefined) c.header('X-Request-Id', requestId);
     // The path only: the callback's query string carries the authorization code and state.
     log.info({
       event: 'request',

@@ -147,7 +147,7 @@ describe('proxy headers', () => {
       'x-forwarded-host': 'evil.example',
       host: 'app.example.com',
     });
-    const out = upstreamRequestHeaders(incoming, 'AT');
+    const out = upstreamRequestHeaders((name) => incoming.get(name) ?? undefined, 'AT');
     expect(out).toEqual({
       accept: 'application/json, text/event-stream',
       authorization: 'Bearer AT',

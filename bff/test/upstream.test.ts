@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Listening, listen } from '../../demo/src/listen.js';
+import { watchSignal } from '../src/http/node.js';
 import { UpstreamClient, UpstreamTimeout } from '../src/mcp/upstream.js';
 
 let server: Listening;
@@ -32,31 +33,31 @@ const base = { method: 'GET', headers: {}, body: undefined, headersTimeoutMs: 2_
 
 it('a browser that is already gone fails the request without an unhandled error', async () => {
   const signal = AbortSignal.abort();
-  await expect(client.send(new URL(`${server.origin}/`), { ...base, signal })).rejects.toThrow(/client disconnected/);
+  await expect(client.send(new URL(`${server.origin}/`), { ...base, watchClient: watchSignal(signal) })).rejects.toThrow(/client disconnected/);
   // An unhandled 'error' would have crashed the test process by now; prove the next request works.
-  const res = await client.send(new URL(`${server.origin}/`), { ...base, signal: new AbortController().signal });
+  const res = await client.send(new URL(`${server.origin}/`), { ...base, watchClient: watchSignal(new AbortController().signal) });
   expect(res.statusCode).toBe(200);
   res.resume();
 });
 
 it('times out waiting for headers, and survives a body cut off midway', async () => {
   await expect(
-    client.send(new URL(`${server.origin}/hang`), { ...base, headersTimeoutMs: 100, signal: new AbortController().signal }),
+    client.send(new URL(`${server.origin}/hang`), { ...base, headersTimeoutMs: 100, watchClient: watchSignal(new AbortController().signal) }),
   ).rejects.toBeInstanceOf(UpstreamTimeout);
-  const cut = await client.send(new URL(`${server.origin}/reset`), { ...base, signal: new AbortController().signal });
+  const cut = await client.send(new URL(`${server.origin}/reset`), { ...base, watchClient: watchSignal(new AbortController().signal) });
   cut.resume();
   await new Promise((resolve) => cut.on('close', resolve));
-  const ok = await client.send(new URL(`${server.origin}/`), { ...base, signal: new AbortController().signal });
+  const ok = await client.send(new URL(`${server.origin}/`), { ...base, watchClient: watchSignal(new AbortController().signal) });
   expect(ok.statusCode).toBe(200);
   ok.resume();
 });
 
 it('open streams do not hold back other requests (no socket cap)', async () => {
   const streams = await Promise.all(
-    Array.from({ length: 300 }, () => client.send(new URL(`${server.origin}/stream`), { ...base, signal: new AbortController().signal })),
+    Array.from({ length: 300 }, () => client.send(new URL(`${server.origin}/stream`), { ...base, watchClient: watchSignal(new AbortController().signal) })),
   );
   expect(streams.every((s) => s.statusCode === 200)).toBe(true);
-  const res = await client.send(new URL(`${server.origin}/`), { ...base, signal: new AbortController().signal });
+  const res = await client.send(new URL(`${server.origin}/`), { ...base, watchClient: watchSignal(new AbortController().signal) });
   expect(res.statusCode).toBe(200);
   res.resume();
   for (const s of streams) s.destroy();

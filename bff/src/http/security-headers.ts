@@ -33,6 +33,8 @@ export function securityHeaders(options: { hsts: boolean }): MiddlewareHandler {
   const list = securityHeaderList(options);
   return async function setSecurityHeaders(c, next) {
     await next();
+    // An answer the proxy streamed straight to the Node response already carries them.
+    if (c.get('sentStatus' as never) !== undefined) return;
     const h = c.res.headers;
     for (const [name, value] of list) h.set(name, value);
     // An error is about this request only (and may describe this user's session): no cache keeps it.

@@ -22,11 +22,12 @@ export function isValidMcpSessionId(value: string): boolean {
   return value.length > 0 && value.length <= 256 && /^[\x21-\x7E]+$/.test(value);
 }
 
-export function upstreamRequestHeaders(incoming: Headers, accessToken: string | undefined): Record<string, string> {
+/** @param header reads one request header by lower-case name. */
+export function upstreamRequestHeaders(header: (name: string) => string | undefined, accessToken: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of REQUEST_HEADERS) {
-    const value = incoming.get(name);
-    if (value !== null && value.length <= MAX_HEADER_LENGTH) out[name] = value;
+    const value = header(name);
+    if (value !== undefined && value.length <= MAX_HEADER_LENGTH) out[name] = value;
   }
   if (accessToken) out.authorization = `Bearer ${accessToken}`;
   return out;

@@ -4,6 +4,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { bffRoutes } from '@mcp-bff/shared';
 import type { Context } from 'hono';
 import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
+import { requestHeader, requestQuery, watchClient } from '../http/node.js';
 import type { Logger } from '../log.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
 import type { ChallengeHintsCache } from '../oauth/hints.js';
@@ -42,7 +43,12 @@ export class McpProxy {
   private readonly upstream = new UpstreamClient();
   private readonly targets = new Map<string, URL>();
 
-  constructor(private readonly options: ProxyOptions) {}
+  /** The security headers with lower-case names, as Node's header objects have them. */
+  private readonly responseHeaders: Array<[string, string]>;
+
+  constructor(private readonly options: ProxyOptions) {
+    this.responseHeaders = options.responseHeaders.map(([name, value]) => [name.toLowerCase(), value]);
+  }
 
   /**
    * Login is lazy: without a connection the request goes upstream without a token, so servers that
@@ -55,14 +61,14 @@ export class McpProxy {
     if (!METHODS.has(method)) {
       throw new ApiFailure('method_not_allowed', 'Only GET, POST and DELETE are allowed here.', {}, { Allow: 'GET, POST, DELETE' });
     }
-    const url = new URL(c.req.url);
-    if (url.searchParams.has('access_token')) {
+    const query = requestQuery(c);
+    if (query !== undefined && new URLSearchParams(query).has('access_token')) {
       this.options.log.warn({ event: 'security', kind: 'token_in_query', reqId: c.get('requestId') });
       throw new ApiFailure('bad_request', 'Tokens are never accepted in the URL.');
     }
     const loginUrl = bffRoutes.login(target.id, '/');
 
-    const mcpSessionId = c.req.header('mcp-session-id');
+    const mcpSessionId = requestHeader(c, 'mcp-session-id');
     if (mcpSessionId !== undefined) {
       if (!isValidMcpSessionId(mcpSessionId)) throw new ApiFailure('bad_request', 'Malformed Mcp-Session-Id.');
       const owner = await store.getMcpSessionOwner(mcpSessionId);
@@ -74,6 +80,7 @@ export class McpProxy {
 
     const body = method === 'POST' ? await this.readBody(c) : undefined;
 
+    let sessionStarted = false;
     let access: AccessOutcome = session ? await tokens.getAccess(session.id, target.id) : { kind: 'login_required' };
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
@@ -108,13 +115,16 @@ export class McpProxy {
       if (newMcpSession && ok && isValidMcpSessionId(newMcpSession) && newMcpSession !== mcpSessionId) {
         // MCP sessions are bound to the browser session that created them; an anonymous browser gets
         // a session now, so that its MCP session is its own.
-        session ??= await this.options.startSession(c);
+        if (!session) {
+          session = await this.options.startSession(c);
+          sessionStarted = true;
+        }
         await store.bindMcpSession(newMcpSession, { sessionId: session.id, server: target.id });
       }
       if (method === 'DELETE' && mcpSessionId && (ok || status === 404)) {
         await store.unbindMcpSession(mcpSessionId);
       }
-      return this.answer(c, status, headers, upstream);
+      return this.answer(c, status, headers, upstream, sessionStarted);
     }
   }
 
@@ -123,13 +133,18 @@ export class McpProxy {
    * (no web-stream conversion), with the headers the middleware would have added; otherwise as a
    * web Response.
    */
-  private answer(c: Context, status: number, headers: Record<string, string>, upstream: import('node:http').IncomingMessage): Response {
+  private answer(
+    c: Context,
+    status: number,
+    headers: Record<string, string>,
+    upstream: import('node:http').IncomingMessage,
+    sessionStarted: boolean,
+  ): Response {
     const out: Record<string, string | string[]> = { ...headers };
-    for (const [name, value] of this.options.responseHeaders) out[name.toLowerCase()] = value;
+    for (const [name, value] of this.responseHeaders) out[name] = value;
     out['x-request-id'] = c.get('requestId');
     // A session started above set its cookie on the context.
-    const cookies = c.res.headers.getSetCookie();
-    if (cookies.length > 0) out['set-cookie'] = cookies;
+    if (sessionStarted) out['set-cookie'] = c.res.headers.getSetCookie();
     const outgoing = (c.env as HttpBindings | undefined)?.outgoing;
     if (!outgoing) {
       const h = new Headers();
@@ -173,9 +188,9 @@ export class McpProxy {
     try {
       return await this.upstream.send(target, {
         method,
-        headers: upstreamRequestHeaders(c.req.raw.headers, token),
+        headers: upstreamRequestHeaders((name) => requestHeader(c, name), token),
         body,
-        signal: c.req.raw.signal,
+        watchClient: watchClient(c),
         headersTimeoutMs: this.options.upstreamTimeoutMs,
       });
     } catch (error) {
@@ -183,7 +198,7 @@ export class McpProxy {
         this.options.log.warn({ event: 'upstream_timeout', reqId });
         throw new ApiFailure('upstream_timeout', 'The MCP server did not answer in time.', {}, {}, { cause: error });
       }
-      if (c.req.raw.signal.aborted) {
+      if ((error as Error).name === 'AbortError') {
         // The browser went away before the MCP server answered: nobody is left to tell.
         this.options.log.debug({ event: 'client_gone', reqId });
       } else {
@@ -201,11 +216,11 @@ export class McpProxy {
     const bodyLost = (error: unknown): never => {
       throw new ApiFailure('bad_request', 'The request body did not arrive.', {}, {}, { cause: error });
     };
-    const declared = Number(c.req.header('content-length') ?? 'NaN');
+    const declared = Number(requestHeader(c, 'content-length') ?? 'NaN');
     if (Number.isFinite(declared) && declared > limit) throw tooLarge();
     // With a Content-Length (what browsers send) Node's HTTP parser delivers exactly that many bytes:
     // read them in one go, through the server adapter's fast path that skips building a web stream.
-    if (Number.isFinite(declared) && c.req.header('transfer-encoding') === undefined) {
+    if (Number.isFinite(declared) && requestHeader(c, 'transfer-encoding') === undefined) {
       return new Uint8Array(await c.req.raw.arrayBuffer().catch(bodyLost));
     }
     const stream = c.req.raw.body;

@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { ClientWatch } from '../http/node.js';
 
 /**
  * Requests to MCP servers over node:http with keep-alive agents. The proxy pipes the answer straight
@@ -10,8 +11,8 @@ export interface UpstreamRequest {
   method: string;
   headers: Record<string, string>;
   body: Uint8Array | undefined;
-  /** Aborts the request: the browser went away. */
-  signal: AbortSignal;
+  /** Watches for the browser going away (then the request is aborted); returns how to stop watching. */
+  watchClient: ClientWatch;
   /** Time allowed until the response headers arrive; the body (an SSE stream) has no limit. */
   headersTimeoutMs: number;
 }
@@ -51,13 +52,13 @@ export class UpstreamClient {
       // request (on abort or timeout) emits one. After the answer it is the body's concern.
       req.on('error', fail);
       const timer = setTimeout(() => fail(new UpstreamTimeout()), r.headersTimeoutMs);
-      const onAbort = () => fail(Object.assign(new Error('client disconnected'), { name: 'AbortError' }));
+      let stopWatching = () => {};
       const cleanup = () => {
         clearTimeout(timer);
-        r.signal.removeEventListener('abort', onAbort);
+        stopWatching();
       };
-      if (r.signal.aborted) return onAbort();
-      r.signal.addEventListener('abort', onAbort, { once: true });
+      stopWatching = r.watchClient(() => fail(Object.assign(new Error('client disconnected'), { name: 'AbortError' })));
+      if (settled) return;
       req.on('response', (res) => {
         // A body cut off midway (reset, upstream crash) must not crash the BFF either; whoever reads
         // the body adds its own handling.

@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from 'hono';
+import { parse } from 'hono/utils/cookie';
+
+/**
+ * The hot path of a proxied MCP request reads what Node already parsed instead of the web Request view
+ * @hono/node-server builds on demand (a Headers object, an AbortController and its EventTarget per
+ * request). Without Node bindings (Hono's `app.request()` in tests, other runtimes) the web view is used.
+ */
+interface NodeBindings {
+  incoming?: IncomingMessage;
+  outgoing?: ServerResponse;
+}
+
+function bindings(c: Context): NodeBindings | undefined {
+  return c.env as NodeBindings | undefined;
+}
+
+/** A request header by lower-case name; repeated headers are joined as the Fetch standard joins them. */
+export function requestHeader(c: Context, name: string): string | undefined {
+  const incoming = bindings(c)?.incoming;
+  if (!incoming) return c.req.header(name);
+  const value = incoming.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** One cookie's value, from the Cookie header. */
+export function requestCookie(c: Context, name: string): string | undefined {
+  const header = requestHeader(c, 'cookie');
+  if (!header) return undefined;
+  return parse(header, name)[name];
+}
+
+/** The request target's query string without the '?', or undefined when there is none. */
+export function requestQuery(c: Context): string | undefined {
+  const url = bindings(c)?.incoming?.url ?? c.req.url;
+  const at = url.indexOf('?');
+  return at === -1 ? undefined : url.slice(at + 1);
+}
+
+/** Calls `onGone` once when the client goes away (at once if it already has); returns a function that stops watching. */
+export type ClientWatch = (onGone: () => void) => () => void;
+
+/** A ClientWatch over an AbortSignal. */
+export function watchSignal(signal: AbortSignal): ClientWatch {
+  return (onGone) => {
+    if (signal.aborted) {
+      onGone();
+      return () => {};
+    }
+    signal.addEventListener('abort', onGone, { once: true });
+    return () => signal.removeEventListener('abort', onGone);
+  };
+}
+
+/**
+ * Watches for the browser going away before the answer is sent. On Node: the response's 'close' (before
+ * anything is written only a closed connection emits it); elsewhere the request's AbortSignal.
+ */
+export function watchClient(c: Context): ClientWatch {
+  const outgoing = bindings(c)?.outgoing;
+  if (!outgoing) return watchSignal(c.req.raw.signal);
+  return (onGone) => {
+    if (outgoing.destroyed || outgoing.socket?.destroyed) {
+      onGone();
+      return () => {};
+    }
+    outgoing.once('close', onGone);
+    return () => outgoing.off('close', onGone);
+  };
+}
