@@ -50,3 +50,31 @@ describe('session cookie secrets', () => {
     expect(await read(stepThree, underOld)).toBeNull();
   });
 });
+
+describe('session cookie cache', () => {
+  it('remembers only cookies that unsealed to a session id: forged, foreign and expired seals are not kept', async () => {
+    const cookieJar = jar(NEW);
+    const sid = newSessionId();
+    const good = await seal(cookieJar, sid);
+    // iron-session reads these as `{}` rather than failing: they must still be anonymous and uncached.
+    const foreign = await seal(jar({ id: 2, secret: 'test-only-another-deployment-secret-0123' }), newSessionId());
+    const tampered = `${good.slice(0, -4)}AAAA`;
+    const expiredJar = new CookieJar({ secure: false, secrets: [NEW], sessionTtlSeconds: 1 });
+    const expired = await seal(expiredJar, newSessionId());
+    for (const junk of [foreign, tampered, 'Fe26.2*2*junk', 'not-a-seal']) {
+      expect(await read(cookieJar, junk)).toBeNull();
+    }
+    expect(cookieJar.cachedSessionCookies).toBe(0);
+    expect(await read(cookieJar, good)).toEqual({ sid, sealedWithOldSecret: false });
+    expect(cookieJar.cachedSessionCookies).toBe(1);
+    // A seal past its lifetime (iron-session allows 60 s of clock skew, so look 2 minutes ahead).
+    const realNow = Date.now;
+    Date.now = () => realNow() + 120_000;
+    try {
+      expect(await read(expiredJar, expired)).toBeNull();
+    } finally {
+      Date.now = realNow;
+    }
+    expect(expiredJar.cachedSessionCookies).toBe(0);
+  });
+});

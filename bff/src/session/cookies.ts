@@ -4,6 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { sealData, unsealData } from 'iron-session';
 import { z } from 'zod';
 import type { SessionSecret } from '../config.js';
+import { requestCookie } from '../http/node.js';
 import { UnsealCache } from './unseal-cache.js';
 
 /** How long a login may take from the redirect to the AS until the callback. */
@@ -69,8 +70,8 @@ export class CookieJar {
   readonly loginCookieName: string;
   /** Every configured secret, by id: any of them unseals. */
   private readonly passwords: Record<string, string>;
-  /** Session cookies unsealed recently: unsealing is the costliest step of a proxied request. */
-  private readonly unsealedSessions = new UnsealCache<unknown>();
+  /** Session ids of cookies unsealed recently: unsealing is the costliest step of a proxied request. */
+  private readonly unsealedSessions = new UnsealCache<string>();
   /** The first configured secret only: iron-session seals with the highest id of the map it is given. */
   private readonly sealingPassword: Record<string, string>;
   private readonly sealingSecretId: string;
@@ -89,6 +90,11 @@ export class CookieJar {
     this.sealingPassword = { [this.sealingSecretId]: first.secret };
   }
 
+  /** How many session cookies are remembered as unsealed (for tests). */
+  get cachedSessionCookies(): number {
+    return this.unsealedSessions.size;
+  }
+
   async readSessionId(c: Context): Promise<string | undefined> {
     return (await this.readSessionCookie(c))?.sid;
   }
@@ -98,13 +104,17 @@ export class CookieJar {
    * that seals now (then the caller seals it again). A cookie whose secret was removed reads as no cookie.
    */
   async readSessionCookie(c: Context): Promise<{ sid: string; sealedWithOldSecret: boolean } | undefined> {
-    const sealed = getCookie(c, this.sessionCookieName);
+    const sealed = requestCookie(c, this.sessionCookieName);
     if (!sealed) return undefined;
-    const data = await this.unsealedSessions.get(sealed, () => this.unseal(sealed, this.settings.sessionTtlSeconds));
-    const parsed = sessionCookieSchema.safeParse(data);
-    if (!parsed.success) return undefined;
+    // Only a cookie that unsealed to a well-formed session id is cached: iron-session reads a forged
+    // or expired seal as `{}`, and junk must not fill the cache.
+    const sid = await this.unsealedSessions.get(sealed, async () => {
+      const parsed = sessionCookieSchema.safeParse(await this.unseal(sealed, this.settings.sessionTtlSeconds));
+      return parsed.success ? parsed.data.sid : undefined;
+    });
+    if (sid === undefined) return undefined;
     // iron-session's seal is "Fe26.2*<password id>*...": the id says which secret sealed it.
-    return { sid: parsed.data.sid, sealedWithOldSecret: sealed.split('*', 2)[1] !== this.sealingSecretId };
+    return { sid, sealedWithOldSecret: sealed.split('*', 2)[1] !== this.sealingSecretId };
   }
 
   /** @param maxAgeSeconds how long the browser keeps it: the rest of the session's absolute lifetime. */
