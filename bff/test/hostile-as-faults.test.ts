@@ -6,6 +6,7 @@ import {
   expectCleanError,
   expectSameOriginPath,
   loginAtVariant,
+  SHORT_TIMEOUTS,
   setCookieLine,
   startVariantApp,
   TEST_SESSION_SECRET,
@@ -16,7 +17,8 @@ import type { Fault } from './variant-server.js';
 /**
  * A broken authorization server at every endpoint the BFF uses: each fault ends in bounded time with a
  * clear code (a login_error redirect for page navigations, a 502/503 JSON for API calls), no session is
- * created or changed, and nothing is stored. AUTH_SERVER_TIMEOUT_MS is 1 s in these tests.
+ * created or changed, and nothing is stored. AUTH_SERVER_TIMEOUT_MS is 1 s in the tests of a hanging
+ * AS (5 s, the default, in the others, so that a slow machine's answers still count as answers).
  */
 
 const apps: VariantApp[] = [];
@@ -24,8 +26,8 @@ afterEach(async () => {
   while (apps.length) await apps.pop()?.close();
 });
 
-async function start(): Promise<VariantApp> {
-  const app = await startVariantApp();
+async function start(fault: Fault): Promise<VariantApp> {
+  const app = await startVariantApp({}, fault === 'hang' ? { AUTH_SERVER_TIMEOUT_MS: SHORT_TIMEOUTS.AUTH_SERVER_TIMEOUT_MS } : {});
   apps.push(app);
   return app;
 }
@@ -54,7 +56,7 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 describe('discovery and registration faults at login: a login_error redirect, nothing stored', () => {
   for (const endpoint of ['prm', 'metadata', 'registration'] as const) {
     it.each(COMMON)(`${endpoint}: %s`, async (fault) => {
-      const app = await start();
+      const app = await start(fault);
       app.variant.faults[endpoint] = fault;
       const browser = app.browser();
       const [res, ms] = await timed(() => browser.request('/bff/login?server=default&returnTo=/here', { csrf: false }));
@@ -80,7 +82,7 @@ describe('discovery and registration faults at login: a login_error redirect, no
 
 describe('token endpoint faults at the code exchange: a login_error redirect, no session', () => {
   it.each(TOKEN)('%s', async (fault) => {
-    const app = await start();
+    const app = await start(fault);
     const browser = app.browser();
     const callback = await authorizeAtVariant(browser, '/here');
     app.variant.faults.token = fault;
@@ -106,7 +108,7 @@ describe('token endpoint faults at the code exchange: a login_error redirect, no
 
 describe('token endpoint faults at refresh: 503 in bounded time, the connection kept as it was', () => {
   it.each(TOKEN)('%s', async (fault) => {
-    const app = await start();
+    const app = await start(fault);
     const browser = app.browser();
     expect((await loginAtVariant(browser)).status).toBe(302);
     const sid = await sidOf(browser);
@@ -138,7 +140,7 @@ describe('token endpoint faults at refresh: 503 in bounded time, the connection 
 
 describe('revocation faults at logout: the session ends at once, logout answers in bounded time', () => {
   it.each(COMMON)('%s', async (fault) => {
-    const app = await start();
+    const app = await start(fault);
     const browser = app.browser();
     expect((await loginAtVariant(browser)).status).toBe(302);
     const sid = await sidOf(browser);

@@ -3,7 +3,7 @@ import { sealData, unsealData } from 'iron-session';
 import { expect, it } from 'vitest';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET, startStack } from '../../demo/src/stack.js';
 import { createLogger } from '../src/log.js';
-import { authorizeAtVariant, startVariantApp, TEST_SESSION_SECRET } from './hostile-support.js';
+import { authorizeAtVariant, SHORT_TIMEOUTS, startVariantApp, TEST_SESSION_SECRET } from './hostile-support.js';
 import { expireSoon, INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 import type { Fault } from './variant-server.js';
 
@@ -124,7 +124,8 @@ it('the real demo AS and MCP server: logins, calls, refresh, logout, replays, fo
 }, 60_000);
 
 it('a spec-shaped AS with dynamic registration, faulting at every endpoint', async () => {
-  const app = await startVariantApp({}, {}, 'trace');
+  // Short AS timeout: one of the faults is a refresh that hangs.
+  const app = await startVariantApp({}, { AUTH_SERVER_TIMEOUT_MS: SHORT_TIMEOUTS.AUTH_SERVER_TIMEOUT_MS }, 'trace');
   const secrets = new Set<string>([TEST_SESSION_SECRET]);
   try {
     const faults: Array<['token' | 'refresh' | 'revocation', Fault]> = [

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Listening, listen } from '../../demo/src/listen.js';
 import { type Stack, startStack } from '../../demo/src/stack.js';
-import { expectCleanError, loginAtVariant, rawHttp, startVariantApp, type VariantApp } from './hostile-support.js';
+import { expectCleanError, loginAtVariant, rawHttp, SHORT_TIMEOUTS, startVariantApp, type VariantApp } from './hostile-support.js';
 import { initializeMcp, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 
 /**
@@ -285,16 +285,19 @@ describe('bodies', () => {
 
 describe('upstream timeouts', () => {
   it('an MCP server that never answers: 504 in bounded time, the session kept', async () => {
-    app.variant.faults.mcp = 'hang';
+    // A BFF of its own with UPSTREAM_TIMEOUT_MS at 1 s (the shared one allows a slow machine 5 s).
+    const hanging = await startVariantApp({}, { UPSTREAM_TIMEOUT_MS: SHORT_TIMEOUTS.UPSTREAM_TIMEOUT_MS });
     try {
+      const person = hanging.browser();
+      expect((await loginAtVariant(person)).status).toBe(302);
+      hanging.variant.faults.mcp = 'hang';
       const started = Date.now();
-      const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
-      await expectCleanError(res, 504, 'upstream_timeout', [app.variant.url]);
-      // UPSTREAM_TIMEOUT_MS is 1 s here.
+      const res = await person.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
+      await expectCleanError(res, 504, 'upstream_timeout', [hanging.variant.url]);
       expect(Date.now() - started).toBeLessThan(5_000);
-      expect((await (await browser.request('/bff/session')).json()).authenticated).toBe(true);
+      expect((await (await person.request('/bff/session')).json()).authenticated).toBe(true);
     } finally {
-      delete app.variant.faults.mcp;
+      await hanging.close();
     }
   });
 });

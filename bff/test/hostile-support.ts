@@ -29,7 +29,13 @@ export interface VariantApp {
   close(): Promise<void>;
 }
 
-/** A BFF (in this process, on its own loopback port) for a variant server; short AS timeout by default. */
+/**
+ * AS and upstream timeouts short enough for a test of a hanging server to wait them out. Only such tests
+ * pass these; the default (5 s) leaves a loaded machine room to answer a healthy server in time.
+ */
+export const SHORT_TIMEOUTS = { AUTH_SERVER_TIMEOUT_MS: '1000', UPSTREAM_TIMEOUT_MS: '1000' } as const;
+
+/** A BFF (in this process, on its own loopback port) for a variant server; 5 s AS and upstream timeouts by default. */
 export async function startVariantApp(
   options: VariantOptions = {},
   env: Record<string, string> = {},
@@ -44,8 +50,8 @@ export async function startVariantApp(
     ALLOW_HTTP_LOOPBACK: '1',
     LOG_LEVEL: logLevel,
     TOKEN_STORE: 'memory',
-    AUTH_SERVER_TIMEOUT_MS: '1000',
-    UPSTREAM_TIMEOUT_MS: '1000',
+    AUTH_SERVER_TIMEOUT_MS: '5000',
+    UPSTREAM_TIMEOUT_MS: '5000',
     ...env,
   });
   const logs: string[] = [];
