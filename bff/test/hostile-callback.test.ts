@@ -155,9 +155,13 @@ describe('login transaction cookie', () => {
     const callback = await authorizeAtVariant(again);
     const txn = await unsealData<Record<string, unknown>>(loginCookie(again), { password: { 1: TEST_SESSION_SECRET } });
     vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() - 20 * 60 * 1000);
-    const stale = await sealData(txn, { password: { 1: TEST_SESSION_SECRET }, ttl: 600 });
-    vi.useRealTimers();
+    let stale: string;
+    try {
+      vi.setSystemTime(Date.now() - 20 * 60 * 1000);
+      stale = await sealData(txn, { password: { 1: TEST_SESSION_SECRET }, ttl: 600 });
+    } finally {
+      vi.useRealTimers();
+    }
     await expectRefused(app, again, pathOf(callback), { headers: { cookie: `mcp_login=${stale}` } });
   });
 

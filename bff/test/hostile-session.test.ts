@@ -88,9 +88,13 @@ describe('cookies that are not a live session are anonymous', () => {
   it('sealed right, but the seal expired', async () => {
     const { sid } = await signedIn();
     vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() - 3 * 3600 * 1000);
-    const stale = await sealData({ sid }, { password: { 1: TEST_SESSION_SECRET }, ttl: 3600 });
-    vi.useRealTimers();
+    let stale: string;
+    try {
+      vi.setSystemTime(Date.now() - 3 * 3600 * 1000);
+      stale = await sealData({ sid }, { password: { 1: TEST_SESSION_SECRET }, ttl: 3600 });
+    } finally {
+      vi.useRealTimers();
+    }
     await expectAnonymous(`mcp_session=${stale}`);
   });
 
