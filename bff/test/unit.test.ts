@@ -7,6 +7,8 @@ import { isValidMcpSessionId, downstreamResponseHeaders, upstreamRequestHeaders 
 import { createPkce, createState, stateMatches } from '../src/oauth/pkce.js';
 import { needsRefresh } from '../src/oauth/tokens.js';
 import { RecordCipher } from '../src/store/cipher.js';
+import { storageKey } from '../src/store/keys.js';
+import { Sealer } from '../src/store/sealed.js';
 import { createHash, randomBytes } from 'node:crypto';
 
 const SECRET = 'test-only-session-secret-0123456789abcdef';
@@ -244,5 +246,43 @@ describe('record cipher', () => {
     expect(rotated.decrypt(sealed, 'here')).toBe('secret-token');
     expect(rotated.encrypt('x', 'here')).toMatch(/^v1\.k2\./);
     expect(() => new RecordCipher([k2]).decrypt(sealed, 'here')).toThrow(/no key/);
+  });
+});
+
+describe('sealer', () => {
+  it('reuses what it opened only for the very same ciphertext and AAD; tampering and misplacing still fail', () => {
+    const cipher = RecordCipher.withRandomKey();
+    const sealer = new Sealer(cipher, undefined, { maxEntries: 2, ttlMs: 60_000 });
+    const first = sealer.seal({ accessToken: 'AT1', n: 1 }, 'connection:a');
+    const opened = sealer.open<{ accessToken: string; n: number }>(first, 'connection:a');
+    expect(opened?.value).toEqual({ accessToken: 'AT1', n: 1 });
+    // A caller changing what it got changes nothing for the next reader.
+    (opened?.value as { n: number }).n = 99;
+    expect(sealer.open(first, 'connection:a')?.value).toEqual({ accessToken: 'AT1', n: 1 });
+    // A new record under the same AAD (a refresh) opens to the new value.
+    const second = sealer.seal({ accessToken: 'AT2', n: 2 }, 'connection:a');
+    expect(sealer.open(second, 'connection:a')?.value).toEqual({ accessToken: 'AT2', n: 2 });
+    // The same ciphertext elsewhere, or altered, does not open: the cache never stands in for AES-GCM.
+    expect(sealer.open(second, 'connection:b')).toBeUndefined();
+    const [v, id, iv, tag, body] = second.split('.') as [string, string, string, string, string];
+    const flipped = `${body.slice(0, -2)}${body.endsWith('AA') ? 'BA' : 'AA'}`;
+    expect(sealer.open([v, id, iv, tag, flipped].join('.'), 'connection:a')).toBeUndefined();
+    expect(sealer.open(second, 'connection:a')?.value).toEqual({ accessToken: 'AT2', n: 2 });
+    // Bounded: a third AAD pushes out the oldest entry, which then opens through the cipher again.
+    const other = sealer.seal({ n: 3 }, 'connection:c');
+    const third = sealer.seal({ n: 4 }, 'connection:d');
+    expect(sealer.open(other, 'connection:c')?.value).toEqual({ n: 3 });
+    expect(sealer.open(third, 'connection:d')?.value).toEqual({ n: 4 });
+    expect(sealer.cachedCount).toBe(2);
+  });
+
+  it('a storage key is the same however often it is asked for, and differs per id', () => {
+    const id = randomBytes(32).toString('base64url');
+    const key = createHash('sha256').update(id, 'utf8').digest('base64url');
+    expect(storageKey(id)).toBe(key);
+    expect(storageKey(id)).toBe(key);
+    for (let i = 0; i < 1_500; i++) storageKey(`id-${i}`);
+    expect(storageKey(id)).toBe(key);
+    expect(storageKey(`${id}x`)).not.toBe(key);
   });
 });

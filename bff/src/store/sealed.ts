@@ -13,9 +13,19 @@ export interface Opened<T> {
  * the user signs in again rather than meeting a 500.
  */
 export class Sealer {
+  /**
+   * The last ciphertext opened under each AAD (each AAD names one stored record) and its plaintext: a
+   * proxied MCP call reads the same token record on every request, and AES-GCM with its setup was a
+   * visible share of the call's CPU. A ciphertext always opens to the same plaintext, so nothing here
+   * can be stale: a refreshed record is a new ciphertext and replaces the entry. Bounded in size and
+   * age; JSON text, so no caller can change what another one reads.
+   */
+  private readonly opened = new Map<string, { sealed: string; plaintext: string; until: number }>();
+
   constructor(
     private readonly cipher: RecordCipher,
     private readonly log?: Logger,
+    private readonly cache = { maxEntries: 1_000, ttlMs: 60_000 },
   ) {}
 
   seal(value: unknown, aad: string): string {
@@ -24,11 +34,32 @@ export class Sealer {
 
   open<T>(sealed: string, aad: string): Opened<T> | undefined {
     try {
-      return { value: JSON.parse(this.cipher.decrypt(sealed, aad)) as T, stale: this.cipher.isStale(sealed) };
+      return { value: JSON.parse(this.decrypt(sealed, aad)) as T, stale: this.cipher.isStale(sealed) };
     } catch (error) {
       // The message names at most a key id, never key material or plaintext.
       this.log?.warn({ event: 'record_unreadable', reason: (error as Error).message });
       return undefined;
     }
+  }
+
+  /** How many plaintexts are kept (for tests). */
+  get cachedCount(): number {
+    return this.opened.size;
+  }
+
+  private decrypt(sealed: string, aad: string): string {
+    const now = Date.now();
+    const hit = this.opened.get(aad);
+    if (hit && hit.sealed === sealed && hit.until > now) return hit.plaintext;
+    const plaintext = this.cipher.decrypt(sealed, aad);
+    if (this.cache.maxEntries > 0) {
+      if (hit) this.opened.delete(aad);
+      else if (this.opened.size >= this.cache.maxEntries) {
+        const oldest = this.opened.keys().next();
+        if (!oldest.done) this.opened.delete(oldest.value);
+      }
+      this.opened.set(aad, { sealed, plaintext, until: now + this.cache.ttlMs });
+    }
+    return plaintext;
   }
 }

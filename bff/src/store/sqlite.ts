@@ -120,9 +120,14 @@ export class SqliteTokenStore implements TokenStore {
   async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
     const key = storageKey(sessionId);
     return this.run(() => {
-      if (!this.liveSession(key)) return undefined;
-      const row = this.q.getConnection.get(key, server) as ConnectionRow | undefined;
-      return row && this.openConnection(key, row);
+      // One statement for the session's liveness and the record: this runs on every proxied call.
+      const row = this.q.getLiveConnection.get(key, server) as (ConnectionRow & SessionRow) | undefined;
+      if (!row) return undefined;
+      if (Math.min(row.expires_at, row.idle_expires_at) <= this.now()) {
+        this.q.deleteSession.run(key);
+        return undefined;
+      }
+      return this.openConnection(key, row);
     });
   }
 
@@ -315,6 +320,10 @@ function prepare(db: Database.Database) {
     touchSession: db.prepare('UPDATE sessions SET idle_expires_at = min(?, expires_at) WHERE key = ? AND idle_expires_at > ?'),
     deleteSession: db.prepare('DELETE FROM sessions WHERE key = ?'),
     getConnection: db.prepare('SELECT server, generation, sealed FROM connections WHERE session_key = ? AND server = ?'),
+    getLiveConnection: db.prepare(
+      `SELECT c.server, c.generation, c.sealed, s.created_at, s.expires_at, s.idle_expires_at
+       FROM connections c JOIN sessions s ON s.key = c.session_key WHERE c.session_key = ? AND c.server = ?`,
+    ),
     listConnections: db.prepare('SELECT server, generation, sealed FROM connections WHERE session_key = ?'),
     upsertConnection: db.prepare(
       `INSERT INTO connections (session_key, server, generation, sealed) VALUES (?, ?, ?, ?)
