@@ -174,6 +174,17 @@ describe('proxy headers', () => {
     });
   });
 
+  it('keeps a JSON answer’s Content-Length (the body passes untouched), and only a well-formed one', () => {
+    expect(downstreamResponseHeaders({ 'content-type': 'application/json', 'content-length': '94' })).toEqual({
+      'content-type': 'application/json',
+      'content-length': '94',
+      'cache-control': 'no-store',
+    });
+    for (const bad of ['-1', '1e3', '12, 12', ' 5', '9'.repeat(16)]) {
+      expect(downstreamResponseHeaders({ 'content-type': 'application/json', 'content-length': bad })['content-length']).toBeUndefined();
+    }
+  });
+
   it('validates Mcp-Session-Id', () => {
     expect(isValidMcpSessionId('abc-123')).toBe(true);
     expect(isValidMcpSessionId('a b')).toBe(false);

@@ -47,6 +47,10 @@ export function downstreamResponseHeaders(upstream: NodeHeaders): Record<string,
     const value = headerValue(upstream, name);
     if (value !== undefined) out[name] = value;
   }
+  // The body passes through untouched, so its length holds; with it the browser's answer is not
+  // chunked, and a JSON answer goes out in one write instead of two.
+  const length = upstream['content-length'];
+  if (typeof length === 'string' && /^\d{1,15}$/.test(length)) out['content-length'] = length;
   if (out['content-type']?.startsWith('text/event-stream')) {
     out['cache-control'] = 'no-cache, no-transform';
     // Tells an nginx in front not to buffer the stream.
