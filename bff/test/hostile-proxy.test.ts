@@ -302,6 +302,33 @@ describe('upstream timeouts', () => {
   });
 });
 
+describe('a browser that leaves', () => {
+  it('while the MCP server is still thinking: the upstream request is closed at once, not at the timeout', async () => {
+    app.variant.faults.mcp = 'hang';
+    try {
+      const closedBefore = app.variant.hangsClosed.length;
+      const forwardedBefore = app.variant.hits.mcp;
+      const controller = new AbortController();
+      const pending = browser
+        .request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list'), signal: controller.signal })
+        .catch((error: unknown) => error);
+      // Forwarded and waiting (the shared BFF allows the MCP server 5 s).
+      await expect.poll(() => app.variant.hits.mcp).toBe(forwardedBefore + 1);
+      expect(app.variant.hangsClosed.length).toBe(closedBefore);
+      const left = Date.now();
+      controller.abort();
+      expect(await pending).toMatchObject({ name: 'AbortError' });
+      await expect.poll(() => app.variant.hangsClosed.length, { timeout: 4_000 }).toBe(closedBefore + 1);
+      expect((app.variant.hangsClosed.at(-1) ?? Number.POSITIVE_INFINITY) - left).toBeLessThan(4_000);
+      // Nothing broke for this browser.
+      delete app.variant.faults.mcp;
+      expect((await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') })).status).toBe(200);
+    } finally {
+      delete app.variant.faults.mcp;
+    }
+  });
+});
+
 describe('MCP sessions (against the real demo MCP server)', () => {
   let stack: Stack;
   beforeAll(async () => {

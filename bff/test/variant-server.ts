@@ -86,6 +86,8 @@ export interface Variant {
   hits: Record<VariantEndpoint, number>;
   /** Visits to the target of the `redirect` fault. */
   redirectedHits: number;
+  /** Requests left hanging by the `hang` fault whose connection has since closed, with when (ms). */
+  hangsClosed: number[];
   /** Mutable: what each endpoint does wrong from now on. */
   faults: VariantFaults;
   /** Access tokens this AS issued, with their scope. */
@@ -124,6 +126,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     revocations: [],
     hits: { prm: 0, metadata: 0, registration: 0, token: 0, refresh: 0, revocation: 0, mcp: 0 },
     redirectedHits: 0,
+    hangsClosed: [],
     faults: { ...o.faults },
     tokens,
     issued: [],
@@ -157,7 +160,9 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
         res.end('Internal Server Error');
         break;
       case 'hang':
-        break; // never answers; close() ends the connection
+        // Never answers; close() ends the connection.
+        res.on('close', () => v.hangsClosed.push(Date.now()));
+        break;
       case 'malformed-json':
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"issuer": "http://localhost", "access_token": ');
