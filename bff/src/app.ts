@@ -87,6 +87,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   const app = new Hono<AppEnv>();
+  // The request line's fields are fixed and never secret (the path is logged without its query), so it
+  // skips the redaction pass every other line goes through: a measurable share of a proxied call's CPU.
+  const requestLog = log.child({}, { redact: [] });
 
   app.use('*', async function requestContext(c, next) {
     const requestId = randomUUID();
@@ -96,7 +99,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // The proxy writes its streamed answers itself, X-Request-Id included.
     if (c.get('sentStatus') === undefined) c.header('X-Request-Id', requestId);
     // The path only: the callback's query string carries the authorization code and state.
-    log.info({
+    requestLog.info({
       event: 'request',
       reqId: requestId,
       method: c.req.method,
