@@ -11,6 +11,7 @@ import type { ChallengeHintsCache } from '../oauth/hints.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
 import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
+import { pendingSetCookies } from '../session/cookies.js';
 import { downstreamResponseHeaders, headerValue, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
 import { UpstreamClient, UpstreamTimeout } from './upstream.js';
 
@@ -80,7 +81,6 @@ export class McpProxy {
 
     const body = method === 'POST' ? await this.readBody(c) : undefined;
 
-    let sessionStarted = false;
     let access: AccessOutcome = session ? await tokens.getAccess(session.id, target.id) : { kind: 'login_required' };
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
@@ -115,16 +115,13 @@ export class McpProxy {
       if (newMcpSession && ok && isValidMcpSessionId(newMcpSession) && newMcpSession !== mcpSessionId) {
         // MCP sessions are bound to the browser session that created them; an anonymous browser gets
         // a session now, so that its MCP session is its own.
-        if (!session) {
-          session = await this.options.startSession(c);
-          sessionStarted = true;
-        }
+        session ??= await this.options.startSession(c);
         await store.bindMcpSession(newMcpSession, { sessionId: session.id, server: target.id });
       }
       if (method === 'DELETE' && mcpSessionId && (ok || status === 404)) {
         await store.unbindMcpSession(mcpSessionId);
       }
-      return this.answer(c, status, headers, upstream, sessionStarted);
+      return this.answer(c, status, headers, upstream);
     }
   }
 
@@ -133,18 +130,13 @@ export class McpProxy {
    * (no web-stream conversion), with the headers the middleware would have added; otherwise as a
    * web Response.
    */
-  private answer(
-    c: Context,
-    status: number,
-    headers: Record<string, string>,
-    upstream: import('node:http').IncomingMessage,
-    sessionStarted: boolean,
-  ): Response {
+  private answer(c: Context, status: number, headers: Record<string, string>, upstream: import('node:http').IncomingMessage): Response {
     const out: Record<string, string | string[]> = { ...headers };
     for (const [name, value] of this.responseHeaders) out[name] = value;
     out['x-request-id'] = c.get('requestId');
-    // A session started above set its cookie on the context.
-    if (sessionStarted) out['set-cookie'] = c.res.headers.getSetCookie();
+    // A session started above, or a cookie sealed again under the newest secret.
+    const cookies = pendingSetCookies(c);
+    if (cookies.length > 0) out['set-cookie'] = cookies;
     const outgoing = (c.env as HttpBindings | undefined)?.outgoing;
     if (!outgoing) {
       const h = new Headers();

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { deleteCookie, generateCookie, getCookie, setCookie } from 'hono/cookie';
 import { sealData, unsealData } from 'iron-session';
 import { z } from 'zod';
 import type { SessionSecret } from '../config.js';
@@ -59,6 +59,22 @@ export const loginCompletionSchema = z
 export type LoginCompletion = z.infer<typeof loginCompletionSchema>;
 /** The bounce follows at once; a minute is plenty. */
 export const COMPLETION_TTL_SECONDS = 60;
+
+/**
+ * The Set-Cookie values written to this request's context. An answer the proxy writes straight to the
+ * Node response carries them itself: reading them back through `c.res` would make Hono build a
+ * Response that replaces the proxy's "already sent" marker, and the adapter would then try to answer
+ * a second time.
+ */
+export function pendingSetCookies(c: Context): string[] {
+  return (c.get('setCookies' as never) as string[] | undefined) ?? [];
+}
+
+function setCookieRecorded(c: Context, name: string, value: string, options: Parameters<typeof generateCookie>[2]): void {
+  const cookie = generateCookie(name, value, options);
+  c.header('Set-Cookie', cookie, { append: true });
+  c.set('setCookies' as never, [...pendingSetCookies(c), cookie] as never);
+}
 
 /** 32 random bytes, base64url: 256 bits, far over the 128 bits a session id needs. */
 export function newSessionId(): string {
@@ -120,7 +136,7 @@ export class CookieJar {
   /** @param maxAgeSeconds how long the browser keeps it: the rest of the session's absolute lifetime. */
   async writeSessionId(c: Context, sid: string, maxAgeSeconds = this.settings.sessionTtlSeconds): Promise<void> {
     const sealed = await sealData({ sid }, { password: this.sealingPassword, ttl: this.settings.sessionTtlSeconds });
-    setCookie(c, this.sessionCookieName, sealed, {
+    setCookieRecorded(c, this.sessionCookieName, sealed, {
       httpOnly: true,
       // Browsers treat http://localhost as a secure context and keep Secure cookies there, so the
       // attribute is always set; only the __Host- prefix depends on https.
