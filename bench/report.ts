@@ -5,7 +5,7 @@ import type { ProfileSummary } from './lib/profile.js';
 import type { SessionsResult } from './servers/sessions.js';
 
 export type Mode = 'json' | 'sse';
-/** bff-before: the same BFF with the session-cookie cache turned off (the state before the fix). */
+/** bff-before: the BFF as it was before the performance fixes (BENCH_BEFORE_REF), run by the same harness. */
 export type Setup = 'direct' | 'nginx' | 'floor-node' | 'floor-hono-pipe' | 'floor-hono-web' | 'floor-hono-buffer' | 'floor-hono' | 'bff-before' | 'bff';
 
 export interface ThroughputRow {
@@ -44,7 +44,14 @@ export interface BenchResults {
     /** Average number of cores that processes other than the bench's kept busy during the run. */
     othersCores: number;
   };
-  settings: { rounds: number; seconds: number; concurrency: number[]; tokenStore: string };
+  settings: {
+    rounds: number;
+    seconds: number;
+    concurrency: number[];
+    tokenStore: string;
+    /** The commit whose BFF ran as bff-before. */
+    before?: { commit: string; subject: string };
+  };
   throughput: ThroughputRow[];
   /** Sections that failed, with the first line of their error. */
   failures: string[];
@@ -71,7 +78,7 @@ const SETUP_LABEL: Record<Setup, string> = {
   'floor-hono-web': 'bare Hono + node:http, web stream',
   'floor-hono-buffer': 'bare Hono + fetch, JSON buffered',
   'floor-hono': 'bare Hono + fetch',
-  'bff-before': 'BFF, no cookie cache',
+  'bff-before': 'BFF before the fixes',
   bff: 'BFF',
 };
 const COLORS: Record<Setup, string> = {
@@ -167,7 +174,10 @@ function markdown(results: BenchResults): string {
       `**BFF**: \`/mcp/default\` with the logged-in session cookie and \`X-CSRF: 1\`; the BFF as \`main.ts\` runs it (${results.settings.tokenStore ?? 'memory'} token store, info-level request logs to /dev/null).`,
   );
   if (setups.includes('bff-before')) {
-    out.push('- **BFF, no cookie cache**: the same BFF with the session-cookie cache turned off, i.e. as it was before the fix (see the end).');
+    const before = results.settings.before;
+    out.push(
+      `- **BFF before the fixes**: the BFF's sources at commit \`${before?.commit ?? '?'}\`, the last before the performance work (see the end), run from a git worktree by the same harness with the same settings.`,
+    );
   }
   if (setups.some((s) => s.startsWith('floor-'))) {
     out.push(
@@ -326,12 +336,12 @@ function readBefore(): BenchResults | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as BenchResults) : undefined;
 }
 
-/** The BFF with and without the session-cookie cache, from this run; the profile from before the fixes. */
+/** The BFF before and after the performance fixes, from this run; the profile from before the fixes. */
 function beforeAfter(results: BenchResults, before: BenchResults | undefined): string[] {
   const out = ['## Before and after the fixes', ''];
   if (results.throughput.some((r) => r.setup === 'bff-before')) {
     out.push(
-      'Measured in this run, interleaved with the others: "before" is the same BFF with the session-cookie cache turned off (`BENCH_NO_UNSEAL_CACHE=1` in `bench/servers/bff.ts`), so every request unseals its cookie again; "after" is the BFF as it is.',
+      `Measured in this run, interleaved with the others: "before" is the BFF at commit \`${results.settings.before?.commit ?? '?'}\` (\`BENCH_BEFORE_REF\`), "after" the BFF as it is. The fixes in between: the session-cookie cache (unsealing cost PBKDF2, AES-CBC and HMAC through WebCrypto per request); node:http with keep-alive agents, piping answers straight into the Node response instead of fetch() and web streams; reading Node's parsed request instead of building a web Request view (Headers, AbortController) per call; one SQLite statement for the session and its token record, the last opened record's plaintext reused while its ciphertext is unchanged; and the MCP server's Content-Length passed through, so a JSON answer goes out in one write instead of being re-chunked.`,
     );
     out.push('');
     out.push('| answer | concurrency | req/s before → after | BFF CPU µs/req before → after | p50 before → after | BFF/direct before → after |');

@@ -1,5 +1,5 @@
-import { execSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, execSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +18,8 @@ import type { MemorySample } from './lib/memory.js';
  * `pnpm bench`: what the BFF costs per MCP call, next to the MCP server alone and nginx adding the same
  * Authorization header. Every server runs in its own process pinned to CPU_SERVERS; autocannon runs in
  * another process pinned to CPU_LOAD. Knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_SESSIONS (counts),
- * BENCH_SKIP (comma list of: throughput, storm, sse, streams, profile, sessions), BENCH_BEFORE=0,
+ * BENCH_SKIP (comma list of: throughput, storm, sse, streams, profile, sessions), BENCH_BEFORE_REF (a git
+ * commit whose BFF runs as "before the fixes"; 0 for none),
  * BENCH_TOKEN_STORE (memory, sqlite (default), or a redis:// URL), BENCH_PIN=0, BENCH_BFF_LOG=1,
  * BENCH_FLOOR (json16 (default), all, 0), BENCH_FLOOR_WEB=1 (two more bare proxies: node:http answered
  * through a web stream, and fetch with JSON answers buffered), BENCH_WAIT_QUIET=<seconds>.
@@ -30,8 +31,26 @@ const SESSION_COUNTS = (process.env.BENCH_SESSIONS ?? '10000,100000').split(',')
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const STORM = Number(process.env.BENCH_STORM ?? 1000);
 const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
-/** BENCH_BEFORE=0 leaves out the BFF without the session-cookie cache. */
-const BEFORE = process.env.BENCH_BEFORE !== '0';
+/**
+ * The BFF "before the fixes": bff/ as it was at this commit (the last one before the performance work:
+ * no session-cookie cache, fetch() and web streams towards the MCP server), run by today's harness
+ * from a git worktree, interleaved with the others. BENCH_BEFORE_REF=0 leaves it out.
+ */
+const BEFORE_REF = process.env.BENCH_BEFORE_REF ?? '543a026^';
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+
+/** A detached worktree of `ref` in `dir`, sharing this checkout's installed packages. */
+function checkoutBefore(ref: string, dir: string): { bffRoot: string; commit: string; subject: string; remove: () => void } {
+  const git = (...args: string[]) => execFileSync('git', ['-C', REPO, ...args], { encoding: 'utf8' }).trim();
+  const commit = git('rev-parse', '--short', `${ref}^{commit}`);
+  const subject = git('log', '-1', '--format=%s', commit);
+  git('worktree', 'add', '--detach', '--force', dir, commit);
+  for (const sub of ['', 'bff', 'shared', 'demo']) {
+    const modules = join(REPO, sub, 'node_modules');
+    if (existsSync(modules) && !existsSync(join(dir, sub, 'node_modules'))) symlinkSync(modules, join(dir, sub, 'node_modules'));
+  }
+  return { bffRoot: join(dir, 'bff'), commit, subject, remove: () => git('worktree', 'remove', '--force', dir) };
+}
 /**
  * Bare proxies (node:http piping, Hono piping, Hono + fetch): what any Node proxy costs. By default
  * measured for JSON answers at concurrency 16 only; BENCH_FLOOR=all everywhere, BENCH_FLOOR=0 never.
@@ -64,6 +83,8 @@ function uptime(): string {
 }
 
 const children: Child[] = [];
+/** Run at the end, also after a failure. */
+const cleanups: Array<() => void> = [];
 let nginx: Nginx | undefined;
 async function start(name: string, script: string, options: Parameters<typeof Child.start>[2]): Promise<Child> {
   const child = await Child.start(name, script, options);
@@ -74,6 +95,13 @@ async function stopAll(): Promise<void> {
   await nginx?.stop().catch(() => {});
   nginx = undefined;
   await Promise.all(children.splice(0).map((c) => c.stop()));
+  for (const cleanup of cleanups.splice(0)) {
+    try {
+      cleanup();
+    } catch (error) {
+      log('cleanup failed:', (error as Error).message);
+    }
+  }
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -128,13 +156,15 @@ async function main(): Promise<void> {
     nodeArgs: ['--expose-gc'],
     stdout: bffStdout,
   });
-  // The same BFF with the session-cookie cache turned off: the "before" of the fix, in the same run.
-  const bffBefore = BEFORE
+  // The BFF as it was before the fixes, from a worktree of BEFORE_REF, in the same run.
+  const beforeCheckout = BEFORE_REF !== '0' ? checkoutBefore(BEFORE_REF, join(tmp, 'before')) : undefined;
+  if (beforeCheckout) cleanups.push(beforeCheckout.remove);
+  const bffBefore = beforeCheckout
     ? await start('bff (before)', 'servers/bff.ts', {
         cpus: CPU_SERVERS,
         args: [String(beforePort), mcpUrl, tokenStore('before')],
         stdout: bffStdout,
-        env: { BENCH_NO_UNSEAL_CACHE: '1' },
+        env: { BENCH_BFF_ROOT: beforeCheckout.bffRoot },
       })
     : undefined;
   const load = await start('load', 'load/worker.ts', { cpus: CPU_LOAD });
@@ -233,7 +263,13 @@ async function main(): Promise<void> {
       uptimeEnd: '',
       othersCores: Number.NaN,
     },
-    settings: { rounds: ROUNDS, seconds: SECONDS, concurrency: CONCURRENCY, tokenStore: tokenStore('bff').replace(/^(sqlite):.*/, '$1') },
+    settings: {
+      rounds: ROUNDS,
+      seconds: SECONDS,
+      concurrency: CONCURRENCY,
+      tokenStore: tokenStore('bff').replace(/^(sqlite):.*/, '$1'),
+      ...(beforeCheckout ? { before: { commit: beforeCheckout.commit, subject: beforeCheckout.subject } } : {}),
+    },
     throughput: [],
     failures: [],
   };

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { createApp } from '../../bff/src/app.js';
-import { loadConfig } from '../../bff/src/config.js';
-import { createLogger } from '../../bff/src/log.js';
-import { UnsealCache } from '../../bff/src/session/unseal-cache.js';
-import { openTokenStore } from '../../bff/src/store/open.js';
+import type { createApp as CreateApp } from '../../bff/src/app.js';
+import type { loadConfig as LoadConfig } from '../../bff/src/config.js';
+import type { createLogger as CreateLogger } from '../../bff/src/log.js';
+import type { openTokenStore as OpenTokenStore } from '../../bff/src/store/open.js';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET } from '../../demo/src/stack.js';
 import { serveRpc } from '../lib/child.js';
 import { gcAndMeasure } from '../lib/memory.js';
@@ -14,18 +13,21 @@ import { gcAndMeasure } from '../lib/memory.js';
  * The BFF as bff/src/main.ts runs it (createApp + @hono/node-server's serve, the store TOKEN_STORE
  * names, info-level request logs), configured for the demo stack, plus a control channel for the bench.
  * argv: port, MCP server URL, token store (memory, sqlite:<file>, redis://…).
+ * BENCH_BFF_ROOT: another checkout's bff/ directory to run instead (the "before" of the fixes).
  */
 const [port, mcpUrl, tokenStore] = process.argv.slice(2) as [string, string, string];
 
+const bffRoot = new URL(process.env.BENCH_BFF_ROOT ? `${pathToFileURL(process.env.BENCH_BFF_ROOT).href}/` : '../../bff/', import.meta.url);
+const load = <T>(path: string): Promise<T> => import(new URL(path, bffRoot).href) as Promise<T>;
+const { createApp } = await load<{ createApp: typeof CreateApp }>('src/app.ts');
+const { loadConfig } = await load<{ loadConfig: typeof LoadConfig }>('src/config.ts');
+const { createLogger } = await load<{ createLogger: typeof CreateLogger }>('src/log.ts');
+const { openTokenStore } = await load<{ openTokenStore: typeof OpenTokenStore }>('src/store/open.ts');
+
 // The BFF's own copy of @hono/node-server (bench/ is not a workspace package with dependencies).
 type Serve = typeof import('../../bff/node_modules/@hono/node-server/dist/index.mjs').serve;
-const bffRequire = createRequire(new URL('../../bff/package.json', import.meta.url));
+const bffRequire = createRequire(new URL('package.json', bffRoot));
 const { serve } = (await import(pathToFileURL(bffRequire.resolve('@hono/node-server')).href)) as { serve: Serve };
-
-// The "before" BFF of the benchmark: every request unseals its session cookie again.
-if (process.env.BENCH_NO_UNSEAL_CACHE === '1') {
-  UnsealCache.prototype.get = (_sealed, unseal) => unseal();
-}
 
 const config = loadConfig({
   PUBLIC_URL: `http://localhost:${port}`,
