@@ -181,7 +181,7 @@ function markdown(results: BenchResults): string {
   }
   if (setups.some((s) => s.startsWith('floor-'))) {
     out.push(
-      '- Floors (JSON at concurrency 16; `BENCH_FLOOR=all` for every row, `BENCH_FLOOR=0` for none), each adding the bearer token and nothing else (no session, CSRF check, store or logs): **bare node:http pipe** forwards with `http.request` on a keep-alive agent and pipes the answer back; **bare Hono + node:http pipe** does the same from a Hono route, writing to the Node response itself (`RESPONSE_ALREADY_SENT`); **bare Hono + fetch** forwards with `fetch()` and returns the upstream body as a web stream, as the BFF does.',
+      '- Floors (JSON at concurrency 16; `BENCH_FLOOR=all` for every row, `BENCH_FLOOR=0` for none), each adding the bearer token and nothing else (no session, CSRF check, store or logs): **bare node:http pipe** forwards with `http.request` on a keep-alive agent and pipes the answer back; **bare Hono + node:http pipe** does the same from a Hono route, writing to the Node response itself (`RESPONSE_ALREADY_SENT`); **bare Hono + fetch** forwards with `fetch()` and returns the upstream body as a web stream, as the BFF did before the fixes.',
     );
   }
   out.push(
@@ -232,7 +232,7 @@ function markdown(results: BenchResults): string {
     out.push('## Where the BFF\'s cost comes from: bare proxies at JSON, concurrency 16');
     out.push('');
     out.push(
-      'Each step down the table adds one thing. The BFF minus **bare Hono + fetch** is the BFF\'s own work (session, CSRF, store, logs); **bare Hono + fetch** minus **bare Hono + node:http pipe** is what `fetch()` and web streams cost; **bare Hono + node:http pipe** minus **bare node:http pipe** is Hono and its Node adapter.',
+      'The BFF forwards the way **bare Hono + node:http pipe** does, so the BFF minus that row is the BFF\'s own work: the session cookie and session lookup, the CSRF check, the token read, the security headers and the request log. **bare Hono + fetch** minus **bare Hono + node:http pipe** is what `fetch()` and web streams cost (the BFF before the fixes forwarded that way); **bare Hono + node:http pipe** minus **bare node:http pipe** is Hono and its Node adapter.',
     );
     out.push('');
     out.push('| setup | proxy CPU µs/req | req/s | / nginx | / direct |');
@@ -305,7 +305,7 @@ function markdown(results: BenchResults): string {
     );
     out.push('');
     out.push(
-      'All server processes share one pinned core, so a frame that hands the core to another process shows the time the BFF then waited: `writeString` is pino handing a log line to the thread pool, `writev` a socket write that wakes the MCP server. Read those two as context switches more than as work (runs with `BENCH_BFF_LOG_LEVEL=warn`, no request logs, used no less CPU per request).',
+      'All server processes share one pinned core, so a frame that hands the core to another process shows the time the BFF then waited: `writeString` is pino’s synchronous write of the request log line, `writev` a socket write that wakes the MCP server. Read those two as context switches more than as work (runs with `BENCH_BFF_LOG_LEVEL=warn`, no request logs, used no less CPU per request).',
     );
     out.push('');
     out.push('| package | share |');
