@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { listen } from '../../demo/src/listen.js';
@@ -5,6 +6,7 @@ import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { MemoryTokenStore } from '../src/store/memory.js';
+import type { McpSessionOwner, TokenStore } from '../src/store/types.js';
 import { MCP_HEADERS, rpc, TestBrowser } from './support.js';
 import { startVariant, type Variant, type VariantOptions } from './variant-server.js';
 
@@ -13,7 +15,7 @@ afterEach(async () => {
   while (closers.length) await closers.pop()?.();
 });
 
-async function setup(options: VariantOptions = {}, env: Record<string, string> = {}) {
+async function setup(options: VariantOptions = {}, env: Record<string, string> = {}, store: TokenStore = new MemoryTokenStore()) {
   const variant = await startVariant(options);
   closers.push(variant.close);
   const app = await listen(0, '127.0.0.1', 'localhost');
@@ -27,8 +29,8 @@ async function setup(options: VariantOptions = {}, env: Record<string, string> =
     TOKEN_STORE: 'memory',
     ...env,
   });
-  app.handle(getRequestListener(createApp({ config, store: new MemoryTokenStore(), log: createLogger('silent') }).fetch));
-  return { variant, browser: new TestBrowser(app.origin) };
+  app.handle(getRequestListener(createApp({ config, store, log: createLogger('silent') }).fetch));
+  return { variant, browser: new TestBrowser(app.origin), app };
 }
 
 /** What the SPA does: call, and on login_required follow loginUrl through the AS back to the app. */
@@ -117,6 +119,38 @@ describe('discovery', () => {
     expect(variant.authorizeRequests).toHaveLength(0);
     expect(adapterErrors).not.toHaveBeenCalled();
     adapterErrors.mockRestore();
+  });
+
+  it('a browser that leaves while its answer is being bound to a new session: the answer is dropped and its upstream connection closed', async () => {
+    let entered = false;
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // A store that is slow to bind the new MCP session: the window in which the browser leaves.
+    class SlowBindStore extends MemoryTokenStore {
+      override async bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
+        entered = true;
+        await gate;
+        return super.bindMcpSession(mcpSessionId, owner);
+      }
+    }
+    const { variant, app } = await setup({ noAuth: true }, {}, new SlowBindStore());
+    // A raw connection, so that leaving is a closed socket and nothing else.
+    const body = rpc('initialize');
+    const socket = connect(app.port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(
+      `POST /mcp/default HTTP/1.1\r\nHost: ${new URL(app.origin).host}\r\nX-CSRF: 1\r\nContent-Type: application/json\r\n` +
+        `Accept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await expect.poll(() => entered).toBe(true);
+    socket.destroy();
+    const appConnections = () => new Promise<number>((resolve) => app.server.getConnections((_e, n) => resolve(n)));
+    await expect.poll(appConnections).toBe(0);
+    release();
+    // Nothing is left holding the MCP server's answer: the BFF closed that connection.
+    await expect.poll(() => variant.openConnections()).toBe(0);
   });
 
   it('forwards without a token first: a server that never answers 401 needs no login', async () => {

@@ -160,12 +160,10 @@ describe('proxy headers', () => {
   });
 
   it('passes no Set-Cookie or hop-by-hop header back', () => {
-    const out = downstreamResponseHeaders({
-      'set-cookie': ['a=b'],
-      connection: 'close',
-      'content-type': 'text/event-stream',
-      'mcp-session-id': 's',
-    });
+    const out = downstreamResponseHeaders(
+      { 'set-cookie': ['a=b'], connection: 'close', 'content-type': 'text/event-stream', 'mcp-session-id': 's' },
+      200,
+    );
     expect(out).toEqual({
       'content-type': 'text/event-stream',
       'mcp-session-id': 's',
@@ -175,13 +173,17 @@ describe('proxy headers', () => {
   });
 
   it('keeps a JSON answer’s Content-Length (the body passes untouched), and only a well-formed one', () => {
-    expect(downstreamResponseHeaders({ 'content-type': 'application/json', 'content-length': '94' })).toEqual({
+    expect(downstreamResponseHeaders({ 'content-type': 'application/json', 'content-length': '94' }, 200)).toEqual({
       'content-type': 'application/json',
       'content-length': '94',
       'cache-control': 'no-store',
     });
     for (const bad of ['-1', '1e3', '12, 12', ' 5', '9'.repeat(16)]) {
-      expect(downstreamResponseHeaders({ 'content-type': 'application/json', 'content-length': bad })['content-length']).toBeUndefined();
+      expect(downstreamResponseHeaders({ 'content-type': 'application/json', 'content-length': bad }, 200)['content-length']).toBeUndefined();
+    }
+    // 204 and 304 have no body, whatever the header says: passing it on could stall a proxy in front.
+    for (const status of [204, 304]) {
+      expect(downstreamResponseHeaders({ 'content-length': '5' }, status)['content-length']).toBeUndefined();
     }
   });
 

@@ -88,6 +88,8 @@ export interface Variant {
   redirectedHits: number;
   /** Requests left hanging by the `hang` fault whose connection has since closed, with when (ms). */
   hangsClosed: number[];
+  /** TCP connections open to this server now. */
+  openConnections: () => Promise<number>;
   /** Mutable: what each endpoint does wrong from now on. */
   faults: VariantFaults;
   /** Access tokens this AS issued, with their scope. */
@@ -127,6 +129,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     hits: { prm: 0, metadata: 0, registration: 0, token: 0, refresh: 0, revocation: 0, mcp: 0 },
     redirectedHits: 0,
     hangsClosed: [],
+    openConnections: () => new Promise((resolve, reject) => listening.server.getConnections((error, count) => (error ? reject(error) : resolve(count)))),
     faults: { ...o.faults },
     tokens,
     issued: [],

@@ -41,7 +41,7 @@ export function headerValue(headers: NodeHeaders, name: string): string | undefi
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-export function downstreamResponseHeaders(upstream: NodeHeaders): Record<string, string> {
+export function downstreamResponseHeaders(upstream: NodeHeaders, status: number): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of RESPONSE_HEADERS) {
     const value = headerValue(upstream, name);
@@ -49,8 +49,9 @@ export function downstreamResponseHeaders(upstream: NodeHeaders): Record<string,
   }
   // The body passes through untouched, so its length holds; with it the browser's answer is not
   // chunked, and a JSON answer goes out in one write instead of two.
+  // Not on 204 and 304, which have no body whatever the header says.
   const length = upstream['content-length'];
-  if (typeof length === 'string' && /^\d{1,15}$/.test(length)) out['content-length'] = length;
+  if (typeof length === 'string' && /^\d{1,15}$/.test(length) && status !== 204 && status !== 304) out['content-length'] = length;
   if (out['content-type']?.startsWith('text/event-stream')) {
     out['cache-control'] = 'no-cache, no-transform';
     // Tells an nginx in front not to buffer the stream.

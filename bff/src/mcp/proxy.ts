@@ -109,17 +109,23 @@ export class McpProxy {
         }
       }
 
-      const headers = downstreamResponseHeaders(upstream.headers);
+      const headers = downstreamResponseHeaders(upstream.headers, status);
       const ok = status >= 200 && status < 300;
       const newMcpSession = headers['mcp-session-id'];
-      if (newMcpSession && ok && isValidMcpSessionId(newMcpSession) && newMcpSession !== mcpSessionId) {
-        // MCP sessions are bound to the browser session that created them; an anonymous browser gets
-        // a session now, so that its MCP session is its own.
-        session ??= await this.options.startSession(c);
-        await store.bindMcpSession(newMcpSession, { sessionId: session.id, server: target.id });
-      }
-      if (method === 'DELETE' && mcpSessionId && (ok || status === 404)) {
-        await store.unbindMcpSession(mcpSessionId);
+      try {
+        if (newMcpSession && ok && isValidMcpSessionId(newMcpSession) && newMcpSession !== mcpSessionId) {
+          // MCP sessions are bound to the browser session that created them; an anonymous browser gets
+          // a session now, so that its MCP session is its own.
+          session ??= await this.options.startSession(c);
+          await store.bindMcpSession(newMcpSession, { sessionId: session.id, server: target.id });
+        }
+        if (method === 'DELETE' && mcpSessionId && (ok || status === 404)) {
+          await store.unbindMcpSession(mcpSessionId);
+        }
+      } catch (error) {
+        // Nobody will read this answer now (the store failed): free its connection.
+        upstream.destroy();
+        throw error;
       }
       return this.answer(c, status, headers, upstream);
     }
@@ -144,6 +150,12 @@ export class McpProxy {
       return new Response(Readable.toWeb(upstream) as ReadableStream<Uint8Array>, { status, headers: h });
     }
     c.set('sentStatus', status);
+    if (outgoing.destroyed) {
+      // The browser left while the answer's session was being set up: drop the answer and its connection.
+      upstream.destroy();
+      this.options.log.debug({ event: 'client_gone', reqId: c.get('requestId') });
+      return RESPONSE_ALREADY_SENT;
+    }
     outgoing.writeHead(status, out);
     upstream.pipe(outgoing);
     // The browser went away: close the upstream stream (an SSE stream would otherwise stay open).
