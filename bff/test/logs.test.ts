@@ -52,4 +52,17 @@ it('logs no token, code, state, verifier, secret or cookie through a whole sessi
     expect(secret.length).toBeGreaterThan(10);
     expect(log).not.toContain(secret);
   }
+  // The request line skips redaction (its fields are fixed): it must carry exactly these fields, and
+  // its path never a query string (the callback's holds the code and state).
+  const requests = log
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((entry) => entry.event === 'request');
+  expect(requests.length).toBeGreaterThan(5);
+  for (const entry of requests) {
+    expect(Object.keys(entry).sort()).toEqual(['event', 'level', 'method', 'ms', 'path', 'reqId', 'service', 'status', 'time']);
+    expect(entry.path).not.toContain('?');
+  }
+  expect(requests.map((entry) => entry.path)).toContain('/bff/callback');
 });

@@ -148,7 +148,8 @@ export class CookieJar {
   }
 
   clearSessionCookie(c: Context): void {
-    deleteCookie(c, this.sessionCookieName, { httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
+    // Recorded like writeSessionId, so that an answer the proxy streams itself would carry it too.
+    setCookieRecorded(c, this.sessionCookieName, '', { httpOnly: true, secure: true, sameSite: 'Strict', path: '/', maxAge: 0 });
   }
 
   async readLoginTransaction(c: Context): Promise<LoginTransaction | undefined> {
