@@ -1,9 +1,10 @@
-import { execFileSync, execSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestBrowser } from '../bff/test/support.js';
+import { checkout } from './lib/checkout.js';
 import { CPU_LOAD, CPU_SERVERS, Child, freePort, pinned } from './lib/child.js';
 import { cpuTicks, processCpuMs, TICKS_PER_SECOND } from './lib/cpu.js';
 import { findNginx, type Nginx, startNginx } from './lib/nginx.js';
@@ -37,20 +38,6 @@ const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
  * from a git worktree, interleaved with the others. BENCH_BEFORE_REF=0 leaves it out.
  */
 const BEFORE_REF = process.env.BENCH_BEFORE_REF ?? '543a026^';
-const REPO = fileURLToPath(new URL('../', import.meta.url));
-
-/** A detached worktree of `ref` in `dir`, sharing this checkout's installed packages. */
-function checkoutBefore(ref: string, dir: string): { bffRoot: string; commit: string; subject: string; remove: () => void } {
-  const git = (...args: string[]) => execFileSync('git', ['-C', REPO, ...args], { encoding: 'utf8' }).trim();
-  const commit = git('rev-parse', '--short', `${ref}^{commit}`);
-  const subject = git('log', '-1', '--format=%s', commit);
-  git('worktree', 'add', '--detach', '--force', dir, commit);
-  for (const sub of ['', 'bff', 'shared', 'demo']) {
-    const modules = join(REPO, sub, 'node_modules');
-    if (existsSync(modules) && !existsSync(join(dir, sub, 'node_modules'))) symlinkSync(modules, join(dir, sub, 'node_modules'));
-  }
-  return { bffRoot: join(dir, 'bff'), commit, subject, remove: () => git('worktree', 'remove', '--force', dir) };
-}
 /**
  * Bare proxies (node:http piping, Hono piping, Hono + fetch): what any Node proxy costs. By default
  * measured for JSON answers at concurrency 16 only; BENCH_FLOOR=all everywhere, BENCH_FLOOR=0 never.
@@ -157,7 +144,7 @@ async function main(): Promise<void> {
     stdout: bffStdout,
   });
   // The BFF as it was before the fixes, from a worktree of BEFORE_REF, in the same run.
-  const beforeCheckout = BEFORE_REF !== '0' ? checkoutBefore(BEFORE_REF, join(tmp, 'before')) : undefined;
+  const beforeCheckout = BEFORE_REF !== '0' ? checkout(BEFORE_REF, join(tmp, 'before')) : undefined;
   if (beforeCheckout) cleanups.push(beforeCheckout.remove);
   const bffBefore = beforeCheckout
     ? await start('bff (before)', 'servers/bff.ts', {
