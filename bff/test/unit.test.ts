@@ -265,7 +265,7 @@ describe('record cipher', () => {
 describe('sealer', () => {
   it('reuses what it opened only for the very same ciphertext and AAD; tampering and misplacing still fail', () => {
     const cipher = RecordCipher.withRandomKey();
-    const sealer = new Sealer(cipher, undefined, { maxEntries: 2, ttlMs: 60_000 });
+    const sealer = new Sealer(cipher, undefined, { maxEntries: 2 });
     const first = sealer.seal({ accessToken: 'AT1', n: 1 }, 'connection:a');
     const opened = sealer.open<{ accessToken: string; n: number }>(first, 'connection:a');
     expect(opened?.value).toEqual({ accessToken: 'AT1', n: 1 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UnsealCache } from '../src/session/unseal-cache.js';
+import { UnsealCache } from '../src/store/unseal-cache.js';
 
 describe('unseal cache', () => {
   const counting = (value: string | undefined) => {

@@ -5,7 +5,7 @@ import { sealData, unsealData } from 'iron-session';
 import { z } from 'zod';
 import type { SessionSecret } from '../config.js';
 import { requestCookie } from '../http/node.js';
-import { UnsealCache } from './unseal-cache.js';
+import { UnsealCache } from '../store/unseal-cache.js';
 
 /** How long a login may take from the redirect to the AS until the callback. */
 export const LOGIN_TTL_SECONDS = 600;
@@ -86,7 +86,10 @@ export class CookieJar {
   readonly loginCookieName: string;
   /** Every configured secret, by id: any of them unseals. */
   private readonly passwords: Record<string, string>;
-  /** Session ids of cookies unsealed recently: unsealing is the costliest step of a proxied request. */
+  /**
+   * Session ids of cookies unsealed recently, keyed by the exact cookie value. Only the id: every
+   * request still asks the store whether that session is live, so logout and expiry act at once.
+   */
   private readonly unsealedSessions = new UnsealCache<string>();
   /** The first configured secret only: iron-session seals with the highest id of the map it is given. */
   private readonly sealingPassword: Record<string, string>;

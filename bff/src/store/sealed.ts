@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { RecordCipher } from './cipher.js';
+import { UnsealCache, type UnsealCacheOptions } from './unseal-cache.js';
 
 export interface Opened<T> {
   value: T;
@@ -15,18 +16,19 @@ export interface Opened<T> {
 export class Sealer {
   /**
    * The last ciphertext opened under each AAD (each AAD names one stored record) and its plaintext: a
-   * proxied MCP call reads the same token record on every request, and AES-GCM with its setup was a
-   * visible share of the call's CPU. A ciphertext always opens to the same plaintext, so nothing here
-   * can be stale: a refreshed record is a new ciphertext and replaces the entry. Bounded in size and
-   * age; JSON text, so no caller can change what another one reads.
+   * proxied MCP call reads the same token record on every call. A ciphertext always opens to the same
+   * plaintext, so nothing here can be stale: a refreshed record is a new ciphertext and replaces the
+   * entry. JSON text, so no caller can change what another one reads.
    */
-  private readonly opened = new Map<string, { sealed: string; plaintext: string; until: number }>();
+  private readonly opened: UnsealCache<{ sealed: string; plaintext: string }>;
 
   constructor(
     private readonly cipher: RecordCipher,
     private readonly log?: Logger,
-    private readonly cache = { maxEntries: 1_000, ttlMs: 60_000 },
-  ) {}
+    cache: UnsealCacheOptions = { maxEntries: 1_000 },
+  ) {
+    this.opened = new UnsealCache(cache);
+  }
 
   seal(value: unknown, aad: string): string {
     return this.cipher.encrypt(JSON.stringify(value), aad);
@@ -48,18 +50,10 @@ export class Sealer {
   }
 
   private decrypt(sealed: string, aad: string): string {
-    const now = Date.now();
-    const hit = this.opened.get(aad);
-    if (hit && hit.sealed === sealed && hit.until > now) return hit.plaintext;
+    const hit = this.opened.peek(aad);
+    if (hit?.sealed === sealed) return hit.plaintext;
     const plaintext = this.cipher.decrypt(sealed, aad);
-    if (this.cache.maxEntries > 0) {
-      if (hit) this.opened.delete(aad);
-      else if (this.opened.size >= this.cache.maxEntries) {
-        const oldest = this.opened.keys().next();
-        if (!oldest.done) this.opened.delete(oldest.value);
-      }
-      this.opened.set(aad, { sealed, plaintext, until: now + this.cache.ttlMs });
-    }
+    this.opened.put(aad, { sealed, plaintext });
     return plaintext;
   }
 }
