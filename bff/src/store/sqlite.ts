@@ -122,12 +122,7 @@ export class SqliteTokenStore implements TokenStore {
     return this.run(() => {
       // One statement for the session's liveness and the record: this runs on every proxied call.
       const row = this.q.getLiveConnection.get(key, server) as (ConnectionRow & SessionRow) | undefined;
-      if (!row) return undefined;
-      if (Math.min(row.expires_at, row.idle_expires_at) <= this.now()) {
-        this.q.deleteSession.run(key);
-        return undefined;
-      }
-      return this.openConnection(key, row);
+      return row && this.isLive(key, row) ? this.openConnection(key, row) : undefined;
     });
   }
 
@@ -282,12 +277,14 @@ export class SqliteTokenStore implements TokenStore {
 
   private liveSession(key: string): SessionRow | undefined {
     const row = this.q.getSession.get(key) as SessionRow | undefined;
-    if (!row) return undefined;
-    if (Math.min(row.expires_at, row.idle_expires_at) <= this.now()) {
-      this.q.deleteSession.run(key);
-      return undefined;
-    }
-    return row;
+    return row && this.isLive(key, row) ? row : undefined;
+  }
+
+  /** False for a session past its idle or absolute end, which is deleted on the spot. */
+  private isLive(key: string, row: SessionRow): boolean {
+    if (Math.min(row.expires_at, row.idle_expires_at) > this.now()) return true;
+    this.q.deleteSession.run(key);
+    return false;
   }
 
   /** Opens a connection row, writing it back under the newest key when it was under an older one. */
