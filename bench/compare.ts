@@ -5,6 +5,7 @@ import { TestBrowser } from '../bff/test/support.js';
 import { type Checkout, checkout } from './lib/checkout.js';
 import { CPU_LOAD, CPU_SERVERS, Child, freePort } from './lib/child.js';
 import { processCpuMs } from './lib/cpu.js';
+import { ECHO, MCP_HEADERS } from './lib/requests.js';
 import { median } from './lib/stats.js';
 import type { CannonResult, HttpTarget } from './load/worker.js';
 
@@ -21,8 +22,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16').split(',').map(Number);
 const MODE = process.env.BENCH_MODE ?? 'json';
-const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
-const ECHO = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hello from pnpm bench' } } });
 
 const children: Child[] = [];
 let base: Checkout | undefined;

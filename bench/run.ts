@@ -9,6 +9,7 @@ import { CPU_LOAD, CPU_SERVERS, Child, freePort, pinned } from './lib/child.js';
 import { cpuTicks, processCpuMs, TICKS_PER_SECOND } from './lib/cpu.js';
 import { findNginx, type Nginx, startNginx } from './lib/nginx.js';
 import { summarizeProfile } from './lib/profile.js';
+import { ECHO, MCP_HEADERS } from './lib/requests.js';
 import { median } from './lib/stats.js';
 import type { CannonResult, HttpTarget } from './load/worker.js';
 import type { SessionsResult } from './servers/sessions.js';
@@ -49,12 +50,6 @@ const PROFILE_CONCURRENCY = Number(process.env.BENCH_PROFILE_CONCURRENCY ?? 16);
 const MODES: Mode[] = ['json', 'sse'];
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
-const MCP_HEADERS = {
-  'content-type': 'application/json',
-  accept: 'application/json, text/event-stream',
-  'mcp-protocol-version': '2025-11-25',
-};
-const ECHO = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hello from pnpm bench' } } });
 const slowTask = (steps: number, delayMs: number) =>
   JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow_task', arguments: { steps, delayMs }, _meta: { progressToken: 1 } } });
 
