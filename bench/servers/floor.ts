@@ -48,15 +48,20 @@ if (kind === 'node') {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const upstream = new URL(mcpUrl);
   const app = new Hono<{ Bindings: Bindings }>();
+  /** The forwarded headers with the bearer token, and the body read whole (with its length). */
+  const bearerRequest = async (req: { header(name: string): string | undefined; raw: Request }) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    for (const name of FORWARD) {
+      const value = req.header(name);
+      if (value !== undefined) headers[name] = value;
+    }
+    const body = Buffer.from(await req.raw.arrayBuffer());
+    headers['content-length'] = String(body.byteLength);
+    return { headers, body };
+  };
   if (kind === 'hono-pipe') {
     app.post('/mcp', async (c) => {
-      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-      for (const name of FORWARD) {
-        const value = c.req.header(name);
-        if (value !== undefined) headers[name] = value;
-      }
-      const body = Buffer.from(await c.req.raw.arrayBuffer());
-      headers['content-length'] = String(body.byteLength);
+      const { headers, body } = await bearerRequest(c.req);
       const res = c.env.outgoing;
       await new Promise<void>((resolve, reject) => {
         const out = request(upstream, { method: 'POST', headers, agent }, (up) => {
@@ -73,13 +78,7 @@ if (kind === 'node') {
   if (kind === 'hono-web') {
     // node:http upstream, but answered as a web Response over Readable.toWeb, as a fetch() stand-in would.
     app.post('/mcp', async (c) => {
-      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-      for (const name of FORWARD) {
-        const value = c.req.header(name);
-        if (value !== undefined) headers[name] = value;
-      }
-      const body = Buffer.from(await c.req.raw.arrayBuffer());
-      headers['content-length'] = String(body.byteLength);
+      const { headers, body } = await bearerRequest(c.req);
       const up = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
         const out = request(upstream, { method: 'POST', headers, agent }, resolve);
         out.on('error', reject);
