@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
-import { deleteCookie, generateCookie, getCookie, setCookie } from 'hono/cookie';
+import { generateCookie, getCookie } from 'hono/cookie';
 import { sealData, unsealData } from 'iron-session';
 import { z } from 'zod';
 import type { SessionSecret } from '../config.js';
@@ -70,6 +70,7 @@ export function pendingSetCookies(c: Context): string[] {
   return (c.get('setCookies' as never) as string[] | undefined) ?? [];
 }
 
+/** Every cookie this jar writes goes through here, so that `pendingSetCookies` sees all of them. */
 function setCookieRecorded(c: Context, name: string, value: string, options: Parameters<typeof generateCookie>[2]): void {
   const cookie = generateCookie(name, value, options);
   c.header('Set-Cookie', cookie, { append: true });
@@ -151,7 +152,6 @@ export class CookieJar {
   }
 
   clearSessionCookie(c: Context): void {
-    // Recorded like writeSessionId, so that an answer the proxy streams itself would carry it too.
     setCookieRecorded(c, this.sessionCookieName, '', { httpOnly: true, secure: true, sameSite: 'Strict', path: '/', maxAge: 0 });
   }
 
@@ -169,7 +169,7 @@ export class CookieJar {
    */
   async writeLoginTransaction(c: Context, txn: LoginTransaction): Promise<void> {
     const sealed = await sealData(txn, { password: this.sealingPassword, ttl: LOGIN_TTL_SECONDS });
-    setCookie(c, this.loginCookieName, sealed, {
+    setCookieRecorded(c, this.loginCookieName, sealed, {
       httpOnly: true,
       secure: true,
       sameSite: 'Lax',
@@ -188,7 +188,7 @@ export class CookieJar {
   /** Same cookie name and path as the transaction it replaces: one login in flight per browser. */
   async writeLoginCompletion(c: Context, completion: LoginCompletion): Promise<void> {
     const sealed = await sealData(completion, { password: this.sealingPassword, ttl: COMPLETION_TTL_SECONDS });
-    setCookie(c, this.loginCookieName, sealed, {
+    setCookieRecorded(c, this.loginCookieName, sealed, {
       httpOnly: true,
       secure: true,
       sameSite: 'Lax',
@@ -198,7 +198,7 @@ export class CookieJar {
   }
 
   clearLoginTransaction(c: Context): void {
-    deleteCookie(c, this.loginCookieName, { httpOnly: true, secure: true, sameSite: 'Lax', path: CALLBACK_PATH });
+    setCookieRecorded(c, this.loginCookieName, '', { httpOnly: true, secure: true, sameSite: 'Lax', path: CALLBACK_PATH, maxAge: 0 });
   }
 
   /** Tampered, truncated, expired or foreign seals all read as "no cookie", never as an error. */
