@@ -67,7 +67,6 @@ export class McpProxy {
       this.options.log.warn({ event: 'security', kind: 'token_in_query', reqId: c.get('requestId') });
       throw new ApiFailure('bad_request', 'Tokens are never accepted in the URL.');
     }
-    const loginUrl = bffRoutes.login(target.id, '/');
 
     const mcpSessionId = requestHeader(c, 'mcp-session-id');
     if (mcpSessionId !== undefined) {
@@ -99,7 +98,7 @@ export class McpProxy {
         }
         // Only the tokens that were just refused: another instance may have stored newer ones meanwhile.
         if (session && access.kind === 'ok') await store.deleteConnection(session.id, target.id, access.record.generation);
-        throw loginRequired(loginUrl);
+        throw loginRequired(bffRoutes.login(target.id, '/'));
       }
       if (status === 403) {
         const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
