@@ -121,36 +121,43 @@ describe('discovery', () => {
     adapterErrors.mockRestore();
   });
 
-  it('a browser that leaves while its answer is being bound to a new session: the answer is dropped and its upstream connection closed', async () => {
-    let entered = false;
+  // A streaming answer still holds its upstream connection: the BFF closes it. A complete one has
+  // already given its connection back for reuse: leaving again and again adds no connections.
+  it.each([
+    { answer: 'a stream still open', noAuthStreams: true, leaves: 1, maxOpen: 0 },
+    { answer: 'a complete JSON answer', noAuthStreams: false, leaves: 3, maxOpen: 1 },
+  ])('a browser that leaves while its answer ($answer) is being bound to a new session: nothing holds the upstream connection', async ({ noAuthStreams, leaves, maxOpen }) => {
+    let entered = 0;
     let release = () => {};
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
     // A store that is slow to bind the new MCP session: the window in which the browser leaves.
     class SlowBindStore extends MemoryTokenStore {
       override async bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
-        entered = true;
-        await gate;
+        entered++;
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
         return super.bindMcpSession(mcpSessionId, owner);
       }
     }
-    const { variant, app } = await setup({ noAuth: true }, {}, new SlowBindStore());
-    // A raw connection, so that leaving is a closed socket and nothing else.
-    const body = rpc('initialize');
-    const socket = connect(app.port, '127.0.0.1');
-    socket.on('error', () => {});
-    socket.write(
-      `POST /mcp/default HTTP/1.1\r\nHost: ${new URL(app.origin).host}\r\nX-CSRF: 1\r\nContent-Type: application/json\r\n` +
-        `Accept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    await expect.poll(() => entered).toBe(true);
-    socket.destroy();
+    const { variant, app } = await setup({ noAuth: true, noAuthStreams }, {}, new SlowBindStore());
     const appConnections = () => new Promise<number>((resolve) => app.server.getConnections((_e, n) => resolve(n)));
-    await expect.poll(appConnections).toBe(0);
-    release();
-    // Nothing is left holding the MCP server's answer: the BFF closed that connection.
-    await expect.poll(() => variant.openConnections()).toBe(0);
+    for (let leave = 1; leave <= leaves; leave++) {
+      // A raw connection, so that leaving is a closed socket and nothing else.
+      const body = rpc('initialize');
+      const socket = connect(app.port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(
+        `POST /mcp/default HTTP/1.1\r\nHost: ${new URL(app.origin).host}\r\nX-CSRF: 1\r\nContent-Type: application/json\r\n` +
+          `Accept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      await expect.poll(() => entered).toBe(leave);
+      socket.destroy();
+      await expect.poll(appConnections).toBe(0);
+      release();
+      // Nothing is left holding the MCP server's answer.
+      await expect.poll(() => variant.openConnections()).toBeLessThanOrEqual(maxOpen);
+    }
+    expect(variant.mcpRequests).toHaveLength(leaves);
   });
 
   it('forwards without a token first: a server that never answers 401 needs no login', async () => {

@@ -33,6 +33,8 @@ export interface VariantOptions {
   cimd?: boolean;
   /** The MCP server needs no authorization at all (and hands out MCP session ids). */
   noAuth?: boolean;
+  /** With noAuth: initialize is answered as an SSE stream that stays open after its one event. */
+  noAuthStreams?: boolean;
   /** Faults to start with; `variant.faults` changes them later (e.g. a refresh fault after a login). */
   faults?: VariantFaults;
   /** Extra headers on every answer of the MCP server (e.g. Set-Cookie, hop-by-hop headers). */
@@ -312,6 +314,11 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       v.mcpRequests.push({ authorization: req.headers.authorization, url: req.url ?? '', method: req.method ?? '', headers: { ...req.headers } });
       const body = JSON.parse((await readBody(req)) || '{}') as { id?: number; method?: string };
       const sessionHeader: Record<string, string> = body.method === 'initialize' ? { 'mcp-session-id': `sess-${randomBytes(6).toString('hex')}` } : {};
+      if (o.noAuthStreams && body.method === 'initialize') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', ...sessionHeader });
+        res.write(`event: message\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: body.id ?? 1, result: { ok: true } })}\n\n`);
+        return;
+      }
       return json(res, 200, { jsonrpc: '2.0', id: body.id ?? 1, result: { ok: true } }, sessionHeader);
     }
     if (path === '/mcp') {

@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { bffRoutes } from '@mcp-bff/shared';
@@ -13,7 +12,7 @@ import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
 import { pendingSetCookies } from '../session/cookies.js';
 import { downstreamResponseHeaders, headerValue, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
-import { UpstreamClient, UpstreamTimeout } from './upstream.js';
+import { type UpstreamAnswer, UpstreamClient, UpstreamTimeout } from './upstream.js';
 
 export interface ProxyOptions {
   store: TokenStore;
@@ -85,10 +84,10 @@ export class McpProxy {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
       const upstream = await this.send(c, target.url, method, body, token);
-      const status = upstream.statusCode ?? 502;
+      const status = upstream.statusCode;
 
       if (status === 401) {
-        upstream.resume();
+        upstream.discard();
         hints.remember(target.id, bearerChallenge(headerValue(upstream.headers, 'www-authenticate')));
         if (token && session && attempt === 0) {
           // The token may have been revoked or expired early: one refresh, one retry.
@@ -103,7 +102,7 @@ export class McpProxy {
       if (status === 403) {
         const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
         if (challenge.error === 'insufficient_scope') {
-          upstream.resume();
+          upstream.discard();
           throw this.stepUp(target, access.kind === 'ok' ? access.record : undefined, challenge.scope ?? '');
         }
       }
@@ -135,7 +134,7 @@ export class McpProxy {
    * (no web-stream conversion), with the headers the middleware would have added; otherwise as a
    * web Response.
    */
-  private answer(c: Context, status: number, headers: Record<string, string>, upstream: import('node:http').IncomingMessage): Response {
+  private answer(c: Context, status: number, headers: Record<string, string>, upstream: UpstreamAnswer): Response {
     const out: Record<string, string | string[]> = { ...headers };
     for (const [name, value] of this.responseHeaders) out[name] = value;
     out['x-request-id'] = c.get('requestId');
@@ -146,7 +145,7 @@ export class McpProxy {
     if (!outgoing) {
       const h = new Headers();
       for (const [name, value] of Object.entries(out)) for (const v of [value].flat()) h.append(name, v);
-      return new Response(Readable.toWeb(upstream) as ReadableStream<Uint8Array>, { status, headers: h });
+      return new Response(upstream.toWeb(), { status, headers: h });
     }
     c.set('sentStatus', status);
     if (outgoing.destroyed) {
@@ -156,12 +155,7 @@ export class McpProxy {
       return RESPONSE_ALREADY_SENT;
     }
     outgoing.writeHead(status, out);
-    upstream.pipe(outgoing);
-    // The browser went away: close the upstream stream (an SSE stream would otherwise stay open).
-    outgoing.on('close', () => {
-      if (!upstream.complete) upstream.destroy();
-    });
-    upstream.on('error', () => outgoing.destroy());
+    upstream.pipeTo(outgoing);
     return RESPONSE_ALREADY_SENT;
   }
 

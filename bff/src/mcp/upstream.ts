@@ -1,11 +1,13 @@
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { ServerResponse } from 'node:http';
+import { Agent, type Dispatcher } from 'undici';
 import type { ClientWatch } from '../http/node.js';
+import type { NodeHeaders } from './headers.js';
 
 /**
- * Requests to MCP servers over node:http with keep-alive agents. The proxy pipes the answer straight
- * into the browser's response: measured against fetch() plus web streams (bench/), this is where most
- * of a proxied request's CPU went.
+ * Requests to MCP servers through undici's dispatcher, its lowest-level API: the answer's bytes go
+ * straight from undici's parser into the browser's response, with no stream objects in between.
+ * Measured in bench/ against node:http plus pipe() (and fetch() plus web streams before that), this is
+ * where most of a proxied request's CPU went.
  */
 export interface UpstreamRequest {
   method: string;
@@ -24,59 +26,192 @@ export class UpstreamTimeout extends Error {
   }
 }
 
-export class UpstreamClient {
-  // No cap on sockets: an SSE stream holds its socket for as long as it is open, and a cap would make
-  // the next requests queue behind open streams until they time out. Idle sockets are kept for reuse.
-  private readonly http = new HttpAgent({ keepAlive: true, maxFreeSockets: 256 });
-  private readonly https = new HttpsAgent({ keepAlive: true, maxFreeSockets: 256 });
+/** Bytes of an answer held while nobody consumes it yet; beyond this the upstream is paused. */
+const MAX_UNCLAIMED_BYTES = 64 * 1024;
 
-  send(url: URL, r: UpstreamRequest): Promise<IncomingMessage> {
+/** Where an answer's body goes once its consumer is known. */
+interface BodySink {
+  /** False when the sink is full: the upstream pauses until the sink calls resume. */
+  write(chunk: Buffer): boolean;
+  end(): void;
+  fail(error: Error): void;
+}
+
+/**
+ * The MCP server's answer: status and headers, and a body that arrives whether or not it is consumed
+ * yet (it is held, bounded, until the proxy decides where it goes). Exactly one of discard, destroy,
+ * pipeTo or toWeb consumes it.
+ */
+export class UpstreamAnswer {
+  /** Settles when the body is over: undefined when complete, the error when cut off or dropped. */
+  readonly finished: Promise<Error | undefined>;
+  private settle!: (outcome: Error | undefined) => void;
+  private outcome: { error: Error | undefined } | undefined;
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private sink: BodySink | undefined;
+
+  constructor(
+    private readonly controller: Dispatcher.DispatchController,
+    readonly statusCode: number,
+    readonly headers: NodeHeaders,
+  ) {
+    this.finished = new Promise((resolve) => {
+      this.settle = resolve;
+    });
+  }
+
+  /** The body has been read to its end. */
+  get complete(): boolean {
+    return this.outcome !== undefined && this.outcome.error === undefined;
+  }
+
+  /** Reads the body and drops it; the connection is reused. */
+  discard(): void {
+    this.attach({ write: () => true, end: () => {}, fail: () => {} });
+  }
+
+  /** Drops the answer and closes its connection (unless the body is already over). */
+  destroy(error: Error = new Error('answer dropped')): void {
+    this.held = [];
+    if (!this.outcome) this.controller.abort(error);
+  }
+
+  /**
+   * Streams the body into the browser's response, pausing the upstream while the browser reads slowly.
+   * The browser going away closes the upstream (an SSE stream would otherwise stay open); a body cut
+   * off upstream cuts the browser's response off too, rather than ending it as if it were whole.
+   */
+  pipeTo(out: ServerResponse): void {
+    out.on('drain', () => this.controller.resume());
+    out.on('close', () => {
+      if (!this.outcome) this.destroy(Object.assign(new Error('client disconnected'), { name: 'AbortError' }));
+    });
+    this.attach({ write: (chunk) => out.write(chunk), end: () => out.end(), fail: () => out.destroy() });
+  }
+
+  /** The body as a web stream, for runtimes without Node's response object. */
+  toWeb(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>(
+      {
+        start: (stream) => {
+          this.attach({
+            write: (chunk) => {
+              stream.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+              return (stream.desiredSize ?? 1) > 0;
+            },
+            end: () => stream.close(),
+            fail: (error) => stream.error(error),
+          });
+        },
+        pull: () => this.controller.resume(),
+        cancel: () => this.destroy(),
+      },
+      { highWaterMark: MAX_UNCLAIMED_BYTES, size: (chunk) => chunk.byteLength },
+    );
+  }
+
+  /** @internal from the dispatch handler */
+  push(chunk: Buffer): void {
+    if (this.sink) {
+      if (!this.sink.write(chunk)) this.controller.pause();
+      return;
+    }
+    this.held.push(chunk);
+    this.heldBytes += chunk.byteLength;
+    if (this.heldBytes >= MAX_UNCLAIMED_BYTES) this.controller.pause();
+  }
+
+  /** @internal from the dispatch handler */
+  finish(error: Error | undefined): void {
+    if (this.outcome) return;
+    this.outcome = { error };
+    this.settle(error);
+    if (!this.sink) return;
+    if (error) this.sink.fail(error);
+    else this.sink.end();
+  }
+
+  private attach(sink: BodySink): void {
+    if (this.sink) throw new Error('the answer is already consumed');
+    this.sink = sink;
+    const held = this.held;
+    this.held = [];
+    let room = true;
+    for (const chunk of held) room = sink.write(chunk) && room;
+    if (this.outcome) {
+      if (this.outcome.error) sink.fail(this.outcome.error);
+      else sink.end();
+    } else if (room) {
+      this.controller.resume();
+    }
+  }
+}
+
+export class UpstreamClient {
+  // No cap on connections: an SSE stream holds its connection for as long as it is open, and a cap
+  // would make the next requests queue behind open streams until they time out. Idle connections are
+  // kept for reuse. undici's own timeouts are off: the headers timeout is this client's (it counts the
+  // connect too), and a stream's body has no time limit.
+  private readonly agent = new Agent({ connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
+
+  send(url: URL, r: UpstreamRequest): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
-      const secure = url.protocol === 'https:';
-      const headers: Record<string, string | number> = { ...r.headers };
-      if (r.body) headers['content-length'] = r.body.byteLength;
-      const req = (secure ? httpsRequest : httpRequest)(url, {
-        method: r.method,
-        headers,
-        agent: secure ? this.https : this.http,
-      });
-      let settled = false;
+      let controller: Dispatcher.DispatchController | undefined;
+      let answer: UpstreamAnswer | undefined;
+      let failure: Error | undefined;
       const fail = (error: Error) => {
-        if (settled) return;
-        settled = true;
+        if (answer || failure) return;
+        failure = error;
         cleanup();
-        req.destroy();
+        // Before the request is on a connection there is no controller yet: it aborts when it gets one.
+        controller?.abort(error);
         reject(error);
       };
-      // First of all: an 'error' without a listener would crash the process, and destroying the
-      // request (on abort or timeout) emits one. After the answer it is the body's concern.
-      req.on('error', fail);
       const timer = setTimeout(() => fail(new UpstreamTimeout()), r.headersTimeoutMs);
       let stopWatching = () => {};
       const cleanup = () => {
         clearTimeout(timer);
         stopWatching();
       };
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(c) {
+          controller = c;
+          if (failure) c.abort(failure);
+        },
+        onResponseStart(c, statusCode, headers) {
+          // 1xx informational answers are not the answer.
+          if (failure || answer || statusCode < 200) return;
+          answer = new UpstreamAnswer(c, statusCode, headers as NodeHeaders);
+          cleanup();
+          resolve(answer);
+        },
+        onResponseData(_c, chunk) {
+          answer?.push(chunk);
+        },
+        onResponseEnd() {
+          answer?.finish(undefined);
+        },
+        onResponseError(_c, error) {
+          // After the answer, an error (reset, upstream crash, dropped answer) is its body's concern.
+          if (answer) answer.finish(error);
+          else fail(error);
+        },
+      };
       stopWatching = r.watchClient(() => fail(Object.assign(new Error('client disconnected'), { name: 'AbortError' })));
-      if (settled) return;
-      req.on('response', (res) => {
-        // A body cut off midway (reset, upstream crash) must not crash the BFF either; whoever reads
-        // the body adds its own handling.
-        res.on('error', () => {});
-        if (settled) {
-          res.destroy();
-          return;
-        }
-        settled = true;
-        cleanup();
-        resolve(res);
-      });
-      req.end(r.body);
+      if (failure) return;
+      try {
+        this.agent.dispatch(
+          { origin: url.origin, path: `${url.pathname}${url.search}`, method: r.method as Dispatcher.HttpMethod, headers: r.headers, body: r.body },
+          handler,
+        );
+      } catch (error) {
+        fail(error as Error);
+      }
     });
   }
 
-  close(): void {
-    this.http.destroy();
-    this.https.destroy();
+  close(): Promise<void> {
+    return this.agent.destroy();
   }
 }
