@@ -77,9 +77,11 @@ describe('failures inside the BFF say nothing about themselves', () => {
   /** A BFF whose store fails with `error` on every session lookup. */
   async function withFailingStore(error: Error): Promise<{ browser: TestBrowser; logs: string[]; close: () => Promise<void> }> {
     const store = new MemoryTokenStore();
-    store.getSession = async () => {
+    const fail = async (): Promise<never> => {
       throw error;
     };
+    store.getSession = fail;
+    store.getSessionWithConnection = fail;
     const listening = await listen(0, '127.0.0.1', 'localhost');
     const config = loadConfig({
       PUBLIC_URL: listening.origin,

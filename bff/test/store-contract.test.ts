@@ -108,9 +108,13 @@ describe.each(kinds)('$name store', (kind) => {
     const s = session();
     await store.createSession(s);
     expect(await store.getSession(s.id)).toEqual(s);
+    expect(await store.getSessionWithConnection(s.id, 'default')).toEqual({ session: s, record: undefined });
     const record = tokens();
     await store.putConnection(s.id, 'default', record);
     expect(await store.getConnection(s.id, 'default')).toEqual(record);
+    expect(await store.getSessionWithConnection(s.id, 'default')).toEqual({ session: s, record });
+    expect(await store.getSessionWithConnection(s.id, 'other')).toEqual({ session: s, record: undefined });
+    expect(await store.getSessionWithConnection(session().id, 'default')).toBeUndefined();
     expect([...(await store.listConnections(s.id)).keys()]).toEqual(['default']);
     await store.bindMcpSession('mcp-session-1', { sessionId: s.id, server: 'default' });
     expect(await store.getMcpSessionOwner('mcp-session-1')).toEqual({ sessionId: s.id, server: 'default' });
@@ -118,6 +122,7 @@ describe.each(kinds)('$name store', (kind) => {
     await store.deleteSession(s.id);
     expect(await store.getSession(s.id)).toBeUndefined();
     expect(await store.getConnection(s.id, 'default')).toBeUndefined();
+    expect(await store.getSessionWithConnection(s.id, 'default')).toBeUndefined();
     expect(await store.getMcpSessionOwner('mcp-session-1')).toBeUndefined();
     await expect(store.putConnection(s.id, 'default', record)).rejects.toThrow();
     await store.deleteSession(s.id); // twice is fine
@@ -157,7 +162,10 @@ describe.each(kinds)('$name store', (kind) => {
     const idle = session({ idleExpiresAt: Date.now() + endsIn });
     const absolute = session({ expiresAt: Date.now() + endsIn, idleExpiresAt: Date.now() + endsIn });
     const touched = session({ idleExpiresAt: Date.now() + endsIn });
-    for (const s of [idle, absolute, touched]) await store.createSession(s);
+    for (const s of [idle, absolute, touched]) {
+      await store.createSession(s);
+      await store.putConnection(s.id, 'default', tokens());
+    }
     await store.touchSession(touched.id, Date.now() + 60_000);
     await store.touchSession(absolute.id, Date.now() + 60_000);
     expect((await store.getSession(absolute.id))?.idleExpiresAt).toBe(absolute.expiresAt);
@@ -169,7 +177,13 @@ describe.each(kinds)('$name store', (kind) => {
     expect((await store.getSession(shortened.id))?.idleExpiresAt).toBe(lowered);
     await until(async () => (await store.getSession(idle.id)) === undefined, 15_000, 'the idle session to end');
     await until(async () => (await store.getSession(absolute.id)) === undefined, 15_000, 'the session to reach its end');
+    // An ended session's connection is gone with it, read alone or together with the session.
+    for (const ended of [idle, absolute]) {
+      expect(await store.getSessionWithConnection(ended.id, 'default')).toBeUndefined();
+      expect(await store.getConnection(ended.id, 'default')).toBeUndefined();
+    }
     expect(await store.getSession(touched.id)).toBeDefined();
+    expect((await store.getSessionWithConnection(touched.id, 'default'))?.record).toBeDefined();
     await store.purgeExpired();
     expect(await store.getSession(touched.id)).toBeDefined();
   });
@@ -250,6 +264,7 @@ describe.each(kinds.filter((k) => k.name !== 'memory'))('$name store at rest', (
     const unrelated = kind.open([newKey('k3')]);
     expect(await unrelated.getConnection(s.id, 'default')).toBeUndefined();
     expect(await unrelated.getSession(s.id)).toBeDefined();
+    expect(await unrelated.getSessionWithConnection(s.id, 'default')).toEqual({ session: s, record: undefined });
     expect((await unrelated.reencryptAll()).unreadable).toBeGreaterThan(0);
   });
 });

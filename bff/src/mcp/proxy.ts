@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
 import type { ChallengeHintsCache } from '../oauth/hints.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
-import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
+import type { SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from '../store/types.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
 import { pendingSetCookies } from '../session/cookies.js';
 import { downstreamResponseHeaders, headerValue, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
@@ -54,9 +54,9 @@ export class McpProxy {
    * Login is lazy: without a connection the request goes upstream without a token, so servers that
    * need no authorization just work; the first 401 is the challenge that says how to log in.
    */
-  async forward(c: Context, target: ProxyTarget, initialSession: SessionRecord | undefined): Promise<Response> {
+  async forward(c: Context, target: ProxyTarget, current: SessionWithConnection | undefined): Promise<Response> {
     const { store, tokens, hints } = this.options;
-    let session = initialSession;
+    let session = current?.session;
     const method = c.req.method;
     if (!METHODS.has(method)) {
       throw new ApiFailure('method_not_allowed', 'Only GET, POST and DELETE are allowed here.', {}, { Allow: 'GET, POST, DELETE' });
@@ -79,7 +79,7 @@ export class McpProxy {
 
     const body = method === 'POST' ? await this.readBody(c) : undefined;
 
-    let access: AccessOutcome = session ? await tokens.getAccess(session.id, target.id) : { kind: 'login_required' };
+    let access: AccessOutcome = current ? await tokens.accessWith(current.session.id, target.id, current.record) : { kind: 'login_required' };
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;

@@ -61,7 +61,11 @@ export class TokenManager {
    *   fresh, unless another request already replaced it.
    */
   async getAccess(sessionId: string, server: string, rejectedAccessToken?: string): Promise<AccessOutcome> {
-    const record = await this.store.getConnection(sessionId, server);
+    return this.accessWith(sessionId, server, await this.store.getConnection(sessionId, server), rejectedAccessToken);
+  }
+
+  /** Like getAccess, from the connection record the caller has just read from the store. */
+  async accessWith(sessionId: string, server: string, record: TokenRecord | undefined, rejectedAccessToken?: string): Promise<AccessOutcome> {
     if (!record) return { kind: 'login_required' };
     if (!isStale(record, rejectedAccessToken)) return { kind: 'ok', record };
 

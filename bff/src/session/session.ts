@@ -1,5 +1,5 @@
 import type { Context } from 'hono';
-import type { SessionRecord, TokenStore } from '../store/types.js';
+import type { SessionRecord, SessionWithConnection, TokenStore } from '../store/types.js';
 import { COMPLETION_TTL_SECONDS, type CookieJar, newSessionId } from './cookies.js';
 
 export interface SessionLifetime {
@@ -30,7 +30,20 @@ export class Sessions {
     const cookie = await this.cookies.readSessionCookie(c);
     if (!cookie) return undefined;
     const session = await this.store.getSession(cookie.sid);
-    if (!session) return undefined;
+    return session && this.inUse(c, cookie, session);
+  }
+
+  /** The current session with its connection to `server`, read together: every proxied call needs both. */
+  async currentWithConnection(c: Context, server: string): Promise<SessionWithConnection | undefined> {
+    const cookie = await this.cookies.readSessionCookie(c);
+    if (!cookie) return undefined;
+    const found = await this.store.getSessionWithConnection(cookie.sid, server);
+    if (found) await this.inUse(c, cookie, found.session);
+    return found;
+  }
+
+  /** A live session was used: its idle end moves, and its cookie is sealed again under the newest secret. */
+  private async inUse(c: Context, cookie: { sealedWithOldSecret: boolean }, session: SessionRecord): Promise<SessionRecord> {
     const now = Date.now();
     const idleExpiresAt = Math.min(now + this.lifetime.idleTimeoutSeconds * 1000, session.expiresAt);
     // Also backwards: a lowered SESSION_IDLE_TIMEOUT_SECONDS applies at the next use.

@@ -7,6 +7,7 @@ import {
   type McpSessionOwner,
   type ReencryptReport,
   type SessionRecord,
+  type SessionWithConnection,
   sessionEndsAt,
   type TokenRecord,
   type TokenStore,
@@ -76,6 +77,17 @@ export class MemoryTokenStore implements TokenStore {
     const key = storageKey(sessionId);
     const entry = this.live(key)?.connections.get(server);
     return entry && this.openConnection(key, server, entry);
+  }
+
+  async getSessionWithConnection(id: string, server: string): Promise<SessionWithConnection | undefined> {
+    const key = storageKey(id);
+    const stored = this.live(key);
+    if (!stored) return undefined;
+    const entry = stored.connections.get(server);
+    return {
+      session: { id, createdAt: stored.createdAt, expiresAt: stored.expiresAt, idleExpiresAt: stored.idleExpiresAt },
+      record: entry && this.openConnection(key, server, entry),
+    };
   }
 
   async listConnections(sessionId: string): Promise<Map<string, TokenRecord>> {

@@ -5,7 +5,7 @@ import type { RecordCipher } from './cipher.js';
 import { StoreUnavailable } from './errors.js';
 import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
 import { Sealer } from './sealed.js';
-import type { McpSessionOwner, ReencryptReport, SessionRecord, TokenRecord, TokenStore } from './types.js';
+import type { McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from './types.js';
 
 export interface RedisStoreOptions {
   /** redis:// or rediss:// URL (credentials and database number as usual). */
@@ -201,6 +201,22 @@ export class RedisTokenStore implements TokenStore {
     const [created, expires, idle] = await this.op(() =>
       this.redis.hmget(this.sessionKey(storageKey(id)), 'created', 'expires', 'idle'),
     );
+    return this.liveSession(id, created, expires, idle);
+  }
+
+  async getSessionWithConnection(id: string, server: string): Promise<SessionWithConnection | undefined> {
+    const h = storageKey(id);
+    // One round trip: the session's fields and the connection's live in the same hash.
+    const [created, expires, idle, generation, sealed] = await this.op(() =>
+      this.redis.hmget(this.sessionKey(h), 'created', 'expires', 'idle', `g:${server}`, `c:${server}`),
+    );
+    const session = this.liveSession(id, created, expires, idle);
+    if (!session) return undefined;
+    const record = generation != null && sealed != null ? await this.openConnection(h, server, Number(generation), sealed) : undefined;
+    return { session, record };
+  }
+
+  private liveSession(id: string, created?: string | null, expires?: string | null, idle?: string | null): SessionRecord | undefined {
     if (created == null || expires == null || idle == null) return undefined;
     const session = { id, createdAt: Number(created), expiresAt: Number(expires), idleExpiresAt: Number(idle) };
     // Redis expires the key on its own clock; this covers a small skew between the two clocks.

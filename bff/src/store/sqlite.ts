@@ -7,7 +7,7 @@ import type { RecordCipher } from './cipher.js';
 import { StoreUnavailable } from './errors.js';
 import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
 import { Sealer } from './sealed.js';
-import type { McpSessionOwner, ReencryptReport, SessionRecord, TokenRecord, TokenStore } from './types.js';
+import type { McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from './types.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. The directory is created (0700) and the file made 0600. */
@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS once_markers (key TEXT PRIMARY KEY, until INTEGER NOT
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS clients (key TEXT PRIMARY KEY, issuer TEXT NOT NULL, sealed TEXT NOT NULL) WITHOUT ROWID;
 `;
+
+/** A LEFT JOIN's columns: all null when there is no row to join. */
+type NullableRow<T> = { [K in keyof T]: T[K] | null };
+
+function hasConnection(row: NullableRow<ConnectionRow>): row is ConnectionRow {
+  return row.sealed !== null;
+}
 
 interface SessionRow {
   created_at: number;
@@ -118,11 +125,17 @@ export class SqliteTokenStore implements TokenStore {
   }
 
   async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
-    const key = storageKey(sessionId);
+    return (await this.getSessionWithConnection(sessionId, server))?.record;
+  }
+
+  async getSessionWithConnection(id: string, server: string): Promise<SessionWithConnection | undefined> {
+    const key = storageKey(id);
     return this.run(() => {
       // One statement for the session's liveness and the record: this runs on every proxied call.
-      const row = this.q.getLiveConnection.get(key, server) as (ConnectionRow & SessionRow) | undefined;
-      return row && this.isLive(key, row) ? this.openConnection(key, row) : undefined;
+      const row = this.q.getSessionWithConnection.get(server, key) as (SessionRow & NullableRow<ConnectionRow>) | undefined;
+      if (!row || !this.isLive(key, row)) return undefined;
+      const session = { id, createdAt: row.created_at, expiresAt: row.expires_at, idleExpiresAt: row.idle_expires_at };
+      return { session, record: hasConnection(row) ? this.openConnection(key, row) : undefined };
     });
   }
 
@@ -317,9 +330,9 @@ function prepare(db: Database.Database) {
     touchSession: db.prepare('UPDATE sessions SET idle_expires_at = min(?, expires_at) WHERE key = ? AND idle_expires_at > ?'),
     deleteSession: db.prepare('DELETE FROM sessions WHERE key = ?'),
     getConnection: db.prepare('SELECT server, generation, sealed FROM connections WHERE session_key = ? AND server = ?'),
-    getLiveConnection: db.prepare(
-      `SELECT c.server, c.generation, c.sealed, s.created_at, s.expires_at, s.idle_expires_at
-       FROM connections c JOIN sessions s ON s.key = c.session_key WHERE c.session_key = ? AND c.server = ?`,
+    getSessionWithConnection: db.prepare(
+      `SELECT s.created_at, s.expires_at, s.idle_expires_at, c.server, c.generation, c.sealed
+       FROM sessions s LEFT JOIN connections c ON c.session_key = s.key AND c.server = ? WHERE s.key = ?`,
     ),
     listConnections: db.prepare('SELECT server, generation, sealed FROM connections WHERE session_key = ?'),
     upsertConnection: db.prepare(

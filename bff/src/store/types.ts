@@ -37,6 +37,11 @@ export interface TokenRecord {
   stepUp?: { scope: string; attempts: number };
 }
 
+export interface SessionWithConnection {
+  session: SessionRecord;
+  record: TokenRecord | undefined;
+}
+
 export interface McpSessionOwner {
   sessionId: string;
   server: string;
@@ -72,6 +77,11 @@ export interface TokenStore {
 
   /** An undecryptable record (its key was removed) reads as absent. */
   getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined>;
+  /**
+   * The live session and its connection to `server` (absent like getConnection's), read together in
+   * one statement or round trip: what every proxied MCP call needs. Undefined when the session is not live.
+   */
+  getSessionWithConnection(id: string, server: string): Promise<SessionWithConnection | undefined>;
   listConnections(sessionId: string): Promise<Map<string, TokenRecord>>;
   /**
    * Unconditional write (a login). The stored generation is the larger of `record.generation` and one
