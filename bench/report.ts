@@ -6,7 +6,7 @@ import type { SessionsResult } from './servers/sessions.js';
 
 export type Mode = 'json' | 'sse';
 /** bff-before: the BFF as it was before the performance fixes (BENCH_BEFORE_REF), run by the same harness. */
-export type Setup = 'direct' | 'nginx' | 'floor-node' | 'floor-hono-pipe' | 'floor-hono-web' | 'floor-hono-buffer' | 'floor-hono' | 'bff-before' | 'bff';
+export type Setup = 'direct' | 'nginx' | 'floor-node' | 'floor-hono-undici' | 'floor-hono-pipe' | 'floor-hono-web' | 'floor-hono-buffer' | 'floor-hono' | 'bff-before' | 'bff';
 
 export interface ThroughputRow {
   mode: Mode;
@@ -74,6 +74,7 @@ const SETUP_LABEL: Record<Setup, string> = {
   direct: 'direct',
   nginx: 'nginx',
   'floor-node': 'bare node:http pipe',
+  'floor-hono-undici': 'bare Hono + undici (the BFF’s upstream client)',
   'floor-hono-pipe': 'bare Hono + node:http pipe',
   'floor-hono-web': 'bare Hono + node:http, web stream',
   'floor-hono-buffer': 'bare Hono + fetch, JSON buffered',
@@ -85,6 +86,7 @@ const COLORS: Record<Setup, string> = {
   direct: '#4c78a8',
   nginx: '#72b7b2',
   'floor-node': '#b279a2',
+  'floor-hono-undici': '#bd86b4',
   'floor-hono-pipe': '#c994c7',
   'floor-hono-web': '#dcb0d6',
   'floor-hono-buffer': '#e2bcd9',
@@ -98,7 +100,7 @@ const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–
 const f2 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '–');
 
-const ORDER: Setup[] = ['direct', 'nginx', 'floor-node', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff'];
+const ORDER: Setup[] = ['direct', 'nginx', 'floor-node', 'floor-hono-undici', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff'];
 function setupsOf(results: BenchResults): Setup[] {
   return ORDER.filter((s) => results.throughput.some((r) => r.setup === s));
 }
@@ -181,7 +183,7 @@ function markdown(results: BenchResults): string {
   }
   if (setups.some((s) => s.startsWith('floor-'))) {
     out.push(
-      '- Floors (JSON at concurrency 16; `BENCH_FLOOR=all` for every row, `BENCH_FLOOR=0` for none), each adding the bearer token and nothing else (no session, CSRF check, store or logs): **bare node:http pipe** forwards with `http.request` on a keep-alive agent and pipes the answer back; **bare Hono + node:http pipe** does the same from a Hono route, writing to the Node response itself (`RESPONSE_ALREADY_SENT`); **bare Hono + fetch** forwards with `fetch()` and returns the upstream body as a web stream, as the BFF did before the fixes.',
+      '- Floors (JSON at concurrency 16; `BENCH_FLOOR=all` for every row, `BENCH_FLOOR=0` for none), each adding the bearer token and nothing else (no session, CSRF check, store or logs), passing the answer\'s Content-Length through as the BFF does: **bare node:http pipe** forwards with `http.request` on a keep-alive agent and pipes the answer back; **bare Hono + undici** forwards from a Hono route with the BFF\'s own upstream client (undici\'s dispatcher, `bff/src/mcp/upstream.ts`), writing to the Node response itself (`RESPONSE_ALREADY_SENT`), as the BFF does; **bare Hono + node:http pipe** does the same over `http.request` and `pipe()`, as the BFF did until undici; **bare Hono + fetch** forwards with `fetch()` and returns the upstream body as a web stream, as the BFF did before the fixes.',
     );
   }
   out.push(
@@ -223,7 +225,7 @@ function markdown(results: BenchResults): string {
     }
     out.push('');
   }
-  const floorRows = (['nginx', 'floor-node', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff'] as Setup[])
+  const floorRows = (['nginx', 'floor-node', 'floor-hono-undici', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff'] as Setup[])
     .map((setup) => row(results, 'json', 16, setup))
     .filter((r): r is ThroughputRow => r !== undefined);
   if (floorRows.some((r) => r.setup.startsWith('floor-'))) {
@@ -232,7 +234,7 @@ function markdown(results: BenchResults): string {
     out.push('## Where the BFF\'s cost comes from: bare proxies at JSON, concurrency 16');
     out.push('');
     out.push(
-      'The BFF forwards the way **bare Hono + node:http pipe** does, so the BFF minus that row is the BFF\'s own work: the session cookie and session lookup, the CSRF check, the token read, the security headers and the request log. **bare Hono + fetch** minus **bare Hono + node:http pipe** is what `fetch()` and web streams cost (the BFF before the fixes forwarded that way); **bare Hono + node:http pipe** minus **bare node:http pipe** is Hono and its Node adapter.',
+      'The BFF forwards the way **bare Hono + undici** does, so the BFF minus that row is the BFF\'s own work: the session cookie and session lookup, the CSRF check, the token read, the security headers and the request log. **bare Hono + node:http pipe** minus **bare Hono + undici** is what node:http\'s client and `pipe()` cost over undici\'s dispatcher; **bare Hono + fetch** minus **bare Hono + node:http pipe** is what `fetch()` and web streams cost (the BFF before the fixes forwarded that way); **bare Hono + node:http pipe** minus **bare node:http pipe** is Hono and its Node adapter.',
     );
     out.push('');
     out.push('| setup | proxy CPU µs/req | req/s | / nginx | / direct |');
@@ -341,7 +343,7 @@ function beforeAfter(results: BenchResults, before: BenchResults | undefined): s
   const out = ['## Before and after the fixes', ''];
   if (results.throughput.some((r) => r.setup === 'bff-before')) {
     out.push(
-      `Measured in this run, interleaved with the others: "before" is the BFF at commit \`${results.settings.before?.commit ?? '?'}\` (\`BENCH_BEFORE_REF\`), "after" the BFF as it is. The fixes in between: the session-cookie cache (unsealing cost PBKDF2, AES-CBC and HMAC through WebCrypto per request); node:http with keep-alive agents, piping answers straight into the Node response instead of fetch() and web streams; reading Node's parsed request instead of building a web Request view (Headers, AbortController) per call; one SQLite statement for the session and its token record, the last opened record's plaintext reused while its ciphertext is unchanged; and the MCP server's Content-Length passed through, so a JSON answer goes out in one write instead of being re-chunked.`,
+      `Measured in this run, interleaved with the others: "before" is the BFF at commit \`${results.settings.before?.commit ?? '?'}\` (\`BENCH_BEFORE_REF\`), "after" the BFF as it is. The fixes in between: the session-cookie cache (unsealing cost PBKDF2, AES-CBC and HMAC through WebCrypto per request); undici's dispatcher writing answers straight into the Node response instead of fetch() and web streams (node:http with pipe() in between); reading Node's parsed request instead of building a web Request view (Headers, AbortController) per call; one store read (one SQLite statement, one Redis round trip) for the session and its token record, the last opened record's plaintext reused while its ciphertext is unchanged; and the MCP server's Content-Length passed through, so a JSON answer goes out in one write instead of being re-chunked.`,
     );
     out.push('');
     out.push('| answer | concurrency | req/s before → after | BFF CPU µs/req before → after | p50 before → after | BFF/direct before → after |');

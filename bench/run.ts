@@ -118,6 +118,7 @@ async function main(): Promise<void> {
   ];
   const floorPorts = {
     'floor-node': await freePort(),
+    'floor-hono-undici': await freePort(),
     'floor-hono-pipe': await freePort(),
     ...(process.env.BENCH_FLOOR_WEB === '1' ? { 'floor-hono-web': await freePort(), 'floor-hono-buffer': await freePort() } : {}),
     'floor-hono': await freePort(),
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
       });
     }
   }
-  const floorTarget = (setup: 'floor-node' | 'floor-hono-pipe' | 'floor-hono-web' | 'floor-hono-buffer' | 'floor-hono') => {
+  const floorTarget = (setup: 'floor-node' | 'floor-hono-undici' | 'floor-hono-pipe' | 'floor-hono-web' | 'floor-hono-buffer' | 'floor-hono') => {
     const port = (floorPorts as Partial<Record<string, number>>)[setup];
     return floors[setup] && port ? { [setup]: (body = ECHO) => ({ url: `http://127.0.0.1:${port}/mcp`, headers: MCP_HEADERS, body }) } : {};
   };
@@ -193,6 +194,7 @@ async function main(): Promise<void> {
     direct: (body = ECHO) => ({ url: mcpUrl, headers: { ...MCP_HEADERS, authorization: `Bearer ${accessToken}` }, body }),
     ...(nginx ? { nginx: (body = ECHO) => ({ url: `${nginx?.url}/mcp`, headers: MCP_HEADERS, body }) } : {}),
     ...floorTarget('floor-node'),
+    ...floorTarget('floor-hono-undici'),
     ...floorTarget('floor-hono-pipe'),
     ...floorTarget('floor-hono-web'),
     ...floorTarget('floor-hono-buffer'),

@@ -8,16 +8,25 @@ import { serveRpc } from '../lib/child.js';
  * in Node, none with a session, CSRF check, store or logs.
  * - `hono`: a Hono route that forwards with fetch() and returns the upstream body as a web stream, as
  *   the BFF does;
- * - `hono-pipe`: a Hono route that forwards with node:http on a keep-alive agent and pipes the answer
- *   into the Node response itself (RESPONSE_ALREADY_SENT), no fetch and no web streams;
+ * - `hono-undici`: a Hono route that forwards with the BFF's own upstream client (undici's dispatcher,
+ *   bff/src/mcp/upstream.ts) into the Node response itself (RESPONSE_ALREADY_SENT), as the BFF does;
+ * - `hono-pipe`: the same with node:http on a keep-alive agent, piping the answer, no fetch and no web
+ *   streams;
  * - `hono-web`: node:http upstream, answered as a web Response over Readable.toWeb (what a fetch()
  *   stand-in built on node:http would cost);
  * - `hono-buffer`: like `hono`, but a JSON answer is read whole and sent as bytes;
  * - `node`: node:http piping with a keep-alive agent, no framework.
  * argv: kind, port, MCP server URL, access token.
  */
-const [kind, port, mcpUrl, token] = process.argv.slice(2) as ['hono' | 'hono-pipe' | 'hono-web' | 'hono-buffer' | 'node', string, string, string];
+const [kind, port, mcpUrl, token] = process.argv.slice(2) as ['hono' | 'hono-undici' | 'hono-pipe' | 'hono-web' | 'hono-buffer' | 'node', string, string, string];
 const FORWARD = ['content-type', 'accept', 'mcp-protocol-version'];
+
+/** The answer's type and, as the BFF passes it through, its length (a JSON answer then goes out in one write). */
+function answerHeaders(headers: import('node:http').IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = { 'content-type': headers['content-type'] ?? 'application/octet-stream' };
+  if (headers['content-length'] !== undefined) out['content-length'] = headers['content-length'];
+  return out;
+}
 
 if (kind === 'node') {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
@@ -30,7 +39,7 @@ if (kind === 'node') {
     }
     if (req.headers['content-length']) headers['content-length'] = req.headers['content-length'];
     const out = request(upstream, { method: req.method, headers, agent }, (up) => {
-      res.writeHead(up.statusCode ?? 502, { 'content-type': up.headers['content-type'] ?? 'application/octet-stream' });
+      res.writeHead(up.statusCode ?? 502, answerHeaders(up.headers));
       up.pipe(res);
     });
     out.on('error', () => res.destroy());
@@ -59,13 +68,26 @@ if (kind === 'node') {
     headers['content-length'] = String(body.byteLength);
     return { headers, body };
   };
+  if (kind === 'hono-undici') {
+    const { UpstreamClient } = await import('../../bff/src/mcp/upstream.js');
+    const client = new UpstreamClient();
+    app.post('/mcp', async (c) => {
+      const { headers, body } = await bearerRequest(c.req);
+      delete headers['content-length'];
+      const res = c.env.outgoing;
+      const answer = await client.send(upstream, { method: 'POST', headers, body, headersTimeoutMs: 30_000, watchClient: () => () => {} });
+      res.writeHead(answer.statusCode, answerHeaders(answer.headers));
+      answer.pipeTo(res);
+      return RESPONSE_ALREADY_SENT;
+    });
+  }
   if (kind === 'hono-pipe') {
     app.post('/mcp', async (c) => {
       const { headers, body } = await bearerRequest(c.req);
       const res = c.env.outgoing;
       await new Promise<void>((resolve, reject) => {
         const out = request(upstream, { method: 'POST', headers, agent }, (up) => {
-          res.writeHead(up.statusCode ?? 502, { 'content-type': up.headers['content-type'] ?? 'application/octet-stream' });
+          res.writeHead(up.statusCode ?? 502, answerHeaders(up.headers));
           up.pipe(res);
           resolve();
         });
