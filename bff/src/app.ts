@@ -121,7 +121,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.all('/mcp/:server', sameOrigin, async (c) => {
     const server = config.servers.find((s) => s.id === c.req.param('server'));
     if (!server) throw new ApiFailure('not_found', 'No MCP server with that id.');
-    return proxy.forward(c, server, await sessions.currentWithConnection(c, server.id));
+    return proxy.forward(c, server, () => sessions.currentWithConnection(c, server.id));
   });
   app.all('/mcp/*', () => {
     throw new ApiFailure('not_found', 'No MCP server with that id.');

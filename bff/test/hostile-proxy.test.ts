@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Listening, listen } from '../../demo/src/listen.js';
 import { type Stack, startStack } from '../../demo/src/stack.js';
@@ -325,6 +327,45 @@ describe('a browser that leaves', () => {
       expect((await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') })).status).toBe(200);
     } finally {
       delete app.variant.faults.mcp;
+    }
+  });
+});
+
+describe('a call whose body is still arriving', () => {
+  it('the session and its token are read once the body is in: a logout during a slow upload is seen', async () => {
+    const lookups: boolean[] = [];
+    let bodyComplete = false;
+    const original = app.store.getSessionWithConnection;
+    app.store.getSessionWithConnection = function (this: typeof app.store, ...args) {
+      lookups.push(bodyComplete);
+      return original.apply(this, args);
+    };
+    try {
+      const cookie = browser.jar.header(app.origin) as string;
+      const body = rpc('tools/list');
+      const half = Math.floor(body.length / 2);
+      const arrived = new Promise<IncomingMessage>((resolve) => app.server.once('request', resolve));
+      const socket = connect(app.port, '127.0.0.1');
+      let raw = '';
+      socket.on('data', (d) => {
+        raw += d.toString('latin1');
+      });
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      socket.write(
+        `POST /mcp/default HTTP/1.1\r\nHost: localhost:${app.port}\r\nX-CSRF: 1\r\nCookie: ${cookie}\r\nContent-Type: application/json\r\n` +
+          `Accept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, half)}`,
+      );
+      const request = await arrived;
+      // The BFF is reading the body now: everything that comes before that has run.
+      await expect.poll(() => request.listenerCount('data')).toBeGreaterThan(0);
+      expect(lookups).toEqual([]);
+      bodyComplete = true;
+      socket.write(body.slice(half));
+      await closed;
+      expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+      expect(lookups).toEqual([true]);
+    } finally {
+      app.store.getSessionWithConnection = original;
     }
   });
 });

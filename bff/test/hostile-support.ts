@@ -21,6 +21,8 @@ export interface VariantApp {
   variant: Variant;
   origin: string;
   port: number;
+  /** The BFF's HTTP server (to watch requests arrive). */
+  server: import('node:http').Server;
   store: MemoryTokenStore;
   config: Config;
   /** Every log line the BFF wrote (when started with a log level). */
@@ -67,6 +69,7 @@ export async function startVariantApp(
     variant,
     origin: app.origin,
     port: app.port,
+    server: app.server,
     store,
     config,
     logs,

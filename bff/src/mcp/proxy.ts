@@ -53,10 +53,12 @@ export class McpProxy {
   /**
    * Login is lazy: without a connection the request goes upstream without a token, so servers that
    * need no authorization just work; the first 401 is the challenge that says how to log in.
+   *
+   * @param lookup reads the browser's session and its connection to the target; called once the body
+   *   has arrived, so that a logout made during a slow upload is seen.
    */
-  async forward(c: Context, target: ProxyTarget, current: SessionWithConnection | undefined): Promise<Response> {
+  async forward(c: Context, target: ProxyTarget, lookup: () => Promise<SessionWithConnection | undefined>): Promise<Response> {
     const { store, tokens, hints } = this.options;
-    let session = current?.session;
     const method = c.req.method;
     if (!METHODS.has(method)) {
       throw new ApiFailure('method_not_allowed', 'Only GET, POST and DELETE are allowed here.', {}, { Allow: 'GET, POST, DELETE' });
@@ -68,16 +70,18 @@ export class McpProxy {
     }
 
     const mcpSessionId = requestHeader(c, 'mcp-session-id');
+    if (mcpSessionId !== undefined && !isValidMcpSessionId(mcpSessionId)) throw new ApiFailure('bad_request', 'Malformed Mcp-Session-Id.');
+
+    const body = method === 'POST' ? await this.readBody(c) : undefined;
+    const current = await lookup();
+    let session = current?.session;
     if (mcpSessionId !== undefined) {
-      if (!isValidMcpSessionId(mcpSessionId)) throw new ApiFailure('bad_request', 'Malformed Mcp-Session-Id.');
       const owner = await store.getMcpSessionOwner(mcpSessionId);
       if (!session || !owner || owner.sessionId !== session.id || owner.server !== target.id) {
         // Indistinguishable from an expired MCP session: the client re-initializes.
         throw new ApiFailure('not_found', 'Unknown MCP session.');
       }
     }
-
-    const body = method === 'POST' ? await this.readBody(c) : undefined;
 
     let access: AccessOutcome = current ? await tokens.accessWith(current.session.id, target.id, current.record) : { kind: 'login_required' };
     for (let attempt = 0; ; attempt++) {
@@ -87,7 +91,7 @@ export class McpProxy {
       const status = upstream.statusCode;
 
       if (status === 401) {
-        upstream.discard();
+        upstream.destroy();
         hints.remember(target.id, bearerChallenge(headerValue(upstream.headers, 'www-authenticate')));
         if (token && session && attempt === 0) {
           // The token may have been revoked or expired early: one refresh, one retry.
@@ -102,11 +106,16 @@ export class McpProxy {
       if (status === 403) {
         const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
         if (challenge.error === 'insufficient_scope') {
-          upstream.discard();
+          upstream.destroy();
           throw this.stepUp(target, access.kind === 'ok' ? access.record : undefined, challenge.scope ?? '');
         }
       }
 
+      // HTTP's status codes end at 599; a parser lets any three digits through.
+      if (status > 599) {
+        upstream.destroy();
+        throw invalidAnswer();
+      }
       const headers = downstreamResponseHeaders(upstream.headers, status);
       const ok = status >= 200 && status < 300;
       const newMcpSession = headers['mcp-session-id'];
@@ -145,16 +154,26 @@ export class McpProxy {
     if (!outgoing) {
       const h = new Headers();
       for (const [name, value] of Object.entries(out)) for (const v of [value].flat()) h.append(name, v);
-      return new Response(upstream.toWeb(), { status, headers: h });
+      const bodiless = status === 204 || status === 205 || status === 304;
+      if (bodiless) upstream.destroy();
+      return new Response(bodiless ? null : upstream.toWeb(), { status, headers: h });
     }
-    c.set('sentStatus', status);
     if (outgoing.destroyed) {
       // The browser left while the answer's session was being set up: drop the answer and its connection.
+      c.set('sentStatus', status);
       upstream.destroy();
       this.options.log.debug({ event: 'client_gone', reqId: c.get('requestId') });
       return RESPONSE_ALREADY_SENT;
     }
-    outgoing.writeHead(status, out);
+    try {
+      outgoing.writeHead(status, out);
+    } catch (error) {
+      // Nothing has been written yet when Node refuses a header (undici's parser already refuses the
+      // values Node would): the browser still gets a clean error, and the connection is not held.
+      upstream.destroy();
+      throw invalidAnswer(error);
+    }
+    c.set('sentStatus', status);
     upstream.pipeTo(outgoing);
     return RESPONSE_ALREADY_SENT;
   }
@@ -243,4 +262,8 @@ export class McpProxy {
     }
     return out;
   }
+}
+
+function invalidAnswer(cause?: unknown): ApiFailure {
+  return new ApiFailure('upstream_unavailable', 'The MCP server sent an answer that cannot be passed on.', {}, {}, { cause });
 }

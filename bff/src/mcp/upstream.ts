@@ -39,8 +39,8 @@ interface BodySink {
 
 /**
  * The MCP server's answer: status and headers, and a body that arrives whether or not it is consumed
- * yet (it is held, bounded, until the proxy decides where it goes). Exactly one of discard, destroy,
- * pipeTo or toWeb consumes it.
+ * yet (it is held, bounded, until the proxy decides where it goes). Exactly one of destroy, pipeTo or
+ * toWeb consumes it.
  */
 export class UpstreamAnswer {
   /** Settles when the body is over: undefined when complete, the error when cut off or dropped. */
@@ -66,14 +66,13 @@ export class UpstreamAnswer {
     return this.outcome !== undefined && this.outcome.error === undefined;
   }
 
-  /** Reads the body and drops it; the connection is reused. */
-  discard(): void {
-    this.attach({ write: () => true, end: () => {}, fail: () => {} });
-  }
-
-  /** Drops the answer and closes its connection (unless the body is already over). */
+  /**
+   * Drops the answer. A body already read to its end leaves its connection for reuse; an unfinished one
+   * is closed, never drained: a hostile server could drip a body (a 401 "stream") for ever.
+   */
   destroy(error: Error = new Error('answer dropped')): void {
     this.held = [];
+    this.sink ??= { write: () => true, end: () => {}, fail: () => {} };
     if (!this.outcome) this.controller.abort(error);
   }
 
@@ -153,7 +152,9 @@ export class UpstreamClient {
   // would make the next requests queue behind open streams until they time out. Idle connections are
   // kept for reuse. undici's own timeouts are off: the headers timeout is this client's (it counts the
   // connect too), and a stream's body has no time limit.
-  private readonly agent = new Agent({ connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
+  // Connections idle past clientTtl are dropped from the pool, so that it shrinks after a peak even
+  // while some stream to the same server stays open.
+  private readonly agent = new Agent({ connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, clientTtl: 60_000 });
 
   send(url: URL, r: UpstreamRequest): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
