@@ -152,9 +152,11 @@ export class UpstreamClient {
   // would make the next requests queue behind open streams until they time out. Idle connections are
   // kept for reuse. undici's own timeouts are off: the headers timeout is this client's (it counts the
   // connect too), and a stream's body has no time limit.
-  // Connections idle past clientTtl are dropped from the pool, so that it shrinks after a peak even
-  // while some stream to the same server stays open.
-  private readonly agent = new Agent({ connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, clientTtl: 60_000 });
+  // The pool keeps one (small) client object per connection it ever had open at once, until no
+  // connection to that server is left. Not `clientTtl`: in undici 7.30 every later request calls
+  // close() again on an expired client that still carries an open stream, and each call queues one more
+  // callback until the stream ends.
+  private readonly agent = new Agent({ connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
 
   send(url: URL, r: UpstreamRequest): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
