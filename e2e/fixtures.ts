@@ -20,7 +20,10 @@ export async function signIn(page: Page, user = 'alice'): Promise<void> {
   await page.getByLabel('Password').fill(`${user}-demo-password`);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('button', { name: 'Allow' }).click();
-  await expect(page).toHaveURL(/^http:\/\/localhost:\d+\//);
+  // Back in the app: past the callback and its same-site bounce page (/bff/…), which navigates on by
+  // itself; a navigation started before that would be interrupted by it.
+  await expect(page).toHaveURL(/^http:\/\/localhost:\d+\/(?!bff\/)/);
+  await page.waitForLoadState();
 }
 
 export const test = base.extend<Fixtures>({
