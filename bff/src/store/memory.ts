@@ -74,9 +74,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
-    const key = storageKey(sessionId);
-    const entry = this.live(key)?.connections.get(server);
-    return entry && this.openConnection(key, server, entry);
+    return (await this.getSessionWithConnection(sessionId, server))?.record;
   }
 
   async getSessionWithConnection(id: string, server: string): Promise<SessionWithConnection | undefined> {

@@ -232,10 +232,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
-    const h = storageKey(sessionId);
-    const [generation, sealed] = await this.op(() => this.redis.hmget(this.sessionKey(h), `g:${server}`, `c:${server}`));
-    if (generation == null || sealed == null) return undefined;
-    return this.openConnection(h, server, Number(generation), sealed);
+    return (await this.getSessionWithConnection(sessionId, server))?.record;
   }
 
   async listConnections(sessionId: string): Promise<Map<string, TokenRecord>> {
