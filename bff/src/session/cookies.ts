@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
-import { generateCookie, getCookie } from 'hono/cookie';
+import { generateCookie } from 'hono/cookie';
 import { sealData, unsealData } from 'iron-session';
 import { z } from 'zod';
 import type { SessionSecret } from '../config.js';
@@ -156,7 +156,7 @@ export class CookieJar {
   }
 
   async readLoginTransaction(c: Context): Promise<LoginTransaction | undefined> {
-    const sealed = getCookie(c, this.loginCookieName);
+    const sealed = requestCookie(c, this.loginCookieName);
     if (!sealed) return undefined;
     const parsed = loginTransactionSchema.safeParse(await this.unseal(sealed, LOGIN_TTL_SECONDS));
     return parsed.success ? parsed.data : undefined;
@@ -179,7 +179,7 @@ export class CookieJar {
   }
 
   async readLoginCompletion(c: Context): Promise<LoginCompletion | undefined> {
-    const sealed = getCookie(c, this.loginCookieName);
+    const sealed = requestCookie(c, this.loginCookieName);
     if (!sealed) return undefined;
     const parsed = loginCompletionSchema.safeParse(await this.unseal(sealed, COMPLETION_TTL_SECONDS));
     return parsed.success ? parsed.data : undefined;
