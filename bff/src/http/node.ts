@@ -16,6 +16,11 @@ function bindings(c: Context): NodeBindings | undefined {
   return c.env as NodeBindings | undefined;
 }
 
+/** The Node response to write to directly, when the app runs on @hono/node-server. */
+export function nodeResponse(c: Context): ServerResponse | undefined {
+  return bindings(c)?.outgoing;
+}
+
 /** A request header by lower-case name; repeated headers are joined as the Fetch standard joins them. */
 export function requestHeader(c: Context, name: string): string | undefined {
   const incoming = bindings(c)?.incoming;
@@ -58,7 +63,7 @@ export function watchSignal(signal: AbortSignal): ClientWatch {
  * anything is written only a closed connection emits it); elsewhere the request's AbortSignal.
  */
 export function watchClient(c: Context): ClientWatch {
-  const outgoing = bindings(c)?.outgoing;
+  const outgoing = nodeResponse(c);
   if (!outgoing) return watchSignal(c.req.raw.signal);
   return (onGone) => {
     if (outgoing.destroyed || outgoing.socket?.destroyed) {

@@ -1,9 +1,8 @@
-import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { bffRoutes } from '@mcp-bff/shared';
 import type { Context } from 'hono';
 import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
-import { requestHeader, requestQuery, watchClient } from '../http/node.js';
+import { nodeResponse, requestHeader, requestQuery, watchClient } from '../http/node.js';
 import type { Logger } from '../log.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
 import type { ChallengeHintsCache } from '../oauth/hints.js';
@@ -150,7 +149,7 @@ export class McpProxy {
     // A session started above, or a cookie sealed again under the newest secret.
     const cookies = pendingSetCookies(c);
     if (cookies.length > 0) out['set-cookie'] = cookies;
-    const outgoing = (c.env as HttpBindings | undefined)?.outgoing;
+    const outgoing = nodeResponse(c);
     if (!outgoing) {
       const h = new Headers();
       for (const [name, value] of Object.entries(out)) for (const v of [value].flat()) h.append(name, v);
