@@ -43,10 +43,9 @@ interface BodySink {
  * toWeb consumes it.
  */
 export class UpstreamAnswer {
-  /** Settles when the body is over: undefined when complete, the error when cut off or dropped. */
-  readonly finished: Promise<Error | undefined>;
-  private settle!: (outcome: Error | undefined) => void;
   private outcome: { error: Error | undefined } | undefined;
+  /** Who awaits `finished`; made only when somebody asks (not on every proxied call). */
+  private waiters: Array<(outcome: Error | undefined) => void> | undefined;
   private held: Buffer[] = [];
   private heldBytes = 0;
   private sink: BodySink | undefined;
@@ -55,9 +54,14 @@ export class UpstreamAnswer {
     private readonly controller: Dispatcher.DispatchController,
     readonly statusCode: number,
     readonly headers: NodeHeaders,
-  ) {
-    this.finished = new Promise((resolve) => {
-      this.settle = resolve;
+  ) {}
+
+  /** Settles when the body is over: undefined when complete, the error when cut off or dropped. */
+  get finished(): Promise<Error | undefined> {
+    if (this.outcome) return Promise.resolve(this.outcome.error);
+    return new Promise((resolve) => {
+      this.waiters ??= [];
+      this.waiters.push(resolve);
     });
   }
 
@@ -125,7 +129,8 @@ export class UpstreamAnswer {
   finish(error: Error | undefined): void {
     if (this.outcome) return;
     this.outcome = { error };
-    this.settle(error);
+    for (const resolve of this.waiters ?? []) resolve(error);
+    this.waiters = undefined;
     if (!this.sink) return;
     if (error) this.sink.fail(error);
     else this.sink.end();
