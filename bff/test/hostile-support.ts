@@ -37,17 +37,15 @@ export interface VariantApp {
  */
 export const SHORT_TIMEOUTS = { AUTH_SERVER_TIMEOUT_MS: '1000', UPSTREAM_TIMEOUT_MS: '1000' } as const;
 
-/** A BFF (in this process, on its own loopback port) for a variant server; 5 s AS and upstream timeouts by default. */
-export async function startVariantApp(
-  options: VariantOptions = {},
-  env: Record<string, string> = {},
-  logLevel = 'silent',
-): Promise<VariantApp> {
-  const variant = await startVariant(options);
+/** A BFF in this process, on its own loopback port, in front of any MCP server. */
+export type TestApp = Omit<VariantApp, 'variant'>;
+
+/** A BFF (in this process, on its own loopback port) for the MCP server at `mcpUrl`; 5 s AS and upstream timeouts by default. */
+export async function startApp(mcpUrl: string, env: Record<string, string> = {}, logLevel = 'silent'): Promise<TestApp> {
   const app = await listen(0, '127.0.0.1', 'localhost');
   const config = loadConfig({
     PUBLIC_URL: app.origin,
-    MCP_SERVER_URL: variant.url,
+    MCP_SERVER_URL: mcpUrl,
     SESSION_SECRET: TEST_SESSION_SECRET,
     ALLOW_HTTP_LOOPBACK: '1',
     LOG_LEVEL: logLevel,
@@ -66,7 +64,6 @@ export async function startVariantApp(
   const store = new MemoryTokenStore();
   app.handle(getRequestListener(createApp({ config, store, log: createLogger(logLevel, sink) }).fetch));
   return {
-    variant,
     origin: app.origin,
     port: app.port,
     server: app.server,
@@ -74,6 +71,21 @@ export async function startVariantApp(
     config,
     logs,
     browser: () => new TestBrowser(app.origin),
+    close: () => app.close(),
+  };
+}
+
+/** A BFF for a variant server (see startApp). */
+export async function startVariantApp(
+  options: VariantOptions = {},
+  env: Record<string, string> = {},
+  logLevel = 'silent',
+): Promise<VariantApp> {
+  const variant = await startVariant(options);
+  const app = await startApp(variant.url, env, logLevel);
+  return {
+    ...app,
+    variant,
     async close() {
       await Promise.all([app.close(), variant.close()]);
     },

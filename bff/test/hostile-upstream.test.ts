@@ -1,14 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
-import { getRequestListener } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Listening, listen } from '../../demo/src/listen.js';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { MemoryTokenStore } from '../src/store/memory.js';
-import { expectCleanError, TEST_SESSION_SECRET } from './hostile-support.js';
-import { MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { expectCleanError, startApp, type TestApp } from './hostile-support.js';
+import { MCP_HEADERS, rpc } from './support.js';
 
 /**
  * An MCP server that answers with bytes no well-behaved server sends: the browser gets a clear error,
@@ -20,8 +13,7 @@ let answer = '';
 let upstream: Server;
 let upstreamUrl = '';
 const upstreamSockets = new Set<Socket>();
-let app: Listening;
-let logs: string[] = [];
+let app: TestApp;
 
 beforeAll(async () => {
   upstream = createServer((socket) => {
@@ -44,23 +36,7 @@ beforeAll(async () => {
   if (!address || typeof address === 'string') throw new Error('no address');
   upstreamUrl = `http://127.0.0.1:${address.port}/mcp`;
 
-  app = await listen(0, '127.0.0.1', 'localhost');
-  const config = loadConfig({
-    PUBLIC_URL: app.origin,
-    MCP_SERVER_URL: upstreamUrl,
-    SESSION_SECRET: TEST_SESSION_SECRET,
-    ALLOW_HTTP_LOOPBACK: '1',
-    LOG_LEVEL: 'info',
-    TOKEN_STORE: 'memory',
-    UPSTREAM_TIMEOUT_MS: '5000',
-  });
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      logs.push(String(chunk));
-      done();
-    },
-  });
-  app.handle(getRequestListener(createApp({ config, store: new MemoryTokenStore(), log: createLogger('info', sink) }).fetch));
+  app = await startApp(upstreamUrl, {}, 'info');
 });
 afterAll(async () => {
   await app.close();
@@ -69,8 +45,8 @@ afterAll(async () => {
 });
 
 async function call(): Promise<Response> {
-  logs = [];
-  return new TestBrowser(app.origin).request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
+  app.logs.length = 0;
+  return app.browser().request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
 }
 
 describe('hostile answers from the MCP server', () => {
@@ -97,6 +73,6 @@ describe('hostile answers from the MCP server', () => {
     await expectCleanError(res, 502, 'upstream_unavailable');
     await expect.poll(() => upstreamSockets.size).toBe(0);
     // The MCP server's fault, not a failure of the BFF's.
-    expect(logs.join('')).not.toMatch(/unhandled_error/);
+    expect(app.logs.join('')).not.toMatch(/unhandled_error/);
   });
 });
