@@ -73,7 +73,6 @@ if (kind === 'node') {
     const client = new UpstreamClient();
     app.post('/mcp', async (c) => {
       const { headers, body } = await bearerRequest(c.req);
-      delete headers['content-length'];
       const res = c.env.outgoing;
       const answer = await client.send(upstream, { method: 'POST', headers, body, headersTimeoutMs: 30_000, watchClient: () => () => {} });
       res.writeHead(answer.statusCode, answerHeaders(answer.headers));
