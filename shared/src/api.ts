@@ -9,6 +9,14 @@ export const CSRF_VALUE = '1';
 
 export type ConnectionStatus = 'connected' | 'login_required';
 
+/**
+ * Which MCP protocol revision the SPA speaks to a server: 'auto' negotiates as the 2026-07-28
+ * versioning section says (a modern request first, `initialize` on a legacy answer); a dated
+ * revision pins it. Set per server in MCP_SERVERS (`"protocol"`).
+ */
+export const PROTOCOL_PREFERENCES = ['auto', '2026-07-28', '2025-11-25'] as const;
+export type ProtocolPreference = (typeof PROTOCOL_PREFERENCES)[number];
+
 export interface ConnectionInfo {
   /** Route id of the MCP server: the `:server` in `/mcp/:server`. */
   server: string;
@@ -21,6 +29,8 @@ export interface ConnectionInfo {
   expiresAt: number | null;
   /** Where the browser goes to (re)connect this server. */
   loginUrl: string;
+  /** The operator's protocol choice for this server. Optional: older BFFs omit it (then 'auto'). */
+  protocol?: ProtocolPreference;
 }
 
 export interface SessionInfo {
