@@ -1,3 +1,4 @@
+import { PROTOCOL_PREFERENCES, type ProtocolPreference } from '@mcp-bff/shared';
 import { z } from 'zod';
 
 /**
@@ -34,6 +35,11 @@ export interface ServerConfig {
   scopes: string[];
   /** Send RFC 8707 `resource`; off only for authorization servers known to reject it. */
   resourceIndicator: boolean;
+  /**
+   * Which MCP revision the SPA speaks to this server ('auto' negotiates). The BFF itself is era-neutral:
+   * it only hands this to the SPA in /bff/session.
+   */
+  protocol: ProtocolPreference;
 }
 
 export interface Config {
@@ -105,6 +111,10 @@ const intFromEnv = (name: string, def: number, min: number, max: number) =>
     .max(max, `${name} must be at most ${max}`)
     .default(def);
 
+const PROTOCOL_CHOICES = PROTOCOL_PREFERENCES.join(', ');
+const protocolSchema = (name: string) =>
+  z.enum(PROTOCOL_PREFERENCES, { error: `${name} must be one of ${PROTOCOL_CHOICES}` }).default('auto');
+
 /** RFC 6749 §3.3 scope tokens, space-separated. */
 const SCOPE_LIST = /^[\x21\x23-\x5B\x5D-\x7E ]*$/;
 
@@ -121,6 +131,7 @@ const serverEntrySchema = z
       .optional()
       .refine((v) => v === undefined || SCOPE_LIST.test(Array.isArray(v) ? v.join(' ') : v), 'scopes must be scope tokens'),
     resourceIndicator: z.boolean().default(true),
+    protocol: protocolSchema('protocol'),
   })
   .strict()
   .refine((s) => !s.clientSecret || s.clientId, 'clientSecret needs a clientId');
@@ -132,6 +143,8 @@ const envSchema = z.object({
   MCP_SERVER_URL: z.url({ error: 'MCP_SERVER_URL must be an absolute URL, e.g. https://mcp.example.com/mcp' }).optional(),
   MCP_SERVER_NAME: z.string().min(1).max(100).default('MCP server'),
   MCP_SERVERS: z.string().optional(),
+  // Empty is unset, as with the other optional variables.
+  MCP_PROTOCOL: z.preprocess((v) => (v === '' ? undefined : v), protocolSchema('MCP_PROTOCOL')),
   OAUTH_CLIENT_NAME: z.string().min(1).max(100).default('MCP BFF'),
   OAUTH_CLIENT_METADATA_URL: z
     .url({ error: 'OAUTH_CLIENT_METADATA_URL must be an absolute https URL' })
@@ -197,6 +210,9 @@ function readServers(
     problems.push('set either MCP_SERVERS or MCP_SERVER_URL, not both');
     return [];
   }
+  if (e.MCP_SERVERS && env.MCP_PROTOCOL) {
+    problems.push('MCP_PROTOCOL goes with MCP_SERVER_URL; in MCP_SERVERS give each server a "protocol"');
+  }
   if (e.MCP_SERVER_URL) {
     checkUrl('MCP_SERVER_URL', e.MCP_SERVER_URL, allowHttpLoopback, problems);
     return [
@@ -209,6 +225,7 @@ function readServers(
         issuer: e.OAUTH_ISSUER,
         scopes: splitScopes(e.OAUTH_SCOPES),
         resourceIndicator: env.OAUTH_RESOURCE_INDICATOR !== '0',
+        protocol: e.MCP_PROTOCOL,
       },
     ];
   }
@@ -242,6 +259,7 @@ function readServers(
       issuer: entry.issuer,
       scopes: splitScopes(entry.scopes),
       resourceIndicator: entry.resourceIndicator,
+      protocol: entry.protocol,
     };
   });
 }
@@ -360,6 +378,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ({
       ...env,
       MCP_SERVER_NAME: env.MCP_SERVER_NAME ?? 'MCP server',
+      MCP_PROTOCOL: 'auto',
       OAUTH_SCOPES: env.OAUTH_SCOPES ?? '',
     } as unknown as z.infer<typeof envSchema>);
   const servers = readServers(serverEnv, env, allowHttpLoopback, problems);

@@ -205,6 +205,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
           scopes: record?.scopes ?? [],
           expiresAt: record?.expiresAt ?? null,
           loginUrl: bffRoutes.login(server.id, '/'),
+          protocol: server.protocol,
         };
       }),
       sessionExpiresAt: session ? sessionEndsAt(session) : null,
