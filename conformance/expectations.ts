@@ -13,19 +13,18 @@ export interface Expectation {
   why: string;
 }
 
+/** The same at every revision's wire: the BFF's OAuth does not depend on the protocol era. */
 export const EXPECTATIONS: Record<string, Expectation> = {
-  // 0.1.16 draft
   'auth/resource-mismatch': {
     kind: 'login_refused',
     loginError: 'resource_mismatch',
     why: 'the protected resource metadata names another resource: no authorization request may be made',
   },
-  // 0.1.16 auth
   'auth/scope-retry-limit': {
     kind: 'retry_limit',
     why: 'the server never accepts the step-up: at most 3 authorizations, then a 403 without a loginUrl',
   },
-  // 0.2.0-alpha drafts (SEP-2468): the authorization response or the metadata must be rejected.
+  // SEP-2468: the authorization response or the metadata must be rejected.
   'auth/iss-supported-missing': {
     kind: 'login_failed',
     why: 'iss is advertised but missing from the authorization response: no token request',
@@ -42,6 +41,14 @@ export const EXPECTATIONS: Record<string, Expectation> = {
   },
 };
 
-export function expectationFor(scenario: string): Expectation {
-  return EXPECTATIONS[scenario] ?? { kind: 'completed', why: 'a well-behaved client finishes initialize, tools/list and tools/call' };
+/**
+ * Where a revision's wire changes what a careful client ends with, keyed by the revision the scenario
+ * runs at (the suite's --spec-version); these win over EXPECTATIONS. Empty while no scenario differs.
+ */
+export const EXPECTATIONS_BY_REVISION: Record<string, Record<string, Expectation>> = {};
+
+const COMPLETED: Expectation = { kind: 'completed', why: 'a well-behaved client finishes what the scenario asks of it' };
+
+export function expectationFor(scenario: string, revision: string): Expectation {
+  return EXPECTATIONS_BY_REVISION[revision]?.[scenario] ?? EXPECTATIONS[scenario] ?? COMPLETED;
 }
