@@ -1,13 +1,13 @@
 import { getRequestListener } from '@hono/node-server';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createApp } from '../bff/src/app.js';
 import { ConfigError, loadConfig } from '../bff/src/config.js';
 import { createLogger } from '../bff/src/log.js';
 import { MemoryTokenStore } from '../bff/src/store/memory.js';
 import { listen } from '../demo/src/listen.js';
+import { type Connected, connectMcp, NoCommonProtocolError } from '../web/src/mcp-connect.js';
 import { Browser, LoginFailed, LoginRefused } from './browser.js';
 import { formatOutcome, type Outcome, type OutcomeKind } from './outcome.js';
+import { explore, scriptedPerson } from './person.js';
 
 /**
  * The "client under test" for the official MCP conformance suite: the real BFF, in this process, on a
@@ -38,6 +38,8 @@ const SERVER_ID = 'default';
 interface Context {
   client_id?: string;
   client_secret?: string;
+  /** Tool calls the scenario wants made, with exactly these arguments (http-custom-headers). */
+  toolCalls?: Array<{ name: string; arguments: Record<string, unknown> }>;
 }
 
 function readContext(): Context {
@@ -47,6 +49,12 @@ function readContext(): Context {
   const context: Context = {};
   if (typeof parsed.client_id === 'string') context.client_id = parsed.client_id;
   if (typeof parsed.client_secret === 'string') context.client_secret = parsed.client_secret;
+  if (Array.isArray(parsed.toolCalls)) {
+    context.toolCalls = parsed.toolCalls.filter(
+      (c): c is { name: string; arguments: Record<string, unknown> } =>
+        typeof c === 'object' && c !== null && typeof c.name === 'string' && typeof c.arguments === 'object' && c.arguments !== null,
+    );
+  }
   return context;
 }
 
@@ -67,25 +75,6 @@ function bffEnvironment(appUrl: string, port: number, serverUrl: string, context
     ...(context.client_id ? { OAUTH_CLIENT_ID: context.client_id } : {}),
     ...(context.client_secret ? { OAUTH_CLIENT_SECRET: context.client_secret } : {}),
   };
-}
-
-/**
- * What every scenario's mock server expects of a well-behaved client, as in the suite's reference
- * client: initialize, tools/list, then call the tools it knows (the auth scenarios' servers have
- * `test-tool`; the tools_call scenario has `add_numbers`).
- */
-async function runScript(client: Client, steps: string[]): Promise<void> {
-  const { tools } = await client.listTools();
-  steps.push('tools/list');
-  const names = new Set(tools.map((t) => t.name));
-  if (names.has('test-tool')) {
-    await client.callTool({ name: 'test-tool', arguments: {} });
-    steps.push('tools/call test-tool');
-  }
-  if (names.has('add_numbers')) {
-    await client.callTool({ name: 'add_numbers', arguments: { a: 2, b: 3 } });
-    steps.push('tools/call add_numbers');
-  }
 }
 
 function say(message: string): void {
@@ -122,14 +111,19 @@ async function main(): Promise<number> {
 
     const browser = new Browser(listener.origin, { log: say });
     outcome.logins = browser.logins;
-    const transport = new StreamableHTTPClientTransport(new URL(`/mcp/${SERVER_ID}`, listener.origin), {
-      fetch: browser.mcpFetch,
-    });
-    const client = new Client({ name: 'mcp-bff-conformance-adapter', version: '1.0.0' }, { capabilities: {} });
+    const context = readContext();
+    let connected: Connected | undefined;
     try {
-      await client.connect(transport);
-      outcome.steps.push('initialize');
-      await runScript(client, outcome.steps);
+      // The SPA's own connect: protocol negotiation, capabilities, input handlers (web/src/mcp-connect.ts).
+      connected = await connectMcp({
+        url: new URL(`/mcp/${SERVER_ID}`, listener.origin),
+        fetch: browser.mcpFetch,
+        protocol: 'auto',
+        input: scriptedPerson(say),
+        clientInfo: { name: 'mcp-bff-conformance-adapter', version: '1.0.0' },
+      });
+      outcome.steps.push(`connect (${connected.era} ${connected.protocolVersion})`);
+      await explore(connected.client, { toolCalls: context.toolCalls, steps: outcome.steps, log: say });
       return finish('completed', `${outcome.steps.join(', ')} through the BFF after ${browser.logins.length} login(s)`);
     } catch (error) {
       if (error instanceof LoginRefused) return finish('login_refused', `${error.message} (login_error=${error.loginError ?? 'none'})`);
@@ -142,9 +136,10 @@ async function main(): Promise<number> {
         }
         return finish('bff_error', `${refusal.reason === 'login_limit' ? 'the BFF kept asking for logins' : 'the BFF refused'}: ${what}`);
       }
+      if (error instanceof NoCommonProtocolError) return finish('adapter_error', error.message);
       return finish('adapter_error', error instanceof Error ? `${error.name}: ${error.message}` : String(error));
     } finally {
-      await client.close().catch(() => {});
+      await connected?.client.close().catch(() => {});
     }
   } finally {
     await listener.close();
