@@ -308,7 +308,13 @@ function printResult(r: ScenarioResult, details: boolean): void {
   console.log(
     `${ok ? '✓' : '✗'} ${r.run.scenario}${note}: ${r.passed} passed, ${r.failed.length} failed, ${r.warnings.length} warnings; BFF: ${outcome}`,
   );
-  if (!details || ok) return;
+  if (ok) return;
+  if (!details) {
+    // Not scored: one line of what failed, the rest is in the results directory.
+    const ids = [...new Set([...r.failed, ...r.warnings].map((c) => c.slice(0, c.indexOf(':'))))];
+    if (ids.length > 0) console.log(`    not passed: ${ids.join(', ')}`);
+    return;
+  }
   for (const f of r.failed) console.log(`    FAILURE ${f}`);
   for (const w of r.warnings) console.log(`    WARNING ${w}`);
   for (const p of r.problems) console.log(`    ADAPTER ${p}`);
