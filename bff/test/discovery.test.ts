@@ -227,6 +227,21 @@ describe('scopes', () => {
     expect(variant.authorizeRequests.map((p) => p.get('scope'))).toEqual(['read', 'read write']);
   });
 
+  it('steps up with the scopes asked for before, granted or not, and the newly required ones (SEP-2350)', async () => {
+    // The AS never grants "write": the token after the first step-up has "read" only. The next step-up
+    // (for "files") still asks for "write" again, because the spec's union is over what was requested.
+    const { variant, browser } = await setup({
+      challengeScope: 'read',
+      methodScopes: { 'tools/call': 'write', 'resources/read': 'files' },
+      neverGrant: ['write'],
+    });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    expect((await callAndLogin(browser, variant, 'tools/call')).status).toBe(403);
+    expect((await callAndLogin(browser, variant, 'resources/read')).status).toBe(200);
+    const asked = variant.authorizeRequests.map((p) => (p.get('scope') ?? '').split(' ').sort().join(' '));
+    expect(asked).toEqual(['read', 'read write', 'files read write']);
+  });
+
   it('counts the first authorization towards a need the server keeps naming', async () => {
     const { variant, browser } = await setup({ challengeScope: 'admin', toolScope: 'admin', neverGrant: ['admin'] });
     expect((await callAndLogin(browser, variant)).status).toBe(200);

@@ -26,6 +26,8 @@ export interface VariantOptions {
   scopesSupported?: string[];
   /** Scope that tools/call needs (403 insufficient_scope without it). */
   toolScope?: string;
+  /** Scope other JSON-RPC methods need, by method (403 insufficient_scope naming it, as toolScope). */
+  methodScopes?: Record<string, string>;
   /** Scopes the AS refuses to grant (to test the step-up limit). */
   neverGrant?: string[];
   registration?: boolean;
@@ -335,8 +337,9 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
         return res.end();
       }
       const body = JSON.parse((await readBody(req)) || '{}') as { id?: number; method?: string };
-      if (body.method === 'tools/call' && o.toolScope && !scope.split(' ').includes(o.toolScope)) {
-        res.writeHead(403, { 'www-authenticate': `Bearer error="insufficient_scope", scope="${o.toolScope}"` });
+      const needed = body.method === 'tools/call' && o.toolScope ? o.toolScope : o.methodScopes?.[body.method ?? ''];
+      if (needed && !scope.split(' ').includes(needed)) {
+        res.writeHead(403, { 'www-authenticate': `Bearer error="insufficient_scope", scope="${needed}"` });
         return res.end();
       }
       return json(res, 200, { jsonrpc: '2.0', id: body.id ?? 1, result: { ok: true, scope } });

@@ -178,8 +178,9 @@ export class McpProxy {
   }
 
   /**
-   * A 403 insufficient_scope: offers a login for the granted and the required scopes, at most
-   * MAX_STEP_UP_ATTEMPTS times for the same need; then a plain refusal, never a loop.
+   * A 403 insufficient_scope: offers a login for the required scopes (which /bff/login joins to those
+   * asked for and granted before), at most MAX_STEP_UP_ATTEMPTS times for the same need; then a plain
+   * refusal, never a loop.
    */
   private stepUp(target: ProxyTarget, record: TokenRecord | undefined, scope: string): ApiFailure {
     const required = normaliseScopes(splitScopes(scope) ?? []).join(' ');

@@ -33,8 +33,8 @@ export interface AuthorizationOptions {
   returnTo: string;
   txn: string;
   hints: ChallengeHints;
-  /** Step-up: the scopes the server asked for, added to those already granted. */
-  stepUp?: { required: string[]; granted: string[] };
+  /** Step-up: the scopes the server asked for, and the connection's tokens so far (if any). */
+  stepUp?: { required: string[]; previous: TokenRecord | undefined };
 }
 
 export interface AuthorizationStart {
@@ -100,13 +100,18 @@ export class OAuthClient {
 
   /**
    * Scopes, in the MCP spec's order: configured ones, else the challenge's, else the resource
-   * metadata's scopes_supported, else none. offline_access only when the AS lists it. A step-up adds
-   * the newly required scopes to those already granted.
+   * metadata's scopes_supported, else none. offline_access only when the AS lists it. A step-up asks
+   * for the union of the scopes requested before (granted or not), those granted, and the newly
+   * required ones (2026-07-28 §Step-Up Authorization Flow, SEP-2350): a server that challenges per
+   * operation must not cost the user what an earlier authorization asked for.
    */
   private chooseScopes(as: oauth.AuthorizationServer, supported: string[] | undefined, o: AuthorizationOptions): string[] {
     const configured = this.server.scopes.length > 0;
     let scopes = configured ? this.server.scopes : splitScopes(o.hints.scope) ?? supported ?? [];
-    if (o.stepUp) scopes = [...o.stepUp.granted, ...scopes, ...o.stepUp.required];
+    if (o.stepUp) {
+      const previous = o.stepUp.previous;
+      scopes = [...(previous?.requestedScopes ?? []), ...(previous?.scopes ?? []), ...scopes, ...o.stepUp.required];
+    }
     scopes = scopes.filter((s) => s !== 'offline_access');
     const wantsOffline = configured ? this.server.scopes.includes('offline_access') : true;
     if (wantsOffline && as.scopes_supported?.includes('offline_access') && scopes.length > 0) scopes.push('offline_access');
@@ -263,12 +268,15 @@ export class OAuthClient {
     if (!tokens.access_token) throw new OAuthFailure('invalid_response', 'access_token missing');
     const now = Date.now();
     const expiresIn = tokens.expires_in;
+    // A refresh asks for nothing new: what the authorization request asked for stays.
+    const requestedScopes = previous ? previous.requestedScopes : o.requested.filter((s) => s !== 'offline_access');
     return {
       accessToken: tokens.access_token,
       // A refresh response without a refresh token keeps the old one (OAuth 2.1 §4.3.3).
       refreshToken: tokens.refresh_token ?? previous?.refreshToken,
       // Without a scope in the response, the AS granted what was asked (OAuth 2.1 §3.2.3).
       scopes: splitScopes(tokens.scope) ?? o.requested.filter((s) => s !== 'offline_access'),
+      ...(requestedScopes ? { requestedScopes } : {}),
       issuedAt: now,
       expiresAt: typeof expiresIn === 'number' && expiresIn > 0 ? now + expiresIn * 1000 : undefined,
       issuer: o.issuer,

@@ -21,7 +21,7 @@ import { stateMatches } from '../oauth/pkce.js';
 import { describe } from '../oauth/tokens.js';
 import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
-import { sessionEndsAt, type TokenStore } from '../store/types.js';
+import { sessionEndsAt, type TokenRecord, type TokenStore } from '../store/types.js';
 import type { AppEnv } from './env.js';
 
 export interface AuthRouteDeps {
@@ -84,7 +84,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     if (!client) return c.redirect(backToApp('authorization_failed'), 302);
     const server = client.server.id;
     const stepUpParam = c.req.query('scope');
-    let stepUp: { required: string[]; granted: string[] } | undefined;
+    let stepUp: { required: string[]; previous: TokenRecord | undefined } | undefined;
     if (stepUpParam !== undefined) {
       if (stepUpParam.length > 1000 || !SCOPE_PARAM.test(stepUpParam)) return c.redirect(backToApp('authorization_failed', returnTo), 302);
       const session = await sessions.current(c);
@@ -94,7 +94,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       if (record?.stepUp && record.stepUp.scope === required.join(' ') && record.stepUp.attempts >= MAX_STEP_UP_ATTEMPTS) {
         return c.redirect(backToApp('insufficient_scope', returnTo), 302);
       }
-      stepUp = { required, granted: record?.scopes ?? [] };
+      stepUp = { required, previous: record };
     }
     try {
       const start = await client.startAuthorization({

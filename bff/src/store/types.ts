@@ -19,6 +19,11 @@ export interface TokenRecord {
   refreshToken: string | undefined;
   /** Scopes granted (from the token response, else those requested). */
   scopes: string[];
+  /**
+   * Scopes the authorization request asked for (offline_access aside), kept across refreshes: a step-up
+   * asks for them again with the new ones (MCP 2026-07-28, SEP-2350). Absent in records stored before.
+   */
+  requestedScopes?: string[];
   /** Epoch ms when the access token was obtained. */
   issuedAt: number;
   /** Epoch ms when the access token expires; undefined when the AS did not say. */
