@@ -1,87 +1,60 @@
 /**
  * The MCP requests the pages make, and the reading of their results.
  */
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type {
   CallToolResult,
   GetPromptResult,
   Prompt,
   ReadResourceResult,
   Resource,
-  ResourceTemplate,
+  ResourceTemplateType as ResourceTemplate,
   Tool,
-} from '@modelcontextprotocol/sdk/types.js';
+} from '@modelcontextprotocol/client';
 import { z } from 'zod';
-import { cachedList, type ServerFacts, serverFacts, withClient } from './mcp';
+import { cachedList, type McpClient, type ServerFacts, serverFacts, withClient } from './mcp';
 
 export type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerFacts, Tool };
 
-/** Follows nextCursor, bounded in case a server keeps handing out cursors. */
-async function allPages<T>(fetchPage: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor?: string | undefined }>): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < 50; page++) {
-    const result = await fetchPage(cursor);
-    items.push(...result.items);
-    cursor = result.nextCursor;
-    if (cursor === undefined) break;
-  }
-  return items;
-}
+/**
+ * Every list is the SDK's aggregate of all pages (bounded by its page cap): the aggregate is also what
+ * the client validates tool results against and mirrors `x-mcp-header` parameters from (2026-07-28),
+ * and a server that declares no such capability gets an empty list without a request.
+ */
 
-const params = (cursor: string | undefined) => (cursor === undefined ? {} : { cursor });
-
-/** tools/list, every page. */
-export async function listAllTools(client: Client, signal?: AbortSignal): Promise<Tool[]> {
-  return allPages(async (cursor) => {
-    const result = await client.listTools(params(cursor), { signal });
-    return { items: result.tools, nextCursor: result.nextCursor };
-  });
+/** tools/list, every page; tools with invalid `x-mcp-header` annotations are left out (2026-07-28). */
+export async function listAllTools(client: McpClient, signal?: AbortSignal): Promise<Tool[]> {
+  return (await client.listTools(undefined, signal ? { signal } : undefined)).tools;
 }
 
 export function getTools(server: string): Promise<Tool[]> {
-  return cachedList(server, 'tools', async (client) => (client.getServerCapabilities()?.tools ? listAllTools(client) : []));
+  return cachedList(server, 'tools', (client) => listAllTools(client));
 }
 
 export function getResources(server: string): Promise<Resource[]> {
-  return cachedList(server, 'resources', async (client) =>
-    client.getServerCapabilities()?.resources
-      ? allPages(async (cursor) => {
-          const result = await client.listResources(params(cursor));
-          return { items: result.resources, nextCursor: result.nextCursor };
-        })
-      : [],
-  );
+  return cachedList(server, 'resources', async (client) => (await client.listResources()).resources);
 }
 
 export function getResourceTemplates(server: string): Promise<ResourceTemplate[]> {
-  return cachedList(server, 'resourceTemplates', async (client) =>
-    client.getServerCapabilities()?.resources
-      ? allPages(async (cursor) => {
-          const result = await client.listResourceTemplates(params(cursor));
-          return { items: result.resourceTemplates, nextCursor: result.nextCursor };
-        })
-      : [],
-  );
+  return cachedList(server, 'resourceTemplates', async (client) => (await client.listResourceTemplates()).resourceTemplates);
 }
 
 export function getPrompts(server: string): Promise<Prompt[]> {
-  return cachedList(server, 'prompts', async (client) =>
-    client.getServerCapabilities()?.prompts
-      ? allPages(async (cursor) => {
-          const result = await client.listPrompts(params(cursor));
-          return { items: result.prompts, nextCursor: result.nextCursor };
-        })
-      : [],
-  );
+  return cachedList(server, 'prompts', async (client) => (await client.listPrompts()).prompts);
 }
 
+/**
+ * Requests that may wait on the person (a form, a URL to confirm, a reply to write, in either
+ * protocol era) get this long before the client gives up; the person can cancel sooner.
+ */
+export const PERSON_TIMEOUT_MS = 10 * 60_000;
+
 export function readResource(server: string, uri: string, signal?: AbortSignal): Promise<ReadResourceResult> {
-  return withClient(server, (client) => client.readResource({ uri }, { signal }));
+  return withClient(server, (client) => client.readResource({ uri }, { signal, timeout: PERSON_TIMEOUT_MS }));
 }
 
 export function getPrompt(server: string, name: string, args: Record<string, string>): Promise<GetPromptResult> {
-  return withClient(server, (client) => client.getPrompt({ name, arguments: args }));
+  // A prompt may ask the person for input on the way (elicitation): no short timeout while they answer.
+  return withClient(server, (client) => client.getPrompt({ name, arguments: args }, { timeout: PERSON_TIMEOUT_MS }));
 }
 
 const WhoAmISchema = z.looseObject({

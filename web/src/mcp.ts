@@ -3,39 +3,38 @@
  * every page. The browser never holds a token: the BFF adds it, so the transport gets no
  * authProvider and a 401 never starts an OAuth flow here; it becomes a BffError instead.
  *
- * The client also keeps what outlives one page: the server's notifications (for the Log page), the
- * resources the person subscribed to and the chosen log level (both restored on a new MCP session),
- * and the lists of tools, resources and prompts (dropped when the server says they changed).
+ * Which protocol era a server speaks is settled in mcp-connect.ts; this module keeps what outlives
+ * one page in either era: the server's notifications (for the Log page), the resources the person
+ * subscribed to and the chosen log level (restored on a new connection), and the lists of tools,
+ * resources and prompts (dropped when the server says they changed). Pages never see the era: a
+ * subscription is `resources/subscribe` on a 2025-11-25 server and a `subscriptions/listen` stream
+ * on a 2026-07-28 one; the log level is `logging/setLevel` or a `_meta` field on every request.
  */
-import { CSRF_HEADER, CSRF_VALUE } from '@mcp-bff/shared';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { CSRF_HEADER, CSRF_VALUE, type ProtocolPreference } from '@mcp-bff/shared';
 import {
-  ErrorCode,
-  LoggingMessageNotificationSchema,
-  McpError,
-  PromptListChangedNotificationSchema,
-  ResourceListChangedNotificationSchema,
-  ResourceUpdatedNotificationSchema,
-  ToolListChangedNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
-// Ajv, the SDK's default validator, compiles schemas with new Function(), which the page's CSP
-// (no 'unsafe-eval') forbids; the cfworker validator interprets schemas instead.
-import { CfWorkerJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/cfworker';
+  type FetchLike,
+  type McpSubscription,
+  type ServerCapabilities,
+  SdkError,
+  SdkErrorCode,
+  type SubscriptionFilter,
+} from '@modelcontextprotocol/client';
 import { describeData, type LogLevel, recordActivity } from './activity';
 import { BffError, processErrorResponse } from './bff';
+import { dropPendingInput, personFor } from './inputRequests';
+import { type Connected, connectMcp, type Era, isEraMismatch, type McpClient, type RememberedEra, rootCause } from './mcp-connect';
 import { clearProblem, reportProblem } from './problems';
 import { mcpUrl } from './urls';
 
-const clientInfo = { name: 'mcp-bff-web', version: '0.1.0' };
+export { NoCommonProtocolError } from './mcp-connect';
+export type { McpClient };
 
-interface Connection {
-  readonly client: Client;
-  readonly transport: StreamableHTTPClientTransport;
+interface Connection extends Connected {
   closed: boolean;
   /** Lists fetched on this connection, by kind; dropped when the server says the list changed. */
   readonly lists: Map<ListKind, Promise<unknown>>;
+  /** 2026-07-28: the open subscriptions/listen stream, and the filter it was opened with. */
+  listen?: { subscription: McpSubscription; filter: string } | undefined;
 }
 
 export type ListKind = 'tools' | 'resources' | 'resourceTemplates' | 'prompts';
@@ -46,6 +45,12 @@ interface Entry {
 }
 
 const entries = new Map<string, Entry>();
+
+/** What each server turned out to speak, for this page's life: the next connect skips the probe. */
+const remembered = new Map<string, RememberedEra>();
+
+/** The operator's protocol choice per server, from /bff/session. */
+const preferences = new Map<string, ProtocolPreference>();
 
 /**
  * Checks a response from the /mcp proxy. The BFF's session-level answers (401 login_required,
@@ -60,6 +65,17 @@ export async function processMcpResponse(response: Response, hadMcpSession: bool
   if (response.status === 401 || response.status === 403 || response.status === 503) {
     throw await processErrorResponse(response);
   }
+  // The BFF's own refusal of a request it would not forward (a malformed header, a body too large)
+  // is `{ "error": "<code>" }`; an MCP server's 400 carries a JSON-RPC error object, left to the SDK.
+  if (response.status === 400 || response.status === 413) {
+    const body: unknown = await response
+      .clone()
+      .json()
+      .catch(() => undefined);
+    if (typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string') {
+      throw await processErrorResponse(response);
+    }
+  }
   return response;
 }
 
@@ -72,36 +88,48 @@ export const bffFetch: FetchLike = async (url, init) => {
 };
 
 async function open(server: string, entry: Entry): Promise<Connection> {
-  const transport = new StreamableHTTPClientTransport(mcpUrl(server), { fetch: bffFetch });
-  const client = new Client(clientInfo, {
-    capabilities: {},
-    jsonSchemaValidator: new CfWorkerJsonSchemaValidator(),
+  const connected = await connectMcp({
+    url: mcpUrl(server),
+    fetch: bffFetch,
+    protocol: preferences.get(server) ?? 'auto',
+    input: personFor(server),
+    prior: remembered.get(server),
+  }).catch((error: unknown) => {
+    throw unwrap(error);
   });
-  const connection: Connection = { client, transport, closed: false, lists: new Map() };
+  remembered.set(server, connected.remember);
+  const connection: Connection = { ...connected, closed: false, lists: new Map() };
+  const { client } = connection;
   listenForNotifications(server, connection);
-  // Sees failures of the background SSE stream, which no request awaits, and also every failed
+  // Sees failures no request awaits (the legacy GET stream, a listen stream) and every failed
   // request, before that request's own promise settles: closing the client right here would reject
-  // the request with "Connection closed" instead of the real error, hence the deferral.
+  // the request with "connection closed" instead of the real error, hence the deferral.
   client.onerror = (error) => {
-    if (!(error instanceof BffError)) return;
-    if (error.code === 'mcp_session_expired' || error.code === 'login_required') {
+    const cause = unwrap(error);
+    if (!(cause instanceof BffError)) return;
+    if (cause.code === 'mcp_session_expired' || cause.code === 'login_required') {
       setTimeout(() => discard(server, connection), 0);
     }
-    if (isBannerWorthy(server, error)) reportProblem(server, error);
+    if (isBannerWorthy(server, cause)) reportProblem(server, cause);
   };
-  await client.connect(transport);
   entry.connection = connection;
-  await restoreSessionState(server, client);
+  await restoreSessionState(server, connection);
   return connection;
+}
+
+/** The BFF's error inside the SDK's wrapping, if that is what it is. */
+function unwrap(error: unknown): unknown {
+  const root = rootCause(error);
+  return root instanceof BffError ? root : error;
 }
 
 /** Routes the server's notifications to the activity log, resource watchers and list caches. */
 function listenForNotifications(server: string, connection: Connection): void {
   const { client } = connection;
-  client.setNotificationHandler(LoggingMessageNotificationSchema, ({ method, params }) => {
+  client.setNotificationHandler('notifications/message', ({ method, params }) => {
     recordActivity(server, { method, level: params.level, logger: params.logger, text: describeData(params.data) });
   });
-  client.setNotificationHandler(ResourceUpdatedNotificationSchema, ({ method, params }) => {
+  client.setNotificationHandler('notifications/resources/updated', ({ method, params }) => {
     recordActivity(server, { method, text: params.uri });
     for (const listener of resourceListeners.get(server)?.get(params.uri) ?? []) listener();
   });
@@ -111,23 +139,72 @@ function listenForNotifications(server: string, connection: Connection): void {
     if (also) connection.lists.delete(also);
     for (const listener of listListeners) listener(server, kind);
   };
-  client.setNotificationHandler(ToolListChangedNotificationSchema, listChanged('tools'));
-  client.setNotificationHandler(PromptListChangedNotificationSchema, listChanged('prompts'));
-  client.setNotificationHandler(ResourceListChangedNotificationSchema, listChanged('resources', 'resourceTemplates'));
+  client.setNotificationHandler('notifications/tools/list_changed', listChanged('tools'));
+  client.setNotificationHandler('notifications/prompts/list_changed', listChanged('prompts'));
+  client.setNotificationHandler('notifications/resources/list_changed', listChanged('resources', 'resourceTemplates'));
   client.fallbackNotificationHandler = async ({ method, params }) => {
     recordActivity(server, { method, text: params === undefined ? '' : describeData(params) });
   };
 }
 
-/** A new MCP session starts bare: subscriptions and the log level are asked for again. */
-async function restoreSessionState(server: string, client: Client): Promise<void> {
+/** A new connection starts bare: subscriptions and the log level are asked for again. */
+async function restoreSessionState(server: string, connection: Connection): Promise<void> {
+  const { client } = connection;
   const capabilities = client.getServerCapabilities();
   const level = logLevels.get(server);
+  if (connection.era === 'modern') {
+    client.logLevel = level;
+    await syncListen(server, connection).catch(() => undefined);
+    return;
+  }
   const uris = subscriptions.get(server) ?? new Set<string>();
   await Promise.allSettled([
     level && capabilities?.logging ? client.setLoggingLevel(level) : undefined,
     ...(capabilities?.resources?.subscribe ? [...uris].map((uri) => client.subscribeResource({ uri })) : []),
   ]);
+}
+
+/** The 2026-07-28 filter for what this page wants to hear: list changes it can use, and subscriptions. */
+function listenFilter(server: string, capabilities: ServerCapabilities | undefined): SubscriptionFilter {
+  const uris = [...(subscriptions.get(server) ?? [])];
+  return {
+    ...(capabilities?.tools?.listChanged ? { toolsListChanged: true } : {}),
+    ...(capabilities?.prompts?.listChanged ? { promptsListChanged: true } : {}),
+    ...(capabilities?.resources?.listChanged ? { resourcesListChanged: true } : {}),
+    ...(uris.length > 0 && capabilities?.resources?.subscribe ? { resourceSubscriptions: uris } : {}),
+  };
+}
+
+/** Remote closes of a listen stream re-opened in a row before giving up (a server that keeps dropping it). */
+const MAX_RELISTENS = 5;
+
+/**
+ * Keeps one subscriptions/listen stream per modern server matching what the page wants; a changed
+ * filter opens the new stream before the old one is closed, so no update falls in between.
+ */
+async function syncListen(server: string, connection: Connection, relistens = 0): Promise<void> {
+  if (connection.era !== 'modern' || connection.closed) return;
+  const filter = listenFilter(server, connection.client.getServerCapabilities());
+  const key = JSON.stringify(filter);
+  if (connection.listen?.filter === key) return;
+  const previous = connection.listen;
+  connection.listen = undefined;
+  if (Object.keys(filter).length > 0) {
+    const subscription = await connection.client.listen(filter);
+    if (connection.closed) {
+      await subscription.close();
+      return;
+    }
+    connection.listen = { subscription, filter: key };
+    void subscription.closed.then((how) => {
+      if (connection.listen?.subscription !== subscription) return;
+      connection.listen = undefined;
+      if (how !== 'remote' || relistens >= MAX_RELISTENS) return;
+      // Unexpected drop: listen again (bounded), so updates keep coming.
+      void syncListen(server, connection, relistens + 1).catch(() => undefined);
+    });
+  }
+  await previous?.subscription.close();
 }
 
 const resourceListeners = new Map<string, Map<string, Set<() => void>>>();
@@ -158,20 +235,36 @@ export function watchLists(listener: (server: string, kind: ListKind) => void): 
   return () => listListeners.delete(listener);
 }
 
-/** resources/subscribe, remembered so that a new MCP session subscribes again. */
+/** Live updates of one resource, remembered so that a new connection subscribes again. */
 export async function subscribeResource(server: string, uri: string): Promise<void> {
-  await withClient(server, (client) => client.subscribeResource({ uri }));
-  getOrCreate(subscriptions, server, () => new Set<string>()).add(uri);
+  const set = getOrCreate(subscriptions, server, () => new Set<string>());
+  const had = set.has(uri);
+  set.add(uri);
+  try {
+    await withConnection(server, async (connection) => {
+      if (connection.era === 'modern') await syncListen(server, connection);
+      else await connection.client.subscribeResource({ uri });
+    });
+  } catch (error) {
+    if (!had) set.delete(uri);
+    throw error;
+  }
 }
 
 export async function unsubscribeResource(server: string, uri: string): Promise<void> {
   subscriptions.get(server)?.delete(uri);
-  await withClient(server, (client) => client.unsubscribeResource({ uri }));
+  await withConnection(server, async (connection) => {
+    if (connection.era === 'modern') await syncListen(server, connection);
+    else await connection.client.unsubscribeResource({ uri });
+  });
 }
 
-/** logging/setLevel, remembered so that a new MCP session gets it too. */
+/** The minimum log level, remembered so that a new connection gets it too. */
 export async function setLogLevel(server: string, level: LogLevel): Promise<void> {
-  await withClient(server, (client) => client.setLoggingLevel(level));
+  await withConnection(server, async (connection) => {
+    if (connection.era === 'modern') connection.client.logLevel = level;
+    else await connection.client.setLoggingLevel(level);
+  });
   logLevels.set(server, level);
 }
 
@@ -179,19 +272,16 @@ export function logLevelOf(server: string): LogLevel | undefined {
   return logLevels.get(server);
 }
 
-/** A list (tools, resources, …) fetched once per MCP session, until the server says it changed. */
-export function cachedList<T>(server: string, kind: ListKind, load: (client: Client) => Promise<T>): Promise<T> {
-  return withClient(server, async (client) => {
-    const connection = entries.get(server)?.connection;
-    const existing = connection?.client === client ? connection.lists.get(kind) : undefined;
+/** A list (tools, resources, …) fetched once per connection, until the server says it changed. */
+export function cachedList<T>(server: string, kind: ListKind, load: (client: McpClient) => Promise<T>): Promise<T> {
+  return withConnection(server, async (connection) => {
+    const existing = connection.lists.get(kind);
     if (existing) return existing as Promise<T>;
-    const loading = load(client);
-    if (connection?.client === client) {
-      connection.lists.set(kind, loading);
-      loading.catch(() => {
-        if (connection.lists.get(kind) === loading) connection.lists.delete(kind);
-      });
-    }
+    const loading = load(connection.client);
+    connection.lists.set(kind, loading);
+    loading.catch(() => {
+      if (connection.lists.get(kind) === loading) connection.lists.delete(kind);
+    });
     return loading;
   });
 }
@@ -215,21 +305,29 @@ function discard(server: string, connection: Connection): void {
   if (entry?.connection === connection) entries.delete(server);
   if (connection.closed) return;
   connection.closed = true;
+  dropPendingInput(server);
+  void connection.listen?.subscription.close().catch(() => undefined);
   void connection.client.close().catch(() => undefined);
 }
 
 /**
- * Runs `use` with the server's client. When the upstream MCP session has expired it starts a new
- * one (new Client, initialize) and runs `use` once more. Session-level problems go to the banner.
+ * Runs `use` with the server's client. When the connection cannot go on (the upstream MCP session
+ * expired, or the server now answers in another protocol era) it connects again and runs `use` once
+ * more. Session-level problems go to the banner.
  */
-export async function withClient<T>(server: string, use: (client: Client) => Promise<T>): Promise<T> {
+export function withClient<T>(server: string, use: (client: McpClient) => Promise<T>): Promise<T> {
+  return withConnection(server, (connection) => use(connection.client));
+}
+
+async function withConnection<T>(server: string, use: (connection: Connection) => Promise<T>): Promise<T> {
   try {
     const result = await attempt(server, use);
     clearProblem(server);
     return result;
   } catch (error) {
-    if (error instanceof BffError && isBannerWorthy(server, error)) reportProblem(server, error);
-    throw error;
+    const cause = unwrap(error);
+    if (cause instanceof BffError && isBannerWorthy(server, cause)) reportProblem(server, cause);
+    throw cause;
   }
 }
 
@@ -240,9 +338,18 @@ export async function withClient<T>(server: string, use: (client: Client) => Pro
  */
 const withoutToken = new Set<string>();
 
-export function noteConnections(connections: ReadonlyArray<{ server: string; status: string }>): void {
+export function noteConnections(connections: ReadonlyArray<{ server: string; status: string; protocol?: ProtocolPreference | undefined }>): void {
   withoutToken.clear();
-  for (const c of connections) if (c.status !== 'connected') withoutToken.add(c.server);
+  for (const c of connections) {
+    if (c.status !== 'connected') withoutToken.add(c.server);
+    const protocol = c.protocol ?? 'auto';
+    if (preferences.has(c.server) && preferences.get(c.server) !== protocol) {
+      // The operator changed the server's protocol: the next request connects afresh.
+      remembered.delete(c.server);
+      forgetClient(c.server);
+    }
+    preferences.set(c.server, protocol);
+  }
 }
 
 function isBannerWorthy(server: string, error: BffError): boolean {
@@ -250,19 +357,23 @@ function isBannerWorthy(server: string, error: BffError): boolean {
   return error.isSessionProblem;
 }
 
-async function attempt<T>(server: string, use: (client: Client) => Promise<T>): Promise<T> {
+async function attempt<T>(server: string, use: (connection: Connection) => Promise<T>): Promise<T> {
   const connection = await connect(server);
   try {
-    return await use(connection.client);
-  } catch (error) {
+    return await use(connection);
+  } catch (thrown) {
+    const error = unwrap(thrown);
     if (error instanceof BffError && error.code === 'login_required') discard(server, connection);
     // A request still in flight on a client that was dropped meanwhile fails as "connection closed".
-    const dropped = connection.closed && error instanceof McpError && error.code === ErrorCode.ConnectionClosed;
+    const dropped = connection.closed && error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed;
     const expired = error instanceof BffError && error.code === 'mcp_session_expired';
-    if (!expired && !dropped) throw error;
+    // The server answered in the other era than it did at connect (it was upgraded or rolled back).
+    const eraChanged = isEraMismatch(error);
+    if (!expired && !dropped && !eraChanged) throw error;
+    if (eraChanged) remembered.delete(server);
     discard(server, connection);
     const fresh = await connect(server);
-    return use(fresh.client);
+    return use(fresh);
   }
 }
 
@@ -273,27 +384,34 @@ export function forgetClient(server: string): void {
   else entries.delete(server);
 }
 
-/** What the server said about itself at initialize. */
+/** What the server said about itself when the connection was made. */
 export interface ServerFacts {
-  capabilities: ReturnType<Client['getServerCapabilities']>;
-  implementation: ReturnType<Client['getServerVersion']>;
+  capabilities: ServerCapabilities | undefined;
+  implementation: ReturnType<McpClient['getServerVersion']>;
   instructions: string | undefined;
+  /** 'modern' (2026-07-28, stateless) or 'legacy' (2025-11-25, sessions). */
+  era: Era;
+  /** The protocol revision in use, e.g. 2026-07-28. */
+  protocolVersion: string;
 }
 
 export function serverFacts(server: string): Promise<ServerFacts> {
-  return withClient(server, async (client) => ({
-    capabilities: client.getServerCapabilities(),
-    implementation: client.getServerVersion(),
-    instructions: client.getInstructions(),
+  return withConnection(server, async (connection) => ({
+    capabilities: connection.client.getServerCapabilities(),
+    implementation: connection.client.getServerVersion(),
+    instructions: connection.client.getInstructions(),
+    era: connection.era,
+    protocolVersion: connection.protocolVersion,
   }));
 }
 
-/** Ends one server's MCP session (DELETE) and forgets what the person asked of it. */
+/** Ends one server's connection (DELETE of a legacy MCP session) and forgets what the person asked of it. */
 export async function closeClient(server: string): Promise<void> {
   const entry = entries.get(server);
   entries.delete(server);
   subscriptions.delete(server);
   logLevels.delete(server);
+  dropPendingInput(server);
   if (!entry) return;
   await endConnection(entry);
 }
@@ -303,17 +421,20 @@ async function endConnection(entry: Entry): Promise<void> {
   if (connection.closed) return;
   connection.closed = true;
   try {
-    await connection.transport.terminateSession();
+    await connection.listen?.subscription.close();
+    // A 2026-07-28 connection has no session to end.
+    if (connection.era === 'legacy') await connection.transport.terminateSession();
   } finally {
     await connection.client.close();
   }
 }
 
-/** Ends every MCP session (DELETE) and closes the clients; for logout, before the BFF session goes. */
+/** Ends every connection and closes the clients; for logout, before the BFF session goes. */
 export async function closeAllClients(): Promise<void> {
   const all = [...entries.values()];
   entries.clear();
   subscriptions.clear();
   logLevels.clear();
+  dropPendingInput();
   await Promise.allSettled(all.map(endConnection));
 }

@@ -23,7 +23,8 @@ export type SchemaNode = SchemaCommon &
         exclusiveMaximum?: number;
       }
     | { kind: 'boolean' }
-    | { kind: 'enum'; options: EnumValue[] }
+    /** `labels[i]` names `options[i]` where the schema titles its options (elicitation's titled enums). */
+    | { kind: 'enum'; options: EnumValue[]; labels?: string[] }
     | { kind: 'object'; fields: Field[] }
     | { kind: 'array'; item: SchemaNode; minItems?: number; maxItems?: number }
     /** Anything the form cannot draw field by field ($ref, anyOf, free-form objects): edited as JSON. */
@@ -74,6 +75,19 @@ function schemaType(schema: JsonObject): string | undefined {
 /** Deeper than this, a property is edited as JSON: a form nested ten levels deep helps nobody. */
 const MAX_DEPTH = 5;
 
+/** `oneOf`/`anyOf` made only of `{ const, title }` entries: a choice with a label per option. */
+function titledOptions(list: unknown): { options: EnumValue[]; labels: string[] } | undefined {
+  if (!Array.isArray(list) || list.length === 0) return undefined;
+  const options: EnumValue[] = [];
+  const labels: string[] = [];
+  for (const entry of list) {
+    if (!isObject(entry) || !isEnumValue(entry.const)) return undefined;
+    options.push(entry.const);
+    labels.push(typeof entry.title === 'string' ? entry.title : String(entry.const));
+  }
+  return { options, labels };
+}
+
 export function schemaNode(raw: unknown, depth = 0): SchemaNode {
   const schema = isObject(raw) ? raw : {};
   const common: SchemaCommon = {
@@ -82,8 +96,14 @@ export function schemaNode(raw: unknown, depth = 0): SchemaNode {
     default: schema.default,
   };
   if (Array.isArray(schema.enum) && schema.enum.length > 0) {
-    return { ...common, kind: 'enum', options: schema.enum.filter(isEnumValue) };
+    const options = schema.enum.filter(isEnumValue);
+    // enumNames: the older way of titling options (elicitation's legacy titled enum).
+    const names = Array.isArray(schema.enumNames) ? schema.enumNames : [];
+    const labelled = names.length === options.length && names.every((n) => typeof n === 'string');
+    return { ...common, kind: 'enum', options, ...(labelled ? { labels: names as string[] } : {}) };
   }
+  const titled = titledOptions(schema.oneOf) ?? titledOptions(schema.anyOf);
+  if (titled) return { ...common, kind: 'enum', ...titled };
   if (schema.const !== undefined && isEnumValue(schema.const)) {
     return { ...common, kind: 'enum', options: [schema.const] };
   }

@@ -1,4 +1,4 @@
-import type { ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import type { ContentBlock } from '@modelcontextprotocol/client';
 import { useEffect, useMemo, useState } from 'react';
 import { Link } from 'react-router';
 import { resourcePath } from '../urls';

@@ -1,6 +1,7 @@
 import { Link, Outlet, useNavigation } from 'react-router';
 import { homePath } from '../urls';
 import { Banners } from './Banners';
+import { InputRequestDialog } from './InputRequestDialog';
 
 export function AppHeader() {
   return (
@@ -24,6 +25,7 @@ export function Layout() {
       <main id="main" className="main" tabIndex={-1} aria-busy={navigation.state === 'loading'}>
         <Outlet />
       </main>
+      <InputRequestDialog />
       {navigation.state === 'loading' && (
         <p className="nav-progress" role="status">
           Loading…

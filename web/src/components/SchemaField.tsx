@@ -176,7 +176,7 @@ function ScalarInput({ label, required, schema, value, path, errors, onChange, o
           <option value="">{required ? 'Choose…' : '(none)'}</option>
           {schema.options.map((option, index) => (
             <option key={JSON.stringify(option)} value={String(index)}>
-              {String(option)}
+              {schema.labels?.[index] ?? String(option)}
             </option>
           ))}
         </select>

@@ -1,6 +1,6 @@
-import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import type { Progress } from '@modelcontextprotocol/client';
 import { useEffect, useMemo, useRef, useState } from 'react';
-import type { CallToolResult, Tool } from '../calls';
+import { type CallToolResult, PERSON_TIMEOUT_MS, type Tool } from '../calls';
 import { withClient } from '../mcp';
 import { fieldsOf } from '../schemaForm';
 import { ArgumentsForm } from './ArgumentsForm';
@@ -29,8 +29,12 @@ export function ToolRunner({ server, tool }: { server: string; tool: Tool }) {
     setRun({ phase: 'running', progress: undefined });
     try {
       const result = await withClient(server, (client) =>
-        client.callTool({ name: tool.name, arguments: args }, undefined, {
+        client.callTool({ name: tool.name, arguments: args }, {
+          // The definition the form was drawn from: its x-mcp-header parameters are mirrored into
+          // Mcp-Param-* headers (2026-07-28) and its outputSchema checks the result.
+          toolDefinition: tool,
           signal: controller.signal,
+          timeout: PERSON_TIMEOUT_MS,
           onprogress: (progress) => {
             if (!controller.signal.aborted) setRun({ phase: 'running', progress });
           },

@@ -2,7 +2,7 @@
  * `/servers/:server/resources`: the server's resources, and its resource templates with a form for
  * their parameters.
  */
-import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import { UriTemplate } from '@modelcontextprotocol/client';
 import { useId, useMemo, useState } from 'react';
 import { Link, type LoaderFunctionArgs, useLoaderData, useNavigate } from 'react-router';
 import { getResources, getResourceTemplates, type ResourceTemplate } from '../calls';

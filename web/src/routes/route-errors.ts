@@ -4,6 +4,7 @@
  */
 import { data } from 'react-router';
 import { BffError, bffErrorMessage } from '../bff';
+import { NoCommonProtocolError } from '../mcp-connect';
 
 export interface RouteErrorData {
   message: string;
@@ -23,6 +24,8 @@ function isJsonRpcError(error: unknown): error is Error & { code: number } {
 /** Rethrows a BffError or an MCP error as route error data; anything else unchanged. */
 export function rethrowForRoute(error: unknown): never {
   if (error instanceof BffError) throw routeError(error.status, { message: bffErrorMessage(error) });
+  // Says which revisions the server offered (its own list of version strings, shown as text).
+  if (error instanceof NoCommonProtocolError) throw routeError(502, { message: error.message });
   if (isJsonRpcError(error)) {
     // The MCP server's own words are useful here ("Resource not found"); React renders them as text.
     throw routeError(502, { message: `The MCP server answered with an error: ${error.message}` });

@@ -11,8 +11,8 @@ import { loadConnection, rethrowForServer, signedIn } from './session';
 export async function loader({ params, request }: LoaderFunctionArgs) {
   const connection = await loadConnection(request, params.server);
   // Connects (or finds that a login is needed) before any section asks for more.
-  await serverFacts(connection.server).catch(rethrowForServer(connection));
-  return { connection };
+  const facts = await serverFacts(connection.server).catch(rethrowForServer(connection));
+  return { connection, facts };
 }
 
 export type ServerLoaderData = Awaited<ReturnType<typeof loader>>;
@@ -29,7 +29,7 @@ export function indexLoader({ params }: LoaderFunctionArgs) {
 }
 
 export function Component() {
-  const { connection } = useLoaderData<typeof loader>();
+  const { connection, facts } = useLoaderData<typeof loader>();
   const { server } = connection;
   return (
     <div className="server-page">
@@ -41,6 +41,28 @@ export function Component() {
         <p className="status status-ok">Connected</p>
         {!signedIn(connection) && <p className="muted">No sign-in needed.</p>}
       </div>
+      <dl className="protocol-facts">
+        <div>
+          <dt className="muted">MCP protocol</dt>
+          <dd>
+            {facts.protocolVersion} {facts.era === 'modern' ? '(stateless)' : '(session)'}
+          </dd>
+        </div>
+        {facts.implementation && (
+          <div>
+            <dt className="muted">Server</dt>
+            <dd>
+              {facts.implementation.name} {facts.implementation.version}
+            </dd>
+          </div>
+        )}
+      </dl>
+      {facts.instructions && (
+        <details className="instructions-box">
+          <summary>Instructions from the server</summary>
+          <p className="instructions">{facts.instructions}</p>
+        </details>
+      )}
       <nav aria-label="Server sections" className="tabs">
         <NavLink to={toolsPath(server)}>Tools</NavLink>
         <NavLink to={resourcesPath(server)}>Resources</NavLink>
