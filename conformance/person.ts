@@ -3,6 +3,8 @@ import {
   type CreateMessageResult,
   type ElicitResult,
   ProtocolError,
+  SdkError,
+  SdkErrorCode,
   type Tool,
 } from '@modelcontextprotocol/client';
 import type { InputHandlers } from '../web/src/mcp-connect.js';
@@ -93,18 +95,26 @@ export interface ExploreOptions {
   log: (message: string) => void;
 }
 
+/** Failures of one answer, not of the connection: the page shows them next to that action. */
+const ANSWER_FAULTS: ReadonlySet<string> = new Set([
+  SdkErrorCode.InvalidResult,
+  SdkErrorCode.UnsupportedResultType,
+  SdkErrorCode.InputRequiredRoundsExceeded,
+]);
+
 /**
- * Runs `step`; an error the MCP server answered (JSON-RPC) is what the page would show next to that
- * action, so it is recorded and the exploration goes on. Anything else (the BFF refusing, the
- * connection failing) ends it.
+ * Runs `step`; an error the MCP server answered (JSON-RPC), or an answer the client refused as
+ * malformed, is what the page would show next to that action, so it is recorded and the exploration
+ * goes on. Anything else (the BFF refusing, the connection failing) ends it.
  */
 async function attempt(steps: string[], label: string, step: () => Promise<unknown>): Promise<void> {
   try {
     await step();
     steps.push(label);
   } catch (error) {
-    if (!(error instanceof ProtocolError)) throw error;
-    steps.push(`${label} (server error ${error.code})`);
+    if (error instanceof ProtocolError) steps.push(`${label} (server error ${error.code})`);
+    else if (error instanceof SdkError && ANSWER_FAULTS.has(error.code)) steps.push(`${label} (refused answer: ${error.code})`);
+    else throw error;
   }
 }
 
