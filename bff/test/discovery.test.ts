@@ -356,6 +356,22 @@ describe('client registration', () => {
     expect(other.tokenRequests.some((t) => t.params.get('client_id') === oldClient)).toBe(false);
   });
 
+  it('when the server has moved to another AS, does not refresh at the old one: logs in at the new one (SEP-2352)', async () => {
+    const { variant, browser } = await setup();
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    const other = await startVariant();
+    closers.push(other.close);
+    variant.moveTo(other);
+    // The old AS is gone for good: a refresh there could only fail (and, being a 5xx, keep failing as
+    // "try again later"), and its tokens would not be accepted by the server anyway.
+    variant.faults.refresh = 'status-500';
+    const res = await callAndLogin(browser, { ...variant, issuer: other.issuer } as Variant);
+    expect(res.status).toBe(200);
+    expect(variant.hits.refresh).toBe(0);
+    expect(other.registrations).toHaveLength(1);
+    expect(other.tokenRequests).toHaveLength(1);
+  });
+
   it('can leave out resource for authorization servers that reject it', async () => {
     const { variant, browser } = await setup({}, { OAUTH_RESOURCE_INDICATOR: '0' });
     expect((await callAndLogin(browser, variant)).status).toBe(200);

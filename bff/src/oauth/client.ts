@@ -190,6 +190,9 @@ export class OAuthClient {
   async refresh(record: TokenRecord): Promise<TokenRecord> {
     if (!record.refreshToken) throw new OAuthFailure('invalid_grant', 'no refresh token');
     const refreshToken = record.refreshToken;
+    if (!(await this.resourceStillNames(record.issuer))) {
+      throw new OAuthFailure('issuer_changed', `the server's metadata no longer names ${record.issuer} as its authorization server`);
+    }
     const as = await this.discovery.authorizationServer(record.issuer);
     const registered = await this.clients.forRecord(this.server, as, record.clientId);
     if (!registered) throw new OAuthFailure('invalid_grant', 'the client these tokens were issued to is gone');
@@ -224,6 +227,23 @@ export class OAuthClient {
       });
     } catch (error) {
       throw new OAuthFailure('as_unavailable', 'token endpoint answered an unusable token response', { cause: error });
+    }
+  }
+
+  /**
+   * Whether the server's protected resource metadata still names `issuer` (MCP 2026-07-28, client
+   * registration §Authorization Server Binding, SEP-2352). Tokens and the client belong to the AS that
+   * issued them; once the server has moved to another AS, a refresh at the old one could only yield a
+   * token the server refuses, or, if the old AS is gone, fail as "unavailable" on every request. The
+   * metadata comes from the discovery cache (dropped on every challenge). Metadata that cannot be read
+   * says nothing either way: the refresh goes ahead as before.
+   */
+  private async resourceStillNames(issuer: string): Promise<boolean> {
+    try {
+      const resource = await this.discovery.protectedResource(this.server.url);
+      return resource.authorization_servers.includes(issuer);
+    } catch {
+      return true;
     }
   }
 

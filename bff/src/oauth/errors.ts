@@ -15,6 +15,11 @@ export type OAuthFailureCode =
   | 'as_unavailable'
   /** The refresh token is no longer good: the user must log in again. */
   | 'invalid_grant'
+  /**
+   * The MCP server's protected resource metadata no longer names the AS that issued these tokens
+   * (it moved): they are not refreshed there, the user logs in again at the new one (SEP-2352).
+   */
+  | 'issuer_changed'
   /** The AS answered something that breaks the protocol. */
   | 'invalid_response';
 

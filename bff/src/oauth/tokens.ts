@@ -21,11 +21,12 @@ export type AccessOutcome =
 
 /**
  * How long a refresh lock lives: longer than the longest refresh can take, which is discovery when its
- * cache is cold (up to three requests) plus the token request and its one retry, each bounded by the
- * authorization server timeout, plus a margin. A lock whose holder died lapses after this.
+ * cache is cold (up to two requests for the server's protected resource metadata, up to three for the
+ * AS's) plus the token request and its one retry, each bounded by the authorization server timeout,
+ * plus a margin. A lock whose holder died lapses after this.
  */
 export function refreshLockTtlMs(authServerTimeoutMs: number): number {
-  return 5 * authServerTimeoutMs + 2_000;
+  return 7 * authServerTimeoutMs + 2_000;
 }
 
 export interface TokenManagerOptions {
@@ -121,6 +122,12 @@ export class TokenManager {
     try {
       next = await client.refresh(record);
     } catch (error) {
+      if (error instanceof OAuthFailure && error.code === 'issuer_changed') {
+        // The server moved to another AS: these tokens are of no use there, the user logs in anew.
+        this.log.info({ event: 'authorization_server_changed', server, issuer: record.issuer });
+        await this.store.deleteConnection(sessionId, server, record.generation);
+        return { kind: 'login_required' };
+      }
       if (error instanceof OAuthFailure && (error.code === 'invalid_grant' || error.code === 'invalid_response')) {
         // After a race (a lock that lapsed under a slow holder) the token may have been spent by an
         // instance that stored its successor: look before ending the connection.
