@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { csrfProblem } from '../src/http/csrf.js';
 import { safeReturnTo } from '../src/http/return-to.js';
 import { bearerChallenge, parseWwwAuthenticate } from '../src/oauth/www-authenticate.js';
-import { isValidMcpSessionId, downstreamResponseHeaders, upstreamRequestHeaders } from '../src/mcp/headers.js';
+import { checkRequestHeaders, downstreamResponseHeaders, isValidMcpSessionId } from '../src/mcp/headers.js';
 import { createPkce, createState, stateMatches } from '../src/oauth/pkce.js';
 import { needsRefresh } from '../src/oauth/tokens.js';
 import { RecordCipher } from '../src/store/cipher.js';
@@ -138,21 +138,14 @@ describe('CSRF', () => {
 });
 
 describe('proxy headers', () => {
-  it('forwards only MCP headers and sets the bearer token', () => {
-    const incoming = new Headers({
-      cookie: 'mcp_session=abc',
-      authorization: 'Bearer browser-supplied',
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': 's1',
-      'mcp-protocol-version': '2025-11-25',
-      'x-forwarded-host': 'evil.example',
-      host: 'app.example.com',
-    });
-    const out = upstreamRequestHeaders((name) => incoming.get(name) ?? undefined, 'AT');
+  it('forwards only MCP headers, never the browser’s Authorization or Cookie', () => {
+    const out = checkRequestHeaders([
+      ...['Cookie', 'mcp_session=abc', 'Authorization', 'Bearer browser-supplied', 'Content-Type', 'application/json'],
+      ...['Accept', 'application/json, text/event-stream', 'Mcp-Session-Id', 's1', 'MCP-Protocol-Version', '2025-11-25'],
+      ...['X-Forwarded-Host', 'evil.example', 'Host', 'app.example.com'],
+    ]);
     expect(out).toEqual({
       accept: 'application/json, text/event-stream',
-      authorization: 'Bearer AT',
       'content-type': 'application/json',
       'mcp-protocol-version': '2025-11-25',
       'mcp-session-id': 's1',

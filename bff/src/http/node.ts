@@ -29,6 +29,21 @@ export function requestHeader(c: Context, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/**
+ * The request's header lines as they arrived, `[name, value, name, value, …]`: names as the client
+ * spelled them, a repeated header as several lines (requestHeader joins them, and "a, b" then reads the
+ * same as one value with a comma). Without Node bindings, the web view's lines: lower-case, joined.
+ */
+export function requestHeaderLines(c: Context): readonly string[] {
+  const incoming = bindings(c)?.incoming;
+  if (incoming) return incoming.rawHeaders;
+  const lines: string[] = [];
+  c.req.raw.headers.forEach((value, name) => {
+    lines.push(name, value);
+  });
+  return lines;
+}
+
 /** One cookie's value, from the Cookie header. */
 export function requestCookie(c: Context, name: string): string | undefined {
   const header = requestHeader(c, 'cookie');

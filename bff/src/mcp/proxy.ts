@@ -2,7 +2,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { bffRoutes } from '@mcp-bff/shared';
 import type { Context } from 'hono';
 import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
-import { nodeResponse, requestHeader, requestQuery, watchClient } from '../http/node.js';
+import { nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchClient } from '../http/node.js';
 import type { Logger } from '../log.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
 import type { ChallengeHintsCache } from '../oauth/hints.js';
@@ -10,7 +10,7 @@ import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
 import type { SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from '../store/types.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
 import { pendingSetCookies } from '../session/cookies.js';
-import { downstreamResponseHeaders, headerValue, isValidMcpSessionId, upstreamRequestHeaders } from './headers.js';
+import { checkRequestHeaders, downstreamResponseHeaders, headerValue, isValidMcpSessionId, type UpstreamRequestHeaders } from './headers.js';
 import { type UpstreamAnswer, UpstreamClient, UpstreamTimeout } from './upstream.js';
 
 export interface ProxyOptions {
@@ -68,8 +68,11 @@ export class McpProxy {
       throw new ApiFailure('bad_request', 'Tokens are never accepted in the URL.');
     }
 
-    const mcpSessionId = requestHeader(c, 'mcp-session-id');
-    if (mcpSessionId !== undefined && !isValidMcpSessionId(mcpSessionId)) throw new ApiFailure('bad_request', 'Malformed Mcp-Session-Id.');
+    // Before the body is read and before anything goes upstream. The 2026-07-28 revision has no MCP
+    // session: such a request carries no Mcp-Session-Id and is authorized on its own below, like every
+    // request; a 2025-11-25 one's Mcp-Session-Id must also belong to this browser session.
+    const requestHeaders = checkRequestHeaders(requestHeaderLines(c));
+    const mcpSessionId = requestHeaders['mcp-session-id'];
 
     const body = method === 'POST' ? await this.readBody(c) : undefined;
     const current = await lookup();
@@ -86,7 +89,7 @@ export class McpProxy {
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
-      const upstream = await this.send(c, target.url, method, body, token);
+      const upstream = await this.send(c, target.url, method, requestHeaders, body, token);
       const status = upstream.statusCode;
 
       if (status === 401) {
@@ -194,17 +197,20 @@ export class McpProxy {
     });
   }
 
-  private async send(c: Context, url: string, method: string, body: Uint8Array | undefined, token: string | undefined) {
+  private async send(c: Context, url: string, method: string, headers: UpstreamRequestHeaders, body: Uint8Array | undefined, token: string | undefined) {
     let target = this.targets.get(url);
     if (!target) {
       target = new URL(url);
       this.targets.set(url, target);
     }
     const reqId = c.get('requestId');
+    // The request's own checked headers: a retry replaces the token it carried.
+    if (token) headers.authorization = `Bearer ${token}`;
+    else if (headers.authorization !== undefined) delete headers.authorization;
     try {
       return await this.upstream.send(target, {
         method,
-        headers: upstreamRequestHeaders((name) => requestHeader(c, name), token),
+        headers,
         body,
         watchClient: watchClient(c),
         headersTimeoutMs: this.options.upstreamTimeoutMs,
