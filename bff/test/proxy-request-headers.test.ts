@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { ApiFailure } from '../src/http/errors.js';
+import { createLogger } from '../src/log.js';
 import { checkRequestHeaders, isValidMirroredValue, REQUEST_HEADER_LIMITS } from '../src/mcp/headers.js';
+import { MemoryTokenStore } from '../src/store/memory.js';
 
 /**
  * What the proxy lets through to the MCP server, checked without a network: the 2026-07-28 request
@@ -177,5 +181,28 @@ describe('MCP request headers', () => {
   it('Mcp-Session-Id stays visible ASCII', () => {
     expect(checkRequestHeaders(['Mcp-Session-Id', 'abc-123'])).toEqual({ 'mcp-session-id': 'abc-123' });
     for (const id of ['', 'a b', 'caf\u00e9']) expect(refusal(['Mcp-Session-Id', id])).toMatch(/Mcp-Session-Id/);
+  });
+});
+
+describe('the proxy route', () => {
+  it('answers a bad header with the BFF’s JSON 400 naming it, also without Node’s bindings (app.request)', async () => {
+    // An upstream nobody could reach: the refusal comes before any attempt.
+    const config = loadConfig({
+      PUBLIC_URL: 'https://app.example.com',
+      MCP_SERVER_URL: 'https://mcp.invalid/mcp',
+      SESSION_SECRET: 'test-only-session-secret-0123456789abcdef',
+    });
+    const app = createApp({ config, store: new MemoryTokenStore(), log: createLogger('silent') });
+    const secret = `=?base64?${'c2VjcmV0'.repeat(3)}=?=`;
+    const res = await app.request('/mcp/default', {
+      method: 'POST',
+      headers: { 'x-csrf': '1', 'content-type': 'application/json', 'mcp-protocol-version': '2026-07-28', 'mcp-param-token': secret },
+      body: '{}',
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const body = await res.json();
+    expect(body).toEqual({ error: 'bad_request', message: expect.stringContaining('Mcp-Param-token') });
+    expect(JSON.stringify(body)).not.toContain('c2VjcmV0');
   });
 });
