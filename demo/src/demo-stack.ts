@@ -1,6 +1,6 @@
 import { type AuthServer, type AuthServerOptions, createAuthServer } from './auth-server.js';
 import { listen, type Listening } from './listen.js';
-import { createMcpServer, type McpDemo } from './mcp-server.js';
+import { createMcpServer, type McpDemo, type McpProtocols } from './mcp-server.js';
 
 /**
  * Starts the demo authorization server and the demo MCP server together: both are bound first (port 0
@@ -16,6 +16,8 @@ export interface DemoStackOptions {
   refreshTokenTtlSeconds?: number;
   /** Passed to the MCP server: answer POSTs with JSON instead of SSE. */
   enableJsonResponse?: boolean;
+  /** Passed to the MCP server: which protocol eras it speaks (default both). */
+  protocols?: McpProtocols;
 }
 
 export interface DemoStack {
@@ -46,7 +48,7 @@ export async function startDemoStack(options: DemoStackOptions): Promise<DemoSta
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
   });
-  const mcp = createMcpServer({ resource, issuer, enableJsonResponse: options.enableJsonResponse });
+  const mcp = createMcpServer({ resource, issuer, enableJsonResponse: options.enableJsonResponse, protocols: options.protocols });
   asListening.handle(authServer.handler);
   mcpListening.handle(mcp.handler);
   return {

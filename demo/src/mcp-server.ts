@@ -1,17 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import {
+  type AuthInfo,
+  createMcpHandler,
+  isInitializeRequest,
+  isLegacyRequest,
+  type McpHttpHandler,
+  type McpServer,
+  readRequestBody,
+  WebStandardStreamableHTTPServerTransport,
+} from '@modelcontextprotocol/server';
 import {
   createAccessTokenVerifier,
   InvalidAccessTokenError,
   KeysUnavailableError,
   type VerifiedAccessToken,
 } from './access-token.js';
-import { BodyTooLargeError, readBody } from './http-body.js';
-import { ADMIN_SCOPE, ADMIN_TOOL, buildMcpServer } from './mcp-tools.js';
+import { ADMIN_SCOPE, ADMIN_TOOL, buildMcpServer, createDemoState, type ProtocolEra } from './mcp-tools.js';
+
+/**
+ * Which MCP protocol eras the server speaks on its one URL: both (the default, chosen per request as the
+ * 2026-07-28 versioning section says: a request carrying the per-request `_meta` envelope is modern, an
+ * `initialize` opens a 2025-11-25 session), or only one of them, to test how clients fall back or fail.
+ */
+export type McpProtocols = 'both' | '2026-07-28' | '2025-11-25';
+export const MCP_PROTOCOLS: readonly McpProtocols[] = ['both', '2026-07-28', '2025-11-25'];
 
 export interface McpServerOptions {
   /** Its own exact URL, e.g. http://127.0.0.1:4100/mcp: served path and required token audience. */
@@ -20,20 +34,30 @@ export interface McpServerOptions {
   issuer: string;
   /** Scope every request needs; default 'mcp:tools'. */
   requiredScope?: string;
-  /** Answer POSTs with a single JSON body instead of an SSE stream (default false: SSE). */
+  /**
+   * 2025-11-25 era: answer POSTs with a single JSON body instead of an SSE stream (default false: SSE).
+   * The 2026-07-28 era always answers JSON unless the call streams notifications before its result.
+   */
   enableJsonResponse?: boolean;
   /**
-   * The SDK's stateless mode: a fresh server and transport per POST, no Mcp-Session-Id. Used by the
-   * benchmark, which sends the same tools/call from many connections without an MCP session.
+   * 2025-11-25 era without sessions: a fresh server and transport per POST, no Mcp-Session-Id. Used by
+   * the benchmark, which sends the same tools/call from many connections without an MCP session.
    */
   stateless?: boolean;
+  /**
+   * Which eras to speak (default 'both'). '2026-07-28' alone answers a 2025-11-25 request (initialize
+   * included) with 400 and the unsupported-protocol-version error naming 2026-07-28, GET and DELETE
+   * with 405; '2025-11-25' alone answers a 2026-07-28 request as a 2025-11-25 server does (400, the
+   * session is missing), so a dual-era client falls back to initialize.
+   */
+  protocols?: McpProtocols;
 }
 
 export interface McpDemo {
   handler: (req: IncomingMessage, res: ServerResponse) => void;
   /** Method and headers (lower-cased names) of every request that reached the MCP path, for tests asserting what a proxy forwarded. */
   received: Array<{ method: string; headers: Record<string, string | string[] | undefined>; closed: boolean }>;
-  /** Closes every MCP session and its transport. */
+  /** Closes every MCP session and its transport, and every 2026-07-28 exchange and listen stream. */
   close(): Promise<void>;
 }
 
@@ -41,13 +65,16 @@ export const SCOPES_SUPPORTED = ['mcp:tools', ADMIN_SCOPE];
 const BODY_LIMIT = 1024 * 1024;
 
 interface Session {
-  transport: StreamableHTTPServerTransport;
+  transport: WebStandardStreamableHTTPServerTransport;
   server: McpServer;
   /** The token subject that created the session; only that subject may use it. */
   sub: string;
 }
 
 export function createMcpServer(options: McpServerOptions): McpDemo {
+  const protocols = options.protocols ?? 'both';
+  if (!MCP_PROTOCOLS.includes(protocols)) throw new Error(`"protocols" must be one of ${MCP_PROTOCOLS.join(', ')}`);
+  const speaks = { modern: protocols !== '2025-11-25', legacy: protocols !== '2026-07-28' };
   const resourceUrl = new URL(options.resource);
   const mcpPath = resourceUrl.pathname;
   const requiredScope = options.requiredScope ?? 'mcp:tools';
@@ -64,6 +91,27 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
   const verify = createAccessTokenVerifier({ issuer: options.issuer, resource: options.resource });
   const sessions = new Map<string, Session>();
   const received: McpDemo['received'] = [];
+  const state = createDemoState();
+  const build = (era: ProtocolEra) => buildMcpServer({ era, sessionCount: () => sessions.size, state });
+
+  // 2026-07-28: a fresh server per request, subscriptions/listen fed by the shared state's bus. Its own
+  // legacy leg is off: 2025-11-25 traffic goes to the sessions below (or, modern only, is refused there).
+  const modern: McpHttpHandler | undefined = speaks.modern
+    ? createMcpHandler(() => build('modern'), {
+        legacy: 'reject',
+        bus: state.bus,
+        maxRequestBodySize: BODY_LIMIT,
+        onerror: (err) => {
+          // Refused requests (wrong era, bad headers) are answered on the wire; only surprises are logged.
+          if (!/^(Rejected |Unsupported protocol version)/.test(err.message)) console.error('[demo-mcp]', err.message);
+        },
+      })
+    : undefined;
+
+  const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+    new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers } });
+  const jsonRpcError = (status: number, code: number, message: string, headers: Record<string, string> = {}) =>
+    json(status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
 
   /** RFC 6750 §3 challenge, with RFC 9728's resource_metadata so clients can discover the AS. */
   function challenge(params: { error?: string; description?: string; scope: string }): string {
@@ -74,52 +122,35 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     return `Bearer ${parts.join(', ')}`;
   }
 
-  function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    res.statusCode = status;
-    res.setHeader('Content-Type', 'application/json');
-    res.setHeader('Cache-Control', 'no-store');
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    res.end(JSON.stringify(body));
-  }
-
-  const jsonRpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { code, message }, id: null });
-
-  async function authenticate(req: IncomingMessage, res: ServerResponse): Promise<VerifiedAccessToken | undefined> {
-    const header = req.headers.authorization;
-    const match = header === undefined ? null : /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
+  /** The verified token, or the response refusing the request. */
+  async function authenticate(request: Request): Promise<VerifiedAccessToken | Response> {
+    const header = request.headers.get('authorization');
+    const match = header === null ? null : /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
     if (!header || !/^bearer\b/i.test(header)) {
       // No credentials at all: RFC 6750 says no error code, just the challenge.
-      sendJson(res, 401, { error: 'unauthorized', error_description: 'A bearer access token is required' }, {
+      return json(401, { error: 'unauthorized', error_description: 'A bearer access token is required' }, {
         'WWW-Authenticate': challenge({ scope: requiredScope }),
       });
-      return undefined;
     }
     const invalid = (description: string) =>
-      sendJson(res, 401, { error: 'invalid_token', error_description: description }, {
+      json(401, { error: 'invalid_token', error_description: description }, {
         'WWW-Authenticate': challenge({ error: 'invalid_token', description, scope: requiredScope }),
       });
-    if (!match?.[1]) {
-      invalid('The access token is invalid');
-      return undefined;
-    }
+    if (!match?.[1]) return invalid('The access token is invalid');
     try {
       return await verify(match[1]);
     } catch (err) {
-      if (err instanceof InvalidAccessTokenError) {
-        invalid(err.publicDescription);
-        return undefined;
-      }
+      if (err instanceof InvalidAccessTokenError) return invalid(err.publicDescription);
       if (err instanceof KeysUnavailableError) {
         console.error('[demo-mcp]', err.message);
-        sendJson(res, 503, { error: 'temporarily_unavailable', error_description: 'Cannot validate tokens right now' }, { 'Retry-After': '5' });
-        return undefined;
+        return json(503, { error: 'temporarily_unavailable', error_description: 'Cannot validate tokens right now' }, { 'Retry-After': '5' });
       }
       throw err;
     }
   }
 
-  function insufficientScope(res: ServerResponse, scope: string): void {
-    sendJson(res, 403, { error: 'insufficient_scope', error_description: `This request needs the scope: ${scope}`, scope }, {
+  function insufficientScope(scope: string): Response {
+    return json(403, { error: 'insufficient_scope', error_description: `This request needs the scope: ${scope}`, scope }, {
       'WWW-Authenticate': challenge({ error: 'insufficient_scope', scope }),
     });
   }
@@ -144,42 +175,37 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     });
   }
 
-  async function handleMcp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const entry = { method: req.method ?? '', headers: { ...req.headers }, closed: false };
-    received.push(entry);
-    // Tests watch whether a proxy closed a stream it no longer needed.
-    res.on('close', () => {
-      entry.closed = true;
-    });
-    const method = req.method ?? '';
+  async function handleMcp(request: Request, url: URL, res: ServerResponse): Promise<Response> {
+    const method = request.method;
     if (method !== 'GET' && method !== 'POST' && method !== 'DELETE') {
-      res.setHeader('Allow', 'GET, POST, DELETE');
-      return sendJson(res, 405, jsonRpcError(-32000, 'Method not allowed'));
+      return jsonRpcError(405, -32000, 'Method not allowed', { Allow: speaks.legacy ? 'GET, POST, DELETE' : 'POST' });
     }
     // RFC 6750 §2.3 query tokens end up in logs and histories: refuse them outright, even valid ones.
     if (url.searchParams.has('access_token')) {
-      return sendJson(res, 400, { error: 'invalid_request', error_description: 'Send the access token in the Authorization header only' }, {
+      return json(400, { error: 'invalid_request', error_description: 'Send the access token in the Authorization header only' }, {
         'WWW-Authenticate': challenge({ error: 'invalid_request', scope: requiredScope }),
       });
     }
 
-    const token = await authenticate(req, res);
-    if (!token) return;
-    if (!token.scopes.includes(requiredScope)) return insufficientScope(res, requiredScope);
+    // The same checks in both eras, before either SDK path sees the request.
+    const token = await authenticate(request);
+    if (token instanceof Response) return token;
+    if (!token.scopes.includes(requiredScope)) return insufficientScope(requiredScope);
 
     let body: unknown;
     if (method === 'POST') {
-      const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-      if (type !== 'application/json') return sendJson(res, 415, jsonRpcError(-32000, 'Content-Type must be application/json'));
+      const type = (request.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type !== 'application/json') return jsonRpcError(415, -32000, 'Content-Type must be application/json');
+      const read = await readRequestBody(request, BODY_LIMIT);
+      if (read.tooLarge) return jsonRpcError(413, -32000, 'Request body too large');
       try {
-        body = JSON.parse(await readBody(req, BODY_LIMIT));
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) return sendJson(res, 413, jsonRpcError(-32000, 'Request body too large'));
-        return sendJson(res, 400, jsonRpcError(-32700, 'Parse error: Invalid JSON'));
+        body = JSON.parse(read.text);
+      } catch {
+        return jsonRpcError(400, -32700, 'Parse error: Invalid JSON');
       }
       // Decided here, before the transport, so the client gets an HTTP 403 it can act on (step-up).
       if (callsAdminTool(body) && !token.scopes.includes(ADMIN_SCOPE)) {
-        return insufficientScope(res, [requiredScope, ADMIN_SCOPE].join(' '));
+        return insufficientScope([requiredScope, ADMIN_SCOPE].join(' '));
       }
     }
 
@@ -191,46 +217,53 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
       resource: resourceUrl,
       extra: { sub: token.sub },
     };
-    (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfo;
+    // The SDK's own classification (the envelope claim in _meta and the MCP-Protocol-Version header)
+    // decides the era, so that this routing and its modern path can never disagree.
+    if (modern && (!speaks.legacy || !(await isLegacyRequest(request, body, { maxRequestBodySize: BODY_LIMIT })))) {
+      return modern.fetch(request, { authInfo, parsedBody: body });
+    }
+    return serveLegacy(request, body, token.sub, authInfo, res);
+  }
 
+  /** 2025-11-25: Mcp-Session-Id sessions, each bound to the subject that opened it (or, stateless, none). */
+  async function serveLegacy(request: Request, body: unknown, sub: string, authInfo: AuthInfo, res: ServerResponse): Promise<Response> {
+    const enableJsonResponse = options.enableJsonResponse ?? false;
     if (options.stateless) {
-      if (method !== 'POST') return sendJson(res, 405, jsonRpcError(-32000, 'Only POST in stateless mode'), { Allow: 'POST' });
-      const server = buildMcpServer({ sessionCount: () => 0 });
-      const transport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: undefined,
-        enableJsonResponse: options.enableJsonResponse ?? false,
-      });
+      if (request.method !== 'POST') return jsonRpcError(405, -32000, 'Only POST in stateless mode', { Allow: 'POST' });
+      const server = build('legacy');
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse });
       res.on('close', () => {
         void transport.close();
         void server.close();
       });
       await server.connect(transport);
-      await transport.handleRequest(req, res, body);
-      return;
+      return transport.handleRequest(request, { parsedBody: body, authInfo });
     }
 
-    const sessionId = req.headers['mcp-session-id'];
-    if (typeof sessionId === 'string') {
+    const sessionId = request.headers.get('mcp-session-id');
+    if (sessionId !== null) {
       const session = sessions.get(sessionId);
       // Someone else's session id is as good as an unknown one: 404, nothing revealed.
-      if (!session || session.sub !== token.sub) return sendJson(res, 404, jsonRpcError(-32001, 'Session not found'));
-      await session.transport.handleRequest(req, res, body);
+      if (!session || session.sub !== sub) return jsonRpcError(404, -32001, 'Session not found');
+      const response = await session.transport.handleRequest(request, { parsedBody: body, authInfo });
       // MCP sends no response to a cancelled request, so the SSE stream of the POST that carried it
       // would stay open until the client hangs up (through a proxy, one busy browser connection per
       // cancelled call). The tool has already been aborted by now; end its stream too.
       for (const requestId of cancelledRequestIds(body)) session.transport.closeSSEStream(requestId);
-      return;
+      return response;
     }
-    if (method !== 'POST' || !isInitializeRequest(body)) {
-      return sendJson(res, 400, jsonRpcError(-32000, 'Bad Request: Mcp-Session-Id header is required'));
+    // What a 2025-11-25 server answers anything but initialize without a session, 2026-07-28 requests
+    // included: a dual-era client reads this as "legacy server" and falls back to initialize.
+    if (request.method !== 'POST' || !isInitializeRequest(body)) {
+      return jsonRpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
     }
 
-    const server = buildMcpServer({ sessionCount: () => sessions.size });
-    const transport = new StreamableHTTPServerTransport({
+    const server = build('legacy');
+    const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
-      enableJsonResponse: options.enableJsonResponse ?? false,
+      enableJsonResponse,
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, server, sub: token.sub });
+        sessions.set(id, { transport, server, sub });
       },
       onsessionclosed: (id) => {
         sessions.delete(id);
@@ -240,35 +273,49 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    return transport.handleRequest(request, { parsedBody: body, authInfo });
   }
 
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', resourceUrl.origin);
+  async function route(request: Request, res: ServerResponse): Promise<Response> {
+    const url = new URL(request.url);
     if (metadataPaths.has(url.pathname)) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('Allow', 'GET, HEAD');
-        return sendJson(res, 405, { error: 'method_not_allowed' });
-      }
-      return sendJson(res, 200, metadata, { 'Cache-Control': 'public, max-age=60' });
+      if (request.method !== 'GET' && request.method !== 'HEAD') return json(405, { error: 'method_not_allowed' }, { Allow: 'GET, HEAD' });
+      return json(200, metadata, { 'Cache-Control': 'public, max-age=60' });
     }
-    if (url.pathname === mcpPath) return handleMcp(req, res, url);
-    return sendJson(res, 404, { error: 'not_found' });
+    if (url.pathname === mcpPath) return handleMcp(request, url, res);
+    return json(404, { error: 'not_found' });
   }
+
+  // The SDK's HTTP face is web-standard (Request in, Response out); Hono's adapter bridges it to
+  // node:http, streaming both ways and aborting the Request's signal when the client goes away (which is
+  // how a 2026-07-28 client cancels: it closes the response stream).
+  const listener = getRequestListener(
+    async (request, env) => {
+      try {
+        return await route(request, (env as HttpBindings).outgoing);
+      } catch (err) {
+        console.error('[demo-mcp] unhandled error:', err);
+        return jsonRpcError(500, -32603, 'Internal server error');
+      }
+    },
+    { overrideGlobalObjects: false },
+  );
 
   return {
     handler(req, res) {
-      route(req, res).catch((err: unknown) => {
-        console.error('[demo-mcp] unhandled error:', err);
-        if (!res.headersSent) sendJson(res, 500, jsonRpcError(-32603, 'Internal server error'));
-        else res.destroy();
+      const entry = { method: req.method ?? '', headers: { ...req.headers }, closed: false };
+      if (new URL(req.url ?? '/', resourceUrl.origin).pathname === mcpPath) received.push(entry);
+      // Tests watch whether a proxy closed a stream it no longer needed.
+      res.on('close', () => {
+        entry.closed = true;
       });
+      void listener(req, res);
     },
     received,
     async close() {
       const all = [...sessions.values()];
       sessions.clear();
-      await Promise.allSettled(all.map((s) => s.server.close()));
+      await Promise.allSettled([...all.map((s) => s.server.close()), modern?.close()]);
     },
   };
 }

@@ -1,51 +1,80 @@
 import { crc32, deflateSync } from 'node:zlib';
-import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import {
+  type AuthInfo,
+  type CallToolResult,
+  InMemoryServerEventBus,
+  LOG_LEVEL_META_KEY,
   type LoggingLevel,
-  LoggingLevelSchema,
-  SetLevelRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+  McpServer,
+  ResourceNotFoundError,
+  ResourceTemplate,
+  type ServerContext,
+  type ServerEventBus,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 
 /**
  * What the demo MCP server offers: tools that exercise the interesting paths through a proxy
  * (identity, plain calls, streaming progress with cancellation, a scope-gated tool) and every kind of
  * thing a client has to show (nested and array arguments, images, embedded resources, structured
- * content with an output schema, isError results, log notifications); resources (text, binary, a
- * subscribable one that changes, a template) and prompts with arguments. One McpServer is built per
- * MCP session.
+ * content with an output schema, isError results, log notifications); resources
+ * (text, binary, a subscribable one that changes, templates, a list that grows) and prompts with
+ * arguments.
+ *
+ * One definition serves both protocol eras. A 2026-07-28 request gets a fresh McpServer of its own; a
+ * 2025-11-25 session keeps one for its lifetime.
  */
 export const ADMIN_SCOPE = 'mcp:admin';
 export const ADMIN_TOOL = 'admin_report';
 
+export type ProtocolEra = 'legacy' | 'modern';
+
 const README = `Demo MCP server
 
-This server exists to exercise an OAuth-protected MCP connection end to end.
+This server exists to exercise an OAuth-protected MCP connection end to end, in both protocol eras
+(2026-07-28, stateless, and 2025-11-25, with sessions) on one URL.
 Tools: whoami, echo, add, slow_task (streams progress), admin_report (needs the mcp:admin scope),
-create_event, color_swatch, get_report, divide, emit_logs, bump_counter.
+create_event, color_swatch, get_report, divide, emit_logs, bump_counter, add_note.
 Every request carries a JWT access token whose audience is this server's URL.
 `;
 
 export const COUNTER_URI = 'demo://counter';
+const NOTE_TEMPLATE = 'demo://notes/{id}';
+const MAX_NOTES = 20;
 
 /**
- * State that outlives one MCP session: the counter resource, shared by everyone so that a change made
- * in one session reaches the subscribers in others.
+ * State that outlives one request or session, shared by everyone: the counter and the notes (a change
+ * made by one client reaches the subscribers of all the others), and the change-event bus both eras'
+ * subscribers read.
  */
 export interface DemoState {
   counter: number;
-  /** Called with the URI of a resource that changed. */
-  readonly listeners: Set<(uri: string) => void>;
+  notes: Array<{ id: number; text: string }>;
+  nextNoteId: number;
+  /** resource_updated / resources_list_changed events: 2026-07-28 listen streams and 2025-11-25 sessions read them. */
+  readonly bus: ServerEventBus;
 }
 
 export function createDemoState(): DemoState {
-  return { counter: 0, listeners: new Set() };
+  return {
+    counter: 0,
+    notes: [],
+    nextNoteId: 1,
+    bus: new InMemoryServerEventBus(),
+  };
 }
 
-const defaultState = createDemoState();
+export interface BuildOptions {
+  /** The era this instance serves: decides where the log level comes from. */
+  era: ProtocolEra;
+  /** Open 2025-11-25 sessions, for admin_report. */
+  sessionCount: () => number;
+  state: DemoState;
+}
+
+/** initialize negotiates only these; 2026-07-28 is served per request by the modern path. */
+export const LEGACY_PROTOCOL_VERSIONS = SUPPORTED_PROTOCOL_VERSIONS.filter((v) => v < '2026-07-28');
 
 const SWATCH_COLORS = { teal: [0x1f, 0x7a, 0x8c], orange: [0xe0, 0x7a, 0x1f], purple: [0x6a, 0x3d, 0x9a] } as const;
 
@@ -79,8 +108,10 @@ const REPORTS = {
   support: '# Support report\n\n214 tickets this week; median first response 38 minutes.\n',
 } as const;
 
-// Schemas are built once: the benchmark's stateless mode builds a server per request.
-const createEventInput = {
+const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const satisfies readonly LoggingLevel[];
+
+// Schemas are built once: the 2026-07-28 path (and the benchmark's stateless mode) builds a server per request.
+const createEventInput = z.object({
   title: z.string().min(1).max(100).describe('What the event is called'),
   location: z
     .object({
@@ -97,8 +128,8 @@ const createEventInput = {
   priority: z.enum(['low', 'normal', 'high']).default('normal'),
   durationMinutes: z.number().int().min(5).max(480).default(30).describe('How long it lasts'),
   remind: z.boolean().default(true).describe('Send a reminder the day before'),
-};
-const createEventOutput = {
+});
+const createEventOutput = z.object({
   id: z.string(),
   title: z.string(),
   city: z.string(),
@@ -108,21 +139,34 @@ const createEventOutput = {
   priority: z.enum(['low', 'normal', 'high']),
   durationMinutes: z.number(),
   remind: z.boolean(),
-};
-const swatchInput = {
+});
+const whoamiOutput = z.object({ sub: z.string(), scopes: z.array(z.string()), clientId: z.string() });
+const echoInput = z.object({ message: z.string().max(100_000) });
+const addInput = z.object({ a: z.number(), b: z.number() });
+const addOutput = z.object({ sum: z.number() });
+const slowTaskInput = z.object({
+  steps: z.number().int().min(1).max(50).default(5),
+  delayMs: z.number().int().min(10).max(5000).default(300),
+});
+const swatchInput = z.object({
   color: z.enum(['teal', 'orange', 'purple']).default('teal').describe('Colour of the square'),
   size: z.number().int().min(8).max(256).default(64).describe('Width and height in pixels'),
-};
-const reportInput = { topic: z.enum(['sales', 'support']).describe('Which report') };
-const divideInput = { dividend: z.number(), divisor: z.number().describe('Zero gives an error result') };
-const divideOutput = { quotient: z.number() };
-const emitLogsInput = {
+});
+const reportInput = z.object({ topic: z.enum(['sales', 'support']).describe('Which report') });
+const divideInput = z.object({ dividend: z.number(), divisor: z.number().describe('Zero gives an error result') });
+const divideOutput = z.object({ quotient: z.number() });
+const emitLogsInput = z.object({
   count: z.number().int().min(1).max(20).default(3).describe('How many messages'),
-  level: LoggingLevelSchema.default('info').describe('Their severity'),
-};
-const bumpInput = { by: z.number().int().min(-100).max(100).default(1).describe('How much to add') };
-
-const LEVELS = LoggingLevelSchema.options;
+  level: z.enum(LEVELS).default('info').describe('Their severity'),
+});
+const bumpInput = z.object({ by: z.number().int().min(-100).max(100).default(1).describe('How much to add') });
+const noteInput = z.object({ text: z.string().min(1).max(500).describe('What the note says') });
+const greetingArgs = z.object({ name: z.string().describe('Who to greet') });
+const codeReviewArgs = z.object({
+  language: z.string().describe('Programming language of the code'),
+  code: z.string().describe('The code to review'),
+  focus: z.string().optional().describe('What to look at most (optional)'),
+});
 
 function identity(authInfo: AuthInfo | undefined) {
   const sub = typeof authInfo?.extra?.sub === 'string' ? authInfo.extra.sub : '';
@@ -145,47 +189,47 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export function buildMcpServer(info: { sessionCount: () => number; state?: DemoState }): McpServer {
+const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
+const toolError = (value: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text: value }] });
+
+function envelopeOf(ctx: ServerContext): Record<string, unknown> | undefined {
+  return ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+}
+
+export function buildMcpServer(options: BuildOptions): McpServer {
+  const { era, state } = options;
   const server = new McpServer(
-    { name: 'demo-mcp-server', version: '1.0.0' },
+    { name: 'demo-mcp-server', version: '1.1.0' },
     {
-      capabilities: { logging: {}, resources: { subscribe: true } },
-      instructions: 'A demo server: try create_event for a nested form, slow_task to cancel, demo://counter to subscribe.',
+      capabilities: { logging: {}, resources: { subscribe: true, listChanged: true }, completions: {} },
+      instructions:
+        'A demo server: try create_event for a nested form, slow_task to cancel, demo://counter to subscribe.',
+      ...(era === 'legacy' ? { supportedProtocolVersions: LEGACY_PROTOCOL_VERSIONS } : {}),
     },
   );
-  const state = info.state ?? defaultState;
 
   server.registerTool(
     'whoami',
     {
       title: 'Who am I',
       description: 'Returns the subject, scopes and client id of the access token used for this call.',
-      outputSchema: { sub: z.string(), scopes: z.array(z.string()), clientId: z.string() },
+      outputSchema: whoamiOutput,
     },
-    async (extra) => {
-      const who = identity(extra.authInfo);
+    async (ctx) => {
+      const who = identity(ctx.http?.authInfo);
       return { content: [{ type: 'text', text: JSON.stringify(who) }], structuredContent: who };
     },
   );
 
   server.registerTool(
     'echo',
-    {
-      title: 'Echo',
-      description: 'Returns the message unchanged.',
-      inputSchema: { message: z.string().max(100_000) },
-    },
-    async ({ message }) => ({ content: [{ type: 'text', text: message }] }),
+    { title: 'Echo', description: 'Returns the message unchanged.', inputSchema: echoInput },
+    async ({ message }) => text(message),
   );
 
   server.registerTool(
     'add',
-    {
-      title: 'Add',
-      description: 'Adds two numbers.',
-      inputSchema: { a: z.number(), b: z.number() },
-      outputSchema: { sum: z.number() },
-    },
+    { title: 'Add', description: 'Adds two numbers.', inputSchema: addInput, outputSchema: addOutput },
     async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }], structuredContent: { sum: a + b } }),
   );
 
@@ -194,41 +238,31 @@ export function buildMcpServer(info: { sessionCount: () => number; state?: DemoS
     {
       title: 'Slow task',
       description: 'Works through a number of steps, reporting progress after each; can be cancelled.',
-      inputSchema: {
-        steps: z.number().int().min(1).max(50).default(5),
-        delayMs: z.number().int().min(10).max(5000).default(300),
-      },
+      inputSchema: slowTaskInput,
     },
-    async ({ steps, delayMs }, extra) => {
-      const progressToken = extra._meta?.progressToken;
+    async ({ steps, delayMs }, ctx) => {
+      const progressToken = ctx.mcpReq._meta?.progressToken;
       for (let step = 1; step <= steps; step++) {
-        await sleep(delayMs, extra.signal);
+        await sleep(delayMs, ctx.mcpReq.signal);
         if (progressToken !== undefined) {
-          await extra.sendNotification({
+          await ctx.mcpReq.notify({
             method: 'notifications/progress',
             params: { progressToken, progress: step, total: steps, message: `Step ${step} of ${steps}` },
           });
         }
       }
-      return { content: [{ type: 'text', text: `Completed ${steps} steps` }] };
+      return text(`Completed ${steps} steps`);
     },
   );
 
   server.registerTool(
     ADMIN_TOOL,
-    {
-      title: 'Admin report',
-      description: `Server statistics; requires the ${ADMIN_SCOPE} scope.`,
-    },
-    async (extra) => {
-      const who = identity(extra.authInfo);
+    { title: 'Admin report', description: `Server statistics; requires the ${ADMIN_SCOPE} scope.` },
+    async (ctx) => {
+      const who = identity(ctx.http?.authInfo);
       // The HTTP layer already answers 403 without the scope; this is a second line of defence.
-      if (!who.scopes.includes(ADMIN_SCOPE)) {
-        return { isError: true, content: [{ type: 'text', text: `The ${ADMIN_SCOPE} scope is required.` }] };
-      }
-      return {
-        content: [{ type: 'text', text: `Admin report for ${who.sub}: ${info.sessionCount()} active MCP session(s).` }],
-      };
+      if (!who.scopes.includes(ADMIN_SCOPE)) return toolError(`The ${ADMIN_SCOPE} scope is required.`);
+      return text(`Admin report for ${who.sub}: ${options.sessionCount()} active MCP session(s) (2025-11-25 era).`);
     },
   );
 
@@ -241,22 +275,19 @@ export function buildMcpServer(info: { sessionCount: () => number; state?: DemoS
 
   server.registerPrompt(
     'greeting',
-    {
-      title: 'Greeting',
-      description: 'A friendly greeting for someone.',
-      argsSchema: { name: z.string().describe('Who to greet') },
-    },
+    { title: 'Greeting', description: 'A friendly greeting for someone.', argsSchema: greetingArgs },
     ({ name }) => ({
       messages: [{ role: 'user', content: { type: 'text', text: `Please write a short, friendly greeting for ${name}.` } }],
     }),
   );
 
-  registerShowcase(server, state);
+  registerShowcase(server, options);
+  if (era === 'legacy') serveLegacySessionFeatures(server, state.bus);
   return server;
 }
 
 /** The tools, resources and prompts that show each kind of content and argument a client must handle. */
-function registerShowcase(server: McpServer, state: DemoState): void {
+function registerShowcase(server: McpServer, { era, state }: BuildOptions): void {
   server.registerTool(
     'create_event',
     {
@@ -278,8 +309,8 @@ function registerShowcase(server: McpServer, state: DemoState): void {
         durationMinutes: args.durationMinutes,
         remind: args.remind,
       };
-      const text = `Planned "${event.title}" in ${event.city} for ${event.attendees.length} attendee(s), ${event.durationMinutes} min, ${event.priority} priority.`;
-      return { content: [{ type: 'text', text }], structuredContent: event };
+      const summary = `Planned "${event.title}" in ${event.city} for ${event.attendees.length} attendee(s), ${event.durationMinutes} min, ${event.priority} priority.`;
+      return { content: [{ type: 'text', text: summary }], structuredContent: event };
     },
   );
 
@@ -326,38 +357,43 @@ function registerShowcase(server: McpServer, state: DemoState): void {
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
     async ({ dividend, divisor }) => {
-      if (divisor === 0) return { isError: true, content: [{ type: 'text', text: 'Cannot divide by zero.' }] };
+      if (divisor === 0) return toolError('Cannot divide by zero.');
       const quotient = dividend / divisor;
       return { content: [{ type: 'text', text: String(quotient) }], structuredContent: { quotient } };
     },
   );
 
-  // logging/setLevel: the SDK keeps the level for its own sendLoggingMessage, which sends on the
-  // session's standalone stream; emit_logs answers on the request's own stream, so it filters here.
-  let minLevel: LoggingLevel = 'debug';
-  server.server.setRequestHandler(SetLevelRequestSchema, async (request) => {
-    minLevel = request.params.level;
-    return {};
-  });
+  // The log level: 2025-11-25 sets it per session with logging/setLevel (kept here, per instance = per
+  // session); 2026-07-28 carries it in each request's _meta, and a request without it gets no log
+  // messages at all. emit_logs answers on the request's own stream and filters itself, to say why.
+  let sessionLevel: LoggingLevel = 'debug';
+  if (era === 'legacy') {
+    server.server.setRequestHandler('logging/setLevel', async (request) => {
+      sessionLevel = request.params.level;
+      return {};
+    });
+  }
 
   server.registerTool(
     'emit_logs',
     {
       title: 'Emit log messages',
-      description: 'Sends log messages (notifications/message) at the chosen level, honouring logging/setLevel.',
+      description:
+        'Sends log messages (notifications/message) at the chosen level, honouring the log level the client asked for (logging/setLevel, or the per-request log level of 2026-07-28).',
       inputSchema: emitLogsInput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ count, level }, extra) => {
-      const shown = LEVELS.indexOf(level) >= LEVELS.indexOf(minLevel);
-      for (let i = 1; shown && i <= count; i++) {
-        await extra.sendNotification({
+    async ({ count, level }, ctx) => {
+      const threshold = era === 'modern' ? (envelopeOf(ctx)?.[LOG_LEVEL_META_KEY] as LoggingLevel | undefined) : sessionLevel;
+      if (threshold === undefined) return text('Sent nothing: this request did not ask for log messages (no log level in its _meta).');
+      if (LEVELS.indexOf(level) < LEVELS.indexOf(threshold)) return text(`Sent nothing: ${level} is below the level ${threshold}.`);
+      for (let i = 1; i <= count; i++) {
+        await ctx.mcpReq.notify({
           method: 'notifications/message',
           params: { level, logger: 'demo', data: `Log message ${i} of ${count}` },
         });
       }
-      const text = shown ? `Sent ${count} ${level} message(s).` : `Sent nothing: ${level} is below the level ${minLevel}.`;
-      return { content: [{ type: 'text', text }] };
+      return text(`Sent ${count} ${level} message(s).`);
     },
   );
 
@@ -371,8 +407,30 @@ function registerShowcase(server: McpServer, state: DemoState): void {
     },
     async ({ by }) => {
       state.counter += by;
-      for (const listener of state.listeners) listener(COUNTER_URI);
-      return { content: [{ type: 'text', text: `The counter is now ${state.counter}.` }] };
+      state.bus.publish({ kind: 'resource_updated', uri: COUNTER_URI });
+      return text(`The counter is now ${state.counter}.`);
+    },
+  );
+
+  server.registerTool(
+    'add_note',
+    {
+      title: 'Add note',
+      description: `Adds a note resource (${NOTE_TEMPLATE}; the last ${MAX_NOTES} are kept, shared by everyone): the resource list changes and its listeners are told.`,
+      inputSchema: noteInput,
+      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+    },
+    async ({ text: noteText }) => {
+      const note = { id: state.nextNoteId++, text: noteText };
+      state.notes.push(note);
+      if (state.notes.length > MAX_NOTES) state.notes.shift();
+      state.bus.publish({ kind: 'resources_list_changed' });
+      return {
+        content: [
+          { type: 'text', text: `Added note ${note.id}.` },
+          { type: 'resource_link', uri: `demo://notes/${note.id}`, name: `note-${note.id}`, mimeType: 'text/plain' },
+        ],
+      };
     },
   );
 
@@ -404,38 +462,29 @@ function registerShowcase(server: McpServer, state: DemoState): void {
     }),
   );
 
-  // Subscriptions: the SDK leaves resources/subscribe to the server. Updates go out on the session's
-  // standalone stream (GET), since no request of the subscriber is open when someone else changes it.
-  const subscribed = new Set<string>();
-  const onChange = (uri: string) => {
-    if (subscribed.has(uri)) void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
-  };
-  state.listeners.add(onChange);
-  const previousOnClose = server.server.onclose;
-  server.server.onclose = () => {
-    state.listeners.delete(onChange);
-    previousOnClose?.();
-  };
-  server.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
-    subscribed.add(request.params.uri);
-    return {};
-  });
-  server.server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
-    subscribed.delete(request.params.uri);
-    return {};
-  });
+  server.registerResource(
+    'notes',
+    new ResourceTemplate(NOTE_TEMPLATE, {
+      list: async () => ({
+        resources: state.notes.map((note) => ({
+          uri: `demo://notes/${note.id}`,
+          name: `note-${note.id}`,
+          title: note.text.length > 40 ? `${note.text.slice(0, 39)}…` : note.text,
+          mimeType: 'text/plain',
+        })),
+      }),
+    }),
+    { title: 'Notes', description: 'What add_note added (the list changes as notes come and go).', mimeType: 'text/plain' },
+    async (uri, { id }) => {
+      const note = state.notes.find((n) => String(n.id) === String(id));
+      if (!note) throw new ResourceNotFoundError(uri.href);
+      return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: note.text }] };
+    },
+  );
 
   server.registerPrompt(
     'code_review',
-    {
-      title: 'Code review',
-      description: 'Asks for a review of a piece of code, with an optional focus.',
-      argsSchema: {
-        language: z.string().describe('Programming language of the code'),
-        code: z.string().describe('The code to review'),
-        focus: z.string().optional().describe('What to look at most (optional)'),
-      },
-    },
+    { title: 'Code review', description: 'Asks for a review of a piece of code, with an optional focus.', argsSchema: codeReviewArgs },
     ({ language, code, focus }) => ({
       description: `Review of ${language} code`,
       messages: [
@@ -448,4 +497,34 @@ function registerShowcase(server: McpServer, state: DemoState): void {
       ],
     }),
   );
+}
+
+/**
+ * 2025-11-25 sessions only: resources/subscribe and unsubscribe, and the shared state's change events
+ * sent on the session's standalone (GET) stream: updates of the resources this session subscribed to,
+ * and resource list changes. (In 2026-07-28, subscriptions/listen streams read the same bus.)
+ */
+function serveLegacySessionFeatures(server: McpServer, bus: ServerEventBus): void {
+  const subscribed = new Set<string>();
+  server.server.setRequestHandler('resources/subscribe', async (request) => {
+    subscribed.add(request.params.uri);
+    return {};
+  });
+  server.server.setRequestHandler('resources/unsubscribe', async (request) => {
+    subscribed.delete(request.params.uri);
+    return {};
+  });
+  const unsubscribe = bus.subscribe((event) => {
+    if (!server.isConnected()) return;
+    if (event.kind === 'resource_updated' && subscribed.has(event.uri)) {
+      void server.server.sendResourceUpdated({ uri: event.uri }).catch(() => undefined);
+    } else if (event.kind === 'resources_list_changed') {
+      server.sendResourceListChanged();
+    }
+  });
+  const previousOnClose = server.server.onclose;
+  server.server.onclose = () => {
+    unsubscribe();
+    previousOnClose?.();
+  };
 }

@@ -7,7 +7,7 @@ import { MemoryTokenStore } from '../../bff/src/store/memory.js';
 import type { TokenStore } from '../../bff/src/store/types.js';
 import { type AuthServer, createAuthServer } from './auth-server.js';
 import { listen } from './listen.js';
-import { createMcpServer, type McpDemo } from './mcp-server.js';
+import { createMcpServer, type McpDemo, type McpProtocols } from './mcp-server.js';
 
 /**
  * Demo-only client credentials, pre-registered at the demo authorization server. Never use them for
@@ -43,6 +43,8 @@ export interface StackOptions {
   secondServer?: boolean;
   secondAsPort?: number;
   secondMcpPort?: number;
+  /** Which MCP protocol eras the demo MCP servers (both, when there are two) speak; default both. */
+  mcpProtocols?: McpProtocols;
 }
 
 export interface Stack {
@@ -84,7 +86,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
   });
   asListener.handle(as.handler);
-  const mcp = createMcpServer({ resource: mcpUrl, issuer });
+  const mcp = createMcpServer({ resource: mcpUrl, issuer, protocols: options.mcpProtocols });
   mcpListener.handle(mcp.handler);
 
   let second: Stack['second'];
@@ -101,7 +103,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
     });
     as2Listener.handle(as2.handler);
-    const mcp2 = createMcpServer({ resource: mcpUrl2, issuer: issuer2 });
+    const mcp2 = createMcpServer({ resource: mcpUrl2, issuer: issuer2, protocols: options.mcpProtocols });
     mcp2Listener.handle(mcp2.handler);
     second = { issuer: issuer2, mcpUrl: mcpUrl2, as: as2, mcp: mcp2 };
     closeSecond.push(() => mcp2.close().then(() => mcp2Listener.close()), () => as2Listener.close());

@@ -76,3 +76,44 @@ export async function openSession(url: string, token: string): Promise<string> {
   if (ack.status !== 202) throw new Error(`initialized: HTTP ${ack.status}`);
   return sessionId;
 }
+
+/** The 2026-07-28 request headers (MCP-Protocol-Version, Mcp-Method, Mcp-Name) and the bearer token. */
+export function modernHeaders(token: string | undefined, method: string, name?: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    'mcp-protocol-version': '2026-07-28',
+    'mcp-method': method,
+    ...(name === undefined ? {} : { 'mcp-name': name }),
+    ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+  };
+}
+
+/** The per-request _meta envelope of 2026-07-28. */
+export function modernMeta(capabilities: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'demo-eras-test', version: '0.0.0' },
+    'io.modelcontextprotocol/clientCapabilities': capabilities,
+  };
+}
+
+/**
+ * POSTs one 2026-07-28 request the way the spec's client does: Mcp-Method and Mcp-Name mirror the body,
+ * and the params carry the _meta envelope (merged under any _meta the params already have).
+ */
+export function modernPost(
+  url: string,
+  token: string | undefined,
+  request: { id: number | string; method: string; params?: Record<string, unknown> },
+  capabilities: Record<string, unknown> = {},
+): Promise<Response> {
+  const params = request.params ?? {};
+  const name = typeof params.name === 'string' ? params.name : typeof params.uri === 'string' ? params.uri : undefined;
+  const body = {
+    jsonrpc: '2.0',
+    ...request,
+    params: { ...params, _meta: { ...modernMeta(capabilities), ...(params._meta as Record<string, unknown> | undefined) } },
+  };
+  return fetch(url, { method: 'POST', headers: modernHeaders(token, request.method, name), body: JSON.stringify(body) });
+}

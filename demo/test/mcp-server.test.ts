@@ -156,6 +156,7 @@ describe('MCP over Streamable HTTP', () => {
       const { tools } = await mcpClient.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual([
         'add',
+        'add_note',
         'admin_report',
         'bump_counter',
         'color_swatch',

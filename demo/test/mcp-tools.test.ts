@@ -1,13 +1,16 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { LoggingMessageNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildMcpServer, COUNTER_URI, createDemoState, type DemoState } from '../src/mcp-tools.js';
 
+/**
+ * The demo server's catalogue over an in-memory 2025-11-25 connection (the official v2 client's default
+ * legacy handshake): what each tool, resource and prompt answers. Both eras over HTTP are in
+ * mcp-features.test.ts.
+ */
 const open: Array<{ close(): Promise<void> }> = [];
 
 async function connect(state: DemoState): Promise<Client> {
-  const server = buildMcpServer({ sessionCount: () => 1, state });
+  const server = buildMcpServer({ era: 'legacy', sessionCount: () => 1, state });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: 'showcase-test', version: '0.0.0' });
@@ -71,7 +74,7 @@ describe('the demo MCP server: what a client has to show', () => {
   it('emit_logs sends log notifications at or above the level the client set', async () => {
     const client = await connect(createDemoState());
     const seen: string[] = [];
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+    client.setNotificationHandler('notifications/message', (n) => {
       seen.push(`${n.params.level}:${String(n.params.data)}`);
     });
     await client.callTool({ name: 'emit_logs', arguments: { count: 2, level: 'warning' } });
@@ -86,7 +89,7 @@ describe('the demo MCP server: what a client has to show', () => {
     const state = createDemoState();
     const [watcher, changer] = await Promise.all([connect(state), connect(state)]);
     const updates: string[] = [];
-    watcher.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+    watcher.setNotificationHandler('notifications/resources/updated', (n) => {
       updates.push(n.params.uri);
     });
     await watcher.subscribeResource({ uri: COUNTER_URI });
@@ -100,14 +103,35 @@ describe('the demo MCP server: what a client has to show', () => {
     expect(updates).toEqual([COUNTER_URI]);
   });
 
-  it('serves a binary resource, a resource template and a prompt with arguments', async () => {
+  it('add_note adds a resource to the list and tells every session the list changed', async () => {
+    const state = createDemoState();
+    const [watcher, changer] = await Promise.all([connect(state), connect(state)]);
+    let changes = 0;
+    watcher.setNotificationHandler('notifications/resources/list_changed', () => {
+      changes++;
+    });
+    const added = await changer.callTool({ name: 'add_note', arguments: { text: 'Buy milk' } });
+    expect((added.content as Content)[0]?.text).toBe('Added note 1.');
+    await expect.poll(() => changes).toBe(1);
+    const { resources } = await watcher.listResources();
+    expect(resources).toContainEqual(expect.objectContaining({ uri: 'demo://notes/1', title: 'Buy milk' }));
+    expect((await watcher.readResource({ uri: 'demo://notes/1' })).contents[0]).toMatchObject({ text: 'Buy milk' });
+    await expect(watcher.readResource({ uri: 'demo://notes/99' })).rejects.toThrow();
+  });
+
+  it('serves a binary resource, resource templates with completion, and a prompt with arguments', async () => {
     const client = await connect(createDemoState());
     const swatch = await client.readResource({ uri: 'demo://swatch.png' });
     expect(swatch.contents[0]).toMatchObject({ mimeType: 'image/png', blob: expect.any(String) });
     const { resourceTemplates } = await client.listResourceTemplates();
-    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['demo://weather/{city}/{day}']);
+    expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(['demo://weather/{city}/{day}', 'demo://notes/{id}']);
     const weather = await client.readResource({ uri: 'demo://weather/Oslo/tomorrow' });
     expect(weather.contents[0]).toMatchObject({ text: 'Weather in Oslo tomorrow: sunny, 21 °C.' });
+    const completion = await client.complete({
+      ref: { type: 'ref/resource', uri: 'demo://weather/{city}/{day}' },
+      argument: { name: 'day', value: '' },
+    });
+    expect(completion.completion.values).toEqual(['today', 'tomorrow']);
     const prompt = await client.getPrompt({ name: 'code_review', arguments: { language: 'Go', code: 'x := 1', focus: 'naming' } });
     expect(prompt.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
     expect(JSON.stringify(prompt.messages[0])).toContain('looking mostly at naming');
