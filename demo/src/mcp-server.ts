@@ -18,6 +18,7 @@ import {
   type VerifiedAccessToken,
 } from './access-token.js';
 import { ADMIN_SCOPE, ADMIN_TOOL, buildMcpServer, createDemoState, type ProtocolEra } from './mcp-tools.js';
+import { confirmationPage } from './url-confirmations.js';
 
 /**
  * Which MCP protocol eras the server speaks on its one URL: both (the default, chosen per request as the
@@ -92,7 +93,7 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
   const sessions = new Map<string, Session>();
   const received: McpDemo['received'] = [];
   const state = createDemoState();
-  const build = (era: ProtocolEra) => buildMcpServer({ era, sessionCount: () => sessions.size, state });
+  const build = (era: ProtocolEra) => buildMcpServer({ era, origin: resourceUrl.origin, sessionCount: () => sessions.size, state });
 
   // 2026-07-28: a fresh server per request, subscriptions/listen fed by the shared state's bus. Its own
   // legacy leg is off: 2025-11-25 traffic goes to the sessions below (or, modern only, is refused there).
@@ -283,7 +284,7 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
       return json(200, metadata, { 'Cache-Control': 'public, max-age=60' });
     }
     if (url.pathname === mcpPath) return handleMcp(request, url, res);
-    return json(404, { error: 'not_found' });
+    return confirmationPage(request, url.pathname, state.confirmations) ?? json(404, { error: 'not_found' });
   }
 
   // The SDK's HTTP face is web-standard (Request in, Response out); Hono's adapter bridges it to

@@ -2,10 +2,13 @@ import { crc32, deflateSync } from 'node:zlib';
 import {
   type AuthInfo,
   type CallToolResult,
+  CLIENT_CAPABILITIES_META_KEY,
+  type ClientCapabilities,
   InMemoryServerEventBus,
   LOG_LEVEL_META_KEY,
   type LoggingLevel,
   McpServer,
+  type RequestStateCodec,
   ResourceNotFoundError,
   ResourceTemplate,
   type ServerContext,
@@ -13,17 +16,22 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { createRoundStateCodec, registerInputTools, type RoundState } from './mcp-input-tools.js';
+import { UrlConfirmations } from './url-confirmations.js';
 
 /**
  * What the demo MCP server offers: tools that exercise the interesting paths through a proxy
  * (identity, plain calls, streaming progress with cancellation, a scope-gated tool) and every kind of
  * thing a client has to show (nested and array arguments, images, embedded resources, structured
- * content with an output schema, isError results, log notifications); resources
+ * content with an output schema, isError results, log notifications, requests for input); resources
  * (text, binary, a subscribable one that changes, templates, a list that grows) and prompts with
  * arguments.
  *
  * One definition serves both protocol eras. A 2026-07-28 request gets a fresh McpServer of its own; a
- * 2025-11-25 session keeps one for its lifetime.
+ * 2025-11-25 session keeps one for its lifetime. Tools that need the person's input return an
+ * `input_required` result: on 2026-07-28 the client answers it and retries; on 2025-11-25 the SDK's
+ * legacy shim turns it into real server-to-client requests (elicitation/create, sampling/createMessage,
+ * roots/list) on the session and runs the tool again with the answers.
  */
 export const ADMIN_SCOPE = 'mcp:admin';
 export const ADMIN_TOOL = 'admin_report';
@@ -35,7 +43,9 @@ const README = `Demo MCP server
 This server exists to exercise an OAuth-protected MCP connection end to end, in both protocol eras
 (2026-07-28, stateless, and 2025-11-25, with sessions) on one URL.
 Tools: whoami, echo, add, slow_task (streams progress), admin_report (needs the mcp:admin scope),
-create_event, color_swatch, get_report, divide, emit_logs, bump_counter, add_note.
+create_event, color_swatch, get_report, divide, emit_logs, bump_counter, add_note;
+and tools that ask the person for input: ask_profile (a form), confirm_in_browser (a page to open),
+ask_model (sampling), list_roots (the client's roots), plan_trip (two questions in a row).
 Every request carries a JWT access token whose audience is this server's URL.
 `;
 
@@ -45,8 +55,8 @@ const MAX_NOTES = 20;
 
 /**
  * State that outlives one request or session, shared by everyone: the counter and the notes (a change
- * made by one client reaches the subscribers of all the others), and the change-event bus both eras'
- * subscribers read.
+ * made by one client reaches the subscribers of all the others), the change-event bus both eras'
+ * subscribers read, the pending browser confirmations, and the key that signs request state.
  */
 export interface DemoState {
   counter: number;
@@ -54,6 +64,9 @@ export interface DemoState {
   nextNoteId: number;
   /** resource_updated / resources_list_changed events: 2026-07-28 listen streams and 2025-11-25 sessions read them. */
   readonly bus: ServerEventBus;
+  readonly confirmations: UrlConfirmations;
+  /** Seals the requestState of the input-requesting tools' input_required results. */
+  readonly requestStates: RequestStateCodec<RoundState>;
 }
 
 export function createDemoState(): DemoState {
@@ -62,12 +75,16 @@ export function createDemoState(): DemoState {
     notes: [],
     nextNoteId: 1,
     bus: new InMemoryServerEventBus(),
+    confirmations: new UrlConfirmations(),
+    requestStates: createRoundStateCodec(),
   };
 }
 
 export interface BuildOptions {
-  /** The era this instance serves: decides where the log level comes from. */
+  /** The era this instance serves: decides where the log level and the client's capabilities come from. */
   era: ProtocolEra;
+  /** The MCP server's origin (http://host:port): confirm_in_browser sends the person to a page there. */
+  origin: string;
   /** Open 2025-11-25 sessions, for admin_report. */
   sessionCount: () => number;
   state: DemoState;
@@ -203,10 +220,20 @@ export function buildMcpServer(options: BuildOptions): McpServer {
     {
       capabilities: { logging: {}, resources: { subscribe: true, listChanged: true }, completions: {} },
       instructions:
-        'A demo server: try create_event for a nested form, slow_task to cancel, demo://counter to subscribe.',
+        'A demo server: try create_event for a nested form, slow_task to cancel, demo://counter to subscribe, and ask_profile or plan_trip to be asked for input.',
+      requestState: { verify: (value, ctx) => state.requestStates.verify(value, ctx) },
       ...(era === 'legacy' ? { supportedProtocolVersions: LEGACY_PROTOCOL_VERSIONS } : {}),
     },
   );
+
+  /**
+   * What the client said it can do: per request in the 2026-07-28 era, at initialize in 2025-11-25.
+   * The input-requesting tools ask only for what is declared here.
+   */
+  const clientCapabilities = (ctx: ServerContext): ClientCapabilities | undefined =>
+    era === 'modern'
+      ? (envelopeOf(ctx)?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined)
+      : server.server.getClientCapabilities();
 
   server.registerTool(
     'whoami',
@@ -282,6 +309,7 @@ export function buildMcpServer(options: BuildOptions): McpServer {
   );
 
   registerShowcase(server, options);
+  registerInputTools(server, options, clientCapabilities);
   if (era === 'legacy') serveLegacySessionFeatures(server, state.bus);
   return server;
 }

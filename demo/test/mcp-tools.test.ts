@@ -5,12 +5,12 @@ import { buildMcpServer, COUNTER_URI, createDemoState, type DemoState } from '..
 /**
  * The demo server's catalogue over an in-memory 2025-11-25 connection (the official v2 client's default
  * legacy handshake): what each tool, resource and prompt answers. Both eras over HTTP are in
- * mcp-features.test.ts.
+ * mcp-features.test.ts, the tools that ask for input in mcp-input.test.ts.
  */
 const open: Array<{ close(): Promise<void> }> = [];
 
 async function connect(state: DemoState): Promise<Client> {
-  const server = buildMcpServer({ era: 'legacy', sessionCount: () => 1, state });
+  const server = buildMcpServer({ era: 'legacy', origin: 'http://127.0.0.1:4100', sessionCount: () => 1, state });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: 'showcase-test', version: '0.0.0' });
