@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createOutboundFetch } from '../bff/src/oauth/outbound.js';
+import { MCP_PROTOCOLS, type McpProtocols } from '../demo/src/mcp-server.js';
 import { startStack } from '../demo/src/stack.js';
 
 const env = process.env;
@@ -39,6 +40,13 @@ const outboundFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
   return res;
 }) as typeof fetch;
 
+// Which MCP protocol eras the demo MCP servers speak: both (default), or only one, to watch the SPA's
+// fallback (2025-11-25) or a modern-only server refusing the old handshake (2026-07-28).
+const mcpProtocols = env.E2E_MCP_PROTOCOLS as McpProtocols | undefined;
+if (mcpProtocols !== undefined && !MCP_PROTOCOLS.includes(mcpProtocols)) {
+  throw new Error(`E2E_MCP_PROTOCOLS must be one of ${MCP_PROTOCOLS.join(', ')}, got ${mcpProtocols}`);
+}
+
 const stack = await startStack({
   appPort: Number(env.E2E_APP_PORT ?? 3310),
   asPort: Number(env.E2E_AS_PORT ?? 4310),
@@ -51,6 +59,7 @@ const stack = await startStack({
   ...(env.E2E_SECOND_AS_PORT
     ? { secondServer: true, secondAsPort: Number(env.E2E_SECOND_AS_PORT), secondMcpPort: Number(env.E2E_SECOND_MCP_PORT) }
     : {}),
+  ...(mcpProtocols ? { mcpProtocols } : {}),
 });
 
 const inspector = createServer((req, res) => {

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RecordCipher } from '../../bff/src/store/cipher.js';
 import { SqliteTokenStore } from '../../bff/src/store/sqlite.js';
+import { MCP_PROTOCOLS, type McpProtocols } from './mcp-server.js';
 import { startStack } from './stack.js';
 
 /**
@@ -19,6 +20,13 @@ for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbPath}${suffix}`, { force:
 const DEMO_TOKEN_KEY = Buffer.from('demo-only-token-key-not-secret!!', 'utf8');
 const store = new SqliteTokenStore({ path: dbPath, cipher: new RecordCipher([{ id: 'demo', key: DEMO_TOKEN_KEY }]) });
 
+// MCP_PROTOCOLS=2026-07-28 or 2025-11-25 makes the demo MCP server speak only that era (default: both).
+const mcpProtocols = (process.env.MCP_PROTOCOLS ?? 'both') as McpProtocols;
+if (!MCP_PROTOCOLS.includes(mcpProtocols)) {
+  console.error(`MCP_PROTOCOLS must be one of ${MCP_PROTOCOLS.join(', ')}, got ${mcpProtocols}`);
+  process.exit(1);
+}
+
 const stack = await startStack({
   store,
   appPort: Number(process.env.PORT ?? 3000),
@@ -27,6 +35,7 @@ const stack = await startStack({
   accessTokenTtlSeconds: Number(process.env.ACCESS_TOKEN_TTL_SECONDS ?? 600),
   staticDir: join(here, '../../web/dist'),
   logLevel: process.env.LOG_LEVEL ?? 'info',
+  mcpProtocols,
 });
 
 console.log(`
@@ -35,7 +44,7 @@ console.log(`
   Open ${stack.appUrl} and sign in as alice / alice-demo-password (or bob / bob-demo-password).
 
   authorization server  ${stack.issuer}
-  MCP server            ${stack.mcpUrl}
+  MCP server            ${stack.mcpUrl}  (MCP ${mcpProtocols === 'both' ? '2026-07-28 and 2025-11-25' : mcpProtocols})
   Press Ctrl+C to stop.
 `);
 
