@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DemoStack, startDemoStack } from '../src/demo-stack.js';
 import { type Listening, listen } from '../src/listen.js';
 import { createMcpServer, type McpDemo } from '../src/mcp-server.js';
-import { initializeRequest, mcpPost, openSession, readSse } from './mcp-http.js';
+import { initializeRequest, mcpHeaders, mcpPost, openSession, readSse } from './mcp-http.js';
 import { loginAndGetTokens, refreshTokens, type TestClient, type TokenResponse } from './oauth-flow.js';
 
 const client: TestClient = {
@@ -362,6 +362,37 @@ describe('MCP over Streamable HTTP', () => {
   it('needs a session for anything but initialize', async () => {
     const res = await mcpPost(stack.resource, alice.access_token, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
     expect(res.status).toBe(400);
+  });
+});
+
+describe("the benchmark's stateless mode", () => {
+  it('answers a session-less 2025-11-25 tools/call as JSON, or as SSE with its progress, and mints no session', async () => {
+    // Same resource URL (the token's audience), another listener: only the path is matched.
+    const listening = await listen(0);
+    const json = createMcpServer({ resource: stack.resource, issuer: stack.issuer, stateless: true, enableJsonResponse: true });
+    const sse = createMcpServer({ resource: stack.resource, issuer: stack.issuer, stateless: true });
+    let server = json;
+    listening.handle((req, res) => server.handler(req, res));
+    const url = `${listening.origin}/mcp`;
+    const headers = { ...mcpHeaders(alice.access_token), 'mcp-protocol-version': LATEST_PROTOCOL_VERSION };
+    try {
+      const echo = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { message: 'hello from pnpm bench' } } };
+      const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(echo) });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(res.headers.get('mcp-session-id')).toBeNull();
+      expect(await res.json()).toMatchObject({ id: 1, result: { content: [{ type: 'text', text: 'hello from pnpm bench' }] } });
+
+      server = sse;
+      const slow = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'slow_task', arguments: { steps: 2, delayMs: 10 }, _meta: { progressToken: 1 } } };
+      const streamed = await fetch(url, { method: 'POST', headers, body: JSON.stringify(slow) });
+      expect(streamed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const messages = (await readSse(streamed)).map((m) => m.data);
+      expect(messages.map((m) => m.method ?? 'result')).toEqual(['notifications/progress', 'notifications/progress', 'result']);
+    } finally {
+      await Promise.all([json.close(), sse.close()]);
+      await listening.close();
+    }
   });
 });
 
