@@ -116,10 +116,11 @@ export class NoCommonProtocolError extends Error {
     readonly requested: ProtocolPreference,
     options?: ErrorOptions,
   ) {
+    const said = offered.length > 0 ? `The server offered MCP ${offered.join(', ')}` : 'The server offered no revision';
     super(
-      offered.length > 0
-        ? `The server speaks MCP ${offered.join(', ')}; this app speaks ${MODERN_REVISION} and ${LEGACY_REVISION}.`
-        : `The server speaks no MCP protocol revision this app knows (${MODERN_REVISION}, ${LEGACY_REVISION}).`,
+      requested === 'auto'
+        ? `${said}; this app speaks ${MODERN_REVISION} and ${LEGACY_REVISION}.`
+        : `${said}, but this server is configured for MCP ${requested} (its "protocol" setting).`,
       options,
     );
   }
@@ -155,7 +156,7 @@ export async function connectMcp(options: ConnectOptions): Promise<Connected> {
   try {
     return await connectOnce(options, prior);
   } catch (error) {
-    if (prior && isEraMismatch(error)) return connectOnce(options, undefined);
+    if (prior && isEraMismatch(error, prior.kind)) return connectOnce(options, undefined);
     throw error;
   }
 }
@@ -193,19 +194,36 @@ export function rootCause(error: unknown): unknown {
   return current;
 }
 
+/** The JSON-RPC error a failure carries: thrown as such, or the body of an HTTP 400 the SDK wrapped. */
+function jsonRpcErrorOf(error: unknown): { code: number; data?: unknown } | undefined {
+  for (let e = error, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof ProtocolError) return { code: e.code, data: e.data };
+    if (e instanceof SdkError) {
+      const data = e.data as { status?: unknown; text?: unknown } | undefined;
+      if (data?.status === 400 && typeof data.text === 'string') {
+        try {
+          const body = JSON.parse(data.text) as { error?: { code?: unknown; data?: unknown } };
+          if (typeof body.error?.code === 'number') return { code: body.error.code, data: body.error.data };
+        } catch {
+          // Not JSON-RPC: nothing to read.
+        }
+      }
+    }
+  }
+  return undefined;
+}
+
 function offeredVersions(error: unknown): string[] | undefined {
   for (let e = error, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof UnsupportedProtocolVersionError) return e.supported;
-    if (e instanceof ProtocolError && e.code === ProtocolErrorCode.UnsupportedProtocolVersion) {
-      const supported = (e.data as { supported?: unknown } | undefined)?.supported;
-      return Array.isArray(supported) ? supported.filter((v): v is string => typeof v === 'string') : [];
-    }
-    if (e instanceof SdkError && e.code === SdkErrorCode.EraNegotiationFailed) {
-      const data = e.data as { supported?: unknown; supportedVersions?: unknown } | undefined;
-      const supported = data?.supported ?? data?.supportedVersions;
-      if (Array.isArray(supported)) return supported.filter((v): v is string => typeof v === 'string');
-    }
   }
+  const rpc = jsonRpcErrorOf(error);
+  if (rpc?.code === ProtocolErrorCode.UnsupportedProtocolVersion) {
+    const supported = (rpc.data as { supported?: unknown } | undefined)?.supported;
+    return Array.isArray(supported) ? supported.filter((v): v is string => typeof v === 'string') : [];
+  }
+  // A pinned revision the server never offered (its discover answer, or its legacy refusal of it).
+  if (rootCause(error) instanceof SdkError && (rootCause(error) as SdkError).code === SdkErrorCode.EraNegotiationFailed) return [];
   return undefined;
 }
 
@@ -221,10 +239,30 @@ function translateConnectError(error: unknown, protocol: ProtocolPreference): un
   return error;
 }
 
-/** The server answered in another era than the one remembered for it. */
-export function isEraMismatch(error: unknown): boolean {
+/**
+ * Errors a 2026-07-28 server answers with that say nothing about the era (the request itself was
+ * wrong); any other JSON-RPC error on an HTTP 400 is a legacy server refusing a modern request.
+ */
+const MODERN_REQUEST_ERRORS: ReadonlySet<number> = new Set([
+  ProtocolErrorCode.InvalidRequest,
+  ProtocolErrorCode.MethodNotFound,
+  ProtocolErrorCode.InvalidParams,
+  ProtocolErrorCode.MissingRequiredClientCapability,
+  -32020, // HeaderMismatch
+]);
+
+/**
+ * The server answered in another era than the one this connection speaks: it no longer knows the
+ * negotiated revision (-32022), or, on a modern connection, it refused the request the way a
+ * 2025-11-25 server refuses one without a session. Worth one fresh negotiation, never more.
+ */
+export function isEraMismatch(error: unknown, era?: Era): boolean {
   if (error instanceof NoCommonProtocolError) return true;
   const root = rootCause(error);
-  if (root instanceof ProtocolError) return root.code === ProtocolErrorCode.UnsupportedProtocolVersion;
-  return root instanceof SdkError && root.code === SdkErrorCode.EraNegotiationFailed;
+  if (root instanceof SdkError && root.code === SdkErrorCode.EraNegotiationFailed) return true;
+  const rpc = jsonRpcErrorOf(error);
+  if (!rpc) return false;
+  if (rpc.code === ProtocolErrorCode.UnsupportedProtocolVersion) return true;
+  const httpRefusal = root instanceof SdkError && (root.data as { status?: unknown } | undefined)?.status === 400;
+  return era === 'modern' && httpRefusal && !MODERN_REQUEST_ERRORS.has(rpc.code);
 }

@@ -368,7 +368,7 @@ async function attempt<T>(server: string, use: (connection: Connection) => Promi
     const dropped = connection.closed && error instanceof SdkError && error.code === SdkErrorCode.ConnectionClosed;
     const expired = error instanceof BffError && error.code === 'mcp_session_expired';
     // The server answered in the other era than it did at connect (it was upgraded or rolled back).
-    const eraChanged = isEraMismatch(error);
+    const eraChanged = isEraMismatch(error, connection.era);
     if (!expired && !dropped && !eraChanged) throw error;
     if (eraChanged) remembered.delete(server);
     discard(server, connection);
