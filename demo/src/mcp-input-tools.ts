@@ -98,8 +98,12 @@ const TRIP_DETAILS = {
 const tripInput = z.object({ travellers: z.number().int().min(1).max(10).default(2).describe('How many people travel') });
 const askModelInput = z.object({ question: z.string().min(1).max(2000).describe('What to ask the model') });
 const rootsOutput = z.object({ roots: z.array(z.object({ uri: z.string(), name: z.string().optional() })) });
-/** How long confirm_in_browser waits, after the client says the person opened the page, for the button. */
-const CONFIRM_WAIT_MS = 60_000;
+/**
+ * How long confirm_in_browser waits, after the client says the person opened the page, for the button;
+ * then it asks again. Shorter than a proxy's wait for response headers (the BFF's is 30 s), which a
+ * 2026-07-28 JSON answer only sends with the result.
+ */
+const CONFIRM_WAIT_MS = 20_000;
 
 /**
  * Registers the five tools. `capabilitiesOf` says what the client declared (per request in 2026-07-28,
