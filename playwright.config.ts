@@ -65,6 +65,8 @@ export default defineConfig({
         E2E_AS_PORT: String(ports.as),
         E2E_MCP_PORT: String(ports.mcp),
         E2E_INSPECT_PORT: String(ports.inspect),
+        // The main stack's MCP server speaks only the 2026-07-28 revision ...
+        E2E_MCP_PROTOCOLS: '2026-07-28',
       },
     },
     {
@@ -81,6 +83,8 @@ export default defineConfig({
         E2E_INSPECT_PORT: String(multiPorts.inspect),
         E2E_SECOND_AS_PORT: String(multiPorts.secondAs),
         E2E_SECOND_MCP_PORT: String(multiPorts.secondMcp),
+        // ... and the multi-server stack's only 2025-11-25, so every spec meets one era or the other.
+        E2E_MCP_PROTOCOLS: '2025-11-25',
       },
     },
   ],

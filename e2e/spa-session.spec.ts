@@ -30,34 +30,6 @@ test('more permission: the banner asks for it and brings the person back to the 
   await expect(banner).toHaveCount(0);
 });
 
-test('an expired MCP session is renewed without bothering the person', async ({ page }) => {
-  await page.goto('/');
-  // The servers page may open the MCP session as soon as the login lands: listen before that.
-  const sessionId = page.waitForResponse((r) => r.url().endsWith('/mcp/default') && r.headers()['mcp-session-id'] !== undefined);
-  await signIn(page, 'alice');
-  const initializes: string[] = [];
-  page.on('request', (request) => {
-    if (request.method() === 'POST' && request.postData()?.includes('"method":"initialize"')) initializes.push(request.url());
-  });
-  await openSection(page, 'Tools');
-  const mcpSession = (await sessionId).headers()['mcp-session-id'] ?? '';
-  await page.getByRole('link', { name: 'echo', exact: true }).click();
-
-  // The MCP session ends behind the page's back (as when a server restarts or times sessions out).
-  const ended = await page.evaluate(
-    (id) => fetch('/mcp/default', { method: 'DELETE', headers: { 'X-CSRF': '1', 'Mcp-Session-Id': id } }).then((r) => r.status),
-    mcpSession,
-  );
-  expect(ended).toBe(200);
-  const before = initializes.length;
-
-  await page.getByLabel('message', { exact: true }).fill('still here');
-  await page.getByRole('button', { name: 'Run' }).click();
-  await expect(page.getByRole('region', { name: 'Result' })).toContainText('still here');
-  expect(initializes.length).toBe(before + 1);
-  await expect(page.getByRole('alert')).toHaveCount(0);
-});
-
 test('pages for what is not there, or not connected yet', async ({ page }) => {
   await page.goto('/servers/default/tools');
   await expect(page.getByRole('heading', { level: 1, name: 'Something went wrong' })).toHaveCount(0);

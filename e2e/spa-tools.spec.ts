@@ -15,9 +15,9 @@ test('finds tools by search and reads their descriptions and annotations', async
   await screenshot(page, 'servers', { docs: true });
   await openSection(page, 'Tools');
   const search = page.getByRole('searchbox', { name: 'Search tools' });
-  await expect(page.getByRole('status').filter({ hasText: /^11 tools$/ })).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: /^17 tools$/ })).toBeVisible();
   await search.fill('colour');
-  await expect(page.getByRole('status').filter({ hasText: '1 of 11 tools' })).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: '1 of 17 tools' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'color_swatch' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'echo', exact: true })).toHaveCount(0);
   await expect(page.getByRole('list', { name: 'Annotations of color_swatch' })).toContainText('Read-only');

@@ -31,6 +31,9 @@ export type { McpClient };
 
 interface Connection extends Connected {
   closed: boolean;
+  /** Requests running on it now: a connection retired meanwhile closes when the last one ends. */
+  inFlight: number;
+  retired: boolean;
   /** Lists fetched on this connection, by kind; dropped when the server says the list changed. */
   readonly lists: Map<ListKind, Promise<unknown>>;
   /** 2026-07-28: the open subscriptions/listen stream, and the filter it was opened with. */
@@ -98,17 +101,20 @@ async function open(server: string, entry: Entry): Promise<Connection> {
     throw unwrap(error);
   });
   remembered.set(server, connected.remember);
-  const connection: Connection = { ...connected, closed: false, lists: new Map() };
+  const connection: Connection = { ...connected, closed: false, inFlight: 0, retired: false, lists: new Map() };
   const { client } = connection;
   listenForNotifications(server, connection);
   // Sees failures no request awaits (the legacy GET stream, a listen stream) and every failed
-  // request, before that request's own promise settles: closing the client right here would reject
-  // the request with "connection closed" instead of the real error, hence the deferral.
+  // request, before that request's own promise settles. A connection with requests running is left
+  // to them (attempt() drops it with the real error in hand); closing it here would reject them with
+  // "connection closed" instead. Otherwise it is a background stream's failure: drop it after this turn.
   client.onerror = (error) => {
     const cause = unwrap(error);
     if (!(cause instanceof BffError)) return;
     if (cause.code === 'mcp_session_expired' || cause.code === 'login_required') {
-      setTimeout(() => discard(server, connection), 0);
+      setTimeout(() => {
+        if (connection.inFlight === 0) discard(server, connection);
+      }, 0);
     }
     if (isBannerWorthy(server, cause)) reportProblem(server, cause);
   };
@@ -357,10 +363,21 @@ function isBannerWorthy(server: string, error: BffError): boolean {
   return error.isSessionProblem;
 }
 
+/** Runs `use` on `connection`, counting it as in flight. */
+async function using<T>(server: string, connection: Connection, use: (connection: Connection) => Promise<T>): Promise<T> {
+  connection.inFlight++;
+  try {
+    return await use(connection);
+  } finally {
+    connection.inFlight--;
+    if (connection.retired && connection.inFlight === 0) discard(server, connection);
+  }
+}
+
 async function attempt<T>(server: string, use: (connection: Connection) => Promise<T>): Promise<T> {
   const connection = await connect(server);
   try {
-    return await use(connection);
+    return await using(server, connection, use);
   } catch (thrown) {
     const error = unwrap(thrown);
     if (error instanceof BffError && error.code === 'login_required') discard(server, connection);
@@ -373,15 +390,20 @@ async function attempt<T>(server: string, use: (connection: Connection) => Promi
     if (eraChanged) remembered.delete(server);
     discard(server, connection);
     const fresh = await connect(server);
-    return use(fresh);
+    return using(server, fresh, use);
   }
 }
 
-/** Forgets the client of a server that is no longer connected. */
+/**
+ * Forgets the client of a server that is no longer connected: the next request connects afresh.
+ * Requests already running on the old one finish first (another page's loader may be using it).
+ */
 export function forgetClient(server: string): void {
   const connection = entries.get(server)?.connection;
-  if (connection) discard(server, connection);
-  else entries.delete(server);
+  entries.delete(server);
+  if (!connection) return;
+  connection.retired = true;
+  if (connection.inFlight === 0) discard(server, connection);
 }
 
 /** What the server said about itself when the connection was made. */
