@@ -175,5 +175,5 @@ serveRpc({
   closeStreams: () => {
     for (const req of open.splice(0)) req.destroy();
   },
-  exit: () => setImmediate(() => process.exit(0)),
+  exit: () => void setImmediate(() => process.exit(0)),
 });

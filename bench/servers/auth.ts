@@ -18,5 +18,5 @@ listening.handle(as.handler);
 
 serveRpc({
   refreshCount: () => as.tokenRequests.filter((r) => r.grantType === 'refresh_token').length,
-  exit: () => setImmediate(() => process.exit(0)),
+  exit: () => void setImmediate(() => process.exit(0)),
 });

@@ -128,4 +128,4 @@ if (kind === 'node') {
   await new Promise<void>((resolve) => serve({ fetch: app.fetch, hostname: '127.0.0.1', port: Number(port) }, () => resolve()));
 }
 
-serveRpc({ exit: () => setImmediate(() => process.exit(0)) });
+serveRpc({ exit: () => void setImmediate(() => process.exit(0)) });

@@ -50,5 +50,5 @@ serveRpc({
   },
   memory: () => gcAndMeasure(),
   connections: () => connections,
-  exit: () => setImmediate(() => process.exit(0)),
+  exit: () => void setImmediate(() => process.exit(0)),
 });

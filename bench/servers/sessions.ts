@@ -79,5 +79,5 @@ async function measure(params: { store: string; count: number }): Promise<Sessio
 serveRpc({
   stores: () => Object.keys(STORES).filter((name) => STORES[name]?.available()),
   measure,
-  exit: () => setImmediate(() => process.exit(0)),
+  exit: () => void setImmediate(() => process.exit(0)),
 });
