@@ -48,15 +48,17 @@ function location(url: string, line: number): string {
 
 /**
  * @param window only samples taken between these two monotonic clock readings (µs, as
- *   process.hrtime gives them, which is the profiler's clock too): the load, without start-up.
+ *   process.hrtime gives them, which is the profiler's clock too): the load, without start-up. Several
+ *   windows: the samples in any of them (one kind of load among interleaved others).
  */
-export function summarizeProfile(file: string, top = 15, window?: [number, number]): ProfileSummary {
+export function summarizeProfile(file: string, top = 15, window?: [number, number] | Array<[number, number]>): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   if (window) {
+    const windows = (typeof window[0] === 'number' ? [window] : window) as Array<[number, number]>;
     let t = profile.startTime;
     const inWindow = profile.samples.map((_, i) => {
       t += profile.timeDeltas[i] ?? 0;
-      return t >= window[0] && t <= window[1];
+      return windows.some(([from, to]) => t >= from && t <= to);
     });
     // A clock that does not match leaves nothing: then the whole profile is used.
     if (inWindow.some(Boolean)) {
