@@ -34,7 +34,7 @@ for (const { era, label, appPort, mcpPort } of eras) {
 
       // A form drawn from the server's schema, in a dialog naming the server; nothing is sent until Send.
       await page.getByRole('button', { name: 'Run' }).click();
-      const dialog = page.getByRole('dialog', { name: 'default asks for information' });
+      const dialog = page.getByRole('dialog', { name: 'Demo MCP server asks for information' });
       await expect(dialog).toBeVisible();
       await expect(dialog).toContainText('Tell the demo server a little about yourself.');
       await dialog.getByRole('button', { name: 'Send' }).click();
@@ -68,7 +68,7 @@ for (const { era, label, appPort, mcpPort } of eras) {
       await openTool(page, 'ask_model');
       await page.getByLabel('question', { exact: true }).fill('What is the answer?');
       await page.getByRole('button', { name: 'Run' }).click();
-      const sampling = page.getByRole('dialog', { name: 'default asks you to write a reply' });
+      const sampling = page.getByRole('dialog', { name: 'Demo MCP server asks you to write a reply' });
       await expect(sampling.getByRole('list', { name: 'Conversation' })).toContainText('What is the answer?');
       await sampling.getByLabel('Your reply').fill('Forty-two.');
       await sampling.getByRole('button', { name: 'Send reply' }).click();
@@ -78,7 +78,7 @@ for (const { era, label, appPort, mcpPort } of eras) {
       await page.getByRole('link', { name: 'Back to servers' }).click();
       await openTool(page, 'confirm_in_browser');
       await page.getByRole('button', { name: 'Run' }).click();
-      const urlDialog = page.getByRole('dialog', { name: 'default asks you to open a web page' });
+      const urlDialog = page.getByRole('dialog', { name: 'Demo MCP server asks you to open a web page' });
       const host = `127.0.0.1:${mcpPort}`;
       await expect(urlDialog.locator('.url-host')).toHaveText(host);
       await expect(urlDialog.getByText(`http://${host}/elicitation/confirm/`)).toBeVisible();

@@ -24,6 +24,7 @@ import { BffError, processErrorResponse } from './bff';
 import { dropPendingInput, personFor } from './inputRequests';
 import { type Connected, connectMcp, type Era, isEraMismatch, type McpClient, type RememberedEra, rootCause } from './mcp-connect';
 import { clearProblem, reportProblem } from './problems';
+import { noteServerName } from './serverNames';
 import { mcpUrl } from './urls';
 
 export { NoCommonProtocolError } from './mcp-connect';
@@ -344,9 +345,12 @@ async function withConnection<T>(server: string, use: (connection: Connection) =
  */
 const withoutToken = new Set<string>();
 
-export function noteConnections(connections: ReadonlyArray<{ server: string; status: string; protocol?: ProtocolPreference | undefined }>): void {
+export function noteConnections(
+  connections: ReadonlyArray<{ server: string; name?: string; status: string; protocol?: ProtocolPreference | undefined }>,
+): void {
   withoutToken.clear();
   for (const c of connections) {
+    if (c.name) noteServerName(c.server, c.name);
     if (c.status !== 'connected') withoutToken.add(c.server);
     const protocol = c.protocol ?? 'auto';
     if (preferences.has(c.server) && preferences.get(c.server) !== protocol) {

@@ -10,6 +10,7 @@
 import type { CreateMessageRequestParams, SamplingMessage } from '@modelcontextprotocol/client';
 import { type ReactNode, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { type PendingInput, usePendingInput } from '../inputRequests';
+import { serverName } from '../serverNames';
 import { fieldsOf } from '../schemaForm';
 import { ArgumentsForm } from './ArgumentsForm';
 
@@ -34,12 +35,13 @@ function RequestDialog({ request, waiting }: { request: PendingInput; waiting: n
     if (request.kind === 'sampling') request.settle(undefined);
     else request.settle({ action: 'cancel' });
   };
+  const name = serverName(request.server);
   const title =
     request.kind === 'sampling'
-      ? `${request.server} asks you to write a reply`
+      ? `${name} asks you to write a reply`
       : request.kind === 'url'
-        ? `${request.server} asks you to open a web page`
-        : `${request.server} asks for information`;
+        ? `${name} asks you to open a web page`
+        : `${name} asks for information`;
   return (
     <dialog ref={ref} className="input-dialog" aria-labelledby={titleId} onCancel={onCancel}>
       <h2 id={titleId}>{title}</h2>
