@@ -30,7 +30,7 @@ import type { CannonResult, HttpTarget } from './load/worker.js';
  * the profiler; read the ratios from a run without it. Profiles are kept in bench/results/.
  *
  * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_CONCURRENCY (1,16), BENCH_MODE (json or sse),
- * BENCH_TOKEN_STORE (sqlite, memory or a redis:// URL).
+ * BENCH_TOKEN_STORE (sqlite, memory or a redis:// URL), BENCH_RESULTS_DIR (where profiles go; bench/results/).
  */
 const argv = process.argv.slice(2);
 const ERAS_MODE = argv.includes('--eras');
@@ -44,7 +44,7 @@ const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16').split(',').map(Num
 const MODE = process.env.BENCH_MODE ?? 'json';
 /** The ratio of 2026-07-28 to 2025-11-25 BFF CPU per call that the eras comparison must stay under. */
 const ERA_TARGET = 1.1;
-const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const RESULTS_DIR = process.env.BENCH_RESULTS_DIR ?? fileURLToPath(new URL('./results/', import.meta.url));
 
 const children: Child[] = [];
 let base: Checkout | undefined;

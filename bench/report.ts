@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemorySample } from './lib/memory.js';
 import type { ProfileSummary } from './lib/profile.js';
+import { type Era, LEGACY, MODERN } from './lib/requests.js';
 import type { SessionsResult } from './servers/sessions.js';
 
 export type Mode = 'json' | 'sse';
@@ -10,6 +11,8 @@ export type Setup = 'direct' | 'nginx' | 'floor-node' | 'floor-hono-undici' | 'f
 
 export interface ThroughputRow {
   mode: Mode;
+  /** The protocol revision the measured call was sent in; absent (results from before 2026-07-28) is 2025-11-25. */
+  era?: Era | undefined;
   concurrency: number;
   setup: Setup;
   /** Medians over the rounds. */
@@ -105,9 +108,17 @@ function setupsOf(results: BenchResults): Setup[] {
   return ORDER.filter((s) => results.throughput.some((r) => r.setup === s));
 }
 
-function row(results: BenchResults, mode: Mode, concurrency: number, setup: Setup): ThroughputRow | undefined {
-  return results.throughput.find((r) => r.mode === mode && r.concurrency === concurrency && r.setup === setup);
+const eraOf = (r: ThroughputRow): Era => r.era ?? LEGACY;
+
+function row(results: BenchResults, mode: Mode, concurrency: number, setup: Setup, era: Era = LEGACY): ThroughputRow | undefined {
+  return results.throughput.find((r) => r.mode === mode && r.concurrency === concurrency && r.setup === setup && eraOf(r) === era);
 }
+
+/** The eras measured for `mode`, 2025-11-25 first. */
+function erasOf(results: BenchResults, mode: Mode): Era[] {
+  return [LEGACY, MODERN].filter((era) => results.throughput.some((r) => r.mode === mode && eraOf(r) === era));
+}
+const eraSuffix = (era: Era) => (era === LEGACY ? '' : `, ${era}`);
 
 export function isQuiet(results: BenchResults): boolean {
   return (results.machine.loadStart[0] ?? 1) < 0.5 && results.machine.othersCores < 0.15;
@@ -117,11 +128,11 @@ export function isQuiet(results: BenchResults): boolean {
 export function targetLines(results: BenchResults): string[] {
   const lines: string[] = [];
   const modes = [...new Set(results.throughput.map((r) => r.mode))];
-  for (const mode of modes) {
+  for (const [mode, era] of modes.flatMap((mode) => erasOf(results, mode).map((era) => [mode, era] as const))) {
     for (const c of results.settings.concurrency) {
-      const bff = row(results, mode, c, 'bff');
-      const direct = row(results, mode, c, 'direct');
-      const nginx = row(results, mode, c, 'nginx');
+      const bff = row(results, mode, c, 'bff', era);
+      const direct = row(results, mode, c, 'direct', era);
+      const nginx = row(results, mode, c, 'nginx', era);
       if (!bff || !direct) continue;
       const vsDirect = bff.rps / direct.rps;
       const vsNginx = nginx ? bff.rps / nginx.rps : Number.NaN;
@@ -131,7 +142,7 @@ export function targetLines(results: BenchResults): string[] {
       ];
       const added = bff.p50 - direct.p50;
       parts.push(c === 1 ? `${added.toFixed(2)} ms ${added < 1 ? '✅' : '❌'} (< 1 ms)` : `${added.toFixed(2)} ms`);
-      lines.push(`| ${mode.toUpperCase()} | ${c} | ${parts.join(' | ')} |`);
+      lines.push(`| ${mode.toUpperCase()}${eraSuffix(era)} | ${c} | ${parts.join(' | ')} |`);
     }
   }
   return lines;
@@ -171,6 +182,11 @@ function markdown(results: BenchResults): string {
     '- Request: `tools/call` of `echo` (a 21-character message) to the demo MCP server (official MCP SDK, stateless mode), answered ' +
       'as JSON (`enableJsonResponse`) or as an SSE stream with one event.',
   );
+  if (results.throughput.some((r) => eraOf(r) === MODERN)) {
+    out.push(
+      `- The same call as a ${MODERN} client sends it (rows marked ${MODERN}): no MCP session, \`MCP-Protocol-Version: ${MODERN}\`, \`Mcp-Method: tools/call\` and \`Mcp-Name: echo\` headers (which the BFF checks before forwarding), and the \`_meta\` envelope (protocol version, client info, capabilities) in the params: 305 bytes instead of 119. The same demo server answers it on the same URL as JSON (210 bytes with its \`_meta\`, 94 before) whether it answers ${LEGACY} calls as JSON or SSE, so it is measured with the JSON answers, interleaved right after the ${LEGACY} call through the same setup, for direct, nginx and the BFF.`,
+    );
+  }
   out.push(
     '- **direct**: to the MCP server with the bearer token. **nginx**: Debian nginx as a plain reverse proxy (one worker, upstream keep-alive, `proxy_buffering off`) adding the same Authorization header. ' +
       `**BFF**: \`/mcp/default\` with the logged-in session cookie and \`X-CSRF: 1\`; the BFF as \`main.ts\` runs it (${results.settings.tokenStore ?? 'memory'} token store, info-level request logs to /dev/null).`,
@@ -214,17 +230,21 @@ function markdown(results: BenchResults): string {
     out.push('| concurrency | setup | req/s (median) | req/s (min–max) | p50 ms | p99 ms | proxy CPU µs/req | MCP server CPU µs/req | new upstream connections/req | BFF / this |');
     out.push('|---|---|---|---|---|---|---|---|---|---|');
     for (const c of results.settings.concurrency) {
-      const bff = row(results, mode, c, 'bff');
-      for (const setup of setups) {
-        const r = row(results, mode, c, setup);
-        if (!r) continue;
-        out.push(
-          `| ${c} | ${SETUP_LABEL[setup]} | ${f0(r.rps)} | ${f0(r.rpsRange[0])}–${f0(r.rpsRange[1])} | ${f2(r.p50)} | ${f2(r.p99)} | ${f0(r.proxyCpuUs)} | ${f0(r.mcpCpuUs)} | ${r.upstreamConnectionsPerRequest === undefined ? '–' : r.upstreamConnectionsPerRequest.toFixed(3)} | ${setup === 'bff' ? '' : ratio(bff?.rps, r.rps)}${r.failures ? ` (${r.failures} failed)` : ''} |`,
-        );
+      // Each era's rows together, the BFF compared with the setups of its own era.
+      for (const era of erasOf(results, mode)) {
+        const bff = row(results, mode, c, 'bff', era);
+        for (const setup of setups) {
+          const r = row(results, mode, c, setup, era);
+          if (!r) continue;
+          out.push(
+            `| ${c} | ${SETUP_LABEL[setup]}${eraSuffix(era)} | ${f0(r.rps)} | ${f0(r.rpsRange[0])}–${f0(r.rpsRange[1])} | ${f2(r.p50)} | ${f2(r.p99)} | ${f0(r.proxyCpuUs)} | ${f0(r.mcpCpuUs)} | ${r.upstreamConnectionsPerRequest === undefined ? '–' : r.upstreamConnectionsPerRequest.toFixed(3)} | ${setup === 'bff' ? '' : ratio(bff?.rps, r.rps)}${r.failures ? ` (${r.failures} failed)` : ''} |`,
+          );
+        }
       }
     }
     out.push('');
   }
+  out.push(...erasSection(results));
   const floorRows = (['nginx', 'floor-node', 'floor-hono-undici', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff'] as Setup[])
     .map((setup) => row(results, 'json', 16, setup))
     .filter((r): r is ThroughputRow => r !== undefined);
@@ -331,6 +351,33 @@ function markdown(results: BenchResults): string {
   return out.join('\n');
 }
 
+/** The target of the 2026-07-28 call: no more BFF CPU than the 2025-11-25 one, within 10%. */
+const ERA_TARGET = 1.1;
+
+/** The BFF's cost per call in both eras, side by side, from the interleaved JSON rows. */
+function erasSection(results: BenchResults): string[] {
+  if (!results.throughput.some((r) => eraOf(r) === MODERN)) return [];
+  const out = [`## Both protocol eras: ${LEGACY} and ${MODERN} (JSON answers)`, ''];
+  out.push(
+    `The same echo call in each era through the same processes, interleaved. Target: the BFF's CPU per ${MODERN} call at most ${ERA_TARGET.toFixed(2)}× its CPU per ${LEGACY} call. \`pnpm bench:compare --eras\` measures only this ratio, with more rounds. The MCP server's own cost differs between the eras (another SDK path, a longer answer), which moves throughput and, at higher concurrency, how many requests each of the proxy's wake-ups handles; the proxy's CPU per call is the figure to read.`,
+  );
+  out.push('');
+  out.push(`| concurrency | BFF CPU µs/req ${LEGACY} → ${MODERN} | ratio (≤ ${ERA_TARGET.toFixed(2)}) | nginx CPU µs/req | BFF req/s | BFF / direct | BFF / nginx | MCP server CPU µs/req (direct) |`);
+  out.push('|---|---|---|---|---|---|---|---|');
+  for (const c of results.settings.concurrency) {
+    const get = (setup: Setup, era: Era) => row(results, 'json', c, setup, era);
+    const [bffOld, bffNew] = [get('bff', LEGACY), get('bff', MODERN)];
+    if (!bffOld || !bffNew) continue;
+    const cpu = (bffNew.proxyCpuUs ?? Number.NaN) / (bffOld.proxyCpuUs ?? Number.NaN);
+    const pair = (f: (era: Era) => string) => `${f(LEGACY)} → ${f(MODERN)}`;
+    out.push(
+      `| ${c} | ${pair((e) => f0(get('bff', e)?.proxyCpuUs))} | ${Number.isNaN(cpu) ? '–' : `${cpu.toFixed(2)} ${cpu <= ERA_TARGET ? '✅' : '❌'}`} | ${pair((e) => f0(get('nginx', e)?.proxyCpuUs))} | ${pair((e) => f0(get('bff', e)?.rps))} | ${pair((e) => ratio(get('bff', e)?.rps, get('direct', e)?.rps))} | ${pair((e) => ratio(get('bff', e)?.rps, get('nginx', e)?.rps))} | ${pair((e) => f0(get('direct', e)?.mcpCpuUs))} |`,
+    );
+  }
+  out.push('');
+  return out;
+}
+
 const BEFORE_FILE = 'before-fixes.json';
 let resultsDir = '';
 function readBefore(): BenchResults | undefined {
@@ -374,7 +421,7 @@ function beforeAfter(results: BenchResults, before: BenchResults | undefined): s
   return out;
 }
 
-/** Hand-made SVG: for each answer mode, req/s and p99 per concurrency, one bar per setup. */
+/** Hand-made SVG: for each answer mode, req/s and p99 per concurrency, one bar per setup (2025-11-25 calls; the report's tables have both eras). */
 function chart(results: BenchResults): string {
   const modes = (['json', 'sse'] as Mode[]).filter((mode) => results.throughput.some((r) => r.mode === mode));
   const setups = setupsOf(results);
@@ -396,7 +443,7 @@ function chart(results: BenchResults): string {
     (['rps', 'p99'] as const).forEach((metric, pi) => {
       const x0 = margin.left + pi * (panelW + margin.left);
       const y0 = 40 + mi * (panelH + margin.top + margin.bottom) + margin.top;
-      const values = results.throughput.filter((r) => r.mode === mode).map((r) => r[metric]);
+      const values = results.throughput.filter((r) => r.mode === mode && eraOf(r) === LEGACY).map((r) => r[metric]);
       const max = niceMax(Math.max(...values, 1));
       parts.push(`<text x="${x0}" y="${y0 - 12}" font-size="13" font-weight="bold">${mode.toUpperCase()} answer: ${metric === 'rps' ? 'requests/s (higher is better)' : 'p99 latency, ms (lower is better)'}</text>`);
       for (let t = 0; t <= 4; t++) {

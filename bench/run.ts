@@ -9,7 +9,7 @@ import { CPU_LOAD, CPU_SERVERS, Child, freePort, pinned } from './lib/child.js';
 import { cpuTicks, processCpuMs, TICKS_PER_SECOND } from './lib/cpu.js';
 import { findNginx, type Nginx, startNginx } from './lib/nginx.js';
 import { summarizeProfile } from './lib/profile.js';
-import { ECHO, MCP_HEADERS } from './lib/requests.js';
+import { type Era, LEGACY, MCP_HEADERS, MEASURED, MODERN } from './lib/requests.js';
 import { median } from './lib/stats.js';
 import type { CannonResult, HttpTarget } from './load/worker.js';
 import type { SessionsResult } from './servers/sessions.js';
@@ -20,11 +20,12 @@ import type { MemorySample } from './lib/memory.js';
  * `pnpm bench`: what the BFF costs per MCP call, next to the MCP server alone and nginx adding the same
  * Authorization header. Every server runs in its own process pinned to CPU_SERVERS; autocannon runs in
  * another process pinned to CPU_LOAD. Knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_SESSIONS (counts),
- * BENCH_SKIP (comma list of: throughput, storm, sse, streams, profile, sessions), BENCH_BEFORE_REF (a git
+ * BENCH_SKIP (comma list of: throughput, modern, storm, sse, streams, profile, sessions), BENCH_BEFORE_REF (a git
  * commit whose BFF runs as "before the fixes"; 0 for none),
  * BENCH_TOKEN_STORE (memory, sqlite (default), or a redis:// URL), BENCH_PIN=0, BENCH_BFF_LOG=1,
  * BENCH_FLOOR (json16 (default), all, 0), BENCH_FLOOR_WEB=1 (two more bare proxies: node:http answered
- * through a web stream, and fetch with JSON answers buffered), BENCH_WAIT_QUIET=<seconds>.
+ * through a web stream, and fetch with JSON answers buffered), BENCH_WAIT_QUIET=<seconds>,
+ * BENCH_RESULTS_DIR (default bench/results/: a short trial run elsewhere leaves the committed report alone).
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -47,11 +48,24 @@ const FLOOR = process.env.BENCH_FLOOR ?? 'json16';
 const measured = (setup: Setup, mode: Mode, connections: number) =>
   !setup.startsWith('floor-') || FLOOR === 'all' || (mode === 'json' && connections === 16);
 const PROFILE_CONCURRENCY = Number(process.env.BENCH_PROFILE_CONCURRENCY ?? 16);
+/**
+ * The measured call is also sent as a 2026-07-28 client sends it (bench/lib/requests.ts), interleaved with
+ * the 2025-11-25 one, through these setups only: the floors forward only 2025-11-25's headers, and the BFF
+ * before the fixes predates 2026-07-28. The demo server answers it as JSON in either mode (the new era
+ * streams only a call that sends notifications first), so it is measured with the JSON answers only.
+ * BENCH_SKIP=modern leaves it out.
+ */
+const MODERN_SETUPS: Setup[] = ['direct', 'nginx', 'bff'];
+const erasOf = (setup: Setup, mode: Mode): Era[] => (mode === 'json' && !SKIP.has('modern') && MODERN_SETUPS.includes(setup) ? [LEGACY, MODERN] : [LEGACY]);
 const MODES: Mode[] = ['json', 'sse'];
-const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const RESULTS_DIR = process.env.BENCH_RESULTS_DIR ?? fileURLToPath(new URL('./results/', import.meta.url));
 
-const slowTask = (steps: number, delayMs: number) =>
-  JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow_task', arguments: { steps, delayMs }, _meta: { progressToken: 1 } } });
+/** A call's own headers and body; the setups add where it goes and their credentials. */
+type Call = { headers: Record<string, string>; body: string };
+const slowTask = (steps: number, delayMs: number): Call => ({
+  headers: MCP_HEADERS,
+  body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow_task', arguments: { steps, delayMs }, _meta: { progressToken: 1 } } }),
+});
 
 const log = (...args: unknown[]) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args);
 
@@ -182,25 +196,25 @@ async function main(): Promise<void> {
   }
   const floorTarget = (setup: 'floor-node' | 'floor-hono-undici' | 'floor-hono-pipe' | 'floor-hono-web' | 'floor-hono-buffer' | 'floor-hono') => {
     const port = (floorPorts as Partial<Record<string, number>>)[setup];
-    return floors[setup] && port ? { [setup]: (body = ECHO) => ({ url: `http://127.0.0.1:${port}/mcp`, headers: MCP_HEADERS, body }) } : {};
+    return floors[setup] && port ? { [setup]: (call = MEASURED[LEGACY]) => ({ url: `http://127.0.0.1:${port}/mcp`, ...call }) } : {};
   };
 
-  const bffTarget = (port: number, cookie: string, body = ECHO): HttpTarget => ({
+  const bffTarget = (port: number, cookie: string, call: Call = MEASURED[LEGACY]): HttpTarget => ({
     url: `http://127.0.0.1:${port}/mcp/default`,
-    headers: { ...MCP_HEADERS, cookie, 'x-csrf': '1' },
-    body,
+    headers: { ...call.headers, cookie, 'x-csrf': '1' },
+    body: call.body,
   });
-  const targets: Partial<Record<Setup, (body?: string) => HttpTarget>> = {
-    direct: (body = ECHO) => ({ url: mcpUrl, headers: { ...MCP_HEADERS, authorization: `Bearer ${accessToken}` }, body }),
-    ...(nginx ? { nginx: (body = ECHO) => ({ url: `${nginx?.url}/mcp`, headers: MCP_HEADERS, body }) } : {}),
+  const targets: Partial<Record<Setup, (call?: Call) => HttpTarget>> = {
+    direct: (call = MEASURED[LEGACY]) => ({ url: mcpUrl, headers: { ...call.headers, authorization: `Bearer ${accessToken}` }, body: call.body }),
+    ...(nginx ? { nginx: (call = MEASURED[LEGACY]) => ({ url: `${nginx?.url}/mcp`, ...call }) } : {}),
     ...floorTarget('floor-node'),
     ...floorTarget('floor-hono-undici'),
     ...floorTarget('floor-hono-pipe'),
     ...floorTarget('floor-hono-web'),
     ...floorTarget('floor-hono-buffer'),
     ...floorTarget('floor-hono'),
-    ...(sessionBefore ? { 'bff-before': (body = ECHO) => bffTarget(beforePort, sessionBefore.cookie, body) } : {}),
-    bff: (body = ECHO) => bffTarget(bffPort, session.cookie, body),
+    ...(sessionBefore ? { 'bff-before': (call?: Call) => bffTarget(beforePort, sessionBefore.cookie, call) } : {}),
+    bff: (call?: Call) => bffTarget(bffPort, session.cookie, call),
   };
   const setups = Object.keys(targets) as Setup[];
   /** The processes whose CPU time is the proxy's: nginx's master and worker, or the BFF. */
@@ -215,20 +229,23 @@ async function main(): Promise<void> {
             ? [floors[setup].pid]
             : [];
   const cpuOf = (pids: number[]) => pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
-  const target = (setup: Setup, body?: string) => (targets[setup] as (body?: string) => HttpTarget)(body);
+  const target = (setup: Setup, call?: Call) => (targets[setup] as (call?: Call) => HttpTarget)(call);
+  /** Each setup with the eras measured through it in `mode`, the 2026-07-28 call right after the 2025-11-25 one. */
+  const cells = (mode: Mode) => setups.flatMap((setup) => erasOf(setup, mode).map((era) => ({ setup, era })));
+  const eraLabel = (era: Era) => (era === LEGACY ? '' : ` ${era}`);
 
   // Every setup must answer the same thing before any of them is timed.
   for (const mode of MODES) {
     await mcp.call('mode', mode);
-    for (const setup of setups) {
-      const answer = await load.call<{ status: number; contentType: string; body: string }>('check', target(setup));
+    for (const { setup, era } of cells(mode)) {
+      const answer = await load.call<{ status: number; contentType: string; body: string }>('check', target(setup, MEASURED[era]));
       const expected = mode === 'json' ? 'application/json' : 'text/event-stream';
       if (answer.status !== 200 || !answer.contentType.startsWith(expected) || !answer.body.includes('hello from pnpm bench')) {
-        throw new Error(`${setup} (${mode}) answered ${answer.status} ${answer.contentType}: ${answer.body.slice(0, 300)}`);
+        throw new Error(`${setup}${eraLabel(era)} (${mode}) answered ${answer.status} ${answer.contentType}: ${answer.body.slice(0, 300)}`);
       }
     }
   }
-  log(`all setups answer: ${setups.join(', ')}`);
+  log(`all setups answer: ${cells('json').map(({ setup, era }) => `${setup}${eraLabel(era)}`).join(', ')}`);
 
   const results: BenchResults = {
     startedAt: startedAt.toISOString(),
@@ -272,35 +289,36 @@ async function main(): Promise<void> {
     for (const mode of MODES) {
       await mcp.call('mode', mode);
       // Warm-up: JIT, connection pools, the JWKS cache.
-      for (const setup of setups) {
-        if (measured(setup, mode, 16)) await load.call('cannon', { ...target(setup), connections: 16, seconds: 2 });
+      for (const { setup, era } of cells(mode)) {
+        if (measured(setup, mode, 16)) await load.call('cannon', { ...target(setup, MEASURED[era]), connections: 16, seconds: 2 });
       }
       const runs = new Map<string, Array<CannonResult & { proxyUs: number; mcpUs: number; upstreamConnections: number }>>();
       for (let round = 1; round <= ROUNDS; round++) {
         for (const connections of CONCURRENCY) {
-          for (const setup of setups.filter((s) => measured(s, mode, connections))) {
+          for (const { setup, era } of cells(mode).filter((s) => measured(s.setup, mode, connections))) {
             const proxyBefore = cpuOf(proxyPids(setup));
             const mcpBefore = processCpuMs(mcp.pid);
             const connectionsBefore = await mcp.call<number>('connections');
-            const r = await load.call<CannonResult>('cannon', { ...target(setup), connections, seconds: SECONDS });
+            const r = await load.call<CannonResult>('cannon', { ...target(setup, MEASURED[era]), connections, seconds: SECONDS });
             const answered = Math.max(1, r.requests + r.non2xx);
             const cpu = {
               proxyUs: ((cpuOf(proxyPids(setup)) - proxyBefore) * 1000) / answered,
               mcpUs: ((processCpuMs(mcp.pid) - mcpBefore) * 1000) / answered,
               upstreamConnections: ((await mcp.call<number>('connections')) - connectionsBefore) / answered,
             };
-            const key = `${connections}\u0000${setup}`;
+            const key = `${connections}\u0000${setup}\u0000${era}`;
             runs.set(key, [...(runs.get(key) ?? []), { ...r, ...cpu }]);
-            log(`${mode} c=${connections} ${setup.padEnd(15)} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx + r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
+            log(`${mode} c=${connections} ${`${setup}${eraLabel(era)}`.padEnd(26)} round ${round}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms${r.non2xx + r.errors ? `, ${r.non2xx} non-2xx, ${r.errors} errors` : ''}`);
           }
         }
       }
       for (const connections of CONCURRENCY) {
-        for (const setup of setups) {
-          const rounds = runs.get(`${connections}\u0000${setup}`) ?? [];
+        for (const { setup, era } of cells(mode)) {
+          const rounds = runs.get(`${connections}\u0000${setup}\u0000${era}`) ?? [];
           if (rounds.length === 0) continue;
           results.throughput.push({
             mode,
+            era,
             concurrency: connections,
             setup,
             rps: median(rounds.map((r) => r.rps)),
