@@ -250,9 +250,9 @@ function printProfiles(targets: Target[], windows: Map<string, { spans: Array<[n
       .sort((p, q) => Math.abs(q[1]) - Math.abs(p[1]))
       .slice(0, 12);
   console.log(`\n${b.name} − ${a.name}: ${(pb.busyUs - pa.busyUs).toFixed(1)} µs busy per call. Largest differences, µs per call (self time):`);
-  for (const [k, d] of diff(pa.self, pb.self)) console.log(`  ${d >= 0 ? '+' : ''}${d.toFixed(1).padStart(6)}  ${k}`);
+  for (const [k, d] of diff(pa.self, pb.self)) console.log(`  ${`${d >= 0 ? '+' : ''}${d.toFixed(1)}`.padStart(6)}  ${k}`);
   console.log('  BFF functions (total time):');
-  for (const [k, d] of diff(pa.bff, pb.bff)) console.log(`  ${d >= 0 ? '+' : ''}${d.toFixed(1).padStart(6)}  ${k}`);
+  for (const [k, d] of diff(pa.bff, pb.bff)) console.log(`  ${`${d >= 0 ? '+' : ''}${d.toFixed(1)}`.padStart(6)}  ${k}`);
 }
 
 async function cleanup(): Promise<void> {
