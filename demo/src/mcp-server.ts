@@ -60,6 +60,12 @@ export interface McpDemo {
   received: Array<{ method: string; headers: Record<string, string | string[] | undefined>; closed: boolean }>;
   /** Closes every MCP session and its transport, and every 2026-07-28 exchange and listen stream. */
   close(): Promise<void>;
+  /**
+   * Changes the eras it speaks from the next request on, as a server being upgraded or rolled back
+   * would (tests of clients that must notice). Sessions already open are kept but refused while
+   * 2025-11-25 is off.
+   */
+  setProtocols(protocols: McpProtocols): void;
 }
 
 export const SCOPES_SUPPORTED = ['mcp:tools', ADMIN_SCOPE];
@@ -76,6 +82,11 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
   const protocols = options.protocols ?? 'both';
   if (!MCP_PROTOCOLS.includes(protocols)) throw new Error(`"protocols" must be one of ${MCP_PROTOCOLS.join(', ')}`);
   const speaks = { modern: protocols !== '2025-11-25', legacy: protocols !== '2026-07-28' };
+  const setProtocols = (next: McpProtocols) => {
+    if (!MCP_PROTOCOLS.includes(next)) throw new Error(`"protocols" must be one of ${MCP_PROTOCOLS.join(', ')}`);
+    speaks.modern = next !== '2025-11-25';
+    speaks.legacy = next !== '2026-07-28';
+  };
   const resourceUrl = new URL(options.resource);
   const mcpPath = resourceUrl.pathname;
   const requiredScope = options.requiredScope ?? 'mcp:tools';
@@ -97,17 +108,16 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
 
   // 2026-07-28: a fresh server per request, subscriptions/listen fed by the shared state's bus. Its own
   // legacy leg is off: 2025-11-25 traffic goes to the sessions below (or, modern only, is refused there).
-  const modern: McpHttpHandler | undefined = speaks.modern
-    ? createMcpHandler(() => build('modern'), {
-        legacy: 'reject',
-        bus: state.bus,
-        maxRequestBodySize: BODY_LIMIT,
-        onerror: (err) => {
-          // Refused requests (wrong era, bad headers) are answered on the wire; only surprises are logged.
-          if (!/^(Rejected |Unsupported protocol version)/.test(err.message)) console.error('[demo-mcp]', err.message);
-        },
-      })
-    : undefined;
+  // Made whatever the eras, so that setProtocols can turn 2026-07-28 on later.
+  const modern: McpHttpHandler = createMcpHandler(() => build('modern'), {
+    legacy: 'reject',
+    bus: state.bus,
+    maxRequestBodySize: BODY_LIMIT,
+    onerror: (err) => {
+      // Refused requests (wrong era, bad headers) are answered on the wire; only surprises are logged.
+      if (!/^(Rejected |Unsupported protocol version)/.test(err.message)) console.error('[demo-mcp]', err.message);
+    },
+  });
 
   const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
     new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers } });
@@ -220,7 +230,7 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     };
     // The SDK's own classification (the envelope claim in _meta and the MCP-Protocol-Version header)
     // decides the era, so that this routing and its modern path can never disagree.
-    if (modern && (!speaks.legacy || !(await isLegacyRequest(request, body, { maxRequestBodySize: BODY_LIMIT })))) {
+    if (speaks.modern && (!speaks.legacy || !(await isLegacyRequest(request, body, { maxRequestBodySize: BODY_LIMIT })))) {
       return modern.fetch(request, { authInfo, parsedBody: body });
     }
     return serveLegacy(request, body, token.sub, authInfo, res);
@@ -313,10 +323,11 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
       void listener(req, res);
     },
     received,
+    setProtocols,
     async close() {
       const all = [...sessions.values()];
       sessions.clear();
-      await Promise.allSettled([...all.map((s) => s.server.close()), modern?.close()]);
+      await Promise.allSettled([...all.map((s) => s.server.close()), modern.close()]);
     },
   };
 }
