@@ -42,7 +42,7 @@ for (const { era, label, appPort, mcpPort } of eras) {
       await dialog.getByLabel('name', { exact: true }).fill('Ada');
       await dialog.getByLabel('age', { exact: true }).fill('36');
       await dialog.getByLabel('colour', { exact: true }).selectOption('green');
-      await screenshot(page, `elicitation-form-${era}`);
+      await screenshot(page, era === '2026-07-28' ? 'elicitation-form' : `elicitation-form-${era}`, { docs: era === '2026-07-28' });
       await dialog.getByRole('button', { name: 'Send' }).click();
       await expect(dialog).toHaveCount(0);
       await expect(page.getByRole('region', { name: 'Result' })).toContainText('Ada');
@@ -101,7 +101,7 @@ for (const { era, label, appPort, mcpPort } of eras) {
       await expect(page.getByRole('region', { name: 'Result' })).toContainText('"roots": []');
     });
 
-    test('live resource updates and the log level work the same', async ({ page, context }) => {
+    test('live resource updates, the log level, progress and cancel, and prompts work the same', async ({ page, context }) => {
       await page.goto('/');
       await signIn(page, 'alice');
       await openSection(page, 'Resources');
@@ -129,6 +129,24 @@ for (const { era, label, appPort, mcpPort } of eras) {
       await expect(page.getByRole('region', { name: 'Result' })).toContainText('Sent 2 info message(s).');
       await switchSection(page, 'Log');
       await expect(page.getByRole('log', { name: 'Server notifications' })).toContainText('Log message 2 of 2');
+
+      // Progress and cancel.
+      await switchSection(page, 'Tools');
+      await page.getByRole('link', { name: 'slow_task', exact: true }).click();
+      await page.getByLabel('steps', { exact: true }).fill('50');
+      await page.getByLabel('delayMs', { exact: true }).fill('500');
+      await page.getByRole('button', { name: 'Run' }).click();
+      await expect(page.getByText(/^([1-9]|[1-4]\d) \/ 50$/)).toBeVisible();
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      await expect(page.getByRole('status').filter({ hasText: 'Cancelled.' })).toBeVisible();
+
+      // A prompt with arguments.
+      await switchSection(page, 'Prompts');
+      await page.getByRole('link', { name: 'code_review' }).click();
+      await page.getByLabel('language', { exact: true }).fill('Go');
+      await page.getByLabel('code', { exact: true }).fill('x := 1');
+      await page.getByRole('button', { name: 'Get prompt' }).click();
+      await expect(page.getByRole('region', { name: 'Messages' })).toContainText('Please review this Go code');
     });
   });
 }
