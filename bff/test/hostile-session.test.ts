@@ -165,11 +165,11 @@ describe('cookie attributes (DESIGN.md: Cookies and state)', () => {
     return { name: pair.slice(0, eq), value: pair.slice(eq + 1), attrs };
   }
 
-  it('over http (loopback dev): mcp_session HttpOnly Secure SameSite=Strict Path=/, set and cleared alike', async () => {
+  it('over http (loopback dev): mcp_session HttpOnly Secure SameSite=Strict Path=/, mcp_login Lax Path=/, set and cleared alike', async () => {
     const browser = app.browser();
     const login = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
     const loginCookie = attributes(setCookieLine(login, 'mcp_login') as string);
-    expect(Object.fromEntries(loginCookie.attrs)).toEqual({ 'max-age': '600', path: '/bff/callback', httponly: '', secure: '', samesite: 'Lax' });
+    expect(Object.fromEntries(loginCookie.attrs)).toEqual({ 'max-age': '600', path: '/', httponly: '', secure: '', samesite: 'Lax' });
 
     const authorize = await fetch(login.headers.get('location') as string, { redirect: 'manual' });
     const callback = new URL(authorize.headers.get('location') as string);
@@ -178,7 +178,7 @@ describe('cookie attributes (DESIGN.md: Cookies and state)', () => {
     const lines = page.headers.getSetCookie().filter((l) => l.startsWith('mcp_login='));
     expect(lines.map((l) => attributes(l).attrs.get('max-age'))).toEqual(['0', '60']);
     const completion = attributes(lines[1] as string);
-    expect(Object.fromEntries(completion.attrs)).toEqual({ 'max-age': '60', path: '/bff/callback', httponly: '', secure: '', samesite: 'Lax' });
+    expect(Object.fromEntries(completion.attrs)).toEqual({ 'max-age': '60', path: '/', httponly: '', secure: '', samesite: 'Lax' });
 
     const done = await browser.request('/bff/callback/complete', { csrf: false });
     const set = attributes(setCookieLine(done, 'mcp_session') as string);
@@ -187,7 +187,7 @@ describe('cookie attributes (DESIGN.md: Cookies and state)', () => {
     const clearedLogin = attributes(setCookieLine(done, 'mcp_login') as string);
     expect(clearedLogin.value).toBe('');
     expect(clearedLogin.attrs.get('max-age')).toBe('0');
-    expect(clearedLogin.attrs.get('path')).toBe('/bff/callback');
+    expect(clearedLogin.attrs.get('path')).toBe('/');
 
     // The seal holds the id, but does not show it.
     const value = set.value;
@@ -205,15 +205,15 @@ describe('cookie attributes (DESIGN.md: Cookies and state)', () => {
     });
   });
 
-  it('over https: __Host-mcp_session and __Secure-mcp_login, HSTS; no Domain anywhere', async () => {
+  it('over https: __Host-mcp_session and __Host-mcp_login, HSTS; no Domain anywhere', async () => {
     const https = await startVariantApp({}, { PUBLIC_URL: 'https://localhost:1' });
     try {
       // The BFF trusts PUBLIC_URL, not the scheme of the connection: the browser reaches it over https.
       const browser = https.browser();
       const login = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
       expect(login.headers.get('strict-transport-security')).toMatch(/max-age=\d{7,}/);
-      const loginLine = setCookieLine(login, '__Secure-mcp_login') as string;
-      expect(loginLine).toMatch(/; Path=\/bff\/callback; HttpOnly; Secure; SameSite=Lax$/);
+      const loginLine = setCookieLine(login, '__Host-mcp_login') as string;
+      expect(loginLine).toMatch(/; Max-Age=600; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
       const authorize = await fetch(login.headers.get('location') as string, { redirect: 'manual' });
       const callback = new URL(authorize.headers.get('location') as string);
       expect(callback.origin).toBe('https://localhost:1');

@@ -36,7 +36,7 @@ describe('login', () => {
     expect(line).toMatch(/; HttpOnly/);
     expect(line).toMatch(/; Secure/);
     expect(line).toMatch(/; SameSite=Lax/);
-    expect(line).toMatch(/; Path=\/bff\/callback/);
+    expect(line).toMatch(/; Path=\/;/);
     expect(line).toMatch(/; Max-Age=600/);
     expect(cookieLine(res, 'mcp_session')).toBeUndefined();
   });

@@ -70,12 +70,8 @@ export function pendingSetCookies(c: Context): string[] {
   return (c.get('setCookies' as never) as string[] | undefined) ?? [];
 }
 
-/** Every cookie this jar writes goes through here, so that `pendingSetCookies` sees all of them. */
-function setCookieRecorded(c: Context, name: string, value: string, options: Parameters<typeof generateCookie>[2]): void {
-  const cookie = generateCookie(name, value, options);
-  c.header('Set-Cookie', cookie, { append: true });
-  c.set('setCookies' as never, [...pendingSetCookies(c), cookie] as never);
-}
+const SESSION_COOKIE = 'mcp_session';
+const LOGIN_COOKIE = 'mcp_login';
 
 /** 32 random bytes, base64url: 256 bits, far over the 128 bits a session id needs. */
 export function newSessionId(): string {
@@ -97,10 +93,12 @@ export class CookieJar {
   private readonly sealingSecretId: string;
 
   constructor(private readonly settings: CookieSettings) {
-    // __Host- pins the cookie to this exact origin (Secure, Path=/, no Domain); browsers only accept
-    // it over https. __Secure- is the strongest prefix a Path-scoped cookie may carry.
-    this.sessionCookieName = settings.secure ? '__Host-mcp_session' : 'mcp_session';
-    this.loginCookieName = settings.secure ? '__Secure-mcp_login' : 'mcp_login';
+    // Under https every cookie is __Host-: browsers accept such a cookie only from this exact host,
+    // Secure, with Path=/ and no Domain. Any other name (__Secure- included) can be set for this host
+    // by a sibling subdomain with Domain=<parent>, and a planted login transaction or completion is
+    // login CSRF. Over http (loopback dev) no prefix is possible.
+    this.sessionCookieName = settings.secure ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+    this.loginCookieName = settings.secure ? `__Host-${LOGIN_COOKIE}` : LOGIN_COOKIE;
     this.passwords = Object.fromEntries(settings.secrets.map((s) => [String(s.id), s.secret]));
     // The first listed secret seals, whatever its id (as the first TOKEN_ENCRYPTION_KEYS key encrypts):
     // a rolling rotation can first add a new secret behind the old one, then move it to the front.
@@ -140,19 +138,11 @@ export class CookieJar {
   /** @param maxAgeSeconds how long the browser keeps it: the rest of the session's absolute lifetime. */
   async writeSessionId(c: Context, sid: string, maxAgeSeconds = this.settings.sessionTtlSeconds): Promise<void> {
     const sealed = await sealData({ sid }, { password: this.sealingPassword, ttl: this.settings.sessionTtlSeconds });
-    setCookieRecorded(c, this.sessionCookieName, sealed, {
-      httpOnly: true,
-      // Browsers treat http://localhost as a secure context and keep Secure cookies there, so the
-      // attribute is always set; only the __Host- prefix depends on https.
-      secure: true,
-      sameSite: 'Strict',
-      path: '/',
-      maxAge: Math.max(1, Math.min(maxAgeSeconds, this.settings.sessionTtlSeconds)),
-    });
+    this.write(c, SESSION_COOKIE, sealed, 'Strict', Math.max(1, Math.min(maxAgeSeconds, this.settings.sessionTtlSeconds)));
   }
 
   clearSessionCookie(c: Context): void {
-    setCookieRecorded(c, this.sessionCookieName, '', { httpOnly: true, secure: true, sameSite: 'Strict', path: '/', maxAge: 0 });
+    this.write(c, SESSION_COOKIE, '', 'Strict', 0);
   }
 
   async readLoginTransaction(c: Context): Promise<LoginTransaction | undefined> {
@@ -164,18 +154,13 @@ export class CookieJar {
 
   /**
    * The callback is reached by a cross-site navigation started on the AS's page, on which browsers
-   * withhold SameSite=Strict cookies. Lax is sent on top-level GET navigations, and Path keeps this
-   * cookie off every other request.
+   * withhold SameSite=Strict cookies; Lax is sent on top-level GET navigations. Path=/ (which __Host-
+   * requires) means the browser also sends it to the app's other routes for the few minutes of a
+   * login; only the callback reads it, and the proxy never forwards the Cookie header.
    */
   async writeLoginTransaction(c: Context, txn: LoginTransaction): Promise<void> {
     const sealed = await sealData(txn, { password: this.sealingPassword, ttl: LOGIN_TTL_SECONDS });
-    setCookieRecorded(c, this.loginCookieName, sealed, {
-      httpOnly: true,
-      secure: true,
-      sameSite: 'Lax',
-      path: CALLBACK_PATH,
-      maxAge: LOGIN_TTL_SECONDS,
-    });
+    this.write(c, LOGIN_COOKIE, sealed, 'Lax', LOGIN_TTL_SECONDS);
   }
 
   async readLoginCompletion(c: Context): Promise<LoginCompletion | undefined> {
@@ -185,20 +170,33 @@ export class CookieJar {
     return parsed.success ? parsed.data : undefined;
   }
 
-  /** Same cookie name and path as the transaction it replaces: one login in flight per browser. */
+  /** Same cookie as the transaction it replaces: one login in flight per browser. */
   async writeLoginCompletion(c: Context, completion: LoginCompletion): Promise<void> {
     const sealed = await sealData(completion, { password: this.sealingPassword, ttl: COMPLETION_TTL_SECONDS });
-    setCookieRecorded(c, this.loginCookieName, sealed, {
-      httpOnly: true,
-      secure: true,
-      sameSite: 'Lax',
-      path: CALLBACK_PATH,
-      maxAge: COMPLETION_TTL_SECONDS,
-    });
+    this.write(c, LOGIN_COOKIE, sealed, 'Lax', COMPLETION_TTL_SECONDS);
   }
 
   clearLoginTransaction(c: Context): void {
-    setCookieRecorded(c, this.loginCookieName, '', { httpOnly: true, secure: true, sameSite: 'Lax', path: CALLBACK_PATH, maxAge: 0 });
+    this.write(c, LOGIN_COOKIE, '', 'Lax', 0);
+  }
+
+  /**
+   * Every cookie the BFF sets goes through here: HttpOnly, Secure, Path=/, no Domain, and under https
+   * the __Host- prefix (hono's generateCookie then enforces its rules). Recorded, so that
+   * `pendingSetCookies` sees all of them. Browsers treat http://localhost as a secure context and keep
+   * Secure cookies there, so Secure is set in local dev too.
+   */
+  private write(c: Context, name: string, value: string, sameSite: 'Strict' | 'Lax', maxAge: number): void {
+    const cookie = generateCookie(name, value, {
+      ...(this.settings.secure ? { prefix: 'host' as const } : {}),
+      httpOnly: true,
+      secure: true,
+      sameSite,
+      path: '/',
+      maxAge,
+    });
+    c.header('Set-Cookie', cookie, { append: true });
+    c.set('setCookies' as never, [...pendingSetCookies(c), cookie] as never);
   }
 
   /** Tampered, truncated, expired or foreign seals all read as "no cookie", never as an error. */
