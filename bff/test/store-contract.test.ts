@@ -1,7 +1,11 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../src/store/cipher.js';
+import { connectionAad, storageKey } from '../src/store/keys.js';
 import { MemoryTokenStore } from '../src/store/memory.js';
 import { RedisTokenStore } from '../src/store/redis.js';
 import { SqliteTokenStore } from '../src/store/sqlite.js';
@@ -19,6 +23,30 @@ interface Kind {
   open(keys: Array<{ id: string; key: Buffer }>): TokenStore;
   /** Everything the store holds, as the bytes an attacker with a copy would see. */
   dump(): Promise<string>;
+  /** A connection as stored, and a raw write of its ciphertext: what someone who can write to the store does. */
+  raw?: {
+    get(sessionId: string, server: string): Promise<{ generation: number; sealed: string }>;
+    setSealed(sessionId: string, server: string, sealed: string): Promise<void>;
+  };
+}
+
+function sqliteFile<T>(use: (db: Database.Database) => T): T {
+  const db = new Database(join(dir.path, 'vault.db'));
+  try {
+    return use(db);
+  } finally {
+    db.close();
+  }
+}
+
+async function redisClient<T>(use: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    client.disconnect();
+  }
 }
 
 const k1 = newKey('k1');
@@ -52,11 +80,35 @@ const kinds: Kind[] = [
         .filter(existsSync)
         .map((f) => readFileSync(f).toString('latin1'))
         .join('\n'),
+    raw: {
+      get: async (sessionId, server) =>
+        sqliteFile(
+          (db) =>
+            db.prepare('SELECT generation, sealed FROM connections WHERE session_key = ? AND server = ?').get(storageKey(sessionId), server) as {
+              generation: number;
+              sealed: string;
+            },
+        ),
+      setSealed: async (sessionId, server, sealed) => {
+        sqliteFile((db) => db.prepare('UPDATE connections SET sealed = ? WHERE session_key = ? AND server = ?').run(sealed, storageKey(sessionId), server));
+      },
+    },
   },
   {
     name: 'redis',
     open: (keys) => track(new RedisTokenStore({ url: redis.url, cipher: cipherFor(...keys), prefix: 'contract:' })),
     dump: () => redis.dump('contract:'),
+    raw: {
+      get: (sessionId, server) =>
+        redisClient(async (client) => {
+          const [generation, sealed] = await client.hmget(`contract:s:${storageKey(sessionId)}`, `g:${server}`, `c:${server}`);
+          return { generation: Number(generation), sealed: sealed as string };
+        }),
+      setSealed: (sessionId, server, sealed) =>
+        redisClient(async (client) => {
+          await client.hset(`contract:s:${storageKey(sessionId)}`, `c:${server}`, sealed);
+        }),
+    },
   },
 ];
 
@@ -229,7 +281,8 @@ describe.each(kinds.filter((k) => k.name !== 'memory'))('$name store at rest', (
     await store.consumeOnce('login-transaction-id-plain', 60_000);
     await store.putRegisteredClient('https://as.example.com', { issuer: 'https://as.example.com', clientId: 'c1', clientSecret: 'registered-secret-value' });
     const dump = await kind.dump();
-    expect(dump).toContain('v1.k1.');
+    expect(dump).toContain('v2.k1.');
+    expect(dump).not.toContain('v1.k1.');
     for (const secret of [record.accessToken, record.refreshToken as string, s.id, 'mcp-session-plain', 'login-transaction-id-plain', 'registered-secret-value']) {
       expect(dump.includes(secret), secret).toBe(false);
     }
@@ -267,7 +320,54 @@ describe.each(kinds.filter((k) => k.name !== 'memory'))('$name store at rest', (
     expect(await unrelated.getSessionWithConnection(s.id, 'default')).toEqual({ session: s, record: undefined });
     expect((await unrelated.reencryptAll()).unreadable).toBeGreaterThan(0);
   });
+
+  it('an older ciphertext put back under a newer generation is refused: a store writer cannot roll tokens back', async () => {
+    const raw = kind.raw as NonNullable<Kind['raw']>;
+    const s = session();
+    await store.createSession(s);
+    const before = tokens({ scopes: ['mcp:tools', 'admin'] });
+    await store.putConnection(s.id, 'default', before);
+    expect(await store.getConnection(s.id, 'default')).toEqual(before);
+    const old = await raw.get(s.id, 'default');
+    const refreshed = tokens();
+    expect(await store.replaceConnection(s.id, 'default', old.generation, refreshed)).toBe(true);
+    expect((await raw.get(s.id, 'default')).generation).toBe(old.generation + 1);
+
+    await raw.setSealed(s.id, 'default', old.sealed);
+    // Absent (the user connects again), never the old tokens; in this process and in a fresh one.
+    expect(await store.getConnection(s.id, 'default')).toBeUndefined();
+    expect((await store.getSessionWithConnection(s.id, 'default'))?.record).toBeUndefined();
+    expect(await kind.open([k1]).getConnection(s.id, 'default')).toBeUndefined();
+  });
+
+  it('a v1 record (written before the generation was bound) still opens, and is written back as v2', async () => {
+    const raw = kind.raw as NonNullable<Kind['raw']>;
+    const s = session();
+    await store.createSession(s);
+    const record = tokens();
+    await store.putConnection(s.id, 'default', record);
+    const { generation } = await raw.get(s.id, 'default');
+    await raw.setSealed(s.id, 'default', legacyV1(k1, { ...record, generation }, connectionAad(storageKey(s.id), 'default')));
+
+    const fresh = kind.open([k1]);
+    expect(await fresh.getConnection(s.id, 'default')).toEqual({ ...record, generation });
+    const rewritten = (await raw.get(s.id, 'default')).sealed;
+    expect(rewritten).toMatch(/^v2\.k1\./);
+    expect(await kind.open([k1]).getConnection(s.id, 'default')).toEqual({ ...record, generation });
+    // rekey finds nothing left to rewrite here.
+    await fresh.reencryptAll();
+    expect((await raw.get(s.id, 'default')).sealed).toBe(rewritten);
+  });
 });
+
+/** What RecordCipher wrote before v2: `v1.<keyId>.<iv>.<tag>.<ciphertext>`, the AAD being the place only. */
+function legacyV1(key: { id: string; key: Buffer }, value: unknown, aad: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key.key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  return ['v1', key.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+}
 
 describe('ciphertext format', () => {
   it('names its key id in clear, so that the right key opens it after a rotation', () => {

@@ -214,7 +214,7 @@ describe('two BFF instances sharing Redis', () => {
 
     const dump = await redis.dump();
     expect(dump).toMatch(/mcp-bff:s:/);
-    expect(dump).toContain('v1.k1.');
+    expect(dump).toContain('v2.k1.');
     for (const [name, value] of Object.entries(secrets)) {
       expect(dump.includes(value), `${name} in the Redis dump`).toBe(false);
       // A long token's middle part would show even if its ends were cut or re-encoded.

@@ -116,7 +116,7 @@ describe('SQLite token vault across restarts', () => {
       clientSecret: DEMO_CLIENT.client_secret,
     };
     const bytes = fileBytes();
-    expect(bytes).toContain('v1.k1.');
+    expect(bytes).toContain('v2.k1.');
     for (const [name, value] of Object.entries(secrets)) {
       expect(value, name).toBeTruthy();
       expect(bytes.includes(value), `${name} in the SQLite file`).toBe(false);

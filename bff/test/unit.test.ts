@@ -9,7 +9,7 @@ import { needsRefresh } from '../src/oauth/tokens.js';
 import { RecordCipher } from '../src/store/cipher.js';
 import { storageKey } from '../src/store/keys.js';
 import { Sealer } from '../src/store/sealed.js';
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 
 const SECRET = 'test-only-session-secret-0123456789abcdef';
 const base = {
@@ -250,10 +250,57 @@ describe('record cipher', () => {
     expect(() => old.decrypt(sealed, 'elsewhere')).toThrow();
     const rotated = new RecordCipher([k2, k1]);
     expect(rotated.decrypt(sealed, 'here')).toBe('secret-token');
-    expect(rotated.encrypt('x', 'here')).toMatch(/^v1\.k2\./);
+    expect(rotated.encrypt('x', 'here')).toMatch(/^v2\.k2\./);
     expect(() => new RecordCipher([k2]).decrypt(sealed, 'here')).toThrow(/no key/);
   });
+
+  it('refuses a truncated tag (GCM would accept 4 bytes)', () => {
+    const cipher = RecordCipher.withRandomKey();
+    const sealed = cipher.encrypt('secret-token', 'here', 3);
+    const [v, id, iv, tag, body] = sealed.split('.') as [string, string, string, string, string];
+    expect(Buffer.from(tag, 'base64url')).toHaveLength(16);
+    for (const bytes of [4, 8, 12, 15]) {
+      const truncated = Buffer.from(tag, 'base64url').subarray(0, bytes).toString('base64url');
+      expect(() => cipher.decrypt([v, id, iv, truncated, body].join('.'), 'here', 3)).toThrow(/malformed/);
+      expect(new Sealer(cipher).open([v, id, iv, truncated, body].join('.'), 'here', 3)).toBeUndefined();
+    }
+    expect(cipher.decrypt(sealed, 'here', 3)).toBe('secret-token');
+  });
+
+  it('binds the generation: a ciphertext opens only for the generation it was written for', () => {
+    const cipher = RecordCipher.withRandomKey();
+    const sealed = cipher.encrypt('old-token', 'connection:s:default', 1);
+    expect(cipher.decrypt(sealed, 'connection:s:default', 1)).toBe('old-token');
+    expect(() => cipher.decrypt(sealed, 'connection:s:default', 2)).toThrow();
+    expect(() => cipher.decrypt(sealed, 'connection:s:default')).toThrow();
+    // Relabelled as the older format, which did not bind it: still refused.
+    expect(() => cipher.decrypt(sealed.replace(/^v2\./, 'v1.'), 'connection:s:default', 2)).toThrow();
+    // The sealer's cache never stands in for a different generation.
+    const sealer = new Sealer(cipher);
+    const record = sealer.seal({ accessToken: 'old-token' }, 'connection:s:default', 1);
+    expect(sealer.open(record, 'connection:s:default', 1)?.value).toEqual({ accessToken: 'old-token' });
+    expect(sealer.open(record, 'connection:s:default', 2)).toBeUndefined();
+  });
+
+  it('still opens a v1 ciphertext (written before the generation was bound) and calls it stale', () => {
+    const key = { id: 'k1', key: randomBytes(32) };
+    const sealed = legacyV1(key, 'secret-token', 'here');
+    const cipher = new RecordCipher([key]);
+    expect(cipher.decrypt(sealed, 'here', 7)).toBe('secret-token');
+    expect(() => cipher.decrypt(sealed, 'elsewhere', 7)).toThrow();
+    expect(cipher.isStale(sealed)).toBe(true);
+    expect(cipher.isStale(cipher.encrypt('x', 'here', 7))).toBe(false);
+  });
 });
+
+/** What RecordCipher wrote before v2: `v1.<keyId>.<iv>.<tag>.<ciphertext>`, the AAD being the place only. */
+function legacyV1(key: { id: string; key: Buffer }, plaintext: string, aad: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key.key, iv);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return ['v1', key.id, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
+}
 
 describe('sealer', () => {
   it('reuses what it opened only for the very same ciphertext and AAD; tampering and misplacing still fail', () => {

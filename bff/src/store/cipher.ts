@@ -7,10 +7,24 @@ export interface CipherKey {
   key: Buffer;
 }
 
+/** The version every ciphertext is written in. */
+const CURRENT = 'v2';
+const IV_BYTES = 12;
+/** The full GCM tag: a shorter one (GCM allows 4 bytes) would make forgeries far cheaper. */
+const TAG_BYTES = 16;
+
 /**
- * AES-256-GCM for records at rest: `v1.<keyId>.<iv>.<tag>.<ciphertext>` (base64url parts).
- * The first key encrypts; every key decrypts. `aad` binds a ciphertext to where it is stored, so a
- * record copied under another session's key fails to decrypt.
+ * AES-256-GCM for records at rest: `v2.<keyId>.<iv>.<tag>.<ciphertext>` (base64url parts), with a
+ * 16-byte tag. The first key encrypts; every key decrypts.
+ *
+ * The additional authenticated data binds a ciphertext to where it is stored (`aad`: a record copied
+ * under another session's key fails to decrypt) and, for records rewritten in place, to their
+ * `generation`: whoever can write to the store but holds no key cannot put an older ciphertext of the
+ * same record back under the newer generation. (Putting back the older generation *with* it is a
+ * rollback of the whole row, which nothing inside the store can tell from the real thing.)
+ *
+ * `v1.` ciphertexts (before the generation was bound) still decrypt, with `aad` alone; `isStale` calls
+ * them stale, so stores write them back as `v2.` when they read them, and `rekey` rewrites the rest.
  */
 export class RecordCipher {
   private readonly byId: Map<string, Buffer>;
@@ -36,34 +50,53 @@ export class RecordCipher {
     return this.current.id;
   }
 
-  /** True when `sealed` was encrypted under an older key and should be written again under the newest. */
+  /**
+   * True when `sealed` should be written again: it was encrypted under an older key, or in the older
+   * format (whose AAD did not bind the generation).
+   */
   isStale(sealed: string): boolean {
-    return keyIdOf(sealed) !== this.current.id;
+    return !sealed.startsWith(`${CURRENT}.`) || keyIdOf(sealed) !== this.current.id;
   }
 
-  encrypt(plaintext: string, aad: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.current.key, iv);
-    cipher.setAAD(Buffer.from(aad, 'utf8'));
+  /** @param generation the record's generation, for records that are rewritten in place. */
+  encrypt(plaintext: string, aad: string, generation?: number): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.current.key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(additionalData(aad, generation));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     const tag = cipher.getAuthTag();
-    return ['v1', this.current.id, iv.toString('base64url'), tag.toString('base64url'), body.toString('base64url')].join('.');
+    return [CURRENT, this.current.id, iv.toString('base64url'), tag.toString('base64url'), body.toString('base64url')].join('.');
   }
 
-  decrypt(sealed: string, aad: string): string {
-    const [version, keyId, iv, tag, body] = sealed.split('.');
-    if (version !== 'v1' || !keyId || !iv || !tag || body === undefined) throw new Error('malformed ciphertext');
+  /** Throws unless `sealed` was encrypted for exactly this `aad` and `generation`. */
+  decrypt(sealed: string, aad: string, generation?: number): string {
+    const [version, keyId, ivText, tagText, bodyText, extra] = sealed.split('.');
+    if ((version !== CURRENT && version !== 'v1') || !keyId || !ivText || !tagText || bodyText === undefined || extra !== undefined) {
+      throw new Error('malformed ciphertext');
+    }
     const key = this.byId.get(keyId);
     if (!key) throw new Error(`no key "${keyId}" to decrypt this record`);
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-    decipher.setAAD(Buffer.from(aad, 'utf8'));
-    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+    const iv = Buffer.from(ivText, 'base64url');
+    const tag = Buffer.from(tagText, 'base64url');
+    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new Error('malformed ciphertext');
+    const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(version === CURRENT ? additionalData(aad, generation) : Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(Buffer.from(bodyText, 'base64url')), decipher.final()]).toString('utf8');
   }
+}
+
+/**
+ * v2's AAD: the version, where the record is stored, and its generation ('' for records without one),
+ * NUL-separated (none of them contains a NUL). The version in it means a v2 ciphertext relabelled
+ * `v1.` does not open either.
+ */
+function additionalData(aad: string, generation: number | undefined): Buffer {
+  return Buffer.from(`${CURRENT}\u0000${aad}\u0000${generation ?? ''}`, 'utf8');
 }
 
 /** The key id a ciphertext names (not secret: it is written in clear in front of it). */
 export function keyIdOf(sealed: string): string | undefined {
   const [version, keyId] = sealed.split('.', 2);
-  return version === 'v1' ? keyId : undefined;
+  return version === CURRENT || version === 'v1' ? keyId : undefined;
 }

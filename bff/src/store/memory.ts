@@ -104,7 +104,7 @@ export class MemoryTokenStore implements TokenStore {
     if (!stored) throw new Error('no such session');
     const previous = stored.connections.get(server)?.generation ?? -1;
     const generation = Math.max(record.generation, previous + 1);
-    stored.connections.set(server, { generation, sealed: this.sealer.seal({ ...record, generation }, connectionAad(key, server)) });
+    stored.connections.set(server, { generation, sealed: this.sealer.seal({ ...record, generation }, connectionAad(key, server), generation) });
   }
 
   async replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
@@ -113,7 +113,7 @@ export class MemoryTokenStore implements TokenStore {
     const current = stored?.connections.get(server);
     if (!stored || !current || current.generation !== expectedGeneration) return false;
     const generation = expectedGeneration + 1;
-    stored.connections.set(server, { generation, sealed: this.sealer.seal({ ...record, generation }, connectionAad(key, server)) });
+    stored.connections.set(server, { generation, sealed: this.sealer.seal({ ...record, generation }, connectionAad(key, server), generation) });
     return true;
   }
 
@@ -190,12 +190,7 @@ export class MemoryTokenStore implements TokenStore {
     const report: ReencryptReport = { reencrypted: 0, unreadable: 0 };
     for (const [key, stored] of this.sessions) {
       for (const [server, entry] of stored.connections) {
-        const opened = this.sealer.open<TokenRecord>(entry.sealed, connectionAad(key, server));
-        if (!opened) report.unreadable++;
-        else if (opened.stale) {
-          entry.sealed = this.sealer.seal(opened.value, connectionAad(key, server));
-          report.reencrypted++;
-        }
+        if (!this.openConnection(key, server, entry, report)) report.unreadable++;
       }
     }
     for (const [mcpKey, entry] of this.mcpOwners) {
@@ -237,11 +232,24 @@ export class MemoryTokenStore implements TokenStore {
     this.sessions.delete(key);
   }
 
-  /** Opens a connection record, writing it back under the newest key when it was under an older one. */
-  private openConnection(key: string, server: string, entry: { generation: number; sealed: string }): TokenRecord | undefined {
-    const opened = this.sealer.open<TokenRecord>(entry.sealed, connectionAad(key, server));
+  /**
+   * Opens a connection record, writing it back under the newest key (and format) when it was under an
+   * older one.
+   */
+  private openConnection(
+    key: string,
+    server: string,
+    entry: { generation: number; sealed: string },
+    report?: ReencryptReport,
+  ): TokenRecord | undefined {
+    const aad = connectionAad(key, server);
+    const opened = this.sealer.open<TokenRecord>(entry.sealed, aad, entry.generation);
     if (!opened) return undefined;
-    if (opened.stale) entry.sealed = this.sealer.seal(opened.value, connectionAad(key, server));
-    return { ...opened.value, generation: entry.generation };
+    const record = { ...opened.value, generation: entry.generation };
+    if (opened.stale) {
+      entry.sealed = this.sealer.seal(record, aad, entry.generation);
+      if (report) report.reencrypted++;
+    }
+    return record;
   }
 }

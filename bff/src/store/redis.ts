@@ -52,16 +52,17 @@ for _, f in ipairs(fields) do
 end
 return redis.call('DEL', KEYS[1])`,
   },
-  // KEYS[1] session; ARGV: server, generation, sealed. -1 when the session is gone.
+  // KEYS[1] session; ARGV: server, generation, sealed (encrypted for that generation). Writes only when
+  // the generation is above the stored one and answers 0; otherwise answers the generation to seal for
+  // instead (stored + 1, so never 0); -1 when the session is gone.
   bffPutConnection: {
     keys: 1,
     lua: `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local g = tonumber(ARGV[2])
 local prev = redis.call('HGET', KEYS[1], 'g:' .. ARGV[1])
-if prev and tonumber(prev) + 1 > g then g = tonumber(prev) + 1 end
-redis.call('HSET', KEYS[1], 'g:' .. ARGV[1], string.format('%d', g), 'c:' .. ARGV[1], ARGV[3])
-return g`,
+if prev and tonumber(prev) >= tonumber(ARGV[2]) then return tonumber(prev) + 1 end
+redis.call('HSET', KEYS[1], 'g:' .. ARGV[1], ARGV[2], 'c:' .. ARGV[1], ARGV[3])
+return 0`,
   },
   // KEYS[1] session; ARGV: server, expected generation, new generation, sealed.
   bffReplaceConnection: {
@@ -117,6 +118,9 @@ return 0`,
   },
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
+
+/** Writes of one login's tokens before giving up on a connection that others keep writing (503). */
+const PUT_ATTEMPTS = 5;
 
 /**
  * For several BFF instances: every instance sees every session, and refresh locks, compare-and-set
@@ -252,15 +256,23 @@ export class RedisTokenStore implements TokenStore {
 
   async putConnection(sessionId: string, server: string, record: TokenRecord): Promise<void> {
     const h = storageKey(sessionId);
-    const sealed = this.sealer.seal(record, connectionAad(h, server));
-    const result = await this.script('bffPutConnection', [this.sessionKey(h)], [server, String(record.generation), sealed]);
-    if (result === -1) throw new Error('no such session');
+    // The ciphertext is bound to its generation, which must be above the stored one: sealed here, checked
+    // and written in Redis, sealed again for a higher one if another write got there first.
+    let generation = record.generation;
+    for (let attempt = 0; attempt < PUT_ATTEMPTS; attempt++) {
+      const sealed = this.sealer.seal({ ...record, generation }, connectionAad(h, server), generation);
+      const result = Number(await this.script('bffPutConnection', [this.sessionKey(h)], [server, String(generation), sealed]));
+      if (result === -1) throw new Error('no such session');
+      if (result === 0) return;
+      generation = result;
+    }
+    throw new StoreUnavailable('token store busy: the connection kept being written by others');
   }
 
   async replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
     const h = storageKey(sessionId);
     const generation = expectedGeneration + 1;
-    const sealed = this.sealer.seal({ ...record, generation }, connectionAad(h, server));
+    const sealed = this.sealer.seal({ ...record, generation }, connectionAad(h, server), generation);
     const result = await this.script(
       'bffReplaceConnection',
       [this.sessionKey(h)],
@@ -350,7 +362,10 @@ export class RedisTokenStore implements TokenStore {
       const h = key.slice(`${this.prefix}s:`.length);
       const fields = await this.op(() => this.redis.hgetall(key));
       for (const [field, sealed] of Object.entries(fields)) {
-        if (field.startsWith('c:')) await reseal(key, field, sealed, connectionAad(h, field.slice(2)));
+        if (!field.startsWith('c:')) continue;
+        const server = field.slice(2);
+        const generation = fields[`g:${server}`];
+        if (generation === undefined || !(await this.openConnection(h, server, Number(generation), sealed, report))) report.unreadable++;
       }
     }
     for await (const key of this.scan(`${this.prefix}m:*`)) {
@@ -390,15 +405,28 @@ export class RedisTokenStore implements TokenStore {
     } while (cursor !== '0');
   }
 
-  private async openConnection(h: string, server: string, generation: number, sealed: string): Promise<TokenRecord | undefined> {
+  /**
+   * Opens a connection, writing it back under the newest key (and format) when it was under an older
+   * one. The ciphertext must be for the hash's generation field, the one compare-and-set uses.
+   */
+  private async openConnection(
+    h: string,
+    server: string,
+    generation: number,
+    sealed: string,
+    report?: ReencryptReport,
+  ): Promise<TokenRecord | undefined> {
     const aad = connectionAad(h, server);
-    const opened = this.sealer.open<TokenRecord>(sealed, aad);
+    const opened = this.sealer.open<TokenRecord>(sealed, aad, generation);
     if (!opened) return undefined;
+    // A v1 record written by putConnection may hold an older generation than the field: the field wins.
+    const record = { ...opened.value, generation };
     if (opened.stale) {
-      await this.script('bffReseal', [this.sessionKey(h)], [`c:${server}`, sealed, this.sealer.seal(opened.value, aad)]);
+      // Only if nobody wrote meanwhile: an unchanged ciphertext means an unchanged generation.
+      const resealed = this.sealer.seal(record, aad, generation);
+      if ((await this.script('bffReseal', [this.sessionKey(h)], [`c:${server}`, sealed, resealed])) === 1 && report) report.reencrypted++;
     }
-    // The hash's generation field is the one compare-and-set uses; the sealed copy may lag behind it.
-    return { ...opened.value, generation };
+    return record;
   }
 
   private script(name: ScriptName, keys: string[], args: string[]): Promise<unknown> {

@@ -159,7 +159,7 @@ export class SqliteTokenStore implements TokenStore {
         if (!this.liveSession(key)) throw new Error('no such session');
         const previous = (this.q.getConnection.get(key, server) as ConnectionRow | undefined)?.generation ?? -1;
         const generation = Math.max(record.generation, previous + 1);
-        this.q.upsertConnection.run(key, server, generation, this.sealer.seal({ ...record, generation }, connectionAad(key, server)));
+        this.q.upsertConnection.run(key, server, generation, this.sealer.seal({ ...record, generation }, connectionAad(key, server), generation));
       }),
     );
   }
@@ -167,7 +167,7 @@ export class SqliteTokenStore implements TokenStore {
   async replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
     const key = storageKey(sessionId);
     const generation = expectedGeneration + 1;
-    const sealed = this.sealer.seal({ ...record, generation }, connectionAad(key, server));
+    const sealed = this.sealer.seal({ ...record, generation }, connectionAad(key, server), generation);
     const now = this.now();
     const result = this.run(() => this.q.replaceConnection.run(generation, sealed, key, server, expectedGeneration, key, now, now));
     return result.changes === 1;
@@ -262,12 +262,10 @@ export class SqliteTokenStore implements TokenStore {
     };
     this.run(
       this.db.transaction(() => {
-        for (const row of this.db.prepare('SELECT session_key, server, sealed FROM connections').all() as Array<
+        for (const row of this.db.prepare('SELECT session_key, server, generation, sealed FROM connections').all() as Array<
           ConnectionRow & { session_key: string }
         >) {
-          count(row.sealed, connectionAad(row.session_key, row.server), (s) =>
-            this.q.resealConnection.run(s, row.session_key, row.server, row.sealed),
-          );
+          if (!this.openConnection(row.session_key, row, report)) report.unreadable++;
         }
         for (const row of this.db.prepare('SELECT key, sealed FROM mcp_sessions').all() as Array<{ key: string; sealed: string }>) {
           count(row.sealed, mcpOwnerAad(row.key), (s) => this.q.resealMcp.run(s, row.key, row.sealed));
@@ -300,14 +298,21 @@ export class SqliteTokenStore implements TokenStore {
     return false;
   }
 
-  /** Opens a connection row, writing it back under the newest key when it was under an older one. */
-  private openConnection(key: string, row: ConnectionRow): TokenRecord | undefined {
+  /**
+   * Opens a connection row, writing it back under the newest key (and format) when it was under an
+   * older one. The ciphertext must be for the row's generation, the one compare-and-set uses.
+   */
+  private openConnection(key: string, row: ConnectionRow, report?: ReencryptReport): TokenRecord | undefined {
     const aad = connectionAad(key, row.server);
-    const opened = this.sealer.open<TokenRecord>(row.sealed, aad);
+    const opened = this.sealer.open<TokenRecord>(row.sealed, aad, row.generation);
     if (!opened) return undefined;
-    if (opened.stale) this.q.resealConnection.run(this.sealer.seal(opened.value, aad), key, row.server, row.sealed);
-    // The row's generation is the one compare-and-set uses; the sealed copy may lag behind it.
-    return { ...opened.value, generation: row.generation };
+    const record = { ...opened.value, generation: row.generation };
+    if (opened.stale) {
+      // Only if nobody wrote meanwhile: an unchanged ciphertext means an unchanged generation.
+      const written = this.q.resealConnection.run(this.sealer.seal(record, aad, row.generation), key, row.server, row.sealed);
+      if (report && written.changes === 1) report.reencrypted++;
+    }
+    return record;
   }
 
   /** SQLite failures (busy beyond the timeout, disk full, I/O) are an unavailable store: 503, not 500. */
