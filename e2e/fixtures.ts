@@ -56,7 +56,7 @@ export async function issuedSecrets(): Promise<string[]> {
   return (await fetch(`${inspectorUrl}/secrets`)).json();
 }
 
-export type ServerSection = 'Tools' | 'Resources' | 'Prompts' | 'Log';
+export type ServerSection = 'Tools' | 'Resources' | 'Prompts' | 'Log' | 'Protocol';
 
 /** From the servers page: one of a server's sections, through the links in that server's card. */
 export async function openSection(page: Page, section: ServerSection, serverName = 'Demo MCP server'): Promise<void> {

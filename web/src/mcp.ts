@@ -24,6 +24,7 @@ import { BffError, processErrorResponse } from './bff';
 import { dropPendingInput, personFor } from './inputRequests';
 import { type Connected, connectMcp, type Era, isEraMismatch, type McpClient, type RememberedEra, rootCause } from './mcp-connect';
 import { clearProblem, reportProblem } from './problems';
+import { recordingFetch } from './protocolLog';
 import { noteServerName } from './serverNames';
 import { mcpUrl } from './urls';
 
@@ -83,18 +84,25 @@ export async function processMcpResponse(response: Response, hadMcpSession: bool
   return response;
 }
 
-/** The transport's fetch: same-origin cookie, the CSRF header on every request, checked answers. */
-export const bffFetch: FetchLike = async (url, init) => {
-  const headers = new Headers(init?.headers);
-  headers.set(CSRF_HEADER, CSRF_VALUE);
-  const response = await fetch(url, { ...init, headers, credentials: 'same-origin' });
-  return processMcpResponse(response, headers.has('mcp-session-id'));
-};
+/**
+ * The transport's fetch for one server: same-origin cookie, the CSRF header on every request, every
+ * exchange recorded for the Protocol view (as it went over the wire, before any checking), checked
+ * answers.
+ */
+export function fetchFor(server: string): FetchLike {
+  const recorded = recordingFetch(server, (url, init) => fetch(url, { ...init, credentials: 'same-origin' }));
+  return async (url, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set(CSRF_HEADER, CSRF_VALUE);
+    const response = await recorded(url, { ...init, headers });
+    return processMcpResponse(response, headers.has('mcp-session-id'));
+  };
+}
 
 async function open(server: string, entry: Entry): Promise<Connection> {
   const connected = await connectMcp({
     url: mcpUrl(server),
-    fetch: bffFetch,
+    fetch: fetchFor(server),
     protocol: preferences.get(server) ?? 'auto',
     input: personFor(server),
     prior: remembered.get(server),
@@ -429,6 +437,19 @@ export function serverFacts(server: string): Promise<ServerFacts> {
     era: connection.era,
     protocolVersion: connection.protocolVersion,
   }));
+}
+
+/**
+ * The milliseconds a round trip takes the whole way (page, BFF, MCP server and back): `ping` on a
+ * 2025-11-25 connection; 2026-07-28 has no ping, so there the cheapest request, `server/discover`.
+ */
+export async function ping(server: string): Promise<{ ms: number; method: string }> {
+  return withConnection(server, async ({ client, era }) => {
+    const started = performance.now();
+    if (era === 'modern') await client.discover();
+    else await client.ping();
+    return { ms: Math.round(performance.now() - started), method: era === 'modern' ? 'server/discover' : 'ping' };
+  });
 }
 
 /** Ends one server's connection (DELETE of a legacy MCP session) and forgets what the person asked of it. */

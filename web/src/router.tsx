@@ -40,6 +40,7 @@ export const router = createBrowserRouter([
           { path: routePatterns.prompts, lazy: () => import('./routes/prompts') },
           { path: routePatterns.prompt, lazy: () => import('./routes/prompt') },
           { path: routePatterns.log, lazy: () => import('./routes/log') },
+          { path: routePatterns.protocol, lazy: () => import('./routes/protocol') },
         ],
       },
       { path: '*', Component: NotFound },

@@ -14,6 +14,7 @@ export const routePatterns = {
   prompts: 'prompts',
   prompt: 'prompts/:prompt',
   log: 'log',
+  protocol: 'protocol',
 } as const;
 
 export const homePath = routePatterns.home;
@@ -49,6 +50,10 @@ export function promptPath(server: string, prompt: string): string {
 
 export function logPath(server: string): string {
   return `${serverPath(server)}/log`;
+}
+
+export function protocolPath(server: string): string {
+  return `${serverPath(server)}/protocol`;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { Link, type LoaderFunctionArgs, NavLink, Outlet, redirect, type ShouldRevalidateFunctionArgs, useLoaderData } from 'react-router';
 import { RouteErrorBoundary } from '../components/RouteError';
 import { serverFacts } from '../mcp';
-import { homePath, logPath, promptsPath, resourcesPath, toolsPath } from '../urls';
+import { homePath, logPath, promptsPath, protocolPath, resourcesPath, toolsPath } from '../urls';
 import { loadConnection, rethrowForServer, signedIn } from './session';
 
 export async function loader({ params, request }: LoaderFunctionArgs) {
@@ -68,6 +68,7 @@ export function Component() {
         <NavLink to={resourcesPath(server)}>Resources</NavLink>
         <NavLink to={promptsPath(server)}>Prompts</NavLink>
         <NavLink to={logPath(server)}>Log</NavLink>
+        <NavLink to={protocolPath(server)}>Protocol</NavLink>
       </nav>
       <Outlet />
     </div>
