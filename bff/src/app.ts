@@ -19,6 +19,7 @@ import { CALLBACK_PATH, CookieJar } from './session/cookies.js';
 import { Sessions } from './session/session.js';
 import { StoreClientRegistry } from './store/client-registry.js';
 import { StoreUnavailable } from './store/errors.js';
+import { ServerBoundStore } from './store/server-bound.js';
 import type { TokenStore } from './store/types.js';
 
 export interface AppDeps {
@@ -33,7 +34,9 @@ export interface AppDeps {
 
 /** Routes and middleware only: everything stateful comes in through `deps`. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
-  const { config, store, log } = deps;
+  const { config, log } = deps;
+  // Token records are read only for the server they were issued for: see ServerBoundStore.
+  const store = new ServerBoundStore(deps.store, config.servers, log);
   const policy = {
     allowHttpLoopback: config.allowHttpLoopback,
     timeoutMs: config.authServerTimeoutMs,
