@@ -21,8 +21,8 @@ import { explore, scriptedPerson } from './person.js';
  * on stdout (outcome.ts) that run.ts checks against what the scenario expects.
  */
 
-/** TEST-ONLY session secret for this throwaway BFF instance. Never use it anywhere else. */
-const CONFORMANCE_SESSION_SECRET = 'conformance-test-only-session-secret-not-for-any-real-deployment';
+/** TEST-ONLY session secret for this throwaway BFF instance (public in this repository). Never use it anywhere else. */
+const CONFORMANCE_SESSION_SECRET = '4GYewMLXvHsmstEMufqgjkXIVrmMpF7E1t7JKBezjmSqbx41L6gm2yVZUD29Z0KM';
 
 /**
  * The suite's fixed client ID metadata document URL (its basic-cimd scenario accepts exactly this

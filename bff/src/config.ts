@@ -81,6 +81,24 @@ export interface Config {
   sessionIdleTimeoutSeconds: number;
 }
 
+/**
+ * Why `secret` cannot be a session secret, or undefined. iron-session takes any 32 characters, but a
+ * readable phrase that long holds far less than 256 bits: a secret must be at least 32 bytes in base64
+ * (standard or URL-safe alphabet) that look random. One sample cannot prove randomness; this refuses
+ * what plainly is not random (a repetitive string, one without both upper- and lower-case letters,
+ * base64 of plain text) and lets through what `openssl rand -base64 48` prints, but for a chance
+ * below 10⁻⁹. The value itself is never echoed.
+ */
+function sessionSecretProblem(secret: string): string | undefined {
+  const digits = secret.replace(/=+$/, '');
+  if (!/^(?:[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)={0,2}$/.test(secret) || digits.length % 4 === 1) return 'is not base64';
+  const bytes = Buffer.from(digits, 'base64');
+  if (bytes.length < 32) return `is ${bytes.length} bytes in base64, fewer than 32`;
+  const plainText = /^[\x20-\x7e\t\r\n]*$/.test(bytes.toString('latin1'));
+  if (new Set(digits).size < 16 || !/[A-Z]/.test(digits) || !/[a-z]/.test(digits) || plainText) return 'does not look random';
+  return undefined;
+}
+
 const secretsSchema = z
   .string({ error: 'SESSION_SECRET is required' })
   .transform((raw, ctx): SessionSecret[] => {
@@ -91,8 +109,12 @@ const secretsSchema = z
       const match = /^(\d{1,6}):(.*)$/s.exec(part);
       const id = match ? Number(match[1]) : parts.length - index;
       const secret = match ? (match[2] ?? '') : part;
-      if (secret.length < 32) {
-        ctx.addIssue({ code: 'custom', message: `SESSION_SECRET entry ${index + 1} must be at least 32 characters` });
+      const problem = sessionSecretProblem(secret);
+      if (problem) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `SESSION_SECRET entry ${index + 1} ${problem}: it must be at least 32 random bytes in base64, made with e.g. \`openssl rand -base64 48\``,
+        });
       }
       secrets.push({ id, secret });
     });

@@ -23,7 +23,8 @@ async function setup(options: VariantOptions = {}, env: Record<string, string> =
   const config = loadConfig({
     PUBLIC_URL: app.origin,
     MCP_SERVER_URL: variant.url,
-    SESSION_SECRET: 'test-only-session-secret-0123456789abcdef',
+    // Test-only, public in this repository.
+    SESSION_SECRET: 'NJQA7l/CJUKp+wCOMZfFr1oEnfR1tDEyZd495OrN7qWg09pxMdYpbzvoRIFeukRC',
     ALLOW_HTTP_LOOPBACK: '1',
     LOG_LEVEL: 'silent',
     TOKEN_STORE: 'memory',

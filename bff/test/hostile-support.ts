@@ -15,7 +15,8 @@ import { startVariant, type Variant, type VariantOptions } from './variant-serve
 
 /** Shared by the hostile-* tests: a BFF in front of a variant AS/MCP server, and ways to look at answers. */
 
-export const TEST_SESSION_SECRET = 'test-only-hostile-session-secret-0123456789';
+/** Test-only, public in this repository. */
+export const TEST_SESSION_SECRET = 'Zg24e+m7tmRMrqysmlWkLeyB/ffu5F5CEz900DVx/kPwRLthhpPLC7gqx1j0tovJ';
 
 export interface VariantApp {
   variant: Variant;

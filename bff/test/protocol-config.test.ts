@@ -10,7 +10,8 @@ import { MemoryTokenStore } from '../src/store/memory.js';
 const base = {
   PUBLIC_URL: 'https://app.example.com',
   MCP_SERVER_URL: 'https://mcp.example.com/mcp',
-  SESSION_SECRET: 'test-only-session-secret-0123456789abcdef',
+  // Test-only, public in this repository.
+  SESSION_SECRET: 'NJQA7l/CJUKp+wCOMZfFr1oEnfR1tDEyZd495OrN7qWg09pxMdYpbzvoRIFeukRC',
 };
 const several = (...servers: Array<Record<string, unknown>>) => ({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: JSON.stringify(servers) });
 

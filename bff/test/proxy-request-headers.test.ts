@@ -190,7 +190,8 @@ describe('the proxy route', () => {
     const config = loadConfig({
       PUBLIC_URL: 'https://app.example.com',
       MCP_SERVER_URL: 'https://mcp.invalid/mcp',
-      SESSION_SECRET: 'test-only-session-secret-0123456789abcdef',
+      // Test-only, public in this repository.
+      SESSION_SECRET: 'NJQA7l/CJUKp+wCOMZfFr1oEnfR1tDEyZd495OrN7qWg09pxMdYpbzvoRIFeukRC',
     });
     const app = createApp({ config, store: new MemoryTokenStore(), log: createLogger('silent') });
     const secret = `=?base64?${'c2VjcmV0'.repeat(3)}=?=`;

@@ -28,7 +28,8 @@ import {
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const k1 = newKey('k1');
 const k2 = newKey('k2');
-const NEW_SECRET = 'test-only-rotated-session-secret-0123456789';
+/** Test-only, public in this repository. */
+const NEW_SECRET = 'whYKBEG1PRDvZ4fBQkeJE3aVvV6GZCqtpLR6p7RhzOSeBSxoFTxP4Ll0sZNSAjyU';
 const dir = tempDir('sqlite');
 const dbPath = join(dir.path, 'data', 'bff.db');
 let lb: Forwarder;

@@ -11,7 +11,9 @@ import { storageKey } from '../src/store/keys.js';
 import { Sealer } from '../src/store/sealed.js';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 
-const SECRET = 'test-only-session-secret-0123456789abcdef';
+/** Test-only session secrets, public in this repository. */
+const SECRET = 'NJQA7l/CJUKp+wCOMZfFr1oEnfR1tDEyZd495OrN7qWg09pxMdYpbzvoRIFeukRC';
+const NEWER_SECRET = 'f5qWEoksmxwsknDTn2cqo3oc5WH320zfKBybCyKhGfdJYNp3xv2lxGY4AgfH1T7K';
 const base = {
   PUBLIC_URL: 'https://app.example.com',
   MCP_SERVER_URL: 'https://mcp.example.com/mcp',
@@ -37,7 +39,7 @@ describe('config', () => {
       expect(error).toBeInstanceOf(ConfigError);
       const text = (error as ConfigError).problems.join('\n');
       expect(text).toMatch(/MCP_SERVER_URL/);
-      expect(text).toMatch(/at least 32 characters/);
+      expect(text).toMatch(/SESSION_SECRET entry 1 is not base64: .*openssl rand -base64 48/);
       expect(text).toMatch(/PORT/);
       expect(text).toMatch(/PUBLIC_URL must use https/);
       expect(text).toMatch(/OAUTH_CLIENT_SECRET needs OAUTH_CLIENT_ID/);
@@ -74,8 +76,38 @@ describe('config', () => {
     expect(() => loadConfig({ ...base, PUBLIC_URL: 'https://app.example.com/app' })).toThrow(/origin only/);
   });
 
+  it('wants SESSION_SECRET to be at least 32 random bytes in base64, and says how to make one', () => {
+    const refused: Array<[string, RegExp]> = [
+      ['a'.repeat(64), /does not look random/],
+      ['test-only-session-secret-0123456789abcdefghi', /does not look random/],
+      [Buffer.from('correct horse battery staple: a passphrase is not a key').toString('base64'), /does not look random/],
+      ['this is not base64 at all, even though it is long enough!', /is not base64/],
+      [`${randomBytes(32).toString('base64')}!`, /is not base64/],
+      [randomBytes(24).toString('base64'), /is 24 bytes in base64, fewer than 32/],
+    ];
+    for (const [secret, reason] of refused) {
+      try {
+        loadConfig({ ...base, SESSION_SECRET: secret });
+        expect.unreachable(secret);
+      } catch (error) {
+        const text = (error as ConfigError).problems.join('\n');
+        expect(text).toMatch(reason);
+        expect(text).toMatch(/SESSION_SECRET entry 1 .*: it must be at least 32 random bytes in base64, made with e\.g\. `openssl rand -base64 48`/);
+        expect(text).not.toContain(secret);
+      }
+    }
+    // The rotation form is checked entry by entry.
+    expect(() => loadConfig({ ...base, SESSION_SECRET: `2:${'b'.repeat(64)},1:${SECRET}` })).toThrow(/SESSION_SECRET entry 1 does not look random/);
+    // What openssl rand -base64 32 / 48 prints, and the URL-safe alphabet, are taken.
+    for (let i = 0; i < 200; i++) {
+      for (const secret of [randomBytes(32).toString('base64'), randomBytes(48).toString('base64'), randomBytes(32).toString('base64url')]) {
+        expect(loadConfig({ ...base, SESSION_SECRET: secret }).sessionSecrets).toEqual([{ id: 1, secret }]);
+      }
+    }
+  });
+
   it('reads several session secrets with ids for rotation', () => {
-    const c = loadConfig({ ...base, SESSION_SECRET: `2:${SECRET}-new,1:${SECRET}` });
+    const c = loadConfig({ ...base, SESSION_SECRET: `2:${NEWER_SECRET},1:${SECRET}` });
     expect(c.sessionSecrets.map((s) => s.id)).toEqual([2, 1]);
   });
 });

@@ -7,7 +7,8 @@ const base = {
   MCP_SERVER_URL: 'https://mcp.example.com/mcp',
   OAUTH_CLIENT_ID: 'client',
   OAUTH_CLIENT_SECRET: 'secret',
-  SESSION_SECRET: 'test-only-session-secret-0123456789abcdef',
+  // Test-only, public in this repository.
+  SESSION_SECRET: 'NJQA7l/CJUKp+wCOMZfFr1oEnfR1tDEyZd495OrN7qWg09pxMdYpbzvoRIFeukRC',
 };
 const key = () => randomBytes(32).toString('base64');
 

@@ -18,8 +18,11 @@ export const DEMO_CLIENT = {
   client_secret: 'demo-only-client-secret-not-for-production',
 } as const;
 
-/** Demo-only cookie secret (public in this repository). */
-export const DEMO_SESSION_SECRET = 'demo-only-session-secret-do-not-use-in-production';
+/**
+ * Demo-only cookie secret: public in this repository, so it protects nothing. Made like a real one
+ * (`openssl rand -base64 48`), because the BFF refuses anything that does not look random.
+ */
+export const DEMO_SESSION_SECRET = 'Iqi//AH7AvPUAHv5/PeSDHXTeoxhD/mEznKnVUB5ySnqHXTDQCwcIBQ39v4mi7u3';
 
 export interface StackOptions {
   /** 0 picks free ports (tests); the demo uses 3000, 4000 and 4100. */
