@@ -54,7 +54,9 @@ const stack = await startStack({
   accessTokenTtlSeconds: Number(env.E2E_ACCESS_TOKEN_TTL ?? 8),
   staticDir: join(here, '../web/dist'),
   logLevel: env.LOG_LEVEL ?? 'warn',
-  env: { TOKEN_STORE: 'memory' },
+  // Every spec signs in from 127.0.0.1 against this one BFF: the per-address limits on sign-in (tested in
+  // bff/test/hostile-load.test.ts) must not turn a quick test run into a flood.
+  env: { TOKEN_STORE: 'memory', RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_CALLBACK: '100000' },
   outboundFetch,
   ...(env.E2E_SECOND_AS_PORT
     ? { secondServer: true, secondAsPort: Number(env.E2E_SECOND_AS_PORT), secondMcpPort: Number(env.E2E_SECOND_MCP_PORT) }

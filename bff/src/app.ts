@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
-import { ApiFailure, serviceUnavailable } from './http/errors.js';
+import { clientAddressResolver } from './http/client-address.js';
+import { ApiFailure, rateLimited, serviceUnavailable } from './http/errors.js';
+import { memoryRateLimits, type RateLimits } from './http/rate-limit.js';
 import { securityHeaderList, securityHeaders } from './http/security-headers.js';
 import type { Logger } from './log.js';
 import { requireSameOriginApi } from './http/csrf.js';
@@ -30,11 +32,15 @@ export interface AppDeps {
   registry?: ClientRegistry;
   /** Used for requests to authorization servers and metadata (default: the SSRF-guarded fetch). */
   outboundFetch?: typeof fetch;
+  /** Per-address request limits (default: counted in this process; main.ts shares them on Redis). */
+  limits?: RateLimits;
 }
 
 /** Routes and middleware only: everything stateful comes in through `deps`. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { config, log } = deps;
+  const limits = deps.limits ?? memoryRateLimits(config, log);
+  const clientAddress = clientAddressResolver(config.trustedProxies);
   // Token records are read only for the server they were issued for: see ServerBoundStore.
   const store = new ServerBoundStore(deps.store, config.servers, log);
   const policy = {
@@ -118,13 +124,24 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get('/healthz', (c) => c.json({ ok: true }));
-  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata }));
+  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress }));
 
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
   app.all('/mcp/:server', sameOrigin, async (c) => {
     const server = config.servers.find((s) => s.id === c.req.param('server'));
     if (!server) throw new ApiFailure('not_found', 'No MCP server with that id.');
-    return proxy.forward(c, server, () => sessions.currentWithConnection(c, server.id));
+    return proxy.forward(c, server, async () => {
+      const current = await sessions.currentWithConnection(c, server.id);
+      // Without a connection to this server the request is anonymous: it uses nobody's tokens, and a
+      // session without connections is one request away for anyone. Such requests are what an address
+      // can make the BFF forward (and, for an MCP server that hands out sessions, store) on its own.
+      // Connected use is never counted here.
+      if (!current?.record) {
+        const retryAfter = await limits.consume('anonymousMcp', clientAddress(c), c.get('requestId'));
+        if (retryAfter !== undefined) throw rateLimited(retryAfter);
+      }
+      return current;
+    });
   });
   app.all('/mcp/*', () => {
     throw new ApiFailure('not_found', 'No MCP server with that id.');

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { PROTOCOL_PREFERENCES, type ProtocolPreference } from '@mcp-bff/shared';
 import { z } from 'zod';
 
@@ -72,6 +73,17 @@ export interface Config {
   headersTimeoutMs: number;
   /** Time a client gets to send a whole request, body included, ms. */
   requestTimeoutMs: number;
+  /** Requests per client address and window; 0 turns a limit off. */
+  rateLimits: RateLimitConfig;
+  /**
+   * Addresses (IPs or CIDR ranges) of reverse proxies whose X-Forwarded-For is believed. Empty (the
+   * default): the client address is the socket's peer, and X-Forwarded-For is ignored.
+   */
+  trustedProxies: string[];
+  /** Open SSE answers from /mcp/* per browser session. */
+  maxStreamsPerSession: number;
+  /** Open SSE answers from /mcp/* per client address, for requests without a session. */
+  maxAnonymousStreamsPerAddress: number;
 
   // Token vault: where sessions and tokens live, the keys they are encrypted with, session lifetime.
   tokenStore: TokenStoreConfig;
@@ -79,6 +91,17 @@ export interface Config {
   tokenEncryptionKeys: EncryptionKey[];
   /** A session unused for this long ends, seconds (SESSION_TTL_SECONDS is the absolute end). */
   sessionIdleTimeoutSeconds: number;
+}
+
+export interface RateLimitConfig {
+  /** Length of one window, seconds: each limit is a number of requests per window. */
+  windowSeconds: number;
+  /** GET /bff/login. */
+  login: number;
+  /** GET /bff/callback. */
+  callback: number;
+  /** /mcp/* requests that have no connection to the server they go to (nobody's tokens are used). */
+  anonymousMcp: number;
 }
 
 /**
@@ -187,7 +210,35 @@ const envSchema = z.object({
   AUTH_SERVER_TIMEOUT_MS: intFromEnv('AUTH_SERVER_TIMEOUT_MS', 10_000, 100, 120_000),
   HEADERS_TIMEOUT_MS: intFromEnv('HEADERS_TIMEOUT_MS', 10_000, 100, 120_000),
   REQUEST_TIMEOUT_MS: intFromEnv('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+  RATE_LIMIT_WINDOW_SECONDS: intFromEnv('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 3600),
+  RATE_LIMIT_LOGIN: intFromEnv('RATE_LIMIT_LOGIN', 30, 0, 1_000_000),
+  RATE_LIMIT_CALLBACK: intFromEnv('RATE_LIMIT_CALLBACK', 30, 0, 1_000_000),
+  RATE_LIMIT_ANONYMOUS_MCP: intFromEnv('RATE_LIMIT_ANONYMOUS_MCP', 600, 0, 1_000_000),
+  TRUSTED_PROXIES: z.string().default(''),
+  MAX_STREAMS_PER_SESSION: intFromEnv('MAX_STREAMS_PER_SESSION', 8, 1, 10_000),
+  MAX_ANONYMOUS_STREAMS_PER_ADDRESS: intFromEnv('MAX_ANONYMOUS_STREAMS_PER_ADDRESS', 32, 1, 100_000),
 });
+
+/**
+ * TRUSTED_PROXIES: "10.0.0.5, 10.1.0.0/16, ::1". Each entry an IP address or a CIDR range; an entry is
+ * never a host name (it would have to be resolved, and then believed).
+ */
+function readTrustedProxies(raw: string | undefined, problems: string[]): string[] {
+  const entries = (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  const out: string[] = [];
+  entries.forEach((entry, index) => {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxPrefix = family === 6 ? 128 : 32;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      problems.push(`TRUSTED_PROXIES entry ${index + 1} ("${entry}") must be an IP address or a CIDR range, e.g. 10.0.0.5 or 10.0.0.0/8`);
+      return;
+    }
+    out.push(entry);
+  });
+  return out;
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -405,6 +456,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     } as unknown as z.infer<typeof envSchema>);
   const servers = readServers(serverEnv, env, allowHttpLoopback, problems);
   const vault = readVaultConfig(env, options, problems);
+  const trustedProxies = readTrustedProxies(env.TRUSTED_PROXIES, problems);
   if (problems.length > 0 || !e || !publicUrl) throw new ConfigError(problems);
 
   const config: Config = {
@@ -427,6 +479,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authServerTimeoutMs: e.AUTH_SERVER_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    rateLimits: {
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+      login: e.RATE_LIMIT_LOGIN,
+      callback: e.RATE_LIMIT_CALLBACK,
+      anonymousMcp: e.RATE_LIMIT_ANONYMOUS_MCP,
+    },
+    trustedProxies,
+    maxStreamsPerSession: e.MAX_STREAMS_PER_SESSION,
+    maxAnonymousStreamsPerAddress: e.MAX_ANONYMOUS_STREAMS_PER_ADDRESS,
     ...vault,
   };
   return Object.freeze(config);

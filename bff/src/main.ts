@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp } from './app.js';
 import { type Config, ConfigError, DEFAULT_TOKEN_STORE, loadConfig } from './config.js';
+import { openRateLimits } from './http/rate-limit.js';
 import { clientLimitOptions } from './http/server-limits.js';
 import { createLogger } from './log.js';
 import { describeTokenStore, openTokenStore } from './store/open.js';
@@ -43,7 +44,8 @@ async function main(): Promise<void> {
   const purger = setInterval(purge, PURGE_EVERY_MS);
   purger.unref();
 
-  const app = createApp({ config, store, log });
+  const limits = await openRateLimits(config, log);
+  const app = createApp({ config, store, log, limits });
   // Slow clients (headers or bodies dribbled in) are cut off instead of holding connections for minutes.
   const serverOptions = clientLimitOptions(config);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions }, (info) => {
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
     // Requests in flight finish (a refresh in progress gets to store its tokens), then the store
     // closes. Streams that stay open (SSE) are cut after a grace period; browsers reconnect.
     server.close(() => {
-      store.close().finally(() => process.exit(0));
+      Promise.allSettled([store.close(), limits.close()]).finally(() => process.exit(0));
     });
     if ('closeIdleConnections' in server) server.closeIdleConnections();
     setTimeout(() => {

@@ -53,6 +53,10 @@ export async function startApp(mcpUrl: string, env: Record<string, string> = {},
     TOKEN_STORE: 'memory',
     AUTH_SERVER_TIMEOUT_MS: '5000',
     UPSTREAM_TIMEOUT_MS: '5000',
+    // These tests sign in hundreds of times a minute from 127.0.0.1; the limits themselves are tested
+    // (hostile-load.test.ts) with numbers of their own.
+    RATE_LIMIT_LOGIN: '100000',
+    RATE_LIMIT_CALLBACK: '100000',
     ...env,
   });
   const logs: string[] = [];

@@ -58,6 +58,8 @@ export type ApiErrorCode =
   | 'authorization_server_unavailable'
   /** 503: the BFF's session and token store is unreachable; retry (Retry-After). Nobody is logged out. */
   | 'service_unavailable'
+  /** 429: too many requests without a connection from this address; retry after Retry-After seconds. */
+  | 'rate_limited'
   | 'internal_error';
 
 export interface ApiError {
@@ -87,7 +89,9 @@ export type LoginErrorCode =
   /** No client could be had at the authorization server. */
   | 'registration_failed'
   /** More permission was asked for several times and still not granted. */
-  | 'insufficient_scope';
+  | 'insufficient_scope'
+  /** Too many sign-ins started (or finished) from this network address; wait and try again. */
+  | 'rate_limited';
 
 export const LOGIN_ERROR_PARAM = 'login_error';
 

@@ -63,6 +63,7 @@ const apiErrorCodes = [
   'upstream_timeout',
   'authorization_server_unavailable',
   'service_unavailable',
+  'rate_limited',
   'internal_error',
 ] as const satisfies readonly ApiErrorCode[];
 
@@ -160,6 +161,7 @@ const loginErrorMessages: Record<LoginErrorCode, string> = {
   pkce_unsupported: 'The authorization server does not support secure sign-in (PKCE with S256), so signing in was refused.',
   registration_failed: 'This app could not register with the authorization server. Please try again later.',
   insufficient_scope: 'The extra permission was not granted, so the action still cannot be done.',
+  rate_limited: 'Too many sign-in attempts came from your network. Wait a minute and try again.',
 };
 
 export function loginErrorMessage(code: string): string {
@@ -189,6 +191,8 @@ export function bffErrorMessage(error: BffError): string {
       return 'The request was refused as a possible cross-site request. Reload the page and try again.';
     case 'payload_too_large':
       return 'The request was too large.';
+    case 'rate_limited':
+      return 'Too many requests came from your network. Try again shortly.';
     case 'not_found':
       return 'Not found.';
     default:

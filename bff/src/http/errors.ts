@@ -12,6 +12,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   upstream_timeout: 504,
   authorization_server_unavailable: 503,
   service_unavailable: 503,
+  rate_limited: 429,
   internal_error: 500,
 };
 
@@ -50,6 +51,11 @@ export function authServerUnavailable(cause?: unknown): ApiFailure {
     { 'Retry-After': '5' },
     { cause },
   );
+}
+
+/** Too many requests from this address for now; `retryAfterSeconds` until the next is counted. */
+export function rateLimited(retryAfterSeconds: number): ApiFailure {
+  return new ApiFailure('rate_limited', 'Too many requests; try again shortly.', {}, { 'Retry-After': String(retryAfterSeconds) });
 }
 
 /** The BFF's own session and token store cannot be reached: nothing about the session is decided. */

@@ -11,6 +11,7 @@ const MESSAGES: Record<LoginErrorCode, string> = {
   pkce_unsupported: 'The authorization server does not support the required security (PKCE with S256).',
   registration_failed: 'This app could not register with the authorization server.',
   insufficient_scope: 'The permission the server needs was not granted.',
+  rate_limited: 'Too many sign-in attempts came from your network. Wait a minute and try again.',
 };
 
 /**

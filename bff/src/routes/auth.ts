@@ -8,9 +8,11 @@ import {
 } from '@mcp-bff/shared';
 import { Hono } from 'hono';
 import type { Config } from '../config.js';
+import type { ClientAddress } from '../http/client-address.js';
 import { requireSameOriginApi } from '../http/csrf.js';
 import { ApiFailure } from '../http/errors.js';
 import { loginBouncePage, loginFailedPage } from '../http/pages.js';
+import type { RateLimits } from '../http/rate-limit.js';
 import { safeReturnTo } from '../http/return-to.js';
 import type { Logger } from '../log.js';
 import { CallbackFailure, MAX_STEP_UP_ATTEMPTS, normaliseScopes, type OAuthClient, splitScopes } from '../oauth/client.js';
@@ -33,6 +35,9 @@ export interface AuthRouteDeps {
   clients: ReadonlyMap<string, OAuthClient>;
   hints: ChallengeHintsCache;
   clientMetadata: ClientMetadataOptions;
+  /** Login and callback make the BFF talk to the AS as itself: each is limited per client address. */
+  limits: RateLimits;
+  clientAddress: ClientAddress;
 }
 
 /** A step-up's scope parameter: scope tokens only, bounded. */
@@ -61,7 +66,7 @@ function loginErrorFor(error: unknown): LoginErrorCode {
 
 /** /bff/login, /bff/callback, /bff/session, /bff/logout. */
 export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
-  const { config, store, log, cookies, sessions, clients, hints, clientMetadata } = deps;
+  const { config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress } = deps;
   const app = new Hono<AppEnv>();
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
 
@@ -80,6 +85,10 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
   // A top-level navigation: the user is sent to the authorization server.
   app.get('/login', async (c) => {
     const returnTo = safeReturnTo(c.req.query('returnTo'), config.publicOrigin);
+    // Before discovery, registration or a cookie: back to the app, which says to wait.
+    if ((await limits.consume('login', clientAddress(c), c.get('requestId'))) !== undefined) {
+      return c.redirect(backToApp('rate_limited', returnTo), 302);
+    }
     const client = clients.get(c.req.query('server') ?? '');
     if (!client) return c.redirect(backToApp('authorization_failed'), 302);
     const server = client.server.id;
@@ -114,6 +123,12 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
 
   app.get('/callback', async (c) => {
     const reqId = c.get('requestId');
+    // Before the login cookie is read (and so used up): a person who waits can reload this page.
+    const retryAfter = await limits.consume('callback', clientAddress(c), reqId);
+    if (retryAfter !== undefined) {
+      c.header('Retry-After', String(retryAfter));
+      return c.html(loginFailedPage('rate_limited'), 429);
+    }
     const transaction = await cookies.readLoginTransaction(c);
     const refuse = (code: LoginErrorCode, reason: string) => {
       log.warn({ event: 'security', kind: 'callback_refused', reason, reqId });

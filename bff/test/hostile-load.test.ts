@@ -1,0 +1,259 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { loginAtVariant, setCookieLine, startVariantApp, TEST_SESSION_SECRET, type VariantApp } from './hostile-support.js';
+import { INITIALIZE, MCP_HEADERS, rpc } from './support.js';
+
+/**
+ * Anonymous load (security issue #12, item 6): what one client without a login can make the BFF do —
+ * start logins (discovery, registration), send its code to the token endpoint, forward to the MCP
+ * server, open streams, create sessions — is bounded per client address, per session, or in time.
+ * Against the running BFF on loopback; other client addresses are other loopback addresses
+ * (127.0.0.2, …), which Linux routes to the same listener.
+ */
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (closers.length) await closers.pop()?.();
+});
+
+async function variantApp(env: Record<string, string>, options: Parameters<typeof startVariantApp>[0] = {}): Promise<VariantApp> {
+  const app = await startVariantApp(options, env);
+  closers.push(app.close);
+  return app;
+}
+
+interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request over a fresh connection from `from` (a loopback address) to the BFF, headers as given. */
+function send(
+  port: number,
+  path: string,
+  o: { from?: string; method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: o.method ?? 'GET',
+        localAddress: o.from ?? '127.0.0.1',
+        headers: { host: `localhost:${port}`, connection: 'close', ...o.headers },
+        ...(o.signal ? { signal: o.signal } : {}),
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+const login = (port: number, o: { from?: string; xff?: string; returnTo?: string } = {}) =>
+  send(port, `/bff/login?server=default&returnTo=${encodeURIComponent(o.returnTo ?? '/')}`, {
+    ...(o.from ? { from: o.from } : {}),
+    ...(o.xff ? { headers: { 'x-forwarded-for': o.xff } } : {}),
+  });
+
+const anonymousPost = (port: number, body = rpc('tools/list'), from?: string) =>
+  send(port, '/mcp/default', {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, 'x-csrf': '1' },
+    body,
+    ...(from ? { from } : {}),
+  });
+
+/** Where a /bff/login answer sends the browser: the AS, or back to the app with a login error. */
+function loginOutcome(answer: Answer, issuer: string): string {
+  expect(answer.status).toBe(302);
+  const location = answer.headers.location as string;
+  if (location.startsWith(issuer)) return 'authorization_server';
+  return new URL(location, 'http://app').searchParams.get('login_error') ?? location;
+}
+
+describe('per-address limits', () => {
+  it('/bff/login past RATE_LIMIT_LOGIN: back to the app with login_error=rate_limited, before any cookie or AS request; other addresses go on', async () => {
+    const app = await variantApp({ RATE_LIMIT_LOGIN: '3' }, { faults: { registration: 'status-500' } });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) outcomes.push(loginOutcome(await login(app.port), app.variant.issuer));
+    // Registration fails (and that failure is remembered): the first three get the AS's error.
+    expect(outcomes).toEqual(Array(3).fill('authorization_server_unavailable'));
+    const asHits = { ...app.variant.hits };
+    for (let i = 0; i < 5; i++) {
+      const refused = await login(app.port, { returnTo: '/servers/default?tab=tools' });
+      expect(loginOutcome(refused, app.variant.issuer)).toBe('rate_limited');
+      // returnTo is kept, as for every login error; no login cookie is started.
+      expect(new URL(refused.headers.location as string, 'http://app').pathname).toBe('/servers/default');
+      expect(refused.headers['set-cookie']).toBeUndefined();
+    }
+    expect(app.variant.hits).toEqual(asHits);
+    // Another client address has a budget of its own.
+    expect(loginOutcome(await login(app.port, { from: '127.0.0.2' }), app.variant.issuer)).toBe('authorization_server_unavailable');
+  });
+
+  it('X-Forwarded-For is ignored by default: a new one per request does not buy a new budget', async () => {
+    const app = await variantApp({ RATE_LIMIT_LOGIN: '3' });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 6; i++) outcomes.push(loginOutcome(await login(app.port, { xff: `198.51.100.${i}` }), app.variant.issuer));
+    expect(outcomes).toEqual([...Array(3).fill('authorization_server'), ...Array(3).fill('rate_limited')]);
+  });
+
+  it('with TRUSTED_PROXIES, the client is the rightmost X-Forwarded-For hop the proxies did not add; entries left of it are not believed', async () => {
+    const app = await variantApp({ RATE_LIMIT_LOGIN: '2', TRUSTED_PROXIES: '127.0.0.1, 10.0.0.0/8' });
+    const outcome = async (o: { from?: string; xff?: string }) => loginOutcome(await login(app.port, o), app.variant.issuer);
+    // Each client behind the proxy has its own budget.
+    for (let i = 0; i < 4; i++) expect(await outcome({ xff: `198.51.100.${i}` })).toBe('authorization_server');
+    // A client that writes its own X-Forwarded-For: the proxy appends the address it saw, which counts.
+    const spoofed = [];
+    for (let i = 0; i < 4; i++) spoofed.push(await outcome({ xff: `203.0.113.${i}, 192.0.2.7` }));
+    expect(spoofed).toEqual(['authorization_server', 'authorization_server', 'rate_limited', 'rate_limited']);
+    // Through two trusted proxies (the inner one in 10.0.0.0/8): the hop before them counts.
+    expect(await outcome({ xff: '192.0.2.8, 10.1.2.3' })).toBe('authorization_server');
+    expect(await outcome({ xff: '192.0.2.8, 10.1.2.3' })).toBe('authorization_server');
+    expect(await outcome({ xff: '192.0.2.8, 10.9.9.9' })).toBe('rate_limited');
+    // IPv6 clients count per /64: another address in the same /64 shares the budget.
+    expect(await outcome({ xff: '2001:db8:1:2::1' })).toBe('authorization_server');
+    expect(await outcome({ xff: '2001:db8:1:2:ffff::9' })).toBe('authorization_server');
+    expect(await outcome({ xff: '2001:db8:1:2:abcd::1' })).toBe('rate_limited');
+    expect(await outcome({ xff: '2001:db8:1:3::1' })).toBe('authorization_server');
+    // A peer that is not a trusted proxy: its X-Forwarded-For is not read.
+    expect(await outcome({ from: '127.0.0.3', xff: '198.51.100.50' })).toBe('authorization_server');
+    expect(await outcome({ from: '127.0.0.3', xff: '198.51.100.51' })).toBe('authorization_server');
+    expect(await outcome({ from: '127.0.0.3', xff: '198.51.100.52' })).toBe('rate_limited');
+  });
+
+  it('/bff/callback past RATE_LIMIT_CALLBACK: a 429 page with Retry-After; the code never reaches the token endpoint and the login cookie is kept', async () => {
+    const app = await variantApp({ RATE_LIMIT_CALLBACK: '2' });
+    const browser = app.browser();
+    // Junk codes with a real state: without a limit, each of these is a token request as the BFF.
+    const answers: Response[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = await browser.request('/bff/login?server=default&returnTo=%2F', { csrf: false });
+      const authorization = new URL(started.headers.get('location') as string).searchParams;
+      const callback = new URL(authorization.get('redirect_uri') as string);
+      const query = new URLSearchParams({ code: `junk-${i}`, state: authorization.get('state') as string, iss: app.variant.issuer });
+      answers.push(await browser.request(`${callback.pathname}?${query}`, { csrf: false }));
+    }
+    expect(answers.map((a) => a.status)).toEqual([302, 302, 429, 429, 429]);
+    expect(app.variant.tokenRequests).toHaveLength(2);
+    const refused = answers[4] as Response;
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    expect(refused.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await refused.text()).toContain('Too many sign-in attempts');
+    // The login in progress is left alone: after the wait, the same callback can be loaded again.
+    expect(setCookieLine(refused, 'mcp_login')).toBeUndefined();
+  });
+
+  it('anonymous /mcp/* past RATE_LIMIT_ANONYMOUS_MCP: 429 rate_limited JSON with Retry-After, nothing upstream; a signed-in browser at the same address is not counted', async () => {
+    const app = await variantApp({ RATE_LIMIT_ANONYMOUS_MCP: '3' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await anonymousPost(app.port)).status);
+    expect(statuses).toEqual([401, 401, 401]);
+    const upstream = app.variant.hits.mcp;
+    const refused = await anonymousPost(app.port);
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(refused.body)).toEqual({ error: 'rate_limited', message: expect.any(String) });
+    const retryAfter = Number(refused.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.headers['cache-control']).toMatch(/no-store/);
+    expect(refused.headers['set-cookie']).toBeUndefined();
+    expect(app.variant.hits.mcp).toBe(upstream);
+
+    // Connected use goes on, from the same address, however much of it there is.
+    const browser = app.browser();
+    await loginAtVariant(browser);
+    for (let i = 0; i < 10; i++) {
+      const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    expect((await anonymousPost(app.port)).status).toBe(429);
+  });
+
+  it('after Retry-After seconds the address has a new window (RATE_LIMIT_WINDOW_SECONDS)', async () => {
+    const app = await variantApp({ RATE_LIMIT_ANONYMOUS_MCP: '1', RATE_LIMIT_WINDOW_SECONDS: '1' });
+    expect((await anonymousPost(app.port)).status).toBe(401);
+    const refused = await anonymousPost(app.port);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBe('1');
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await anonymousPost(app.port)).status).toBe(401);
+  });
+
+  it('an anonymous browser gets a session only when its MCP server hands out a session, and never from a refused request', async () => {
+    const app = await variantApp({ RATE_LIMIT_ANONYMOUS_MCP: '3' }, { noAuth: true });
+    const created = vi.spyOn(app.store, 'createSession');
+    // A call that opens no MCP session needs no BFF session.
+    const plain = await anonymousPost(app.port, rpc('tools/list'));
+    expect(plain.status).toBe(200);
+    expect(plain.headers['set-cookie']).toBeUndefined();
+    expect(created).not.toHaveBeenCalled();
+    const answers: Answer[] = [];
+    for (let i = 0; i < 10; i++) answers.push(await anonymousPost(app.port, INITIALIZE));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, ...Array(8).fill(429)]);
+    expect(created).toHaveBeenCalledTimes(2);
+    for (const refused of answers.slice(2)) expect(refused.headers['set-cookie']).toBeUndefined();
+    expect(app.variant.mcpRequests).toHaveLength(3);
+  });
+
+  it('RATE_LIMIT_* = 0 turns a limit off', async () => {
+    const app = await variantApp({ RATE_LIMIT_LOGIN: '0' });
+    for (let i = 0; i < 40; i++) expect(loginOutcome(await login(app.port), app.variant.issuer)).toBe('authorization_server');
+  });
+});
+
+describe('configuration', () => {
+  const base = {
+    PUBLIC_URL: 'http://localhost:3000',
+    MCP_SERVER_URL: 'http://127.0.0.1:4100/mcp',
+    SESSION_SECRET: TEST_SESSION_SECRET,
+    ALLOW_HTTP_LOOPBACK: '1',
+  };
+
+  it('defaults: limits on, X-Forwarded-For not trusted', () => {
+    const config = loadConfig(base);
+    expect(config.rateLimits).toEqual({ windowSeconds: 60, login: 30, callback: 30, anonymousMcp: 600 });
+    expect(config.trustedProxies).toEqual([]);
+  });
+
+  it('lists every bad limit and every bad TRUSTED_PROXIES entry at once', () => {
+    let problems: string[] = [];
+    try {
+      loadConfig({
+        ...base,
+        RATE_LIMIT_LOGIN: '-1',
+        RATE_LIMIT_WINDOW_SECONDS: '0',
+        RATE_LIMIT_ANONYMOUS_MCP: 'many',
+        TRUSTED_PROXIES: '10.0.0.1, proxy.internal, 10.0.0.0/33, ::1/129, 192.168.0.0/16',
+      });
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('RATE_LIMIT_LOGIN must be at least 0'),
+        expect.stringContaining('RATE_LIMIT_WINDOW_SECONDS must be at least 1'),
+        expect.stringContaining('RATE_LIMIT_ANONYMOUS_MCP must be a number'),
+        expect.stringContaining('TRUSTED_PROXIES entry 2 ("proxy.internal")'),
+        expect.stringContaining('TRUSTED_PROXIES entry 3 ("10.0.0.0/33")'),
+        expect.stringContaining('TRUSTED_PROXIES entry 4 ("::1/129")'),
+      ]),
+    );
+    expect(problems.filter((p) => p.includes('TRUSTED_PROXIES'))).toHaveLength(3);
+  });
+});
