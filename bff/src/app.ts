@@ -93,6 +93,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     hints,
     startSession: (c) => sessions.rotate(c, undefined),
     responseHeaders: securityHeaderList({ hsts: config.secureCookies }),
+    clientAddress,
+    maxStreamsPerSession: config.maxStreamsPerSession,
+    maxAnonymousStreamsPerAddress: config.maxAnonymousStreamsPerAddress,
   });
 
   const app = new Hono<AppEnv>();

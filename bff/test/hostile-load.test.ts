@@ -1,8 +1,10 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type Listening, listen } from '../../demo/src/listen.js';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { loginAtVariant, setCookieLine, startVariantApp, TEST_SESSION_SECRET, type VariantApp } from './hostile-support.js';
+import { loginAtVariant, setCookieLine, startApp, startVariantApp, TEST_SESSION_SECRET, type TestApp, type VariantApp } from './hostile-support.js';
 import { INITIALIZE, MCP_HEADERS, rpc } from './support.js';
+import { until } from './vault-support.js';
 
 /**
  * Anonymous load (security issue #12, item 6): what one client without a login can make the BFF do —
@@ -216,6 +218,163 @@ describe('per-address limits', () => {
   });
 });
 
+describe('open streams', () => {
+  /** An MCP server without authorization whose GETs and `subscriptions/listen` POSTs are SSE streams that stay open. */
+  async function streamingUpstream(): Promise<{ server: Listening; url: string; open: () => number; requests: () => number }> {
+    const server = await listen(0, '127.0.0.1');
+    closers.push(server.close);
+    let open = 0;
+    let requests = 0;
+    server.handle((req, res) => {
+      requests++;
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
+      req.on('end', () => {
+        const body = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString()) as { method?: string; id?: number }) : {};
+        if (req.method === 'GET' || body.method === 'subscriptions/listen') {
+          open++;
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(': open\n\n');
+          res.on('close', () => open--);
+          return;
+        }
+        const session = body.method === 'initialize' ? { 'mcp-session-id': `s-${requests}` } : {};
+        res.writeHead(200, { 'content-type': 'application/json', ...session });
+        res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id ?? 1, result: {} }));
+      });
+    });
+    return { server, url: `${server.origin}/mcp`, open: () => open, requests: () => requests };
+  }
+
+  async function streamsApp(env: Record<string, string>) {
+    const upstream = await streamingUpstream();
+    const app: TestApp = await startApp(upstream.url, env);
+    closers.push(app.close);
+    return { upstream, app };
+  }
+
+  /** Opens a stream through the BFF; resolves once its headers are in, with how to close it. */
+  async function openStream(app: TestApp, o: { headers?: Record<string, string>; method?: string; body?: string; from?: string } = {}) {
+    const controller = new AbortController();
+    const answer = await new Promise<{ status: number; headers: IncomingHttpHeaders; text: Promise<string> }>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: app.port,
+          path: '/mcp/default',
+          method: o.method ?? 'GET',
+          localAddress: o.from ?? '127.0.0.1',
+          headers: { host: `localhost:${app.port}`, 'x-csrf': '1', accept: 'text/event-stream, application/json', 'content-type': 'application/json', ...o.headers },
+          signal: controller.signal,
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          const done = new Promise<string>((r) => {
+            res.on('data', (d: string) => {
+              text += d;
+            });
+            res.on('end', () => r(text));
+            res.on('close', () => r(text));
+            res.on('error', () => r(text));
+          });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text: done });
+        },
+      );
+      req.on('error', (error) => {
+        if (!controller.signal.aborted) reject(error);
+      });
+      req.end(o.body);
+    });
+    return { ...answer, close: () => controller.abort() };
+  }
+
+  it('MAX_STREAMS_PER_SESSION: the next GET or POST is 429 too_many_streams before it goes upstream; a stream the browser leaves, or the server ends, frees its slot', async () => {
+    const { upstream, app } = await streamsApp({ MAX_STREAMS_PER_SESSION: '3' });
+    // An anonymous browser gets a session when its MCP server hands out an MCP session.
+    const browser = app.browser();
+    const init = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
+    expect(init.status).toBe(200);
+    const mcpSession = init.headers.get('mcp-session-id') as string;
+    const cookie = browser.jar.header(app.origin) as string;
+    expect(cookie).toMatch(/mcp_session=/);
+    const headers = { cookie, 'mcp-session-id': mcpSession, 'mcp-protocol-version': '2025-11-25' };
+
+    const streams = [
+      await openStream(app, { headers }),
+      await openStream(app, { headers }),
+      await openStream(app, { headers, method: 'POST', body: rpc('subscriptions/listen') }),
+    ];
+    expect(streams.map((s) => s.status)).toEqual([200, 200, 200]);
+    await until(() => upstream.open() === 3, 5_000, 'three upstream streams');
+    const before = upstream.requests();
+    const refused = await openStream(app, { headers });
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(await refused.text)).toMatchObject({ error: 'too_many_streams' });
+    const refusedPost = await openStream(app, { headers, method: 'POST', body: rpc('tools/list') });
+    expect(refusedPost.status).toBe(429);
+    expect(upstream.requests()).toBe(before);
+
+    // The browser goes away from one: its slot is free again.
+    streams[0]?.close();
+    await until(() => upstream.open() === 2, 5_000, 'the left stream to close upstream');
+    const again = await until200(() => openStream(app, { headers }));
+    expect(again.status).toBe(200);
+    // Still three open: full again.
+    expect((await openStream(app, { headers })).status).toBe(429);
+    // Other sessions, and anonymous requests, do not share this session's slots.
+    const anonymous = await openStream(app);
+    expect(anonymous.status).toBe(200);
+    for (const s of [...streams, again, anonymous]) s.close();
+    await until(() => upstream.open() === 0, 5_000, 'every stream to close');
+  });
+
+  it('MAX_ANONYMOUS_STREAMS_PER_ADDRESS: requests without a session are counted per client address', async () => {
+    const { upstream, app } = await streamsApp({ MAX_ANONYMOUS_STREAMS_PER_ADDRESS: '2' });
+    const a = [await openStream(app), await openStream(app)];
+    expect(a.map((s) => s.status)).toEqual([200, 200]);
+    expect((await openStream(app)).status).toBe(429);
+    // 2026-07-28 subscriptions are POSTs whose answer is the stream: refused too.
+    expect((await openStream(app, { method: 'POST', body: rpc('subscriptions/listen') })).status).toBe(429);
+    // Another address has its own.
+    const b = await openStream(app, { from: '127.0.0.2' });
+    expect(b.status).toBe(200);
+    await until(() => upstream.open() === 3, 5_000, 'three upstream streams');
+    for (const s of [...a, b]) s.close();
+    await until(() => upstream.open() === 0, 5_000, 'every stream to close upstream');
+    // Every slot is free once every stream is closed.
+    const c = [await until200(() => openStream(app)), await until200(() => openStream(app))];
+    for (const s of c) s.close();
+  });
+
+  it('a stream the MCP server ends frees its slot', async () => {
+    const server = await listen(0, '127.0.0.1');
+    closers.push(server.close);
+    server.handle((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': hello\n\n');
+      setTimeout(() => res.end(), 100);
+    });
+    const app = await startApp(`${server.origin}/mcp`, { MAX_ANONYMOUS_STREAMS_PER_ADDRESS: '1' });
+    closers.push(app.close);
+    for (let i = 0; i < 5; i++) {
+      const res = await until200(() => openStream(app));
+      expect(await res.text).toContain(': hello');
+    }
+  });
+});
+
+/** Retries while the answer is 429 (a slot is given back a moment after the close is seen upstream). */
+async function until200<T extends { status: number }>(attempt: () => Promise<T>): Promise<T> {
+  let last = await attempt();
+  for (let i = 0; i < 50 && last.status === 429; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    last = await attempt();
+  }
+  return last;
+}
+
 describe('configuration', () => {
   const base = {
     PUBLIC_URL: 'http://localhost:3000',
@@ -228,6 +387,8 @@ describe('configuration', () => {
     const config = loadConfig(base);
     expect(config.rateLimits).toEqual({ windowSeconds: 60, login: 30, callback: 30, anonymousMcp: 600 });
     expect(config.trustedProxies).toEqual([]);
+    expect(config.maxStreamsPerSession).toBe(8);
+    expect(config.maxAnonymousStreamsPerAddress).toBe(32);
   });
 
   it('lists every bad limit and every bad TRUSTED_PROXIES entry at once', () => {
@@ -238,6 +399,7 @@ describe('configuration', () => {
         RATE_LIMIT_LOGIN: '-1',
         RATE_LIMIT_WINDOW_SECONDS: '0',
         RATE_LIMIT_ANONYMOUS_MCP: 'many',
+        MAX_STREAMS_PER_SESSION: '0',
         TRUSTED_PROXIES: '10.0.0.1, proxy.internal, 10.0.0.0/33, ::1/129, 192.168.0.0/16',
       });
     } catch (error) {
@@ -249,6 +411,7 @@ describe('configuration', () => {
         expect.stringContaining('RATE_LIMIT_LOGIN must be at least 0'),
         expect.stringContaining('RATE_LIMIT_WINDOW_SECONDS must be at least 1'),
         expect.stringContaining('RATE_LIMIT_ANONYMOUS_MCP must be a number'),
+        expect.stringContaining('MAX_STREAMS_PER_SESSION must be at least 1'),
         expect.stringContaining('TRUSTED_PROXIES entry 2 ("proxy.internal")'),
         expect.stringContaining('TRUSTED_PROXIES entry 3 ("10.0.0.0/33")'),
         expect.stringContaining('TRUSTED_PROXIES entry 4 ("::1/129")'),

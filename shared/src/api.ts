@@ -60,6 +60,8 @@ export type ApiErrorCode =
   | 'service_unavailable'
   /** 429: too many requests without a connection from this address; retry after Retry-After seconds. */
   | 'rate_limited'
+  /** 429: this session (or, without one, this address) already has the most open MCP streams allowed. */
+  | 'too_many_streams'
   | 'internal_error';
 
 export interface ApiError {

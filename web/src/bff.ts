@@ -64,6 +64,7 @@ const apiErrorCodes = [
   'authorization_server_unavailable',
   'service_unavailable',
   'rate_limited',
+  'too_many_streams',
   'internal_error',
 ] as const satisfies readonly ApiErrorCode[];
 
@@ -193,6 +194,8 @@ export function bffErrorMessage(error: BffError): string {
       return 'The request was too large.';
     case 'rate_limited':
       return 'Too many requests came from your network. Try again shortly.';
+    case 'too_many_streams':
+      return 'Too many live connections to MCP servers are open. Close another tab or wait, then try again.';
     case 'not_found':
       return 'Not found.';
     default:

@@ -13,6 +13,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   authorization_server_unavailable: 503,
   service_unavailable: 503,
   rate_limited: 429,
+  too_many_streams: 429,
   internal_error: 500,
 };
 

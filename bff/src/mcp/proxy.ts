@@ -1,6 +1,7 @@
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { bffRoutes } from '@mcp-bff/shared';
 import type { Context } from 'hono';
+import type { ClientAddress } from '../http/client-address.js';
 import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
 import { nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchClient } from '../http/node.js';
 import type { Logger } from '../log.js';
@@ -11,6 +12,7 @@ import type { SessionRecord, SessionWithConnection, TokenRecord, TokenStore } fr
 import { bearerChallenge } from '../oauth/www-authenticate.js';
 import { pendingSetCookies } from '../session/cookies.js';
 import { checkRequestHeaders, downstreamResponseHeaders, headerValue, isValidMcpSessionId, type UpstreamRequestHeaders } from './headers.js';
+import { StreamSlots } from './stream-slots.js';
 import { type UpstreamAnswer, UpstreamClient, UpstreamTimeout } from './upstream.js';
 
 export interface ProxyOptions {
@@ -24,6 +26,12 @@ export interface ProxyOptions {
   startSession: (c: Context) => Promise<SessionRecord>;
   /** Headers every answer carries (security headers), written by the proxy on the answers it streams. */
   responseHeaders: Array<[string, string]>;
+  /** Who a request without a session is, for its open streams. */
+  clientAddress: ClientAddress;
+  /** Open SSE answers allowed per browser session. */
+  maxStreamsPerSession: number;
+  /** Open SSE answers allowed per client address, for requests without a session. */
+  maxAnonymousStreamsPerAddress: number;
 }
 
 export interface ProxyTarget {
@@ -40,7 +48,10 @@ const METHODS = new Set(['GET', 'POST', 'DELETE']);
  */
 export class McpProxy {
   private readonly upstream = new UpstreamClient();
+  /** Parsed once per configured server URL: its keys come from configuration only, never from a request. */
   private readonly targets = new Map<string, URL>();
+  /** Open streams per session (or address): each holds a browser and an upstream connection. */
+  readonly streams = new StreamSlots();
 
   /** The security headers with lower-case names, as Node's header objects have them. */
   private readonly responseHeaders: Array<[string, string]>;
@@ -57,7 +68,7 @@ export class McpProxy {
    *   has arrived, so that a logout made during a slow upload is seen.
    */
   async forward(c: Context, target: ProxyTarget, lookup: () => Promise<SessionWithConnection | undefined>): Promise<Response> {
-    const { store, tokens, hints } = this.options;
+    const { store } = this.options;
     const method = c.req.method;
     if (!METHODS.has(method)) {
       throw new ApiFailure('method_not_allowed', 'Only GET, POST and DELETE are allowed here.', {}, { Allow: 'GET, POST, DELETE' });
@@ -76,7 +87,7 @@ export class McpProxy {
 
     const body = method === 'POST' ? await this.readBody(c) : undefined;
     const current = await lookup();
-    let session = current?.session;
+    const session = current?.session;
     if (mcpSessionId !== undefined) {
       const owner = await store.getMcpSessionOwner(mcpSessionId);
       if (!session || !owner || owner.sessionId !== session.id || owner.server !== target.id) {
@@ -85,6 +96,37 @@ export class McpProxy {
       }
     }
 
+    // Whoever already has the most streams allowed open gets no more, before anything goes upstream. A
+    // POST is refused too: its answer may be a stream (2026-07-28 subscriptions are), and once it has
+    // run upstream its result could not be refused any more. DELETE only ever ends something.
+    const streamOwner = session ? `s:${session.id}` : `a:${this.options.clientAddress(c)}`;
+    const maxStreams = session ? this.options.maxStreamsPerSession : this.options.maxAnonymousStreamsPerAddress;
+    if (method !== 'DELETE' && this.streams.count(streamOwner) >= maxStreams) {
+      throw new ApiFailure('too_many_streams', `At most ${maxStreams} MCP streams may be open at once; close one first.`);
+    }
+    // A GET is the standalone stream: its slot is held from now on, so that GETs arriving together
+    // cannot all pass the check above. A POST's is taken when its answer turns out to be a stream.
+    const slot: Slot = { owner: streamOwner, release: method === 'GET' ? this.streams.take(streamOwner) : undefined };
+    try {
+      return await this.exchange(c, target, method, requestHeaders, mcpSessionId, body, current, slot);
+    } catch (error) {
+      slot.release?.();
+      throw error;
+    }
+  }
+
+  private async exchange(
+    c: Context,
+    target: ProxyTarget,
+    method: string,
+    requestHeaders: UpstreamRequestHeaders,
+    mcpSessionId: string | undefined,
+    body: Uint8Array | undefined,
+    current: SessionWithConnection | undefined,
+    slot: Slot,
+  ): Promise<Response> {
+    const { store, tokens, hints } = this.options;
+    let session = current?.session;
     let access: AccessOutcome = current ? await tokens.accessWith(current.session.id, target.id, current.record) : { kind: 'login_required' };
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
@@ -136,7 +178,7 @@ export class McpProxy {
         upstream.destroy();
         throw error;
       }
-      return this.answer(c, status, headers, upstream);
+      return this.answer(c, status, headers, upstream, slot);
     }
   }
 
@@ -145,7 +187,16 @@ export class McpProxy {
    * (no web-stream conversion), with the headers the middleware would have added; otherwise as a
    * web Response.
    */
-  private answer(c: Context, status: number, headers: Record<string, string>, upstream: UpstreamAnswer): Response {
+  private answer(c: Context, status: number, headers: Record<string, string>, upstream: UpstreamAnswer, slot: Slot): Response {
+    if (status >= 200 && status < 300 && headers['content-type']?.toLowerCase().startsWith('text/event-stream')) {
+      // A stream: its slot is given back when it ends, upstream or because the browser went away.
+      const release = slot.release ?? this.streams.take(slot.owner);
+      slot.release = release;
+      void upstream.finished.then(release);
+      nodeResponse(c)?.once('close', release);
+    } else {
+      slot.release?.();
+    }
     const out: Record<string, string | string[]> = { ...headers };
     for (const [name, value] of this.responseHeaders) out[name] = value;
     out['x-request-id'] = c.get('requestId');
@@ -268,6 +319,12 @@ export class McpProxy {
     }
     return out;
   }
+}
+
+/** The stream slot a request holds or may take: who it counts for, and how to give it back. */
+interface Slot {
+  owner: string;
+  release: (() => void) | undefined;
 }
 
 function invalidAnswer(cause?: unknown): ApiFailure {
