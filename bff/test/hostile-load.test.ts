@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Listening, listen } from '../../demo/src/listen.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { ClientResolver, MemoryClientRegistry } from '../src/oauth/registration.js';
 import { loginAtVariant, setCookieLine, startApp, startVariantApp, TEST_SESSION_SECRET, type TestApp, type VariantApp } from './hostile-support.js';
 import { INITIALIZE, MCP_HEADERS, rpc } from './support.js';
 import { until } from './vault-support.js';
@@ -215,6 +216,44 @@ describe('per-address limits', () => {
   it('RATE_LIMIT_* = 0 turns a limit off', async () => {
     const app = await variantApp({ RATE_LIMIT_LOGIN: '0' });
     for (let i = 0; i < 40; i++) expect(loginOutcome(await login(app.port), app.variant.issuer)).toBe('authorization_server');
+  });
+});
+
+describe('a failing registration endpoint', () => {
+  it('is asked once, not at every /bff/login: its failure is remembered for a short time', async () => {
+    const app = await variantApp({}, { faults: { registration: 'status-500' } });
+    for (let i = 0; i < 10; i++) expect(loginOutcome(await login(app.port), app.variant.issuer)).toBe('authorization_server_unavailable');
+    expect(app.variant.hits.registration).toBe(1);
+    // A refusal (4xx) too.
+    const refusing = await variantApp({}, { faults: { registration: 'html' } });
+    for (let i = 0; i < 10; i++) expect(loginOutcome(await login(refusing.port), refusing.variant.issuer)).toBe('registration_failed');
+    expect(refusing.variant.hits.registration).toBe(1);
+  });
+
+  it('is asked again once the remembered failure lapses', async () => {
+    let registrations = 0;
+    const policy = {
+      allowHttpLoopback: true,
+      timeoutMs: 1_000,
+      fetch: (async () => {
+        registrations++;
+        return new Response('down', { status: 503 });
+      }) as typeof fetch,
+    };
+    const resolver = new ClientResolver(
+      new MemoryClientRegistry(),
+      { publicUrl: 'http://localhost:3000', redirectUri: 'http://localhost:3000/bff/callback', clientName: 'test' },
+      policy,
+      false,
+      { registrationFailureTtlMs: 200 },
+    );
+    const server = { id: 'default', name: 'x', url: 'http://127.0.0.1:1/mcp', clientId: undefined, clientSecret: undefined, issuer: undefined, scopes: [], resourceIndicator: true, protocol: 'auto' as const };
+    const as = { issuer: 'http://127.0.0.1:1', registration_endpoint: 'http://127.0.0.1:1/register' };
+    for (let i = 0; i < 5; i++) await expect(resolver.resolve(server, as)).rejects.toMatchObject({ code: 'as_unavailable' });
+    expect(registrations).toBe(1);
+    await new Promise((r) => setTimeout(r, 250));
+    await expect(resolver.resolve(server, as)).rejects.toMatchObject({ code: 'as_unavailable' });
+    expect(registrations).toBe(2);
   });
 });
 

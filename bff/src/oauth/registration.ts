@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import * as oauth from 'oauth4webapi';
 import { z } from 'zod';
 import type { ServerConfig } from '../config.js';
@@ -86,7 +87,14 @@ export function clientMetadataDocument(o: ClientMetadataOptions): Record<string,
  * credentials, a client ID metadata document, dynamic client registration.
  */
 export class ClientResolver {
+  /** Registrations in flight, one per issuer: an entry lives only until its request ends. */
   private readonly registering = new Map<string, Promise<RegisteredClient>>();
+  /**
+   * Issuers whose registration just failed, with why: every login until the entry lapses gets the same
+   * failure without asking the AS again, so a failing (or refusing) /register is not sent one request
+   * per /bff/login. Bounded: issuers come from whatever the servers' metadata names.
+   */
+  private readonly failedRegistrations: LRUCache<string, OAuthFailure>;
 
   constructor(
     private readonly registry: ClientRegistry,
@@ -94,7 +102,10 @@ export class ClientResolver {
     private readonly policy: OutboundPolicy,
     /** Client ID metadata documents need an https client_id; loopback http only in the explicit dev mode. */
     private readonly metadataDocumentUsable: boolean,
-  ) {}
+    options: { registrationFailureTtlMs?: number } = {},
+  ) {
+    this.failedRegistrations = new LRUCache({ max: 100, ttl: options.registrationFailureTtlMs ?? REGISTRATION_FAILURE_TTL_MS });
+  }
 
   async resolve(server: ServerConfig, as: oauth.AuthorizationServer): Promise<RegisteredClient> {
     // Configured credentials belong to one AS: the configured issuer, or else the first one they were
@@ -125,10 +136,19 @@ export class ClientResolver {
         `no client for ${as.issuer}: configure client credentials for this server (it supports neither client ID metadata documents nor dynamic registration)`,
       );
     }
+    const failed = this.failedRegistrations.get(as.issuer);
+    if (failed) throw new OAuthFailure(failed.code, failed.message, { cause: failed });
     // One registration per issuer at a time, so that concurrent logins share it.
     let running = this.registering.get(as.issuer);
     if (!running) {
-      running = this.register(as).finally(() => this.registering.delete(as.issuer));
+      running = this.register(as)
+        .catch((error: unknown) => {
+          // Only the AS's answer (or its absence) is remembered; a store that failed to keep the
+          // client is not the AS's fault, and the next login may register again.
+          if (error instanceof OAuthFailure) this.failedRegistrations.set(as.issuer, error);
+          throw error;
+        })
+        .finally(() => this.registering.delete(as.issuer));
       this.registering.set(as.issuer, running);
     }
     return running;
@@ -204,6 +224,9 @@ export class ClientResolver {
     return client;
   }
 }
+
+/** How long a failed registration is answered from memory before the AS is asked again. */
+export const REGISTRATION_FAILURE_TTL_MS = 30_000;
 
 /** RFC 8414: absent means client_secret_basic. */
 function supportedMethods(as: oauth.AuthorizationServer): string[] {
