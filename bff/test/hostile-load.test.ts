@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type Listening, listen } from '../../demo/src/listen.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { DISCOVERY_CACHE_MAX, Discovery } from '../src/oauth/discovery.js';
 import { ClientResolver, MemoryClientRegistry } from '../src/oauth/registration.js';
 import { loginAtVariant, setCookieLine, startApp, startVariantApp, TEST_SESSION_SECRET, type TestApp, type VariantApp } from './hostile-support.js';
 import { INITIALIZE, MCP_HEADERS, rpc } from './support.js';
@@ -254,6 +255,30 @@ describe('a failing registration endpoint', () => {
     await new Promise((r) => setTimeout(r, 250));
     await expect(resolver.resolve(server, as)).rejects.toMatchObject({ code: 'as_unavailable' });
     expect(registrations).toBe(2);
+  });
+});
+
+describe('bounded caches', () => {
+  it('discovery keeps at most DISCOVERY_CACHE_MAX documents of each kind, whatever the servers name', async () => {
+    const fetch = (async (input: RequestInfo | URL) => {
+      const url = new URL(String(input));
+      if (url.pathname.startsWith('/prm/')) {
+        return Response.json({ resource: 'http://127.0.0.1:9/mcp', authorization_servers: ['http://127.0.0.1:9'] });
+      }
+      const issuer = `${url.origin}${url.pathname.replace('/.well-known/oauth-authorization-server', '')}`;
+      return Response.json({
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        code_challenge_methods_supported: ['S256'],
+      });
+    }) as typeof globalThis.fetch;
+    const discovery = new Discovery({ allowHttpLoopback: true, timeoutMs: 1_000, fetch });
+    for (let i = 0; i < 3 * DISCOVERY_CACHE_MAX; i++) {
+      await discovery.protectedResource('http://127.0.0.1:9/mcp', `http://127.0.0.1:9/prm/${i}`);
+      await discovery.authorizationServer(`http://127.0.0.1:9/tenant${i}`);
+    }
+    expect(discovery.cached).toEqual({ resources: DISCOVERY_CACHE_MAX, servers: DISCOVERY_CACHE_MAX });
   });
 });
 

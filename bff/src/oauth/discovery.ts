@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import * as oauth from 'oauth4webapi';
 import { z } from 'zod';
 import { OAuthFailure } from './errors.js';
@@ -12,21 +13,24 @@ const protectedResourceMetadataSchema = z.looseObject({
 export type ProtectedResourceMetadata = z.infer<typeof protectedResourceMetadataSchema>;
 
 const CACHE_TTL_MS = 10 * 60 * 1000;
+/**
+ * Documents kept per cache. Keys come from configuration and from what servers say (a challenge's
+ * resource_metadata, the issuers metadata names), never from the browser; the bound holds whatever they say.
+ */
+export const DISCOVERY_CACHE_MAX = 100;
 
-interface Cached<T> {
-  value: Promise<T>;
-  until: number;
-}
+type Cache<T> = LRUCache<string, Promise<T>>;
+const newCache = <T>(): Cache<T> => new LRUCache<string, Promise<T>>({ max: DISCOVERY_CACHE_MAX, ttl: CACHE_TTL_MS });
 
 /**
  * MCP authorization discovery (2025-11-25 §Authorization Server Discovery): protected resource metadata
  * (RFC 9728) from the challenge's URL or the well-known locations, then the authorization server's
  * metadata (RFC 8414 / OpenID Connect Discovery) in the spec's order. Successes are cached for a bounded
- * time; failures are not.
+ * time, at most DISCOVERY_CACHE_MAX of each kind (least recently used go first); failures are not.
  */
 export class Discovery {
-  private readonly resources = new Map<string, Cached<ProtectedResourceMetadata>>();
-  private readonly servers = new Map<string, Cached<oauth.AuthorizationServer>>();
+  private readonly resources = newCache<ProtectedResourceMetadata>();
+  private readonly servers = newCache<oauth.AuthorizationServer>();
 
   constructor(private readonly policy: OutboundPolicy) {}
 
@@ -46,7 +50,12 @@ export class Discovery {
 
   /** Forgets cached metadata, e.g. after a server answered with a challenge naming other metadata. */
   forget(resourceUrl: string): void {
-    for (const key of this.resources.keys()) if (key.startsWith(`${resourceUrl} `)) this.resources.delete(key);
+    for (const key of [...this.resources.keys()]) if (key.startsWith(`${resourceUrl} `)) this.resources.delete(key);
+  }
+
+  /** Documents held now, of each kind (for tests). */
+  get cached(): { resources: number; servers: number } {
+    return { resources: this.resources.size, servers: this.servers.size };
   }
 
   private async loadProtectedResource(resourceUrl: string, hint: string | undefined): Promise<ProtectedResourceMetadata> {
@@ -153,13 +162,13 @@ function checkAuthorizationServer(as: oauth.AuthorizationServer, policy: Outboun
   return as;
 }
 
-function cached<T>(map: Map<string, Cached<T>>, key: string, load: () => Promise<T>): Promise<T> {
-  const hit = map.get(key);
-  if (hit && hit.until > Date.now()) return hit.value;
+function cached<T>(cache: Cache<T>, key: string, load: () => Promise<T>): Promise<T> {
+  const hit = cache.get(key);
+  if (hit) return hit;
   const value = load();
-  map.set(key, { value, until: Date.now() + CACHE_TTL_MS });
+  cache.set(key, value);
   value.catch(() => {
-    if (map.get(key)?.value === value) map.delete(key);
+    if (cache.peek(key) === value) cache.delete(key);
   });
   return value;
 }
