@@ -202,6 +202,58 @@ describe('scopes', () => {
     expect(variant.authorizeRequests[0]?.get('scope')).toBe('read write');
   });
 
+  it("a challenge's scope goes only to the login of the browser that met it, never to another user's", async () => {
+    const { variant, browser } = await setup({ scopesSupported: ['mcp:tools'] });
+    const loginScope = async (who: TestBrowser, loginUrl: string) => {
+      const login = await who.request(loginUrl, { csrf: false });
+      expect(login.status).toBe(302);
+      return new URL(login.headers.get('location') as string).searchParams.get('scope');
+    };
+    const drawChallenge = async (who: TestBrowser) => {
+      const res = await who.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/call') });
+      expect(res.status).toBe(401);
+      return ((await res.json()) as { loginUrl: string }).loginUrl;
+    };
+    // Anyone, signed in or not, can send a request whose challenge names broad scopes (a server with
+    // per-operation scopes), a huge scope, or something that is no scope at all.
+    const anonymous = new TestBrowser(browser.appUrl);
+    variant.challengeScope = 'admin:everything';
+    const broad = await drawChallenge(anonymous);
+    variant.challengeScope = `read ${'x'.repeat(3_000)}`;
+    const huge = await drawChallenge(anonymous);
+    variant.challengeScope = 'read\\" write';
+    const odd = await drawChallenge(anonymous);
+    variant.challengeScope = undefined;
+
+    // Another user's next login asks for what the resource metadata says, untouched by all that.
+    expect(await loginScope(browser, '/bff/login?server=default&returnTo=%2F')).toBe('mcp:tools');
+    // The browser that met the challenge asks for its scope (MCP: the challenge's scope first), if it is one.
+    expect(await loginScope(anonymous, broad)).toBe('admin:everything');
+    expect(huge).not.toContain('challengeScope');
+    expect(await loginScope(anonymous, huge)).toBe('mcp:tools');
+    expect(odd).not.toContain('challengeScope');
+    expect(await loginScope(anonymous, odd)).toBe('mcp:tools');
+    // A hand-made one is bounded the same way.
+    expect(await loginScope(anonymous, `/bff/login?server=default&returnTo=%2F&challengeScope=${'y'.repeat(1_001)}`)).toBe('mcp:tools');
+  });
+
+  it('drops the discovery cache on a refused token or new metadata, not on every anonymous challenge', async () => {
+    const { variant, browser } = await setup();
+    const anonymous = new TestBrowser(browser.appUrl);
+    const call = (who: TestBrowser) => who.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    const fetched = variant.hits.prm;
+    for (let i = 0; i < 5; i++) expect((await call(anonymous)).status).toBe(401);
+    // Logins read the metadata from the cache still.
+    await anonymous.request('/bff/login?server=default&returnTo=%2F', { csrf: false });
+    expect(variant.hits.prm).toBe(fetched);
+    // A token the server refuses does drop it (the server may have moved to another AS): the refresh
+    // that follows reads the metadata anew.
+    variant.tokens.clear();
+    expect((await call(browser)).status).toBe(200);
+    expect(variant.hits.prm).toBeGreaterThan(fetched);
+  });
+
   it('falls back to scopes_supported, then to no scope parameter', async () => {
     const a = await setup({ scopesSupported: ['a', 'b'] });
     expect((await callAndLogin(a.browser, a.variant)).status).toBe(200);

@@ -182,7 +182,7 @@ describe('no MCP session in 2026-07-28: every request is authorized on its own',
     const before = stack.mcp.received.length;
     const anonymous = await call();
     expect(anonymous.status).toBe(401);
-    expect(await anonymous.json()).toMatchObject({ error: 'login_required', loginUrl: '/bff/login?server=default&returnTo=%2F' });
+    expect(await anonymous.json()).toMatchObject({ error: 'login_required', loginUrl: '/bff/login?server=default&returnTo=%2F&challengeScope=mcp%3Atools' });
     // Lazy login: it went upstream without a token, and the MCP server's challenge said how to log in.
     expect(stack.mcp.received.slice(before).map((r) => r.headers.authorization)).toEqual([undefined]);
 

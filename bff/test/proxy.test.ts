@@ -69,7 +69,7 @@ describe('proxy', () => {
     const anonymous = new TestBrowser(stack.appUrl);
     const res = await anonymous.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
     expect(res.status).toBe(401);
-    expect(await res.json()).toMatchObject({ error: 'login_required', loginUrl: '/bff/login?server=default&returnTo=%2F' });
+    expect(await res.json()).toMatchObject({ error: 'login_required', loginUrl: '/bff/login?server=default&returnTo=%2F&challengeScope=mcp%3Atools' });
 
     const browser = await loggedIn();
     const seen = stack.mcp.received.length;

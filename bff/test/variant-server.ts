@@ -102,6 +102,8 @@ export interface Variant {
   issued: string[];
   /** Migrates the MCP server to another AS: its metadata names it, and only its tokens count. */
   moveTo(other: Variant): void;
+  /** Mutable: the scope the 401 challenge names from now on (starts as the option's). */
+  challengeScope: string | undefined;
   close(): Promise<void>;
 }
 
@@ -140,6 +142,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     moveTo(other) {
       movedTo = other;
     },
+    challengeScope: o.challengeScope,
     close: () => listening.close(),
   };
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -206,7 +209,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     return true;
   };
   const challenge = (extra = '') =>
-    `Bearer resource_metadata="${prmUrl}"${o.challengeScope ? `, scope="${o.challengeScope}"` : ''}${extra}`;
+    `Bearer resource_metadata="${prmUrl}"${v.challengeScope ? `, scope="${v.challengeScope}"` : ''}${extra}`;
 
   listening.handle(async (req, res) => {
     const url = new URL(req.url ?? '/', origin);

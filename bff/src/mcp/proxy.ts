@@ -6,7 +6,7 @@ import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors
 import { nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchClient } from '../http/node.js';
 import type { Logger } from '../log.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
-import type { ChallengeHintsCache } from '../oauth/hints.js';
+import { type ChallengeHintsCache, loginUrlAfter } from '../oauth/hints.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
 import type { SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from '../store/types.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
@@ -136,7 +136,8 @@ export class McpProxy {
 
       if (status === 401) {
         upstream.destroy();
-        hints.remember(target.id, bearerChallenge(headerValue(upstream.headers, 'www-authenticate')));
+        const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
+        hints.remember(target.id, challenge, token !== undefined);
         if (token && session && attempt === 0) {
           // The token may have been revoked or expired early: one refresh, one retry.
           access = await tokens.getAccess(session.id, target.id, token);
@@ -145,7 +146,7 @@ export class McpProxy {
         }
         // Only the tokens that were just refused: another instance may have stored newer ones meanwhile.
         if (session && access.kind === 'ok') await store.deleteConnection(session.id, target.id, access.record.generation);
-        throw loginRequired(bffRoutes.login(target.id, '/'));
+        throw loginRequired(loginUrlAfter(target.id, challenge));
       }
       if (status === 403) {
         const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));

@@ -16,7 +16,7 @@ import type { RateLimits } from '../http/rate-limit.js';
 import { safeReturnTo } from '../http/return-to.js';
 import type { Logger } from '../log.js';
 import { CallbackFailure, MAX_STEP_UP_ATTEMPTS, normaliseScopes, type OAuthClient, splitScopes } from '../oauth/client.js';
-import type { ChallengeHintsCache } from '../oauth/hints.js';
+import { boundedScope, CHALLENGE_SCOPE_PARAM, type ChallengeHintsCache } from '../oauth/hints.js';
 import { CLIENT_METADATA_PATH, type ClientMetadataOptions, clientMetadataDocument } from '../oauth/registration.js';
 import { OAuthFailure } from '../oauth/errors.js';
 import { stateMatches } from '../oauth/pkce.js';
@@ -42,6 +42,10 @@ export interface AuthRouteDeps {
 
 /** A step-up's scope parameter: scope tokens only, bounded. */
 const SCOPE_PARAM = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
+
+function withScope(scope: string | undefined): { scope?: string } {
+  return scope ? { scope } : {};
+}
 
 const REVOKE_TIMEOUT_MS = 5_000;
 const COMPLETE_PATH = '/bff/callback/complete';
@@ -109,7 +113,8 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       const start = await client.startAuthorization({
         returnTo,
         txn: randomBytes(16).toString('base64url'),
-        hints: hints.get(server),
+        // The scope of the challenge this browser met (see loginUrlAfter); anything else is ignored.
+        hints: { ...hints.get(server), ...withScope(boundedScope(c.req.query(CHALLENGE_SCOPE_PARAM))) },
         ...(stepUp ? { stepUp } : {}),
       });
       await cookies.writeLoginTransaction(c, start.transaction);
