@@ -4,6 +4,8 @@
  * Pure functions, no React.
  */
 
+import { Validator } from '@cfworker/json-schema';
+
 export type EnumValue = string | number | boolean | null;
 
 interface SchemaCommon {
@@ -247,7 +249,7 @@ class Reader {
     return invalidRead;
   }
 
-  read(schema: SchemaNode, value: FormValue | undefined, path: Path): Read {
+  read(schema: SchemaNode, value: FormValue | undefined, path: Path, required = false): Read {
     switch (schema.kind) {
       case 'boolean':
         return given(value === true);
@@ -256,18 +258,24 @@ class Reader {
       case 'array':
         return this.readArray(schema, Array.isArray(value) ? value : [], path);
       default:
-        return this.readScalar(schema, typeof value === 'string' ? value : '', path);
+        return this.readScalar(schema, typeof value === 'string' ? value : '', path, required);
     }
   }
 
-  readScalar(schema: SchemaNode, text: string, path: Path): Read {
+  readScalar(schema: SchemaNode, text: string, path: Path, required = false): Read {
     switch (schema.kind) {
       case 'enum': {
         const index = text === '' ? -1 : Number(text);
         return index >= 0 && index < schema.options.length ? given(schema.options[index]) : missing;
       }
       case 'text': {
-        if (text === '') return missing;
+        if (text === '') {
+          // An empty string is a string: a required field may be sent empty unless the schema says
+          // otherwise (a minimum length, a pattern or a format that "" cannot meet).
+          if (!required || (schema.minLength ?? 0) > 0 || schema.format !== undefined) return missing;
+          if (schema.pattern !== undefined && !matches(schema.pattern, '')) return missing;
+          return given('');
+        }
         if (schema.minLength !== undefined && [...text].length < schema.minLength) {
           return this.fail(path, `Enter at least ${schema.minLength} characters.`);
         }
@@ -278,6 +286,10 @@ class Reader {
         if ((schema.format === 'uri' || schema.format === 'url') && !URL.canParse(text)) return this.fail(path, 'Enter a full URL.');
         if (schema.pattern !== undefined && !matches(schema.pattern, text)) {
           return this.fail(path, `Enter text in the expected format (${schema.pattern}).`);
+        }
+        if (schema.format === 'date-time') {
+          const stamp = rfc3339(text);
+          return stamp === undefined ? this.fail(path, 'Enter a date and time.') : given(stamp);
         }
         return given(text);
       }
@@ -291,8 +303,8 @@ class Reader {
       case 'number':
       case 'integer': {
         if (text.trim() === '') return missing;
-        const number = Number(text);
-        if (!Number.isFinite(number)) return this.fail(path, 'Enter a number.');
+        const number = Number(text.trim());
+        if (!Number.isFinite(number)) return this.fail(path, `“${text.trim()}” is not a number.`);
         if (schema.kind === 'integer' && !Number.isInteger(number)) return this.fail(path, 'Enter a whole number.');
         if (schema.minimum !== undefined && number < schema.minimum) return this.fail(path, `Enter ${schema.minimum} or more.`);
         if (schema.maximum !== undefined && number > schema.maximum) return this.fail(path, `Enter ${schema.maximum} or less.`);
@@ -314,7 +326,7 @@ class Reader {
    * once anything in it is filled in, its own required fields are required.
    */
   readObject(fields: Field[], values: FormObject, path: Path, forceRequired = false): Read {
-    const reads = fields.map((field) => ({ field, read: this.read(field.schema, values[field.name], [...path, field.name]) }));
+    const reads = fields.map((field) => ({ field, read: this.read(field.schema, values[field.name], [...path, field.name], field.required) }));
     const anyGiven = reads.some(({ field, read }) => read.kind === 'value' && !isUntouchedDefault(field, read.value));
     const anyInvalid = reads.some(({ read }) => read.kind === 'invalid');
     if (!anyGiven && !anyInvalid && !forceRequired) return missing;
@@ -368,6 +380,23 @@ function isUntouchedDefault(field: Field, value: unknown): boolean {
   return field.schema.kind === 'boolean' && value === (field.schema.default === true);
 }
 
+/**
+ * A `datetime-local` value (local wall time, no zone) as RFC 3339 with this browser's offset, which is
+ * what `format: date-time` means; a value that already carries a zone is kept as it is.
+ */
+export function rfc3339(text: string): string | undefined {
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(text)) return text;
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, sec] = m;
+  const local = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec ?? 0));
+  if (Number.isNaN(local.getTime()) || local.getMonth() !== Number(mo) - 1 || local.getDate() !== Number(d)) return undefined;
+  const offset = -local.getTimezoneOffset();
+  const sign = offset >= 0 ? '+' : '-';
+  const pad = (n: number) => String(Math.floor(Math.abs(n))).padStart(2, '0');
+  return `${y}-${mo}-${d}T${h}:${mi}:${sec ?? '00'}${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
+}
+
 function matches(pattern: string, text: string): boolean {
   try {
     return new RegExp(pattern, 'u').test(text);
@@ -388,11 +417,83 @@ export function toArguments(fields: Field[], values: FormObject): ArgumentsResul
   return { ok: true, arguments: read.value as Record<string, unknown> };
 }
 
-/** The fields for string-only arguments (prompt arguments, URI template variables). */
+/**
+ * The fields for string-only arguments (prompt arguments, URI template variables). These are not
+ * JSON Schemas: a required one means "give a value", so an empty one is missing, not "".
+ */
 export function stringFields(args: ReadonlyArray<{ name: string; description?: string | undefined; required?: boolean | undefined }>): Field[] {
   return args.map((arg) => ({
     name: arg.name,
     required: arg.required === true,
-    schema: { kind: 'text', title: undefined, description: arg.description, default: undefined },
+    schema: { kind: 'text', title: undefined, description: arg.description, default: undefined, ...(arg.required ? { minLength: 1 } : {}) },
   }));
+}
+
+/** Keywords that only say "something below failed": the error that says what is wrong is deeper. */
+const SUMMARY_KEYWORDS = new Set(['properties', 'items', 'prefixItems', 'additionalProperties', 'allOf', '$ref', 'unevaluatedProperties']);
+
+/**
+ * Checks built arguments against the whole schema (what the form cannot: `oneOf`, `anyOf`, `enum` and
+ * `const` inside JSON-edited values, `not`, dependent keywords), before anything is sent. Errors are
+ * keyed like toArguments' (by the nearest field the form has); an empty object when all is well, and
+ * also when the schema cannot be compiled here (the server checks then).
+ */
+export function checkAgainstSchema(fields: Field[], schema: unknown, args: Record<string, unknown>): Record<string, string> {
+  if (!isObject(schema)) return {};
+  let result: ReturnType<Validator['validate']>;
+  try {
+    result = new Validator(schema as ConstructorParameters<typeof Validator>[0], '2020-12', false).validate(args);
+  } catch {
+    return {};
+  }
+  if (result.valid) return {};
+  const errors: Record<string, string> = {};
+  for (const unit of result.errors) {
+    if (SUMMARY_KEYWORDS.has(unit.keyword)) continue;
+    const segments = unit.instanceLocation
+      .replace(/^#\/?/, '')
+      .split('/')
+      .filter((s) => s !== '')
+      .map((s) => decodeURIComponent(s.replace(/~1/g, '/').replace(/~0/g, '~')));
+    const key = pathKey(nearestField(fields, segments));
+    errors[key] ??= describe(unit.keyword, unit.error);
+  }
+  // Nothing specific: say so at the first field rather than not at all.
+  if (Object.keys(errors).length === 0 && fields[0]) errors[pathKey([fields[0].name])] = 'This does not match what the server accepts.';
+  return errors;
+}
+
+/** The longest prefix of `segments` that is a field of the form (array indexes as numbers). */
+function nearestField(fields: Field[], segments: string[]): Path {
+  const path: (string | number)[] = [];
+  let level: Field[] | undefined = fields;
+  let node: SchemaNode | undefined;
+  for (const segment of segments) {
+    if (node?.kind === 'array' && /^\d+$/.test(segment)) {
+      path.push(Number(segment));
+      node = node.item;
+      level = node.kind === 'object' ? node.fields : undefined;
+      continue;
+    }
+    const field: Field | undefined = level?.find((f) => f.name === segment);
+    if (!field) break;
+    path.push(segment);
+    node = field.schema;
+    level = node.kind === 'object' ? node.fields : undefined;
+  }
+  if (path.length === 0 && fields[0]) path.push(fields[0].name);
+  return path;
+}
+
+function describe(keyword: string, error: string): string {
+  switch (keyword) {
+    case 'enum':
+    case 'const':
+      return 'Choose one of the allowed values.';
+    case 'oneOf':
+    case 'anyOf':
+      return 'This does not match any of the allowed shapes.';
+    default:
+      return error;
+  }
 }

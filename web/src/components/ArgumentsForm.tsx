@@ -1,9 +1,11 @@
 import { type FormEvent, type ReactNode, useRef, useState } from 'react';
-import { type Field, type FormObject, type FormValue, initialValues, type Path, pathKey, setIn, toArguments } from '../schemaForm';
+import { checkAgainstSchema, type Field, type FormObject, type FormValue, initialValues, type Path, pathKey, setIn, toArguments } from '../schemaForm';
 import { SchemaFields } from './SchemaField';
 
 interface Props {
   fields: Field[];
+  /** The whole JSON Schema the fields came from: the arguments are checked against it before sending. */
+  schema?: unknown;
   /** The submit button's name, e.g. "Run". */
   submitLabel: string;
   busy?: boolean;
@@ -19,7 +21,7 @@ interface Props {
  * A form generated from fields; checks the values before handing over the arguments, and says what is
  * wrong next to each field (and how many problems, at the top) instead of sending.
  */
-export function ArgumentsForm({ fields, submitLabel, busy = false, emptyText, onSubmit, children, className }: Props) {
+export function ArgumentsForm({ fields, schema, submitLabel, busy = false, emptyText, onSubmit, children, className }: Props) {
   const [values, setValues] = useState<FormObject>(() => initialValues(fields));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const formRef = useRef<HTMLFormElement>(null);
@@ -37,7 +39,8 @@ export function ArgumentsForm({ fields, submitLabel, busy = false, emptyText, on
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     if (busy) return;
-    const checked = toArguments(fields, values);
+    const built = toArguments(fields, values);
+    const checked = built.ok && schema !== undefined ? schemaErrors(fields, schema, built.arguments) : built;
     if (!checked.ok) {
       setErrors(checked.errors);
       // After React has marked them: focus the first field in error, in document order.
@@ -66,6 +69,11 @@ export function ArgumentsForm({ fields, submitLabel, busy = false, emptyText, on
       </div>
     </form>
   );
+}
+
+function schemaErrors(fields: Field[], schema: unknown, args: Record<string, unknown>) {
+  const errors = checkAgainstSchema(fields, schema, args);
+  return Object.keys(errors).length > 0 ? ({ ok: false, errors } as const) : ({ ok: true, arguments: args } as const);
 }
 
 function focusFirstInvalid(form: HTMLFormElement | null): void {

@@ -73,6 +73,7 @@ function FormRequest({ request }: { request: Extract<PendingInput, { kind: 'form
       <ServerMessage>{request.params.message}</ServerMessage>
       <ArgumentsForm
         fields={fields}
+        schema={request.params.requestedSchema}
         submitLabel="Send"
         emptyText="The server asks for no details, only whether you agree."
         onSubmit={(content) => request.settle({ action: 'accept', content: content as Record<string, string> })}

@@ -1,7 +1,21 @@
 import { Link, Outlet, useNavigation } from 'react-router';
 import { homePath } from '../urls';
 import { Banners } from './Banners';
-import { InputRequestDialog } from './InputRequestDialog';
+import { lazy, Suspense } from 'react';
+import { usePendingInput } from '../inputRequests';
+
+/** The dialog (and its form machinery) loads the first time a server asks the person something. */
+const InputRequestDialog = lazy(() => import('./InputRequestDialog').then((m) => ({ default: m.InputRequestDialog })));
+
+function PendingInput() {
+  const pending = usePendingInput();
+  if (pending.length === 0) return null;
+  return (
+    <Suspense fallback={null}>
+      <InputRequestDialog />
+    </Suspense>
+  );
+}
 
 export function AppHeader() {
   return (
@@ -25,7 +39,7 @@ export function Layout() {
       <main id="main" className="main" tabIndex={-1} aria-busy={navigation.state === 'loading'}>
         <Outlet />
       </main>
-      <InputRequestDialog />
+      <PendingInput />
       {navigation.state === 'loading' && (
         <p className="nav-progress" role="status">
           Loading…

@@ -185,13 +185,14 @@ function ScalarInput({ label, required, schema, value, path, errors, onChange, o
     case 'number':
     case 'integer':
       control = (
+        // Text, not type=number: a number input hands over "" for "1e" or "12,5", and the form would
+        // then say "required" instead of "not a number". The keyboard still comes up numeric.
         <input
           {...common}
-          type="number"
+          type="text"
           inputMode={schema.kind === 'integer' ? 'numeric' : 'decimal'}
-          step={schema.kind === 'integer' ? 1 : 'any'}
-          min={schema.minimum}
-          max={schema.maximum}
+          autoComplete="off"
+          spellCheck={false}
           value={text}
           onChange={(e) => set(e.target.value)}
         />

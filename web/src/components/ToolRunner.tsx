@@ -52,7 +52,7 @@ export function ToolRunner({ server, tool }: { server: string; tool: Tool }) {
   const running = run.phase === 'running';
   return (
     <>
-      <ArgumentsForm fields={fields} submitLabel="Run" busy={running} emptyText="This tool takes no arguments." onSubmit={call}>
+      <ArgumentsForm fields={fields} schema={tool.inputSchema} submitLabel="Run" busy={running} emptyText="This tool takes no arguments." onSubmit={call}>
         {running && (
           <button type="button" className="button-secondary" onClick={() => abortRef.current?.abort()}>
             Cancel
