@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../src/store/cipher.js';
+import { refreshLockName } from '../src/store/locks.js';
 import { connectionAad, storageKey } from '../src/store/keys.js';
 import { MemoryTokenStore } from '../src/store/memory.js';
 import { RedisTokenStore } from '../src/store/redis.js';
@@ -264,6 +265,111 @@ describe.each(kinds)('$name store', (kind) => {
     expect(await store.getRegisteredClient('https://other.example.com')).toBeUndefined();
   });
 
+  it('extends a lock only for its owner, and only while it is held', async () => {
+    const owner = (await store.acquireLock('extend:x', 300)) as string;
+    expect(await store.extendLock('extend:x', 'not-the-owner', 60_000)).toBe(false);
+    expect(await store.extendLock('extend:x', owner, 60_000)).toBe(true);
+    // Extended: still held well past its first lifetime.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await store.acquireLock('extend:x', 60_000)).toBeUndefined();
+    await store.releaseLock('extend:x', owner);
+    // Lapsed and taken by another: the first owner cannot get it back by extending.
+    const lapsing = (await store.acquireLock('extend:y', 200)) as string;
+    await until(async () => (await store.acquireLock('extend:y', 60_000)) !== undefined, 5_000, 'the lock to lapse and be taken');
+    expect(await store.extendLock('extend:y', lapsing, 60_000)).toBe(false);
+  });
+
+  it('a fenced delete happens only while the fence lock is held with its token', async () => {
+    const s = session();
+    await store.createSession(s);
+    await store.putConnection(s.id, 'default', tokens());
+    const generation = (await store.getConnection(s.id, 'default'))?.generation as number;
+    const name = refreshLockName(s.id, 'default');
+    const lapsed = (await store.acquireLock(name, 200)) as string;
+    await until(async () => (await store.acquireLock(name, 60_000)) !== undefined, 5_000, 'the lock to lapse and be taken');
+    // The refresher whose lock lapsed (and was taken by another) ends nothing.
+    expect(await store.deleteConnection(s.id, 'default', generation, { name, token: lapsed })).toBe(false);
+    expect(await store.getConnection(s.id, 'default')).toBeDefined();
+    const other = session();
+    await store.createSession(other);
+    await store.putConnection(other.id, 'default', tokens());
+    const otherName = refreshLockName(other.id, 'default');
+    const holder = (await store.acquireLock(otherName, 60_000)) as string;
+    // Held, but at another generation: nothing either.
+    expect(await store.deleteConnection(other.id, 'default', 99, { name: otherName, token: holder })).toBe(false);
+    expect(await store.deleteConnection(other.id, 'default', undefined, { name: otherName, token: holder })).toBe(true);
+    expect(await store.getConnection(other.id, 'default')).toBeUndefined();
+    expect(await store.deleteConnection(other.id, 'default')).toBe(false);
+  });
+
+  it('rotates a session in one step: every connection moves with its generation, the old session ends with its MCP bindings', async () => {
+    const before = session();
+    await store.createSession(before);
+    const a = tokens();
+    const b = tokens({ scopes: ['mcp:admin'] });
+    await store.putConnection(before.id, 'a', a);
+    await store.putConnection(before.id, 'b', b);
+    expect(await store.replaceConnection(before.id, 'b', 0, { ...b, accessToken: 'at-b-refreshed' })).toBe(true);
+    await store.bindMcpSession('mcp-before-rotation', { sessionId: before.id, server: 'a' });
+    // A refresh lock of another session, or of a server this one has no connection to, is no obstacle.
+    const unrelated = [
+      (await store.acquireLock(refreshLockName(session().id, 'a'), 60_000)) as string,
+      (await store.acquireLock(refreshLockName(before.id, 'c'), 60_000)) as string,
+    ];
+    expect(unrelated.every(Boolean)).toBe(true);
+
+    const after = session();
+    expect(await store.rotateSession(before.id, after)).toBe(true);
+    expect(await store.getSession(after.id)).toEqual(after);
+    expect(await store.getConnection(after.id, 'a')).toEqual(a);
+    expect(await store.getConnection(after.id, 'b')).toEqual({ ...b, accessToken: 'at-b-refreshed', generation: 1 });
+    expect([...(await store.listConnections(after.id)).keys()].sort()).toEqual(['a', 'b']);
+    expect(await store.getSession(before.id)).toBeUndefined();
+    expect(await store.getConnection(before.id, 'a')).toBeUndefined();
+    expect(await store.getMcpSessionOwner('mcp-before-rotation')).toBeUndefined();
+    // A refresh that answers after the move finds the old session gone (and never resurrects it); its
+    // compare-and-set on the generation works where the connection now is.
+    expect(await store.replaceConnection(before.id, 'b', 1, tokens())).toBe(false);
+    expect(await store.getSession(before.id)).toBeUndefined();
+    expect(await store.replaceConnection(after.id, 'b', 1, tokens({ accessToken: 'at-b-again' }))).toBe(true);
+    expect((await store.getConnection(after.id, 'b'))?.accessToken).toBe('at-b-again');
+  });
+
+  it('does not rotate a session while one of its connections is being refreshed', async () => {
+    const before = session();
+    await store.createSession(before);
+    const record = tokens();
+    await store.putConnection(before.id, 'a', record);
+    await store.putConnection(before.id, 'b', tokens());
+    const refreshing = (await store.acquireLock(refreshLockName(before.id, 'b'), 60_000)) as string;
+
+    const after = session();
+    expect(await store.rotateSession(before.id, after)).toBe(false);
+    // Nothing changed: the new session does not exist, the old one holds both connections.
+    expect(await store.getSession(after.id)).toBeUndefined();
+    expect([...(await store.listConnections(before.id)).keys()].sort()).toEqual(['a', 'b']);
+
+    // The refresh lands in the old session, then lets go: the rotation carries its result over.
+    expect(await store.replaceConnection(before.id, 'b', 0, tokens({ accessToken: 'at-refreshed' }))).toBe(true);
+    await store.releaseLock(refreshLockName(before.id, 'b'), refreshing);
+    expect(await store.rotateSession(before.id, after)).toBe(true);
+    expect(await store.getConnection(after.id, 'a')).toEqual(record);
+    expect(await store.getConnection(after.id, 'b')).toMatchObject({ accessToken: 'at-refreshed', generation: 1 });
+  });
+
+  it('rotating from no session, or from one that has ended, just creates the new session', async () => {
+    const fresh = session();
+    expect(await store.rotateSession(undefined, fresh)).toBe(true);
+    expect(await store.getSession(fresh.id)).toEqual(fresh);
+    const ended = session();
+    await store.createSession(ended);
+    await store.putConnection(ended.id, 'a', tokens());
+    await store.deleteSession(ended.id);
+    const next = session();
+    expect(await store.rotateSession(ended.id, next)).toBe(true);
+    expect(await store.getSession(next.id)).toEqual(next);
+    expect(await store.listConnections(next.id)).toEqual(new Map());
+  });
 });
 
 describe.each(kinds.filter((k) => k.name !== 'memory'))('$name store at rest', (kind) => {

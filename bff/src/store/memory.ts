@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { RecordCipher } from './cipher.js';
 import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
+import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
 import {
+  type LockFence,
   type McpSessionOwner,
   type ReencryptReport,
   type SessionRecord,
@@ -73,6 +75,34 @@ export class MemoryTokenStore implements TokenStore {
     this.dropSession(storageKey(id));
   }
 
+  async rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean> {
+    // No await in here: nothing else runs between the check and the move.
+    const previousKey = previousId === undefined ? undefined : storageKey(previousId);
+    const previous = previousKey === undefined ? undefined : this.live(previousKey);
+    if (previous && previousId !== undefined) {
+      for (const server of previous.connections.keys()) if (this.lockHeld(refreshLockName(previousId, server))) return false;
+    }
+    const nextKey = storageKey(next.id);
+    const moved: StoredSession = {
+      createdAt: next.createdAt,
+      expiresAt: next.expiresAt,
+      idleExpiresAt: next.idleExpiresAt,
+      connections: new Map(),
+      mcpSessions: new Set(),
+    };
+    if (previous && previousKey !== undefined) {
+      for (const [server, entry] of previous.connections) {
+        const record = this.openConnection(previousKey, server, entry);
+        if (!record) continue;
+        // Sealed again for where it now lives, with the same generation.
+        moved.connections.set(server, { generation: entry.generation, sealed: this.sealer.seal(record, connectionAad(nextKey, server), entry.generation) });
+      }
+      this.dropSession(previousKey);
+    }
+    this.sessions.set(nextKey, moved);
+    return true;
+  }
+
   async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
     return (await this.getSessionWithConnection(sessionId, server))?.record;
   }
@@ -117,11 +147,13 @@ export class MemoryTokenStore implements TokenStore {
     return true;
   }
 
-  async deleteConnection(sessionId: string, server: string, expectedGeneration?: number): Promise<void> {
+  async deleteConnection(sessionId: string, server: string, expectedGeneration?: number, fence?: LockFence): Promise<boolean> {
     const stored = this.sessions.get(storageKey(sessionId));
     const current = stored?.connections.get(server);
-    if (!current) return;
-    if (expectedGeneration === undefined || current.generation === expectedGeneration) stored?.connections.delete(server);
+    if (!stored || !current) return false;
+    if (expectedGeneration !== undefined && current.generation !== expectedGeneration) return false;
+    if (fence && !this.holds(fence.name, fence.token)) return false;
+    return stored.connections.delete(server);
   }
 
   async bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
@@ -167,6 +199,12 @@ export class MemoryTokenStore implements TokenStore {
 
   async releaseLock(name: string, token: string): Promise<void> {
     if (this.locks.get(name)?.token === token) this.locks.delete(name);
+  }
+
+  async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    if (!this.holds(name, token)) return false;
+    this.locks.set(name, { token, until: this.now() + ttlMs });
+    return true;
   }
 
   async getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined> {
@@ -223,6 +261,15 @@ export class MemoryTokenStore implements TokenStore {
       return undefined;
     }
     return stored;
+  }
+
+  private holds(name: string, token: string): boolean {
+    const held = this.locks.get(name);
+    return held !== undefined && held.token === token && held.until > this.now();
+  }
+
+  private lockHeld(name: string): boolean {
+    return (this.locks.get(name)?.until ?? 0) > this.now();
   }
 
   private dropSession(key: string): void {

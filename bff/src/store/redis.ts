@@ -4,8 +4,9 @@ import type { Logger } from '../log.js';
 import type { RecordCipher } from './cipher.js';
 import { StoreUnavailable } from './errors.js';
 import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
+import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
-import type { McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from './types.js';
+import type { LockFence, McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from './types.js';
 
 export interface RedisStoreOptions {
   /** redis:// or rediss:// URL (credentials and database number as usual). */
@@ -81,6 +82,49 @@ if not g then return 0 end
 if ARGV[2] ~= '' and g ~= ARGV[2] then return 0 end
 return redis.call('HDEL', KEYS[1], 'g:' .. ARGV[1], 'c:' .. ARGV[1])`,
   },
+  // KEYS[1] session, KEYS[2] lock; ARGV: server, expected generation or '', lock owner token. Deletes
+  // only while the lock is held with that token: a refresher whose lock lapsed ends nothing.
+  bffDeleteConnectionFenced: {
+    keys: 2,
+    lua: `
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return 0 end
+local g = redis.call('HGET', KEYS[1], 'g:' .. ARGV[1])
+if not g then return 0 end
+if ARGV[2] ~= '' and g ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], 'g:' .. ARGV[1], 'c:' .. ARGV[1])`,
+  },
+  // KEYS[1] previous session, KEYS[2] next session; ARGV: MCP key prefix, created, expires, idle, expire
+  // at, n, then n × (server, generation, ciphertext now, ciphertext for the next session or '' when
+  // unreadable, refresh lock key). 1 when moved; 0 (nothing changed) when a refresh lock is held; -1
+  // when the previous session's connections are no longer exactly those (read again and retry).
+  bffRotate: {
+    keys: 2,
+    lua: `
+local n = tonumber(ARGV[6])
+local fields = redis.call('HGETALL', KEYS[1])
+local count = 0
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 2) == 'c:' then count = count + 1 end
+end
+if count ~= n then return -1 end
+for i = 0, n - 1 do
+  local b = 7 + i * 5
+  if redis.call('HGET', KEYS[1], 'g:' .. ARGV[b]) ~= ARGV[b + 1] or redis.call('HGET', KEYS[1], 'c:' .. ARGV[b]) ~= ARGV[b + 2] then return -1 end
+  if redis.call('EXISTS', ARGV[b + 4]) == 1 then return 0 end
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'created', ARGV[2], 'expires', ARGV[3], 'idle', ARGV[4])
+for i = 0, n - 1 do
+  local b = 7 + i * 5
+  if ARGV[b + 3] ~= '' then redis.call('HSET', KEYS[2], 'g:' .. ARGV[b], ARGV[b + 1], 'c:' .. ARGV[b], ARGV[b + 3]) end
+end
+redis.call('PEXPIREAT', KEYS[2], ARGV[5])
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 2) == 'm:' then redis.call('DEL', ARGV[1] .. string.sub(fields[i], 3)) end
+end
+redis.call('DEL', KEYS[1])
+return 1`,
+  },
   // KEYS[1] hash; ARGV: field, old value, new value. Re-encryption that never overwrites a newer write.
   bffReseal: {
     keys: 1,
@@ -109,6 +153,13 @@ local s = redis.call('HGET', KEYS[1], 's')
 if s then redis.call('HDEL', ARGV[1] .. s, 'm:' .. ARGV[2]) end
 return redis.call('DEL', KEYS[1])`,
   },
+  // KEYS[1] lock; ARGV: owner token, ttl ms. Only the owner extends.
+  bffExtend: {
+    keys: 1,
+    lua: `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`,
+  },
   // KEYS[1] lock; ARGV: owner token. Only the owner releases.
   bffRelease: {
     keys: 1,
@@ -118,6 +169,9 @@ return 0`,
   },
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
+
+/** Reads of a session being rotated before giving up on one that others keep writing (503). */
+const ROTATE_ATTEMPTS = 5;
 
 /** Writes of one login's tokens before giving up on a connection that others keep writing (503). */
 const PUT_ATTEMPTS = 5;
@@ -201,6 +255,47 @@ export class RedisTokenStore implements TokenStore {
     );
   }
 
+  async rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean> {
+    if (previousId === undefined) {
+      await this.createSession(next);
+      return true;
+    }
+    const previousH = storageKey(previousId);
+    const nextH = storageKey(next.id);
+    // The records are sealed again here for where they go, then moved by one script, which first checks
+    // that they are still exactly what was read (or reads them again).
+    for (let attempt = 0; attempt < ROTATE_ATTEMPTS; attempt++) {
+      const fields = await this.op(() => this.redis.hgetall(this.sessionKey(previousH)));
+      if (!this.liveSession(previousId, fields.created, fields.expires, fields.idle)) {
+        await this.createSession(next);
+        await this.deleteSession(previousId);
+        return true;
+      }
+      const moves: string[] = [];
+      let n = 0;
+      for (const [field, sealed] of Object.entries(fields)) {
+        if (!field.startsWith('c:')) continue;
+        const server = field.slice(2);
+        const generation = fields[`g:${server}`] ?? '';
+        const opened = this.sealer.open<TokenRecord>(sealed, connectionAad(previousH, server), Number(generation));
+        const record = opened && { ...opened.value, generation: Number(generation) };
+        const resealed = record ? this.sealer.seal(record, connectionAad(nextH, server), record.generation) : '';
+        moves.push(server, generation, sealed, resealed, this.lockKey(refreshLockName(previousId, server)));
+        n++;
+      }
+      const expireAt = String(Math.min(next.expiresAt, next.idleExpiresAt));
+      const result = Number(
+        await this.script(
+          'bffRotate',
+          [this.sessionKey(previousH), this.sessionKey(nextH)],
+          [`${this.prefix}m:`, String(next.createdAt), String(next.expiresAt), String(next.idleExpiresAt), expireAt, String(n), ...moves],
+        ),
+      );
+      if (result !== -1) return result === 1;
+    }
+    throw new StoreUnavailable('token store busy: the session kept changing while it was being rotated');
+  }
+
   async getSession(id: string): Promise<SessionRecord | undefined> {
     const [created, expires, idle] = await this.op(() =>
       this.redis.hmget(this.sessionKey(storageKey(id)), 'created', 'expires', 'idle'),
@@ -281,12 +376,13 @@ export class RedisTokenStore implements TokenStore {
     return result === 1;
   }
 
-  async deleteConnection(sessionId: string, server: string, expectedGeneration?: number): Promise<void> {
-    await this.script(
-      'bffDeleteConnection',
-      [this.sessionKey(storageKey(sessionId))],
-      [server, expectedGeneration === undefined ? '' : String(expectedGeneration)],
-    );
+  async deleteConnection(sessionId: string, server: string, expectedGeneration?: number, fence?: LockFence): Promise<boolean> {
+    const key = this.sessionKey(storageKey(sessionId));
+    const generation = expectedGeneration === undefined ? '' : String(expectedGeneration);
+    const deleted = fence
+      ? await this.script('bffDeleteConnectionFenced', [key, this.lockKey(fence.name)], [server, generation, fence.token])
+      : await this.script('bffDeleteConnection', [key], [server, generation]);
+    return Number(deleted) > 0;
   }
 
   async bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
@@ -326,6 +422,10 @@ export class RedisTokenStore implements TokenStore {
 
   async releaseLock(name: string, token: string): Promise<void> {
     await this.script('bffRelease', [this.lockKey(name)], [token]);
+  }
+
+  async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.script('bffExtend', [this.lockKey(name)], [token, String(ttlMs)])) === 1;
   }
 
   async getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined> {

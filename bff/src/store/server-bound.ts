@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type {
+  LockFence,
   McpSessionOwner,
   ReencryptReport,
   SessionRecord,
@@ -87,14 +88,17 @@ export class ServerBoundStore implements TokenStore {
   deleteSession(id: string): Promise<void> {
     return this.inner.deleteSession(id);
   }
+  rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean> {
+    return this.inner.rotateSession(previousId, next);
+  }
   putConnection(sessionId: string, server: string, record: TokenRecord): Promise<void> {
     return this.inner.putConnection(sessionId, server, record);
   }
   replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
     return this.inner.replaceConnection(sessionId, server, expectedGeneration, record);
   }
-  deleteConnection(sessionId: string, server: string, expectedGeneration?: number): Promise<void> {
-    return this.inner.deleteConnection(sessionId, server, expectedGeneration);
+  deleteConnection(sessionId: string, server: string, expectedGeneration?: number, fence?: LockFence): Promise<boolean> {
+    return this.inner.deleteConnection(sessionId, server, expectedGeneration, fence);
   }
   bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
     return this.inner.bindMcpSession(mcpSessionId, owner);
@@ -113,6 +117,9 @@ export class ServerBoundStore implements TokenStore {
   }
   releaseLock(name: string, token: string): Promise<void> {
     return this.inner.releaseLock(name, token);
+  }
+  extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    return this.inner.extendLock(name, token, ttlMs);
   }
   getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined> {
     return this.inner.getRegisteredClient(issuer);

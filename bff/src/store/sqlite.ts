@@ -6,8 +6,9 @@ import type { Logger } from '../log.js';
 import type { RecordCipher } from './cipher.js';
 import { StoreUnavailable } from './errors.js';
 import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
+import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
-import type { McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from './types.js';
+import type { LockFence, McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from './types.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. The directory is created (0700) and the file made 0600. */
@@ -124,6 +125,27 @@ export class SqliteTokenStore implements TokenStore {
     this.run(() => this.q.deleteSession.run(storageKey(id)));
   }
 
+  async rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean> {
+    const previousKey = previousId === undefined ? undefined : storageKey(previousId);
+    const nextKey = storageKey(next.id);
+    // IMMEDIATE: the write lock is taken first, so that no other process writes between the reads and the move.
+    const rotate = this.db.transaction((): boolean => {
+      const now = this.now();
+      const rows = previousKey !== undefined && this.liveSession(previousKey) ? (this.q.listConnections.all(previousKey) as ConnectionRow[]) : [];
+      if (previousId !== undefined && rows.some((row) => this.q.lockHeld.get(storageKey(refreshLockName(previousId, row.server)), now))) return false;
+      this.q.insertSession.run(nextKey, next.createdAt, next.expiresAt, next.idleExpiresAt);
+      for (const row of rows) {
+        const record = this.openConnection(previousKey as string, row);
+        if (!record) continue;
+        // Sealed again for where it now lives, with the same generation.
+        this.q.upsertConnection.run(nextKey, row.server, row.generation, this.sealer.seal(record, connectionAad(nextKey, row.server), row.generation));
+      }
+      if (previousKey !== undefined) this.q.deleteSession.run(previousKey);
+      return true;
+    });
+    return this.run(() => rotate.immediate());
+  }
+
   async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
     return (await this.getSessionWithConnection(sessionId, server))?.record;
   }
@@ -173,13 +195,16 @@ export class SqliteTokenStore implements TokenStore {
     return result.changes === 1;
   }
 
-  async deleteConnection(sessionId: string, server: string, expectedGeneration?: number): Promise<void> {
+  async deleteConnection(sessionId: string, server: string, expectedGeneration?: number, fence?: LockFence): Promise<boolean> {
     const key = storageKey(sessionId);
-    this.run(() =>
-      expectedGeneration === undefined
-        ? this.q.deleteConnection.run(key, server)
-        : this.q.deleteConnectionAt.run(key, server, expectedGeneration),
+    const result = this.run(() =>
+      fence
+        ? this.q.deleteConnectionFenced.run(key, server, expectedGeneration ?? null, expectedGeneration ?? null, storageKey(fence.name), fence.token, this.now())
+        : expectedGeneration === undefined
+          ? this.q.deleteConnection.run(key, server)
+          : this.q.deleteConnectionAt.run(key, server, expectedGeneration),
     );
+    return result.changes > 0;
   }
 
   async bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
@@ -222,6 +247,11 @@ export class SqliteTokenStore implements TokenStore {
 
   async releaseLock(name: string, token: string): Promise<void> {
     this.run(() => this.q.releaseLock.run(storageKey(name), token));
+  }
+
+  async extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
+    const now = this.now();
+    return this.run(() => this.q.extendLock.run(now + ttlMs, storageKey(name), token, now).changes === 1);
   }
 
   async getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined> {
@@ -351,6 +381,11 @@ function prepare(db: Database.Database) {
     resealConnection: db.prepare('UPDATE connections SET sealed = ? WHERE session_key = ? AND server = ? AND sealed = ?'),
     deleteConnection: db.prepare('DELETE FROM connections WHERE session_key = ? AND server = ?'),
     deleteConnectionAt: db.prepare('DELETE FROM connections WHERE session_key = ? AND server = ? AND generation = ?'),
+    // Only while the fence's lock is held with its token (and, given one, at that generation).
+    deleteConnectionFenced: db.prepare(
+      `DELETE FROM connections WHERE session_key = ? AND server = ? AND (? IS NULL OR generation = ?)
+       AND EXISTS (SELECT 1 FROM locks WHERE name = ? AND token = ? AND until > ?)`,
+    ),
     upsertMcp: db.prepare(
       `INSERT INTO mcp_sessions (key, session_key, sealed) VALUES (?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET session_key = excluded.session_key, sealed = excluded.sealed`,
@@ -368,6 +403,8 @@ function prepare(db: Database.Database) {
        ON CONFLICT (name) DO UPDATE SET token = excluded.token, until = excluded.until WHERE locks.until <= ?`,
     ),
     releaseLock: db.prepare('DELETE FROM locks WHERE name = ? AND token = ?'),
+    extendLock: db.prepare('UPDATE locks SET until = ? WHERE name = ? AND token = ? AND until > ?'),
+    lockHeld: db.prepare('SELECT 1 FROM locks WHERE name = ? AND until > ?'),
     getClient: db.prepare('SELECT sealed FROM clients WHERE key = ?'),
     upsertClient: db.prepare(
       `INSERT INTO clients (key, issuer, sealed) VALUES (?, ?, ?)

@@ -47,6 +47,12 @@ export interface SessionWithConnection {
   record: TokenRecord | undefined;
 }
 
+/** A lock and the token its holder got: a write fenced with it happens only while that holder still holds it. */
+export interface LockFence {
+  name: string;
+  token: string;
+}
+
 export interface McpSessionOwner {
   sessionId: string;
   server: string;
@@ -79,6 +85,15 @@ export interface TokenStore {
   touchSession(id: string, idleExpiresAt: number): Promise<void>;
   /** Deletes the session with its connections and MCP session bindings. */
   deleteSession(id: string): Promise<void>;
+  /**
+   * A login's session rotation, in one step: creates `next`, moves every connection of the live session
+   * `previousId` into it (same records, same generations) and deletes `previousId` with its MCP session
+   * bindings, so that no refresh can write to the old session in between and be lost with it. Unless a
+   * refresh lock (`refreshLockName`) of one of those connections is held: then nothing changes and the
+   * answer is false (wait for that refresh to finish, and try again). Without a live `previousId`, just
+   * creates `next`.
+   */
+  rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean>;
 
   /** An undecryptable record (its key was removed) reads as absent. */
   getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined>;
@@ -98,8 +113,12 @@ export interface TokenStore {
    * stored record still has `expectedGeneration` and the session is still alive. False otherwise.
    */
   replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean>;
-  /** Deletes the connection; with `expectedGeneration`, only if it is still that generation. */
-  deleteConnection(sessionId: string, server: string, expectedGeneration?: number): Promise<void>;
+  /**
+   * Deletes the connection; with `expectedGeneration`, only if it is still that generation; with
+   * `fence`, only while that lock is still held with that token (a refresher whose lock lapsed must not
+   * end a connection that another is refreshing). True when a record was deleted.
+   */
+  deleteConnection(sessionId: string, server: string, expectedGeneration?: number, fence?: LockFence): Promise<boolean>;
 
   bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void>;
   getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined>;
@@ -115,6 +134,8 @@ export interface TokenStore {
   acquireLock(name: string, ttlMs: number): Promise<string | undefined>;
   /** Releases `name` only if `token` still owns it (a lapsed lock taken over by another is left alone). */
   releaseLock(name: string, token: string): Promise<void>;
+  /** Makes `name` lapse `ttlMs` from now, only if `token` still owns it; false when it does not (any more). */
+  extendLock(name: string, token: string, ttlMs: number): Promise<boolean>;
 
   /** A registered OAuth client (RFC 7591 response, client secret included), per authorization server. */
   getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined>;
