@@ -5,7 +5,7 @@ import type { LoginRecord } from './outcome.js';
 /**
  * A stand-in for the SPA in a browser, driving the real BFF the way web/src/mcp.ts does: cookies kept
  * per host, `X-CSRF: 1`, `Origin` and `Sec-Fetch-Site: same-origin` on every /mcp request, and top-level
- * navigations (manual redirects) through /bff/login → the authorization server → /bff/callback when
+ * navigations (manual redirects) through /bff/login → the authorization server → /bff/callback/<id> when
  * the BFF says a login is needed. Where the SPA shows a "reconnect" banner and waits for a click, this
  * follows the BFF's loginUrl at once and retries the request.
  *

@@ -89,7 +89,7 @@ test('nothing the browser can see holds a token, code or verifier', async ({ pag
     // callback; everything the app's own origin sends must be free of it and of every token.
     if (url.hostname !== 'localhost') return;
     // The callback's own request URL carries the code by design (it is how the code reaches the BFF).
-    if (url.pathname !== '/bff/callback') seen.push(url.href);
+    if (url.pathname !== '/bff/callback/default') seen.push(url.href);
     seen.push(JSON.stringify(await response.allHeaders()));
     if (response.status() < 300 || response.status() >= 400) {
       seen.push(await response.text().catch(() => ''));

@@ -201,7 +201,7 @@ test('login CSRF: the attacker’s own callback URL, opened in the person’s br
   // The attacker (bob) starts a login of his own, outside any browser, and stops at the callback.
   const start = await fetch(`${appOrigin}/bff/login?server=default&returnTo=/`, { redirect: 'manual' });
   const attackersCallback = await loginThroughForms(start.headers.get('location') as string, 'bob', 'bob-demo-password');
-  expect(attackersCallback.origin + attackersCallback.pathname).toBe(`${appOrigin}/bff/callback`);
+  expect(attackersCallback.origin + attackersCallback.pathname).toBe(`${appOrigin}/bff/callback/default`);
   const trap = hostilePage('/trap', `<a id="go" href="${attackersCallback.href}">see the photos</a>`);
 
   // A person signed in as alice.

@@ -12,12 +12,13 @@ import { OAuthClient } from './oauth/client.js';
 import { Discovery } from './oauth/discovery.js';
 import { createOutboundFetch } from './oauth/outbound.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
+import { redirectUriFor } from './oauth/redirect-uri.js';
 import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
 import { refreshLockTtlMs, TokenManager } from './oauth/tokens.js';
 import { authRoutes } from './routes/auth.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
-import { CALLBACK_PATH, CookieJar } from './session/cookies.js';
+import { CookieJar } from './session/cookies.js';
 import { Sessions } from './session/session.js';
 import { StoreClientRegistry } from './store/client-registry.js';
 import { StoreUnavailable } from './store/errors.js';
@@ -56,10 +57,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       }),
   };
   const discovery = new Discovery(policy);
-  const redirectUri = `${config.publicUrl}${CALLBACK_PATH}`;
   const clientMetadata = {
     publicUrl: config.publicUrl,
-    redirectUri,
+    redirectUris: config.servers.map((s) => redirectUriFor(config.publicUrl, s.id)),
     clientName: config.clientName,
     externalUrl: config.clientMetadataUrl,
   };
@@ -69,7 +69,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     policy,
     config.secureCookies || config.allowHttpLoopback,
   );
-  const clients = new Map(config.servers.map((s) => [s.id, new OAuthClient(s, discovery, resolver, redirectUri, policy)]));
+  const clients = new Map(
+    config.servers.map((s) => [s.id, new OAuthClient(s, discovery, resolver, redirectUriFor(config.publicUrl, s.id), policy)]),
+  );
   const hints = new ChallengeHintsCache((id) => {
     const server = config.servers.find((s) => s.id === id);
     if (server) discovery.forget(server.url);

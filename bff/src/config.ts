@@ -321,6 +321,8 @@ function readServers(
   const seen = new Set<string>();
   return parsed.data.map((entry, i) => {
     if (seen.has(entry.id)) problems.push(`MCP_SERVERS[${i}]: duplicate id "${entry.id}"`);
+    // Its redirect URI would be /bff/callback/complete, where every login's same-site bounce lands.
+    if (entry.id === 'complete') problems.push(`MCP_SERVERS[${i}]: id "complete" is reserved`);
     seen.add(entry.id);
     checkUrl(`MCP_SERVERS[${i}].url`, entry.url, allowHttpLoopback, problems);
     return {

@@ -70,7 +70,7 @@ describe('discovery', () => {
     // Registered itself as a confidential web client with the exact redirect URI.
     expect(variant.registrations[0]).toMatchObject({
       application_type: 'web',
-      redirect_uris: [`${browser.appUrl}/bff/callback`],
+      redirect_uris: [`${browser.appUrl}/bff/callback/default`],
       token_endpoint_auth_method: 'client_secret_basic',
     });
     expect(variant.tokenRequests[0]?.authorization).toMatch(/^Basic /);
@@ -379,7 +379,7 @@ describe('client registration', () => {
     const clientId = variant.authorizeRequests[0]?.get('client_id') as string;
     expect(clientId).toBe(`${browser.appUrl}/bff/oauth-client.json`);
     const doc = await (await fetch(clientId)).json();
-    expect(doc).toMatchObject({ client_id: clientId, redirect_uris: [`${browser.appUrl}/bff/callback`], token_endpoint_auth_method: 'none' });
+    expect(doc).toMatchObject({ client_id: clientId, redirect_uris: [`${browser.appUrl}/bff/callback/default`], token_endpoint_auth_method: 'none' });
     expect(variant.tokenRequests[0]?.params.get('client_id')).toBe(clientId);
   });
 

@@ -327,7 +327,7 @@ describe('the AS’s error parameters are never reflected', () => {
       state: callback.searchParams.get('state') as string,
       iss: app.variant.issuer,
     });
-    const res = await browser.request(`/bff/callback?${p}`, { csrf: false });
+    const res = await browser.request(`/bff/callback/default?${p}`, { csrf: false });
     expect(res.status).toBe(302);
     const location = res.headers.get('location') as string;
     expectSameOriginPath(location, app.origin);
@@ -347,7 +347,7 @@ describe('the AS’s error parameters are never reflected', () => {
     const browser = app.browser();
     await authorizeAtVariant(browser);
     const p = new URLSearchParams({ error: XSS, error_description: XSS, error_uri: 'javascript:alert(1)', state: 'forged' });
-    const html = await expectRefused(app, browser, `/bff/callback?${p}`);
+    const html = await expectRefused(app, browser, `/bff/callback/default?${p}`);
     expect(html).not.toMatch(/script|alert|javascript|onerror/i);
   });
 });
@@ -371,7 +371,7 @@ describe('Host and forwarded headers change nothing', () => {
     expect(login.status).toBe(302);
     const authorizeUrl = new URL(login.headers.get('location') as string);
     expect(authorizeUrl.origin).toBe(new URL(app.variant.issuer).origin);
-    expect(authorizeUrl.searchParams.get('redirect_uri')).toBe(`${app.origin}/bff/callback`);
+    expect(authorizeUrl.searchParams.get('redirect_uri')).toBe(`${app.origin}/bff/callback/default`);
     const loginLine = setCookieLine(login, 'mcp_login') as string;
     expect(loginLine).not.toMatch(/domain=/i);
     expect(loginLine).toMatch(/; Path=\/(;|$)/);
@@ -388,11 +388,11 @@ describe('Host and forwarded headers change nothing', () => {
     const sessionLine = setCookieLine(done, 'mcp_session') as string;
     expect(sessionLine).not.toMatch(/domain=/i);
     expect(sessionLine).toMatch(/; Path=\/(;|$)/);
-    expect(app.variant.tokenRequests[0]?.params.get('redirect_uri')).toBe(`${app.origin}/bff/callback`);
+    expect(app.variant.tokenRequests[0]?.params.get('redirect_uri')).toBe(`${app.origin}/bff/callback/default`);
 
     const doc = await (await browser.request('/bff/oauth-client.json', { csrf: false, headers: HOSTILE })).json();
     expect(JSON.stringify(doc)).not.toContain('evil');
-    expect(doc.redirect_uris).toEqual([`${app.origin}/bff/callback`]);
+    expect(doc.redirect_uris).toEqual([`${app.origin}/bff/callback/default`]);
 
     const errorRedirect = await browser.request('/bff/login?server=nope', { csrf: false, headers: HOSTILE });
     expect(errorRedirect.headers.get('location')).toBe('/?login_error=authorization_failed');

@@ -139,7 +139,7 @@ describe('failures inside the BFF say nothing about themselves', () => {
 
 describe('navigations get small pages or bare redirects', () => {
   it('a refused callback and a refused completion: small HTML pages with the strict CSP', async () => {
-    for (const path of ['/bff/callback?code=x&state=y', '/bff/callback', '/bff/callback/complete']) {
+    for (const path of ['/bff/callback/default?code=x&state=y', '/bff/callback', '/bff/callback/complete']) {
       const res = await app.browser().request(path, { csrf: false });
       expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
       expect(res.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);

@@ -243,7 +243,7 @@ describe('a failing registration endpoint', () => {
     };
     const resolver = new ClientResolver(
       new MemoryClientRegistry(),
-      { publicUrl: 'http://localhost:3000', redirectUri: 'http://localhost:3000/bff/callback', clientName: 'test' },
+      { publicUrl: 'http://localhost:3000', redirectUris: ['http://localhost:3000/bff/callback/default'], clientName: 'test' },
       policy,
       false,
       { registrationFailureTtlMs: 200 },

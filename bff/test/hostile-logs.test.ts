@@ -56,7 +56,7 @@ it('the real demo AS and MCP server: logins, calls, refresh, logout, replays, fo
       secrets.add(login).add(txn.state).add(txn.codeVerifier).add(txn.txn).add(callback.searchParams.get('code') as string);
 
       // Forgeries first: the real code with a wrong state, then a tampered login cookie.
-      await browser.request(`/bff/callback?code=${callback.searchParams.get('code')}&state=forged-${txn.state}`, { csrf: false });
+      await browser.request(`/bff/callback/default?code=${callback.searchParams.get('code')}&state=forged-${txn.state}`, { csrf: false });
       await new TestBrowser(stack.appUrl).request(callback.pathname + callback.search, { csrf: false, headers: { cookie: `mcp_login=${login.slice(0, -8)}` } });
       const page = await browser.request(callback.pathname + callback.search, { csrf: false });
       secrets.add(cookieValue(browser, 'mcp_login', '/bff/callback') as string);

@@ -167,7 +167,7 @@ describe('returnTo never leads off the app', () => {
       const login = await browser.request(`/bff/login?server=default&returnTo=${raw}`, { csrf: false });
       const state = new URL(login.headers.get('location') as string).searchParams.get('state') as string;
       const denied = new URLSearchParams({ error: 'access_denied', state, iss: app.variant.issuer });
-      const res = await browser.request(`/bff/callback?${denied}`, { csrf: false });
+      const res = await browser.request(`/bff/callback/default?${denied}`, { csrf: false });
       try {
         expect(res.status).toBe(302);
         const location = res.headers.get('location');

@@ -22,7 +22,7 @@ describe('login', () => {
     const p = url.searchParams;
     expect(p.get('response_type')).toBe('code');
     expect(p.get('client_id')).toBe('mcp-bff-demo');
-    expect(p.get('redirect_uri')).toBe(`${stack.appUrl}/bff/callback`);
+    expect(p.get('redirect_uri')).toBe(`${stack.appUrl}/bff/callback/default`);
     expect(p.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(p.get('code_challenge_method')).toBe('S256');
     expect(p.get('scope')).toBe('mcp:tools');
@@ -45,7 +45,7 @@ describe('login', () => {
     const browser = new TestBrowser(stack.appUrl);
     const before = grants(stack, 'authorization_code');
     const callback = await browser.authorize({ returnTo: '/servers/default/tools/add?x=1' });
-    expect(callback.origin + callback.pathname).toBe(`${stack.appUrl}/bff/callback`);
+    expect(callback.origin + callback.pathname).toBe(`${stack.appUrl}/bff/callback/default`);
     expect(callback.searchParams.get('iss')).toBe(stack.issuer);
 
     const page = await browser.request(callback.pathname + callback.search, { csrf: false });

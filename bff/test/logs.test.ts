@@ -41,7 +41,7 @@ it('logs no token, code, state, verifier, secret or cookie through a whole sessi
     secrets.push(second?.accessToken as string, second?.refreshToken as string);
     await browser.request('/bff/logout', { method: 'POST' });
     // A forged callback is logged as a security event, without its parameters.
-    await browser.request(`/bff/callback?code=${callback.searchParams.get('code')}&state=forged`, { csrf: false });
+    await browser.request(`/bff/callback/default?code=${callback.searchParams.get('code')}&state=forged`, { csrf: false });
   } finally {
     await stack.close();
   }
@@ -64,5 +64,5 @@ it('logs no token, code, state, verifier, secret or cookie through a whole sessi
     expect(Object.keys(entry).sort()).toEqual(['event', 'level', 'method', 'ms', 'path', 'reqId', 'service', 'status', 'time']);
     expect(entry.path).not.toContain('?');
   }
-  expect(requests.map((entry) => entry.path)).toContain('/bff/callback');
+  expect(requests.map((entry) => entry.path)).toContain('/bff/callback/default');
 });

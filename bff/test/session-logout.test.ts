@@ -22,7 +22,7 @@ let bff: BffProcess;
 
 beforeAll(async () => {
   lb = await startForwarder('localhost');
-  up = await startUpstreams(`${lb.origin}/bff/callback`);
+  up = await startUpstreams(`${lb.origin}/bff/callback/default`);
   bff = await startBffProcess(
     bffEnv({ publicUrl: lb.origin, mcpUrl: up.mcpUrl, store: `sqlite:${dir.path}/bff.db`, keys: newKey('k1').env }),
   );

@@ -65,7 +65,7 @@ function useBackends(...instances: BffProcess[]): void {
 beforeAll(async () => {
   redis = await startRedis();
   lb = await startForwarder('localhost');
-  up = await startUpstreams(`${lb.origin}/bff/callback`);
+  up = await startUpstreams(`${lb.origin}/bff/callback/default`);
   // A generous AS timeout: a refresh that timed out would be retried with a refresh token the AS may
   // already have spent, which a loaded machine must not bring about (50 calls at once refresh below).
   env = bffEnv({ publicUrl: lb.origin, mcpUrl: up.mcpUrl, store: redis.url, keys: key.env, extra: { AUTH_SERVER_TIMEOUT_MS: '10000' } });

@@ -74,7 +74,7 @@ function fileBytes(): string {
 
 beforeAll(async () => {
   lb = await startForwarder('localhost');
-  up = await startUpstreams(`${lb.origin}/bff/callback`);
+  up = await startUpstreams(`${lb.origin}/bff/callback/default`);
   await restart(env(k1.env));
   browser = new TestBrowser(lb.origin);
 }, 60_000);

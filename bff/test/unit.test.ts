@@ -68,6 +68,9 @@ describe('config', () => {
     expect(() => loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: 'nope' })).toThrow(/must be JSON/);
     const dup = JSON.stringify([{ id: 'a', url: 'https://a.example/mcp' }, { id: 'a', url: 'https://b.example/mcp' }]);
     expect(() => loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: dup })).toThrow(/duplicate id/);
+    // Its redirect URI, /bff/callback/complete, is the route every login's bounce ends at.
+    const complete = JSON.stringify([{ id: 'complete', url: 'https://a.example/mcp' }]);
+    expect(() => loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: complete })).toThrow(/"complete" is reserved/);
     const http = JSON.stringify([{ id: 'a', url: 'http://a.example/mcp' }]);
     expect(() => loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: http })).toThrow(/MCP_SERVERS\[0\]\.url must use https/);
   });

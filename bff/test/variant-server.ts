@@ -41,6 +41,17 @@ export interface VariantOptions {
   faults?: VariantFaults;
   /** Extra headers on every answer of the MCP server (e.g. Set-Cookie, hop-by-hop headers). */
   mcpResponseHeaders?: Record<string, string>;
+  /**
+   * As a real AS does: the authorization endpoint answers 400 (and redirects nowhere) unless client_id
+   * is a client registered here (dynamically, or in `clients`) and redirect_uri one of its redirect URIs.
+   * Without it, any client_id and redirect_uri is accepted.
+   */
+  checkRedirectUri?: boolean;
+  /**
+   * A hostile AS: instead of answering the authorization request, send the browser on to the URL this
+   * returns (e.g. another AS's authorization endpoint with the request's state and code_challenge).
+   */
+  relayAuthorization?: (request: URLSearchParams) => string;
 }
 
 /**
@@ -100,6 +111,10 @@ export interface Variant {
   tokens: Map<string, string>;
   /** Every secret this server handed out: codes, access and refresh tokens, client secrets (faulty answers' too). */
   issued: string[];
+  /** Authorization requests refused for their client_id or redirect_uri (checkRedirectUri). */
+  refusedAuthorizations: URLSearchParams[];
+  /** A client registered by hand, as an operator does (its redirect URIs count for checkRedirectUri). */
+  registerClient(clientId: string, client: { secret: string; redirectUris: string[] }): void;
   /** Migrates the MCP server to another AS: its metadata names it, and only its tokens count. */
   moveTo(other: Variant): void;
   /** Mutable: the scope the 401 challenge names from now on (starts as the option's). */
@@ -122,7 +137,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
         : `/.well-known/oauth-authorization-server${issuerPath}`;
   const codes = new Map<string, { challenge: string; scope: string; clientId: string; redirectUri: string }>();
   const tokens = new Map<string, string>(); // access token → scope
-  const clients = new Map<string, { secret?: string; method: string }>();
+  const clients = new Map<string, { secret?: string; method: string; redirectUris: string[] }>();
   let movedTo: Variant | undefined;
   const v: Variant = {
     url: mcpUrl,
@@ -139,6 +154,10 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     faults: { ...o.faults },
     tokens,
     issued: [],
+    refusedAuthorizations: [],
+    registerClient(clientId, client) {
+      clients.set(clientId, { secret: client.secret, method: 'client_secret_basic', redirectUris: client.redirectUris });
+    },
     moveTo(other) {
       movedTo = other;
     },
@@ -252,12 +271,21 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       const id = `client-${randomBytes(6).toString('hex')}`;
       const method = String(body.token_endpoint_auth_method ?? 'client_secret_basic');
       const secret = method === 'none' ? undefined : issue('', 16);
-      clients.set(id, { ...(secret ? { secret } : {}), method });
+      const redirectUris = Array.isArray(body.redirect_uris) ? body.redirect_uris.map(String) : [];
+      clients.set(id, { ...(secret ? { secret } : {}), method, redirectUris });
       return json(res, 201, { ...body, client_id: id, ...(secret ? { client_secret: secret } : {}) });
     }
     if (req.method === 'GET' && path === `${issuerPath}/authorize`) {
       const p = url.searchParams;
       v.authorizeRequests.push(p);
+      if (o.relayAuthorization) {
+        res.writeHead(302, { location: o.relayAuthorization(p) });
+        return res.end();
+      }
+      if (o.checkRedirectUri && !clients.get(p.get('client_id') ?? '')?.redirectUris.includes(p.get('redirect_uri') ?? '')) {
+        v.refusedAuthorizations.push(p);
+        return json(res, 400, { error: 'invalid_request', error_description: 'redirect_uri is not registered for this client' });
+      }
       const code = issue('', 12);
       const granted = (p.get('scope') ?? '').split(' ').filter((s) => s && !(o.neverGrant ?? []).includes(s));
       codes.set(code, {

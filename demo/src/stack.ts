@@ -85,7 +85,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const as = await createAuthServer({
     issuer,
     resource: mcpUrl,
-    clients: [{ ...DEMO_CLIENT, redirect_uris: [`${appUrl}/bff/callback`] }],
+    clients: [{ ...DEMO_CLIENT, redirect_uris: [`${appUrl}/bff/callback/default`] }],
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
   });
   asListener.handle(as.handler);

@@ -55,6 +55,7 @@ export class OAuthClient {
     readonly server: ServerConfig,
     private readonly discovery: Discovery,
     private readonly clients: ClientResolver,
+    /** This server's own redirect URI (redirect-uri.ts), in every authorization and token request. */
     private readonly redirectUri: string,
     private readonly policy: OutboundPolicy,
   ) {}
@@ -123,6 +124,11 @@ export class OAuthClient {
    * and only then exchanges the code. Nothing reaches the token endpoint unless every check passed.
    */
   async finishAuthorization(transaction: LoginTransaction, callback: URLSearchParams): Promise<TokenRecord> {
+    // RFC 9700 §4.4.2: the response arrived at this server's redirect URI, so it is for this server's
+    // login only. Another server's login here means an AS sent a code where that login did not ask.
+    if (transaction.server !== this.server.id) {
+      throw new CallbackFailure('authorization_failed', true, "the response arrived at another server's redirect URI");
+    }
     const states = callback.getAll('state');
     if (states.length !== 1 || !stateMatches(states[0] as string, transaction.state)) {
       throw new CallbackFailure('state_mismatch', true, 'state missing, duplicated or not the expected one');

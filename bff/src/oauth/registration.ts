@@ -57,7 +57,8 @@ export const CLIENT_METADATA_PATH = '/bff/oauth-client.json';
 
 export interface ClientMetadataOptions {
   publicUrl: string;
-  redirectUri: string;
+  /** Every configured server's redirect URI (redirect-uri.ts): one client ID metadata document serves them all. */
+  redirectUris: string[];
   clientName: string;
   /** A client ID metadata document hosted elsewhere (https), used as client_id instead of the BFF's own. */
   externalUrl?: string | undefined;
@@ -74,7 +75,7 @@ export function clientMetadataDocument(o: ClientMetadataOptions): Record<string,
     client_id: metadataDocumentClientId(o),
     client_name: o.clientName,
     client_uri: o.publicUrl,
-    redirect_uris: [o.redirectUri],
+    redirect_uris: o.redirectUris,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
@@ -180,7 +181,7 @@ export class ClientResolver {
         body: JSON.stringify({
           client_name: this.metadata.clientName,
           client_uri: this.metadata.publicUrl,
-          redirect_uris: [this.metadata.redirectUri],
+          redirect_uris: this.metadata.redirectUris,
           grant_types: ['authorization_code', 'refresh_token'],
           response_types: ['code'],
           token_endpoint_auth_method: method,

@@ -6,7 +6,7 @@ import {
   type LoginErrorCode,
   type SessionInfo,
 } from '@mcp-bff/shared';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { Config } from '../config.js';
 import type { ClientAddress } from '../http/client-address.js';
 import { requireSameOriginApi } from '../http/csrf.js';
@@ -68,7 +68,7 @@ function loginErrorFor(error: unknown): LoginErrorCode {
   }
 }
 
-/** /bff/login, /bff/callback, /bff/session, /bff/logout. */
+/** /bff/login, /bff/callback/:server (and its bounce), /bff/session, /bff/logout. */
 export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
   const { config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress } = deps;
   const app = new Hono<AppEnv>();
@@ -126,7 +126,32 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     }
   });
 
-  app.get('/callback', async (c) => {
+  // Same-site now: the session cookie comes along, so the new connection joins the existing session.
+  app.get(COMPLETE_PATH.replace('/bff', ''), async (c) => {
+    const completion = await cookies.readLoginCompletion(c);
+    cookies.clearLoginTransaction(c);
+    if (!completion) {
+      log.warn({ event: 'security', kind: 'completion_refused', reqId: c.get('requestId') });
+      return c.html(loginFailedPage('login_expired'), 400);
+    }
+    const pending = await store.getSession(completion.pendingSessionId);
+    let record = pending ? await store.getConnection(pending.id, completion.server) : undefined;
+    if (!pending || !record) return c.html(loginFailedPage('login_expired'), 400);
+    await store.deleteSession(pending.id);
+    const previous = await sessions.current(c);
+    const before = previous ? await store.getConnection(previous.id, completion.server) : undefined;
+    if (record.stepUp && record.stepUp.attempts === 0) {
+      const need = record.stepUp.scope;
+      const attempts = before?.stepUp?.scope === need ? before.stepUp.attempts + 1 : 1;
+      record = { ...record, stepUp: { scope: need, attempts } };
+    }
+    const session = await sessions.rotate(c, previous);
+    await store.putConnection(session.id, completion.server, record);
+    return c.redirect(completion.returnTo, 302);
+  });
+
+  // An authorization response, at the redirect URI of the server whose login it answers.
+  app.get('/callback/:server', async (c) => {
     const reqId = c.get('requestId');
     // Before the login cookie is read (and so used up): a person who waits can reload this page.
     const retryAfter = await limits.consume('callback', clientAddress(c), reqId);
@@ -139,6 +164,8 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       log.warn({ event: 'security', kind: 'callback_refused', reason, reqId });
       return c.html(loginFailedPage(code), 400);
     };
+    const client = clients.get(c.req.param('server'));
+    if (!client) return refuse('login_expired', 'not the redirect URI of a configured server');
     const params = new URL(c.req.url).searchParams;
     const states = params.getAll('state');
     // A callback that is not for this browser's login in progress (another tab's older login, or an
@@ -150,8 +177,12 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     cookies.clearLoginTransaction(c);
     if (!transaction) return refuse('login_expired', 'no valid login transaction cookie');
     if (Date.now() - transaction.createdAt > LOGIN_TTL_SECONDS * 1000) return refuse('login_expired', 'login transaction too old');
-    const client = clients.get(transaction.server);
-    if (!client) return refuse('login_expired', 'unknown server in transaction');
+    // RFC 9700 §4.4.2: this browser's login, answered at another server's redirect URI. Only an AS
+    // that was sent this login's request (state, code challenge) can have issued it, and that AS is
+    // not the one this redirect URI is registered with: a mix-up. The login ends before any exchange.
+    if (transaction.server !== client.server.id) {
+      return refuse('authorization_failed', "the response arrived at another server's redirect URI");
+    }
 
     let record: Awaited<ReturnType<OAuthClient['finishAuthorization']>>;
     try {
@@ -187,29 +218,14 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     return c.html(loginBouncePage(COMPLETE_PATH), 200);
   });
 
-  // Same-site now: the session cookie comes along, so the new connection joins the existing session.
-  app.get(COMPLETE_PATH.replace('/bff', ''), async (c) => {
-    const completion = await cookies.readLoginCompletion(c);
-    cookies.clearLoginTransaction(c);
-    if (!completion) {
-      log.warn({ event: 'security', kind: 'completion_refused', reqId: c.get('requestId') });
-      return c.html(loginFailedPage('login_expired'), 400);
-    }
-    const pending = await store.getSession(completion.pendingSessionId);
-    let record = pending ? await store.getConnection(pending.id, completion.server) : undefined;
-    if (!pending || !record) return c.html(loginFailedPage('login_expired'), 400);
-    await store.deleteSession(pending.id);
-    const previous = await sessions.current(c);
-    const before = previous ? await store.getConnection(previous.id, completion.server) : undefined;
-    if (record.stepUp && record.stepUp.attempts === 0) {
-      const need = record.stepUp.scope;
-      const attempts = before?.stepUp?.scope === need ? before.stepUp.attempts + 1 : 1;
-      record = { ...record, stepUp: { scope: need, attempts } };
-    }
-    const session = await sessions.rotate(c, previous);
-    await store.putConnection(session.id, completion.server, record);
-    return c.redirect(completion.returnTo, 302);
-  });
+  // Redirect URIs without a server id (before each server had its own) or of no configured server: a
+  // bookmark, or a login started before an upgrade. Refused like any stray callback, never a 404 or 500.
+  const strayCallback = (c: Context<AppEnv>) => {
+    log.warn({ event: 'security', kind: 'callback_refused', reason: 'not the redirect URI of a configured server', reqId: c.get('requestId') });
+    return c.html(loginFailedPage('login_expired'), 400);
+  };
+  app.get('/callback', strayCallback);
+  app.get('/callback/*', strayCallback);
 
   app.get('/session', sameOrigin, async (c) => {
     const session = await sessions.current(c);

@@ -9,7 +9,6 @@ import { UnsealCache } from '../store/unseal-cache.js';
 
 /** How long a login may take from the redirect to the AS until the callback. */
 export const LOGIN_TTL_SECONDS = 600;
-export const CALLBACK_PATH = '/bff/callback';
 
 export interface CookieSettings {
   secure: boolean;
