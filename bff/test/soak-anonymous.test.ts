@@ -1,0 +1,148 @@
+import { getRequestListener } from '@hono/node-server';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { type AuthServer, createAuthServer } from '../../demo/src/auth-server.js';
+import { type Listening, listen } from '../../demo/src/listen.js';
+import { createMcpServer, type McpDemo } from '../../demo/src/mcp-server.js';
+import { DEMO_CLIENT } from '../../demo/src/stack.js';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { MemoryTokenStore } from '../src/store/memory.js';
+import { TEST_SESSION_SECRET } from './hostile-support.js';
+import type { SoakClientOptions, SoakResult } from './soak-client.js';
+import { startVariant, type Variant } from './variant-server.js';
+
+/**
+ * A soak on loopback: 20,000 anonymous requests in a few seconds, from four client addresses, mixed over
+ * /bff/login (a server with a working authorization server, and one whose registration endpoint fails),
+ * /bff/callback with junk codes and real states (each would be a token request as the BFF), and POSTs to
+ * /mcp/default without a cookie. The BFF runs in this process, at its default limits, in front of the
+ * real demo authorization server and MCP server and a variant AS. Afterwards, the heap (after GC) has not
+ * grown beyond a bound, no session was stored, and the authorization servers saw a bounded number of
+ * token and registration requests.
+ */
+
+const TOTAL = 20_000;
+const ADDRESSES = ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'];
+const CONCURRENCY = 32;
+/** The BFF's defaults (config.ts), which this soak runs with. */
+const LIMITS = { login: 30, callback: 30 };
+
+let asListener: Listening;
+let mcpListener: Listening;
+let appListener: Listening;
+let as: AuthServer;
+let mcp: McpDemo;
+let variant: Variant;
+let store: MemoryTokenStore;
+
+/** Node's gc(), also when the test process was not started with --expose-gc. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  for (let i = 0; i < 3; i++) gc();
+}
+
+beforeAll(async () => {
+  asListener = await listen(0, '127.0.0.1');
+  mcpListener = await listen(0, '127.0.0.1');
+  appListener = await listen(0, '127.0.0.1', 'localhost');
+  const mcpUrl = `${mcpListener.origin}/mcp`;
+  as = await createAuthServer({
+    issuer: asListener.origin,
+    resource: mcpUrl,
+    clients: [{ ...DEMO_CLIENT, redirect_uris: [`${appListener.origin}/bff/callback`, `${appListener.origin}/bff/callback/default`] }],
+  });
+  asListener.handle(as.handler);
+  mcp = createMcpServer({ resource: mcpUrl, issuer: asListener.origin });
+  mcpListener.handle(mcp.handler);
+  variant = await startVariant({ faults: { registration: 'status-500' } });
+  const config = loadConfig({
+    PUBLIC_URL: appListener.origin,
+    MCP_SERVERS: JSON.stringify([
+      { id: 'default', url: mcpUrl, clientId: DEMO_CLIENT.client_id, clientSecret: DEMO_CLIENT.client_secret, issuer: asListener.origin, scopes: 'mcp:tools' },
+      { id: 'registers', url: variant.url },
+    ]),
+    SESSION_SECRET: TEST_SESSION_SECRET,
+    ALLOW_HTTP_LOOPBACK: '1',
+    LOG_LEVEL: 'silent',
+    TOKEN_STORE: 'memory',
+  });
+  store = new MemoryTokenStore();
+  appListener.handle(getRequestListener(createApp({ config, store, log: createLogger('silent') }).fetch));
+}, 30_000);
+
+afterAll(async () => {
+  await mcp?.close();
+  await Promise.all([appListener?.close(), mcpListener?.close(), asListener?.close(), variant?.close()]);
+});
+
+/** The flood's client, in a worker thread (soak-client.ts): its CPU is not the BFF's, nor its heap. */
+function startClient(options: SoakClientOptions): { run(total: number): Promise<SoakResult>; close(): Promise<void> } {
+  const worker = new Worker(new URL('./soak-client-entry.mjs', import.meta.url), { workerData: options });
+  return {
+    run: (total) =>
+      new Promise((resolve, reject) => {
+        worker.once('message', (result: SoakResult | { error: string }) =>
+          'error' in result ? reject(new Error(result.error)) : resolve(result),
+        );
+        worker.once('error', reject);
+        worker.postMessage({ total });
+      }),
+    close: async () => {
+      worker.postMessage({ close: true });
+      await worker.terminate();
+    },
+  };
+}
+
+it('20,000 anonymous requests in a few seconds: memory flat, no session stored, bounded token and registration requests', async () => {
+  const created = vi.spyOn(store, 'createSession');
+  const client = startClient({
+    base: appListener.origin.replace('localhost', '127.0.0.1'),
+    host: new URL(appListener.origin).host,
+    issuer: asListener.origin,
+    addresses: ADDRESSES,
+    concurrency: CONCURRENCY,
+  });
+  try {
+    // Warm up (code paths compiled, pools and caches filled), then the baseline.
+    await client.run(2_000);
+    collectGarbage();
+    const before = process.memoryUsage();
+    const result = await client.run(TOTAL);
+    collectGarbage();
+    const after = process.memoryUsage();
+    const heapGrowth = after.heapUsed - before.heapUsed;
+    const rssGrowth = after.rss - before.rss;
+    const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+    console.log(
+      `soak: ${result.sent} requests in ${(result.ms / 1000).toFixed(1)} s; heap ${mib(before.heapUsed)} → ${mib(after.heapUsed)} MiB, ` +
+        `rss ${mib(before.rss)} → ${mib(after.rss)} MiB; token requests ${as.tokenRequests.length}, registrations ${variant.hits.registration}\n` +
+        Object.entries(result.outcomes)
+          .map(([what, n]) => `  ${n} × ${what}`)
+          .join('\n'),
+    );
+
+    expect(result.sent).toBeGreaterThanOrEqual(TOTAL);
+    // Flat: what the flood left behind after GC is within a few MiB (its own bookkeeping).
+    expect(heapGrowth).toBeLessThan(8 * 2 ** 20);
+    expect(rssGrowth).toBeLessThan(64 * 2 ** 20);
+    // Nothing in the store: not one session was created by the flood.
+    expect(created).not.toHaveBeenCalled();
+    // Every junk code that reached the AS came with a callback within the limit, per address, in at
+    // most two windows (the run may straddle one boundary).
+    expect(as.tokenRequests.length).toBeLessThanOrEqual(LIMITS.callback * ADDRESSES.length * 2);
+    // The failing registration endpoint: once per failure TTL (30 s), not once per login.
+    expect(variant.hits.registration).toBeLessThanOrEqual(2);
+    // Every answer was one the BFF means to give: no 5xx from the BFF itself.
+    for (const what of Object.keys(result.outcomes)) expect(what).not.toMatch(/ 5\d\d/);
+    // Refusing is cheap: about 6 s here on 2 cores (without the limits, 30 s, most of it at the AS).
+    expect(result.ms).toBeLessThan(25_000);
+  } finally {
+    await client.close();
+  }
+}, 60_000);
