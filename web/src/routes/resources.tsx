@@ -6,29 +6,49 @@ import { UriTemplate } from '@modelcontextprotocol/client';
 import { useId, useMemo, useState } from 'react';
 import { Link, type LoaderFunctionArgs, useLoaderData, useNavigate } from 'react-router';
 import { getResources, getResourceTemplates, type ResourceTemplate } from '../calls';
+import { BffError } from '../bff';
 import { ArgumentsForm } from '../components/ArgumentsForm';
 import { SectionErrorBoundary } from '../components/RouteError';
 import { stringFields } from '../schemaForm';
 import { resourcePath } from '../urls';
 import { loadConnection, rethrowForServer } from './session';
 
+/**
+ * Each list on its own: a server that answers one of them with an error (say it has resources but no
+ * `resources/templates/list`) still shows the other. A session problem fails the page as before.
+ */
 export async function loader({ params, request }: LoaderFunctionArgs) {
   const connection = await loadConnection(request, params.server);
-  const [resources, templates] = await Promise.all([
-    getResources(connection.server),
-    getResourceTemplates(connection.server),
-  ]).catch(rethrowForServer(connection));
-  return { server: connection.server, resources, templates };
+  const [resources, templates] = await Promise.allSettled([getResources(connection.server), getResourceTemplates(connection.server)]);
+  for (const outcome of [resources, templates]) {
+    if (outcome.status === 'rejected' && outcome.reason instanceof BffError) rethrowForServer(connection)(outcome.reason);
+  }
+  if (resources.status === 'rejected' && templates.status === 'rejected') rethrowForServer(connection)(resources.reason);
+  return {
+    server: connection.server,
+    resources: resources.status === 'fulfilled' ? resources.value : [],
+    resourcesError: resources.status === 'rejected' ? listError(resources.reason) : undefined,
+    templates: templates.status === 'fulfilled' ? templates.value : [],
+    templatesError: templates.status === 'rejected' ? listError(templates.reason) : undefined,
+  };
+}
+
+function listError(error: unknown): string {
+  return error instanceof Error ? error.message : 'The server could not list these.';
 }
 
 export function Component() {
-  const { server, resources, templates } = useLoaderData<typeof loader>();
+  const { server, resources, resourcesError, templates, templatesError } = useLoaderData<typeof loader>();
   return (
     <>
       <h1>Resources</h1>
       <section aria-labelledby="resources-heading">
         <h2 id="resources-heading">Resources</h2>
-        {resources.length === 0 ? (
+        {resourcesError ? (
+          <p role="alert" className="error">
+            The server could not list its resources: {resourcesError}
+          </p>
+        ) : resources.length === 0 ? (
           <p className="empty">This server lists no resources.</p>
         ) : (
           <ul className="item-list">
@@ -47,7 +67,11 @@ export function Component() {
       </section>
       <section aria-labelledby="templates-heading">
         <h2 id="templates-heading">Resource templates</h2>
-        {templates.length === 0 ? (
+        {templatesError ? (
+          <p role="alert" className="error">
+            The server could not list its resource templates: {templatesError}
+          </p>
+        ) : templates.length === 0 ? (
           <p className="empty">This server has no resource templates.</p>
         ) : (
           templates.map((template) => <TemplateForm key={template.uriTemplate} server={server} template={template} />)
