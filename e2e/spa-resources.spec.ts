@@ -3,9 +3,32 @@
  * MCP server behind the real BFF.
  */
 import { readFile } from 'node:fs/promises';
+import type { Locator, Page } from '@playwright/test';
 import { expect, openSection, screenshot, signIn, switchSection, test } from './fixtures.js';
 
+/** Records the type of every blob: URL the page makes (the page's CSP keeps fetch() away from them). */
+async function watchBlobUrls(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    const types: Record<string, string> = {};
+    (window as unknown as { blobTypes: Record<string, string> }).blobTypes = types;
+    const create = URL.createObjectURL.bind(URL);
+    URL.createObjectURL = (object: Blob | MediaSource) => {
+      const url = create(object);
+      if (object instanceof Blob) types[url] = object.type;
+      return url;
+    };
+  });
+}
+
+/** The type of the blob a download link points to. */
+async function blobType(page: Page, link: Locator): Promise<string | undefined> {
+  const href = await link.getAttribute('href');
+  expect(href).toMatch(/^blob:/);
+  return page.evaluate((url) => (window as unknown as { blobTypes: Record<string, string> }).blobTypes[url as string], href);
+}
+
 test.beforeEach(async ({ page, noPageProblems: _ }) => {
+  await watchBlobUrls(page);
   await page.goto('/');
   await signIn(page, 'alice');
   await expect(page.getByText('Signed in as alice')).toBeVisible();
@@ -35,10 +58,25 @@ test('lists resources and templates, reads text and binary ones, fills a templat
   const contents = page.getByRole('region', { name: 'Contents' });
   await expect(contents.getByRole('img', { name: 'swatch.png (image/png)' })).toBeVisible();
   await expect(contents).toContainText(/Binary, \d+ bytes, image\/png\./);
+  // A raster image keeps its type; nothing else does (a blob: URL opened as a page runs as the app).
+  const pngLink = contents.getByRole('link', { name: 'Download swatch.png' });
+  expect(await blobType(page, pngLink)).toBe('image/png');
   const download = page.waitForEvent('download');
-  await contents.getByRole('link', { name: 'Download swatch.png' }).click();
+  await pngLink.click();
+  expect((await download).suggestedFilename()).toBe('swatch.png');
   const file = await (await download).path();
   expect((await readFile(file)).subarray(1, 4).toString('ascii')).toBe('PNG');
+
+  // SVG is previewed (an <img> runs no script) but downloaded as plain bytes, still named .svg.
+  await switchSection(page, 'Resources');
+  await page.getByRole('link', { name: 'Badge (SVG)' }).click();
+  await expect(contents.getByRole('img', { name: 'badge.svg (image/svg+xml)' })).toBeVisible();
+  const svgLink = contents.getByRole('link', { name: 'Download badge.svg' });
+  expect(await blobType(page, svgLink)).toBe('application/octet-stream');
+  const svgDownload = page.waitForEvent('download');
+  await svgLink.click();
+  expect((await svgDownload).suggestedFilename()).toBe('badge.svg');
+  expect((await readFile(await (await svgDownload).path())).toString('utf8')).toMatch(/^<svg /);
 });
 
 test('a subscribed resource updates live when it changes elsewhere', async ({ page, context }) => {

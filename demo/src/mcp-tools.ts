@@ -38,6 +38,11 @@ export const ADMIN_TOOL = 'admin_report';
 
 export type ProtocolEra = 'legacy' | 'modern';
 
+const BADGE_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="24" viewBox="0 0 96 24">' +
+  '<rect width="96" height="24" rx="4" fill="#5b2a86"/>' +
+  '<text x="48" y="16" fill="#fff" font-family="sans-serif" font-size="12" text-anchor="middle">MCP demo</text></svg>';
+
 const README = `Demo MCP server
 
 This server exists to exercise an OAuth-protected MCP connection end to end, in both protocol eras
@@ -476,6 +481,17 @@ function registerShowcase(server: McpServer, { era, state }: BuildOptions): void
     async (uri) => ({
       contents: [{ uri: uri.href, mimeType: 'image/png', blob: solidPng(32, SWATCH_COLORS.purple).toString('base64') }],
     }),
+  );
+
+  server.registerResource(
+    'badge',
+    'demo://badge.svg',
+    {
+      title: 'Badge (SVG)',
+      description: 'A small vector image (binary content): previewed, but downloaded as plain bytes.',
+      mimeType: 'image/svg+xml',
+    },
+    async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'image/svg+xml', blob: Buffer.from(BADGE_SVG).toString('base64') }] }),
   );
 
   server.registerResource(

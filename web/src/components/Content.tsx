@@ -1,6 +1,7 @@
 import type { ContentBlock } from '@modelcontextprotocol/client';
 import { useEffect, useMemo, useState } from 'react';
 import { Link } from 'react-router';
+import { downloadName, downloadType } from '../download';
 import { resourcePath } from '../urls';
 
 /** One piece of content, as tools, prompts and embedded resources return it. */
@@ -90,13 +91,17 @@ function ImageView({ base64, mimeType, label }: { base64: string; mimeType: stri
   );
 }
 
-/** Binary content: its size, a preview when it is an image, and a download link. */
+/**
+ * Binary content: its size, a preview when it is an image, and a download link. The download is typed
+ * application/octet-stream unless it is a raster image (see download.ts): never what the server chose.
+ */
 export function BinaryView({ base64, mimeType, name }: { base64: string; mimeType?: string | undefined; name: string }) {
   const bytes = useMemo(() => decodeBase64(base64), [base64]);
   const [href, setHref] = useState<string>();
+  const fileName = downloadName(name, mimeType);
   useEffect(() => {
     if (!bytes) return;
-    const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: mimeType ?? 'application/octet-stream' }));
+    const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: downloadType(mimeType) }));
     setHref(url);
     return () => URL.revokeObjectURL(url);
   }, [bytes, mimeType]);
@@ -108,8 +113,8 @@ export function BinaryView({ base64, mimeType, name }: { base64: string; mimeTyp
         Binary, {formatBytes(bytes.length)}
         {mimeType && `, ${mimeType}`}.{' '}
         {href && (
-          <a href={href} download={name}>
-            Download {name}
+          <a href={href} download={fileName}>
+            Download {fileName}
           </a>
         )}
       </p>
