@@ -66,7 +66,6 @@ const test = base.extend<object, { everythingApp: string }>({
         PORT: String(appPort),
         MCP_SERVERS: JSON.stringify([{ id: 'everything', name: 'Everything reference server', url: `http://127.0.0.1:${everythingPort}/mcp` }]),
         // Demo-only secret, public in this repository.
-        // Demo-only, public in this repository.
         SESSION_SECRET: 'EWv5oaW9ovxOpRRTQ9YBhLMhnmdap3ilnQR5KomXV6gZ7sMctlPuCEvK0M3vdk/z',
         ALLOW_HTTP_LOOPBACK: '1',
         TOKEN_STORE: 'memory',
