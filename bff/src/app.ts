@@ -41,7 +41,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { config, log } = deps;
   const limits = deps.limits ?? memoryRateLimits(config, log);
-  const clientAddress = clientAddressResolver(config.trustedProxies);
+  const clientAddress = clientAddressResolver(config.trustedProxies, log);
   // Token records are read only for the server they were issued for: see ServerBoundStore.
   const store = new ServerBoundStore(deps.store, config.servers, log);
   const policy = {

@@ -21,8 +21,8 @@ afterEach(async () => {
   while (closers.length) await closers.pop()?.();
 });
 
-async function variantApp(env: Record<string, string>, options: Parameters<typeof startVariantApp>[0] = {}): Promise<VariantApp> {
-  const app = await startVariantApp(options, env);
+async function variantApp(env: Record<string, string>, options: Parameters<typeof startVariantApp>[0] = {}, logLevel = 'silent'): Promise<VariantApp> {
+  const app = await startVariantApp(options, env, logLevel);
   closers.push(app.close);
   return app;
 }
@@ -108,10 +108,14 @@ describe('per-address limits', () => {
   });
 
   it('X-Forwarded-For is ignored by default: a new one per request does not buy a new budget', async () => {
-    const app = await variantApp({ RATE_LIMIT_LOGIN: '3' });
+    const app = await variantApp({ RATE_LIMIT_LOGIN: '3' }, {}, 'warn');
     const outcomes: string[] = [];
     for (let i = 0; i < 6; i++) outcomes.push(loginOutcome(await login(app.port, { xff: `198.51.100.${i}` }), app.variant.issuer));
     expect(outcomes).toEqual([...Array(3).fill('authorization_server'), ...Array(3).fill('rate_limited')]);
+    // The operator is told once that a proxy seems to be in front, and how to name it; the refusals
+    // are logged once per address and window, not once each.
+    expect(app.logs.filter((l) => l.includes('"event":"forwarded_for_ignored"'))).toHaveLength(1);
+    expect(app.logs.filter((l) => l.includes('"event":"rate_limited"'))).toHaveLength(1);
   });
 
   it('with TRUSTED_PROXIES, the client is the rightmost X-Forwarded-For hop the proxies did not add; entries left of it are not believed', async () => {
@@ -159,6 +163,9 @@ describe('per-address limits', () => {
     expect(await refused.text()).toContain('Too many sign-in attempts');
     // The login in progress is left alone: after the wait, the same callback can be loaded again.
     expect(setCookieLine(refused, 'mcp_login')).toBeUndefined();
+    // Callbacks at redirect URIs of no configured server count too (each refusal is a log line).
+    expect((await browser.request('/bff/callback?code=junk&state=junk', { csrf: false })).status).toBe(429);
+    expect((await browser.request('/bff/callback/nowhere?code=junk&state=junk', { csrf: false })).status).toBe(429);
   });
 
   it('anonymous /mcp/* past RATE_LIMIT_ANONYMOUS_MCP: 429 rate_limited JSON with Retry-After, nothing upstream; a signed-in browser at the same address is not counted', async () => {
@@ -200,17 +207,18 @@ describe('per-address limits', () => {
 
   it('an anonymous browser gets a session only when its MCP server hands out a session, and never from a refused request', async () => {
     const app = await variantApp({ RATE_LIMIT_ANONYMOUS_MCP: '3' }, { noAuth: true });
-    const created = vi.spyOn(app.store, 'createSession');
+    const bound = vi.spyOn(app.store, 'bindMcpSession');
+    const sessionCookie = (a: Answer) => [a.headers['set-cookie'] ?? []].flat().some((c) => c.startsWith('mcp_session='));
     // A call that opens no MCP session needs no BFF session.
     const plain = await anonymousPost(app.port, rpc('tools/list'));
     expect(plain.status).toBe(200);
     expect(plain.headers['set-cookie']).toBeUndefined();
-    expect(created).not.toHaveBeenCalled();
     const answers: Answer[] = [];
     for (let i = 0; i < 10; i++) answers.push(await anonymousPost(app.port, INITIALIZE));
     expect(answers.map((a) => a.status)).toEqual([200, 200, ...Array(8).fill(429)]);
-    expect(created).toHaveBeenCalledTimes(2);
-    for (const refused of answers.slice(2)) expect(refused.headers['set-cookie']).toBeUndefined();
+    // A session (and its cookie) and an MCP session binding for each admitted initialize; nothing for the rest.
+    expect(answers.map(sessionCookie)).toEqual([true, true, ...Array(8).fill(false)]);
+    expect(bound).toHaveBeenCalledTimes(2);
     expect(app.variant.mcpRequests).toHaveLength(3);
   });
 

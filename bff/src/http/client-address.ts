@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import type { Context } from 'hono';
+import type { Logger } from '../log.js';
 import { requestHeader } from './node.js';
 
 /** What requests are counted under when the runtime gives no socket (Hono's `app.request()` in tests). */
@@ -17,13 +18,21 @@ export type ClientAddress = (c: Context) => string;
  *
  * The key is the IPv4 address, or the /64 an IPv6 address belongs to: one host usually has a whole /64
  * and can pick a fresh address in it for every request.
+ *
+ * @param log told once, when X-Forwarded-For arrives and no proxy is trusted: behind a reverse proxy
+ *   that nobody named in TRUSTED_PROXIES, every client counts as the proxy and shares its limits.
  */
-export function clientAddressResolver(trustedProxies: readonly string[]): ClientAddress {
+export function clientAddressResolver(trustedProxies: readonly string[], log?: Logger): ClientAddress {
   const trusted = trustedProxyList(trustedProxies);
+  let hinted = false;
   return function clientAddress(c: Context): string {
     const peer = socketAddress(c);
     if (peer === undefined) return UNKNOWN_CLIENT;
     let address = peer;
+    if (!trusted && !hinted && requestHeader(c, 'x-forwarded-for') !== undefined) {
+      hinted = true;
+      log?.warn({ event: 'forwarded_for_ignored', message: 'X-Forwarded-For is ignored: set TRUSTED_PROXIES to the reverse proxy addresses' });
+    }
     if (trusted && isTrusted(trusted, address)) {
       const hops = (requestHeader(c, 'x-forwarded-for') ?? '').split(',');
       for (let i = hops.length - 1; i >= 0 && isTrusted(trusted, address); i--) {

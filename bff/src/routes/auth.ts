@@ -150,15 +150,20 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     return c.redirect(completion.returnTo, 302);
   });
 
+  /** A 429 page once this address has made too many callbacks, before anything else is looked at. */
+  const callbackLimited = async (c: Context<AppEnv>): Promise<Response | undefined> => {
+    const retryAfter = await limits.consume('callback', clientAddress(c), c.get('requestId'));
+    if (retryAfter === undefined) return undefined;
+    c.header('Retry-After', String(retryAfter));
+    return c.html(loginFailedPage('rate_limited'), 429);
+  };
+
   // An authorization response, at the redirect URI of the server whose login it answers.
   app.get('/callback/:server', async (c) => {
     const reqId = c.get('requestId');
     // Before the login cookie is read (and so used up): a person who waits can reload this page.
-    const retryAfter = await limits.consume('callback', clientAddress(c), reqId);
-    if (retryAfter !== undefined) {
-      c.header('Retry-After', String(retryAfter));
-      return c.html(loginFailedPage('rate_limited'), 429);
-    }
+    const limited = await callbackLimited(c);
+    if (limited) return limited;
     const transaction = await cookies.readLoginTransaction(c);
     const refuse = (code: LoginErrorCode, reason: string) => {
       log.warn({ event: 'security', kind: 'callback_refused', reason, reqId });
@@ -220,7 +225,10 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
 
   // Redirect URIs without a server id (before each server had its own) or of no configured server: a
   // bookmark, or a login started before an upgrade. Refused like any stray callback, never a 404 or 500.
-  const strayCallback = (c: Context<AppEnv>) => {
+  const strayCallback = async (c: Context<AppEnv>) => {
+    // Counted like the others: each refusal is a log line.
+    const limited = await callbackLimited(c);
+    if (limited) return limited;
     log.warn({ event: 'security', kind: 'callback_refused', reason: 'not the redirect URI of a configured server', reqId: c.get('requestId') });
     return c.html(loginFailedPage('login_expired'), 400);
   };
