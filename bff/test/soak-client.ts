@@ -52,7 +52,7 @@ async function round(agent: Agent, i: number, count: (what: string) => void): Pr
       const authorization = location.startsWith(o.issuer) ? new URL(location).searchParams : undefined;
       count(`login ${started.statusCode} ${authorization ? 'to the AS' : location}`);
       const cookie = [started.headers['set-cookie'] ?? []].flat().map((c) => c.split(';')[0]).join('; ');
-      const callbackPath = authorization ? new URL(authorization.get('redirect_uri') as string).pathname : '/bff/callback';
+      const callbackPath = authorization ? new URL(authorization.get('redirect_uri') as string).pathname : '/bff/callback/default';
       const query = new URLSearchParams({ code: `junk${i}`, state: authorization?.get('state') ?? 'x'.repeat(43), iss: o.issuer });
       const callback = await call(agent, `${callbackPath}?${query}`, cookie ? { headers: { cookie } } : {});
       count(`callback ${callback.statusCode}`);
