@@ -14,7 +14,7 @@ import { createOutboundFetch } from './oauth/outbound.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
 import { redirectUriFor } from './oauth/redirect-uri.js';
 import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
-import { refreshLockTtlMs, TokenManager } from './oauth/tokens.js';
+import { refreshTiming, TokenManager } from './oauth/tokens.js';
 import { authRoutes } from './routes/auth.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
@@ -85,7 +85,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     ttlSeconds: config.sessionTtlSeconds,
     idleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
   });
-  const tokens = new TokenManager(store, clients, log, { lockTtlMs: refreshLockTtlMs(config.authServerTimeoutMs) });
+  const tokens = new TokenManager(store, clients, log, refreshTiming(config.authServerTimeoutMs));
   const proxy = new McpProxy({
     store,
     tokens,

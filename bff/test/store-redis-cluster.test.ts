@@ -29,7 +29,7 @@ let redis: RedisServer;
 let lb: Forwarder;
 let up: Upstreams;
 let env: Record<string, string>;
-/** env with a 1 s AS timeout, for the kill test: it keeps the refresh lock's lifetime (5 × timeout + 2 s) short. */
+/** env with a 1 s AS timeout, for the kill test: a refresh lock unrenewed lapses after half of (timeout + 2 s). */
 let shortAsTimeoutEnv: Record<string, string>;
 let a: BffProcess;
 let b: BffProcess;
@@ -153,7 +153,7 @@ describe('two BFF instances sharing Redis', () => {
   }, 60_000);
 
   it('an instance killed in the middle of a refresh: no session lost, the refresh token used once', async () => {
-    // Instances whose refresh lock lapses 7 s after its holder dies, not 52 s.
+    // Instances whose refresh lock lapses 1.5 s after its holder dies (and last renewed it), not 6 s.
     await Promise.all([a.stop(), b.stop()]);
     [a, b] = await Promise.all([startBffProcess(shortAsTimeoutEnv), startBffProcess(shortAsTimeoutEnv)]);
     const sid = await browser.sessionId();

@@ -1,12 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import type { OAuthClient } from '../src/oauth/client.js';
 import { OAuthFailure } from '../src/oauth/errors.js';
 import { TokenManager } from '../src/oauth/tokens.js';
 import { StoreUnavailable } from '../src/store/errors.js';
 import { MemoryTokenStore } from '../src/store/memory.js';
+import { RedisTokenStore } from '../src/store/redis.js';
+import { SqliteTokenStore } from '../src/store/sqlite.js';
 import type { SessionRecord, TokenRecord, TokenStore } from '../src/store/types.js';
-import { until } from './vault-support.js';
+import { cipherFor, newKey, type RedisServer, startRedis, tempDir, until } from './vault-support.js';
 
 /**
  * The races between BFF instances that the cluster test cannot time on purpose: here another
@@ -172,5 +175,87 @@ describe('refresh across instances', () => {
     await expect(new TokenManager(down, clients, log).getAccess(sid, 'default')).rejects.toBeInstanceOf(StoreUnavailable);
     expect(sent).toEqual([]);
     expect(await store.getConnection(sid, 'default')).toBeDefined();
+  });
+});
+
+/**
+ * Two "instances" (two TokenManagers) on one real store, each with its own stand-in of the same AS:
+ * what happens when a refresh outlives its lock's first lifetime.
+ */
+describe.each(['memory', 'sqlite', 'redis'] as const)('a slow refresh, two instances on the %s store', (kind) => {
+  let redis: RedisServer | undefined;
+  const dir = tempDir('race');
+  const key = newKey('k1');
+  let store: TokenStore;
+  beforeAll(async () => {
+    if (kind === 'redis') redis = await startRedis();
+    store =
+      kind === 'memory'
+        ? new MemoryTokenStore()
+        : kind === 'sqlite'
+          ? new SqliteTokenStore({ path: join(dir.path, 'race.db'), cipher: cipherFor(key) })
+          : new RedisTokenStore({ url: (redis as RedisServer).url, cipher: cipherFor(key), prefix: 'race:' });
+  }, 30_000);
+  afterAll(async () => {
+    await store?.close();
+    await redis?.close();
+    dir.remove();
+  });
+
+  it('the holder renews its lock while it works: the other instance waits for its tokens and never sends the same refresh token', async () => {
+    const { sid, stale } = await connected(store);
+    const sent: string[] = [];
+    let issued: TokenRecord | undefined;
+    const slowAs = (delayMs: number) =>
+      fakeClient(async (r) => {
+        sent.push(r.refreshToken as string);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        issued = fresh(r);
+        return issued;
+      }).clients;
+    // The lock lives 300 ms unless renewed; the AS takes 1.5 s.
+    const options = { lockTtlMs: 300, deadlineMs: 10_000 };
+    const a = new TokenManager(store, slowAs(1_500), log, options).getAccess(sid, 'default');
+    await until(() => sent.length === 1, 5_000, 'the first instance to send its refresh');
+    const b = new TokenManager(store, slowAs(0), log, options).getAccess(sid, 'default');
+    const [first, second] = await Promise.all([a, b]);
+    expect(sent).toEqual([stale.refreshToken]);
+    expect(first).toMatchObject({ kind: 'ok', record: { accessToken: issued?.accessToken } });
+    expect(second).toMatchObject({ kind: 'ok', record: { accessToken: issued?.accessToken } });
+    expect((await store.getConnection(sid, 'default'))?.accessToken).toBe(issued?.accessToken);
+  });
+
+  it('a refresher that lost its lock does not end the connection on invalid_grant: the instance that took over keeps it', async () => {
+    const { sid } = await connected(store);
+    // Instance A stalls (a blocked event loop, a paused VM): its renewals never reach the store, so it
+    // does not know that its lock lapsed, and B takes it.
+    const stalled: TokenStore = Object.create(store);
+    stalled.extendLock = async () => true;
+    let aSent = false;
+    let aSettled = false;
+    let bSent = false;
+    let theirs: TokenRecord | undefined;
+    const { clients: aClients } = fakeClient(async () => {
+      aSent = true;
+      // The AS had already taken B's request: A's copy of the refresh token is spent.
+      await until(() => bSent, 10_000, 'the other instance to send its refresh');
+      throw new OAuthFailure('invalid_grant', 'refresh token rejected');
+    });
+    const { clients: bClients } = fakeClient(async (r) => {
+      bSent = true;
+      // B's answer arrives only after A has decided what to do with its invalid_grant.
+      await until(() => aSettled, 10_000, 'the first instance to settle');
+      theirs = fresh(r);
+      return theirs;
+    });
+    const a = new TokenManager(stalled, aClients, log, { lockTtlMs: 200, deadlineMs: 10_000 }).getAccess(sid, 'default').finally(() => {
+      aSettled = true;
+    });
+    await until(() => aSent, 5_000, 'A to send its refresh');
+    const b = new TokenManager(store, bClients, log, { lockTtlMs: 5_000, deadlineMs: 10_000 }).getAccess(sid, 'default');
+    const [outcomeA, outcomeB] = await Promise.all([a, b]);
+    expect(outcomeA.kind).not.toBe('login_required');
+    expect(outcomeB).toMatchObject({ kind: 'ok', record: { accessToken: theirs?.accessToken } });
+    expect((await store.getConnection(sid, 'default'))?.accessToken).toBe(theirs?.accessToken);
   });
 });

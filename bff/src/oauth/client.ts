@@ -43,6 +43,15 @@ export interface AuthorizationStart {
 }
 
 const RETRY_BACKOFF_MS = 300;
+/** A request to the AS is not started with less time than this left before its deadline. */
+export const MIN_REQUEST_MS = 500;
+
+export interface RefreshOptions {
+  /** Epoch ms by which the refresh must be over: every request to the AS is cut short to fit. */
+  deadline?: number;
+  /** Asked before the refresh token is sent, each time: false stops the refresh (its lock was lost). */
+  maySend?: () => boolean;
+}
 /** Authorizations offered for the same step-up need before the BFF stops asking. */
 export const MAX_STEP_UP_ATTEMPTS = 3;
 
@@ -191,29 +200,37 @@ export class OAuthClient {
 
   /**
    * Refresh token grant (OAuth 2.1 §4.3), at the AS and as the client that issued the record.
-   * A transient failure is tried once more after a pause; invalid_grant means the grant is gone.
+   * Everything it sends fits before `deadline`: a transient failure is tried once more after a pause
+   * if there is time left. invalid_grant means the grant is gone.
    */
-  async refresh(record: TokenRecord): Promise<TokenRecord> {
+  async refresh(record: TokenRecord, options: RefreshOptions = {}): Promise<TokenRecord> {
     if (!record.refreshToken) throw new OAuthFailure('invalid_grant', 'no refresh token');
     const refreshToken = record.refreshToken;
-    if (!(await this.resourceStillNames(record.issuer))) {
+    const deadline = options.deadline ?? Date.now() + this.policy.timeoutMs + 2_000;
+    if (!(await this.resourceStillNames(record.issuer, deadline))) {
       throw new OAuthFailure('issuer_changed', `the server's metadata no longer names ${record.issuer} as its authorization server`);
     }
-    const as = await this.discovery.authorizationServer(record.issuer);
+    const as = await within(this.discovery.authorizationServer(record.issuer), deadline);
     const registered = await this.clients.forRecord(this.server, as, record.clientId);
     if (!registered) throw new OAuthFailure('invalid_grant', 'the client these tokens were issued to is gone');
     const { client, auth } = clientAuth(registered);
     const attempt = async () => {
+      if (options.maySend && !options.maySend()) {
+        throw new OAuthFailure('as_unavailable', 'the refresh lock was lost: another instance may be refreshing');
+      }
+      const left = deadline - Date.now();
+      if (left < MIN_REQUEST_MS) throw new OAuthFailure('as_unavailable', 'no time left for the token request');
       const response = await oauth.refreshTokenGrantRequest(as, client, auth, refreshToken, {
         ...(this.server.resourceIndicator ? { additionalParameters: { resource: record.resource } } : {}),
-        ...requestOptions(as.token_endpoint as string, this.policy),
+        ...requestOptions(as.token_endpoint as string, this.policy, left),
       });
       return oauth.processRefreshTokenResponse(as, client, response);
     };
     let tokens: oauth.TokenEndpointResponse;
     try {
-      tokens = await this.withRetry(attempt);
+      tokens = await this.withRetry(attempt, deadline);
     } catch (error) {
+      if (error instanceof OAuthFailure) throw error;
       if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_grant') {
         throw new OAuthFailure('invalid_grant', 'refresh token rejected', { cause: error });
       }
@@ -244,9 +261,9 @@ export class OAuthClient {
    * metadata comes from the discovery cache (dropped on every challenge). Metadata that cannot be read
    * says nothing either way: the refresh goes ahead as before.
    */
-  private async resourceStillNames(issuer: string): Promise<boolean> {
+  private async resourceStillNames(issuer: string, deadline: number): Promise<boolean> {
     try {
-      const resource = await this.discovery.protectedResource(this.server.url);
+      const resource = await within(this.discovery.protectedResource(this.server.url), deadline);
       return resource.authorization_servers.includes(issuer);
     } catch {
       return true;
@@ -272,11 +289,11 @@ export class OAuthClient {
     }
   }
 
-  private async withRetry<T>(fn: () => Promise<T>): Promise<T> {
+  private async withRetry<T>(fn: () => Promise<T>, deadline: number): Promise<T> {
     try {
       return await fn();
     } catch (error) {
-      if (!isTransient(error)) throw error;
+      if (!isTransient(error) || deadline - Date.now() - RETRY_BACKOFF_MS < MIN_REQUEST_MS) throw error;
       await new Promise((r) => setTimeout(r, RETRY_BACKOFF_MS));
       return fn();
     }
@@ -312,6 +329,15 @@ export class OAuthClient {
       ...(previous?.stepUp ? { stepUp: previous.stepUp } : {}),
     };
   }
+}
+
+/** `promise`, or as_unavailable once `deadline` passes (what it waits for goes on, bounded by its own timeout). */
+function within<T>(promise: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OAuthFailure('as_unavailable', 'the authorization server did not answer in time')), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 export function splitScopes(value: string | undefined): string[] | undefined {

@@ -10,12 +10,14 @@ export interface OutboundPolicy {
 }
 
 /**
- * Options every oauth4webapi request gets: a timeout, and plain http only towards loopback hosts when
- * the deployment allows it (the demo). Everything else must be https, which oauth4webapi enforces.
+ * Options every oauth4webapi request gets: a timeout (the policy's, or less when the caller has less
+ * time left), and plain http only towards loopback hosts when the deployment allows it (the demo).
+ * Everything else must be https, which oauth4webapi enforces.
  */
 export function requestOptions(
   url: string,
   policy: OutboundPolicy,
+  timeoutMs = policy.timeoutMs,
 ): {
   signal: AbortSignal;
   [oauth.allowInsecureRequests]?: boolean;
@@ -24,7 +26,7 @@ export function requestOptions(
   const u = new URL(url);
   const insecureOk = policy.allowHttpLoopback && u.protocol === 'http:' && isLoopbackHost(u.hostname);
   return {
-    signal: AbortSignal.timeout(policy.timeoutMs),
+    signal: AbortSignal.timeout(Math.max(1, Math.min(timeoutMs, policy.timeoutMs))),
     [oauth.customFetch]: policy.fetch,
     ...(insecureOk ? { [oauth.allowInsecureRequests]: true } : {}),
   };

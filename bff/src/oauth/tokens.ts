@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import { StoreUnavailable } from '../store/errors.js';
-import type { TokenRecord, TokenStore } from '../store/types.js';
-import type { OAuthClient } from './client.js';
+import { refreshLockName } from '../store/locks.js';
+import type { LockFence, TokenRecord, TokenStore } from '../store/types.js';
+import { MIN_REQUEST_MS, type OAuthClient } from './client.js';
 import { OAuthFailure } from './errors.js';
 
 /** Refresh when less than min(5 minutes, half the token's lifetime) remains. */
@@ -16,37 +17,75 @@ export type AccessOutcome =
   | { kind: 'ok'; record: TokenRecord }
   /** No connection, or the grant is gone: the user must log in again. */
   | { kind: 'login_required' }
-  /** The AS cannot be reached (or another instance's refresh did not finish in time); the connection is kept. */
+  /** The AS cannot be reached, or the refresh did not finish in time; the connection is kept. */
   | { kind: 'unavailable'; cause: unknown };
 
 /**
- * How long a refresh lock lives: longer than the longest refresh can take, which is discovery when its
- * cache is cold (up to two requests for the server's protected resource metadata, up to three for the
- * AS's) plus the token request and its one retry, each bounded by the authorization server timeout,
- * plus a margin. A lock whose holder died lapses after this.
+ * The longest a call waits for a refresh, its own or one it waits for: the authorization server
+ * timeout plus 2 s (12 s by default). Everything a refresh sends to the AS (discovery, the token
+ * request and its one retry) is cut short to fit; past it the call is answered 503 and the connection
+ * kept.
+ */
+export function refreshDeadlineMs(authServerTimeoutMs: number): number {
+  return authServerTimeoutMs + 2_000;
+}
+
+/**
+ * How long a refresh lock lives unless renewed: half the refresh deadline. Its holder renews it every
+ * third of that for as long as it works (the AS, the store's write retries), so it does not lapse under
+ * a live holder however slow things get; a holder that died frees it this long after its last renewal,
+ * early enough that a caller waiting behind it still has half its own deadline to refresh.
  */
 export function refreshLockTtlMs(authServerTimeoutMs: number): number {
-  return 7 * authServerTimeoutMs + 2_000;
+  return Math.max(1_000, Math.ceil(refreshDeadlineMs(authServerTimeoutMs) / 2));
+}
+
+/** TokenManagerOptions for an authorization server timeout. */
+export function refreshTiming(authServerTimeoutMs: number): Required<TokenManagerOptions> {
+  return { lockTtlMs: refreshLockTtlMs(authServerTimeoutMs), deadlineMs: refreshDeadlineMs(authServerTimeoutMs) };
 }
 
 export interface TokenManagerOptions {
   /** See refreshLockTtlMs. */
   lockTtlMs?: number;
+  /** See refreshDeadlineMs. */
+  deadlineMs?: number;
 }
 
 /** Writing refreshed tokens is retried this long: the AS has already spent the old refresh token. */
 const STORE_WRITE_RETRY_MS = [100, 300, 1_000, 2_000];
 
+/** A refresh lock while its holder works: renewed in the background, and whether it was lost. */
+interface HeldLock {
+  readonly fence: LockFence;
+  /** True once a renewal found the lock gone (lapsed, maybe taken by another instance). */
+  readonly lost: boolean;
+  release(): Promise<void>;
+}
+
+interface Inflight {
+  /** Numbers the refreshes this process started, in order. */
+  id: number;
+  outcome: Promise<AccessOutcome>;
+}
+
 /**
  * Hands out usable access tokens for (session, server), refreshing them first when they are about to
  * expire. One refresh at a time per (session, server): concurrent callers in this process share one
- * promise, and across processes sharing the store a lock in the store admits one refresher. Whoever
- * waited re-reads the store afterwards, so a refresh token is never sent again once its successor is
- * stored. Writes are compare-and-set on the record's generation.
+ * promise, and across processes sharing the store a lock in the store admits one refresher, renewed
+ * while it works. Whoever waited re-reads the store afterwards, so a refresh token is never sent again
+ * once its successor is stored. Writes are compare-and-set on the record's generation; a connection is
+ * ended only while its refresher still holds the lock (fenced), never by one whose lock lapsed.
+ *
+ * What a call waits is bounded by its own deadline: a call that only waited for a refresh begun before
+ * it arrived (say, one hanging on an AS that has since recovered) and saw it fail gets one attempt of
+ * its own in the time it has left.
  */
 export class TokenManager {
-  private readonly inflight = new Map<string, Promise<AccessOutcome>>();
+  private readonly inflight = new Map<string, Inflight>();
+  private started = 0;
   private readonly lockTtlMs: number;
+  private readonly deadlineMs: number;
 
   constructor(
     private readonly store: TokenStore,
@@ -54,7 +93,9 @@ export class TokenManager {
     private readonly log: Logger,
     options: TokenManagerOptions = {},
   ) {
-    this.lockTtlMs = options.lockTtlMs ?? refreshLockTtlMs(10_000);
+    const defaults = refreshTiming(10_000);
+    this.lockTtlMs = options.lockTtlMs ?? defaults.lockTtlMs;
+    this.deadlineMs = options.deadlineMs ?? Math.max(defaults.deadlineMs, 2 * this.lockTtlMs);
   }
 
   /**
@@ -71,62 +112,114 @@ export class TokenManager {
     if (!isStale(record, rejectedAccessToken)) return { kind: 'ok', record };
 
     const key = `${sessionId}\u0000${server}`;
-    const running = this.inflight.get(key);
-    if (running) return running;
-    const refresh = this.refreshOnce(sessionId, server, record, rejectedAccessToken).finally(() => this.inflight.delete(key));
-    this.inflight.set(key, refresh);
-    return refresh;
+    const deadline = Date.now() + this.deadlineMs;
+    const startedBefore = this.started;
+    for (;;) {
+      let running = this.inflight.get(key);
+      if (!running) {
+        const id = ++this.started;
+        const outcome = this.refreshOnce(sessionId, server, record, rejectedAccessToken, deadline).finally(() => {
+          if (this.inflight.get(key)?.id === id) this.inflight.delete(key);
+        });
+        running = { id, outcome };
+        this.inflight.set(key, running);
+      }
+      const outcome = await running.outcome;
+      // A failed refresh that began before this call arrived may have hung on an AS that has since
+      // recovered: this call gets one of its own, if it has the time. One it started, or one that began
+      // after it arrived, is its answer.
+      if (outcome.kind !== 'unavailable' || running.id > startedBefore || deadline - Date.now() < MIN_REQUEST_MS) return outcome;
+    }
   }
 
   /** Takes the store's lock for (session, server), or waits for whoever holds it and uses their result. */
-  private async refreshOnce(sessionId: string, server: string, seen: TokenRecord, rejected: string | undefined): Promise<AccessOutcome> {
-    const lockName = `refresh\u0000${sessionId}\u0000${server}`;
-    // A holder that died leaves a lock that lapses after lockTtlMs; waiting longer than that means
-    // something else is wrong, and the answer is 503 (the connection is kept).
-    const deadline = Date.now() + this.lockTtlMs + 2_000;
+  private async refreshOnce(
+    sessionId: string,
+    server: string,
+    seen: TokenRecord,
+    rejected: string | undefined,
+    deadline: number,
+  ): Promise<AccessOutcome> {
+    const lockName = refreshLockName(sessionId, server);
     const settled = (current: TokenRecord | undefined): AccessOutcome | undefined => {
       if (!current) return { kind: 'login_required' };
       if (current.generation !== seen.generation || !isStale(current, rejected)) return { kind: 'ok', record: current };
       return undefined;
     };
     for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
-      const token = await this.store.acquireLock(lockName, this.lockTtlMs);
+      // No refresh is started without the time to finish it.
+      const token = deadline - Date.now() >= MIN_REQUEST_MS ? await this.store.acquireLock(lockName, this.lockTtlMs) : undefined;
       if (token) {
+        const lock = this.hold(lockName, token, server);
         try {
           // Under the lock, look again: another instance may have refreshed meanwhile, and then only
           // its refresh token is still good.
           const current = await this.store.getConnection(sessionId, server);
-          return settled(current) ?? (await this.refresh(sessionId, server, current as TokenRecord));
+          return settled(current) ?? (await this.refresh(sessionId, server, current as TokenRecord, lock, deadline));
         } finally {
-          // If this fails the lock simply lapses.
-          await this.store.releaseLock(lockName, token).catch((error: unknown) => {
-            this.log.warn({ event: 'refresh_lock_release_failed', server, err: describe(error) });
-          });
+          await lock.release();
         }
       }
-      await sleep(pause);
+      await sleep(Math.max(0, Math.min(pause, deadline - Date.now())));
       const outcome = settled(await this.store.getConnection(sessionId, server));
       if (outcome) return outcome;
-      if (Date.now() > deadline) {
+      if (Date.now() >= deadline) {
         this.log.warn({ event: 'refresh_wait_timed_out', server });
-        return { kind: 'unavailable', cause: new Error('another refresh did not finish in time') };
+        return { kind: 'unavailable', cause: new Error('the refresh did not finish in time') };
       }
     }
   }
 
+  /** Renews the lock every third of its lifetime until released; notes when a renewal finds it gone. */
+  private hold(name: string, token: string, server: string): HeldLock {
+    let lost = false;
+    let renewing = false;
+    const timer = setInterval(() => {
+      if (renewing || lost) return;
+      renewing = true;
+      this.store
+        .extendLock(name, token, this.lockTtlMs)
+        .then(
+          (held) => {
+            if (held) return;
+            lost = true;
+            this.log.warn({ event: 'refresh_lock_lost', server });
+          },
+          // The store did not answer: the next renewal tries again, well before the lock lapses.
+          () => undefined,
+        )
+        .finally(() => {
+          renewing = false;
+        });
+    }, Math.max(50, Math.floor(this.lockTtlMs / 3)));
+    timer.unref();
+    return {
+      fence: { name, token },
+      get lost() {
+        return lost;
+      },
+      release: async () => {
+        clearInterval(timer);
+        // If this fails the lock simply lapses.
+        await this.store.releaseLock(name, token).catch((error: unknown) => {
+          this.log.warn({ event: 'refresh_lock_release_failed', server, err: describe(error) });
+        });
+      },
+    };
+  }
+
   /** Called with the lock held and `record` just read from the store. */
-  private async refresh(sessionId: string, server: string, record: TokenRecord): Promise<AccessOutcome> {
+  private async refresh(sessionId: string, server: string, record: TokenRecord, lock: HeldLock, deadline: number): Promise<AccessOutcome> {
     const client = this.clients.get(server);
     if (!client) return { kind: 'login_required' };
     let next: TokenRecord;
     try {
-      next = await client.refresh(record);
+      next = await client.refresh(record, { deadline, maySend: () => !lock.lost });
     } catch (error) {
       if (error instanceof OAuthFailure && error.code === 'issuer_changed') {
         // The server moved to another AS: these tokens are of no use there, the user logs in anew.
         this.log.info({ event: 'authorization_server_changed', server, issuer: record.issuer });
-        await this.store.deleteConnection(sessionId, server, record.generation);
-        return { kind: 'login_required' };
+        return this.end(sessionId, server, record, lock);
       }
       if (error instanceof OAuthFailure && (error.code === 'invalid_grant' || error.code === 'invalid_response')) {
         // After a race (a lock that lapsed under a slow holder) the token may have been spent by an
@@ -134,8 +227,7 @@ export class TokenManager {
         const stored = await this.store.getConnection(sessionId, server);
         if (stored && stored.generation !== record.generation) return { kind: 'ok', record: stored };
         this.log.warn({ event: 'security', kind: 'refresh_rejected', server, reason: error.code });
-        await this.store.deleteConnection(sessionId, server, record.generation);
-        return { kind: 'login_required' };
+        return this.end(sessionId, server, record, lock);
       }
       this.log.warn({ event: 'refresh_unavailable', server, err: describe(error) });
       return { kind: 'unavailable', cause: error };
@@ -148,6 +240,20 @@ export class TokenManager {
     // instance wrote first. What the store holds wins.
     const stored = await this.store.getConnection(sessionId, server);
     return stored ? { kind: 'ok', record: stored } : { kind: 'login_required' };
+  }
+
+  /**
+   * Ends the connection `record` came from, only while this refresher still holds its lock (fenced in
+   * the store): one whose lock lapsed may be looking at a refresh token another instance has just spent
+   * and is about to replace, and must leave the connection to it.
+   */
+  private async end(sessionId: string, server: string, record: TokenRecord, lock: HeldLock): Promise<AccessOutcome> {
+    if (!lock.lost && (await this.store.deleteConnection(sessionId, server, record.generation, lock.fence))) return { kind: 'login_required' };
+    const stored = await this.store.getConnection(sessionId, server);
+    if (!stored) return { kind: 'login_required' };
+    if (stored.generation !== record.generation) return { kind: 'ok', record: stored };
+    this.log.warn({ event: 'refresh_lock_lost', server, kept: true });
+    return { kind: 'unavailable', cause: new Error('the refresh lock was lost; the connection is left to its new holder') };
   }
 
   /**
