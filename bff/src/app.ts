@@ -14,7 +14,7 @@ import { createOutboundFetch } from './oauth/outbound.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
 import { redirectUriFor } from './oauth/redirect-uri.js';
 import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
-import { refreshTiming, TokenManager } from './oauth/tokens.js';
+import { refreshDeadlineMs, refreshTiming, TokenManager } from './oauth/tokens.js';
 import { authRoutes } from './routes/auth.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
@@ -81,10 +81,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     secrets: config.sessionSecrets,
     sessionTtlSeconds: config.sessionTtlSeconds,
   });
-  const sessions = new Sessions(cookies, store, {
-    ttlSeconds: config.sessionTtlSeconds,
-    idleTimeoutSeconds: config.sessionIdleTimeoutSeconds,
-  });
+  const sessions = new Sessions(
+    cookies,
+    store,
+    { ttlSeconds: config.sessionTtlSeconds, idleTimeoutSeconds: config.sessionIdleTimeoutSeconds },
+    // A refresh in progress ends by its deadline, then writes (retried for a few seconds if the store falters).
+    refreshDeadlineMs(config.authServerTimeoutMs) + 10_000,
+  );
   const tokens = new TokenManager(store, clients, log, refreshTiming(config.authServerTimeoutMs));
   const proxy = new McpProxy({
     store,

@@ -69,7 +69,9 @@ export type Fault =
   /** Token endpoint only: a 200 without access_token. */
   | 'no-access-token'
   /** Token endpoint only: a 200 with token_type "mac". */
-  | 'token-type-mac';
+  | 'token-type-mac'
+  /** Token endpoint only: the request waits until `release()`, then is answered as usual. */
+  | 'hold';
 
 export interface VariantFaults {
   /** Protected resource metadata. */
@@ -117,6 +119,10 @@ export interface Variant {
   registerClient(clientId: string, client: { secret: string; redirectUris: string[] }): void;
   /** Migrates the MCP server to another AS: its metadata names it, and only its tokens count. */
   moveTo(other: Variant): void;
+  /** Token requests waiting under the `hold` fault so far. */
+  held: number;
+  /** Lets the token requests held so far go on. */
+  release(): void;
   /** Mutable: the scope the 401 challenge names from now on (starts as the option's). */
   challengeScope: string | undefined;
   close(): Promise<void>;
@@ -139,6 +145,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
   const tokens = new Map<string, string>(); // access token → scope
   const clients = new Map<string, { secret?: string; method: string; redirectUris: string[] }>();
   let movedTo: Variant | undefined;
+  const holding: Array<() => void> = [];
   const v: Variant = {
     url: mcpUrl,
     issuer,
@@ -161,6 +168,10 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     moveTo(other) {
       movedTo = other;
     },
+    held: 0,
+    release() {
+      for (const go of holding.splice(0)) go();
+    },
     challengeScope: o.challengeScope,
     close: () => listening.close(),
   };
@@ -181,7 +192,7 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
   };
   /** Answers as `fault` says; true when it did (the endpoint then does nothing else). */
   const faulty = (res: ServerResponse, fault: Fault | undefined): boolean => {
-    if (!fault) return false;
+    if (!fault || fault === 'hold') return false;
     res.on('error', () => {});
     switch (fault) {
       case 'status-500':
@@ -308,6 +319,10 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       const grant = params.get('grant_type');
       const endpoint = grant === 'refresh_token' ? 'refresh' : 'token';
       v.hits[endpoint]++;
+      if (v.faults[endpoint] === 'hold') {
+        v.held++;
+        await new Promise<void>((go) => holding.push(go));
+      }
       if (faulty(res, v.faults[endpoint])) return;
       let scope = '';
       if (grant === 'authorization_code') {

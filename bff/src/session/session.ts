@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { StoreUnavailable } from '../store/errors.js';
 import type { SessionRecord, SessionWithConnection, TokenStore } from '../store/types.js';
 import { COMPLETION_TTL_SECONDS, type CookieJar, newSessionId } from './cookies.js';
 
@@ -22,6 +23,8 @@ export class Sessions {
     private readonly cookies: CookieJar,
     private readonly store: TokenStore,
     private readonly lifetime: SessionLifetime,
+    /** How long a login waits for a refresh of the previous session to finish (see rotate). */
+    private readonly rotationWaitMs = 30_000,
   ) {
     this.touchEveryMs = Math.min(60_000, (lifetime.idleTimeoutSeconds * 1000) / 10);
   }
@@ -82,12 +85,12 @@ export class Sessions {
       expiresAt,
       idleExpiresAt: Math.min(now + this.lifetime.idleTimeoutSeconds * 1000, expiresAt),
     };
-    await this.store.createSession(session);
-    if (previous) {
-      for (const [server, record] of await this.store.listConnections(previous.id)) {
-        await this.store.putConnection(session.id, server, record);
-      }
-      await this.store.deleteSession(previous.id);
+    // The connections move in one step, and never while one of them is being refreshed: that refresh
+    // would write to the old session and be lost with it, leaving the new one a spent refresh token.
+    const deadline = Date.now() + this.rotationWaitMs;
+    for (let pause = 20; !(await this.store.rotateSession(previous?.id, session)); pause = Math.min(pause * 2, 250)) {
+      if (Date.now() > deadline) throw new StoreUnavailable('a refresh of the previous session did not finish in time');
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
     await this.cookies.writeSessionId(c, session.id, this.lifetime.ttlSeconds);
     return session;
