@@ -43,7 +43,7 @@ function callMcp(browser: TestBrowser): Promise<Response> {
 
 beforeAll(async () => {
   lb = await startForwarder('localhost');
-  up = await startUpstreams(`${lb.origin}/bff/callback`);
+  up = await startUpstreams(`${lb.origin}/bff/callback/default`);
   // The new host: whatever it is, it records what it is sent and asks for authorization.
   moved = await listen(0, '127.0.0.1');
   moved.handle((req, res) => {
