@@ -48,6 +48,16 @@ export interface VariantOptions {
    */
   checkRedirectUri?: boolean;
   /**
+   * RFC 7592: registrations come with a registration_client_uri and registration_access_token, and that
+   * URI answers GET with the client (401 once the client is forgotten).
+   */
+  registrationManagement?: boolean;
+  /**
+   * What the authorization endpoint does with a client it has forgotten (`forgetClient`): redirect back
+   * with error=invalid_client, or (the default, as oidc-provider does) answer a 400 page of its own.
+   */
+  forgottenClientAtAuthorize?: 'redirect' | 'page';
+  /**
    * A hostile AS: instead of answering the authorization request, send the browser on to the URL this
    * returns (e.g. another AS's authorization endpoint with the request's state and code_challenge).
    */
@@ -123,6 +133,14 @@ export interface Variant {
   held: number;
   /** Lets the token requests held so far go on. */
   release(): void;
+  /**
+   * Forgets a client, as an AS that purges registrations does: from then on the authorization endpoint
+   * refuses it (see forgottenClientAtAuthorize), the token endpoint answers 401 invalid_client, and its
+   * registration_client_uri 401.
+   */
+  forgetClient(clientId: string): void;
+  /** RFC 7592 reads of a registration, in order: the client id asked about. */
+  registrationReads: string[];
   /** Mutable: the scope the 401 challenge names from now on (starts as the option's). */
   challengeScope: string | undefined;
   close(): Promise<void>;
@@ -146,6 +164,8 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
   const clients = new Map<string, { secret?: string; method: string; redirectUris: string[] }>();
   let movedTo: Variant | undefined;
   const holding: Array<() => void> = [];
+  const forgotten = new Set<string>();
+  const registrationTokens = new Map<string, string>(); // registration access token → client id
   const v: Variant = {
     url: mcpUrl,
     issuer,
@@ -172,6 +192,10 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
     release() {
       for (const go of holding.splice(0)) go();
     },
+    forgetClient(clientId) {
+      forgotten.add(clientId);
+    },
+    registrationReads: [],
     challengeScope: o.challengeScope,
     close: () => listening.close(),
   };
@@ -284,13 +308,39 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
       const secret = method === 'none' ? undefined : issue('', 16);
       const redirectUris = Array.isArray(body.redirect_uris) ? body.redirect_uris.map(String) : [];
       clients.set(id, { ...(secret ? { secret } : {}), method, redirectUris });
-      return json(res, 201, { ...body, client_id: id, ...(secret ? { client_secret: secret } : {}) });
+      const management: Record<string, string> = {};
+      if (o.registrationManagement) {
+        const token = issue('rat-', 12);
+        registrationTokens.set(token, id);
+        Object.assign(management, { registration_client_uri: `${issuer}/register/${id}`, registration_access_token: token });
+      }
+      return json(res, 201, { ...body, client_id: id, ...(secret ? { client_secret: secret } : {}), ...management });
+    }
+    if (req.method === 'GET' && o.registrationManagement && path.startsWith(`${issuerPath}/register/`)) {
+      const id = path.slice(`${issuerPath}/register/`.length);
+      v.registrationReads.push(id);
+      const token = req.headers.authorization?.startsWith('Bearer ') ? req.headers.authorization.slice(7) : '';
+      const client = clients.get(id);
+      if (registrationTokens.get(token) !== id || !client || forgotten.has(id)) {
+        res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' });
+        return res.end();
+      }
+      return json(res, 200, { client_id: id, redirect_uris: client.redirectUris, token_endpoint_auth_method: client.method, registration_client_uri: `${issuer}/register/${id}` });
     }
     if (req.method === 'GET' && path === `${issuerPath}/authorize`) {
       const p = url.searchParams;
       v.authorizeRequests.push(p);
       if (o.relayAuthorization) {
         res.writeHead(302, { location: o.relayAuthorization(p) });
+        return res.end();
+      }
+      if (forgotten.has(p.get('client_id') ?? '')) {
+        if (o.forgottenClientAtAuthorize !== 'redirect') return json(res, 400, { error: 'invalid_client' });
+        const back = new URL(p.get('redirect_uri') ?? '');
+        back.searchParams.set('error', 'invalid_client');
+        back.searchParams.set('state', p.get('state') ?? '');
+        back.searchParams.set('iss', issuer);
+        res.writeHead(302, { location: back.href });
         return res.end();
       }
       if (o.checkRedirectUri && !clients.get(p.get('client_id') ?? '')?.redirectUris.includes(p.get('redirect_uri') ?? '')) {
@@ -324,6 +374,11 @@ export async function startVariant(o: VariantOptions = {}): Promise<Variant> {
         await new Promise<void>((go) => holding.push(go));
       }
       if (faulty(res, v.faults[endpoint])) return;
+      const basic = req.headers.authorization?.startsWith('Basic ') ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString() : '';
+      const clientId = basic ? decodeURIComponent(basic.slice(0, basic.indexOf(':')).replace(/\+/g, ' ')) : params.get('client_id');
+      if (clientId && forgotten.has(clientId)) {
+        return json(res, 401, { error: 'invalid_client' }, { 'www-authenticate': `Basic realm="${issuer}", error="invalid_client"` });
+      }
       let scope = '';
       if (grant === 'authorization_code') {
         const entry = codes.get(params.get('code') ?? '');

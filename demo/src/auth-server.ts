@@ -24,6 +24,12 @@ export interface AuthServerOptions {
   refreshTokenTtlSeconds?: number;
   /** Resource scopes; default ['mcp:tools', 'mcp:admin']. */
   scopes?: string[];
+  /**
+   * Dynamically registered clients get a secret that expires this many seconds after registration
+   * (RFC 7591 client_secret_expires_at); the token endpoint then refuses them with invalid_client.
+   * Default: never.
+   */
+  registeredClientSecretTtlSeconds?: number;
 }
 
 export type AccessTokenTtl = number | ((grantType: string) => number);
@@ -34,6 +40,13 @@ export interface AuthServer {
   tokenRequests: Array<{ grantType: string; at: number }>;
   /** Every request that reached the revocation endpoint, with its token_type_hint if any. */
   revocations: Array<{ hint: string | undefined; at: number }>;
+  /** Every dynamic client registration (RFC 7591) that succeeded, in order. */
+  registrations: Array<{ clientId: string; at: number }>;
+  /**
+   * Forgets a registered client, as an AS that purges registrations does: it is unknown from then on,
+   * at the authorization, token and registration endpoints alike.
+   */
+  forgetClient(clientId: string): Promise<void>;
   /** The underlying oidc-provider instance, for tests that need to look deeper. */
   provider: Provider;
 }
@@ -71,8 +84,10 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
 
+  const adapter = createMemoryAdapterFactory();
+  const clientStore = adapter('Client');
   const configuration: Configuration = {
-    adapter: createMemoryAdapterFactory(),
+    adapter,
     clients: options.clients.map((c) => ({
       ...c,
       grant_types: ['authorization_code', 'refresh_token'],
@@ -170,6 +185,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
 
   const tokenRequests: AuthServer['tokenRequests'] = [];
   const revocations: AuthServer['revocations'] = [];
+  const registrations: AuthServer['registrations'] = [];
 
   // provider.use() runs before oidc-provider's own routing, so this sees every request, even failed ones.
   provider.use(async (koaCtx, next) => {
@@ -185,6 +201,22 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       const body = (ctx.oidc as { body?: Record<string, unknown> } | undefined)?.body;
       if (tokenEntry && typeof body?.grant_type === 'string') tokenEntry.grantType = body.grant_type;
       if (revocationEntry && typeof body?.token_type_hint === 'string') revocationEntry.hint = body.token_type_hint;
+    }
+    if (ctx.oidc?.route === 'registration' && ctx.status === 201 && ctx.body && typeof ctx.body === 'object') {
+      const registered = ctx.body as { client_id?: unknown; client_secret?: unknown; client_secret_expires_at?: number };
+      if (typeof registered.client_id === 'string') {
+        registrations.push({ clientId: registered.client_id, at: Date.now() });
+        // oidc-provider applies an expiry only through initial access token policies: set it on the
+        // stored client (which the token endpoint checks) and in the answer.
+        const ttl = options.registeredClientSecretTtlSeconds;
+        const stored = ttl !== undefined && registered.client_secret ? await clientStore.find(registered.client_id) : undefined;
+        if (stored && ttl !== undefined) {
+          const expiresAt = Math.floor(Date.now() / 1000) + ttl;
+          // The record itself stays until it is destroyed, as oidc-provider stores clients.
+          await clientStore.upsert(registered.client_id, { ...stored, client_secret_expires_at: expiresAt }, Number.POSITIVE_INFINITY);
+          registered.client_secret_expires_at = expiresAt;
+        }
+      }
     }
     // Advertise the resource scopes too (oidc-provider lists only its OpenID Connect scopes).
     if (ctx.oidc?.route === 'discovery' && ctx.body && typeof ctx.body === 'object') {
@@ -223,6 +255,8 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     },
     tokenRequests,
     revocations,
+    registrations,
+    forgetClient: (clientId) => clientStore.destroy(clientId),
     provider,
   };
 }

@@ -74,7 +74,7 @@ export class OAuthClient {
     const resource = await this.discovery.protectedResource(this.server.url, options.hints.resourceMetadata);
     const issuer = resource.authorization_servers[0] as string;
     const as = await this.discovery.authorizationServer(issuer);
-    const client = await this.clients.resolve(this.server, as);
+    const client = await this.clients.resolveForLogin(this.server, as);
     const { code_verifier, code_challenge } = await createPkce();
     const state = createState();
     const scopes = this.chooseScopes(as, resource.scopes_supported, options);
@@ -143,15 +143,16 @@ export class OAuthClient {
       throw new CallbackFailure('state_mismatch', true, 'state missing, duplicated or not the expected one');
     }
     let as: oauth.AuthorizationServer;
-    let registered: RegisteredClient;
+    let registered: RegisteredClient | undefined;
     try {
       as = await this.discovery.authorizationServer(transaction.issuer);
-      registered = await this.clients.resolve(this.server, as);
+      // The client the login was started as, even if another has replaced it since (while it works).
+      registered = await this.clients.forRecord(this.server, as, transaction.clientId);
     } catch (error) {
       throw new CallbackFailure('authorization_server_unavailable', false, 'discovery failed', { cause: error });
     }
-    if (registered.clientId !== transaction.clientId) {
-      throw new CallbackFailure('authorization_failed', true, 'the client changed during login');
+    if (!registered) {
+      throw new CallbackFailure('authorization_failed', false, 'the client this login was started as is gone (rejected or expired)');
     }
     const { client, auth } = clientAuth(registered);
     let validated: URLSearchParams;
@@ -160,6 +161,8 @@ export class OAuthClient {
       validated = oauth.validateAuthResponse(as, client, callback, transaction.state);
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
+        // The AS does not know the client: checked with the AS itself before anything is replaced.
+        if (error.error === 'invalid_client') await this.clients.authorizationRefused(as, registered.clientId).catch(() => undefined);
         const code: LoginErrorCode = error.error === 'access_denied' ? 'access_denied' : 'authorization_failed';
         throw new CallbackFailure(code, false, `authorization server answered ${code}`, { cause: error });
       }
@@ -183,6 +186,10 @@ export class OAuthClient {
       if (isTransient(error)) {
         throw new CallbackFailure('authorization_server_unavailable', false, 'token endpoint unavailable', { cause: error });
       }
+      if (tokenErrorCode(error) === 'invalid_client') {
+        // Purged at the AS, or its secret expired: the next login registers a new client.
+        await this.clients.reject(as.issuer, registered.clientId).catch(() => undefined);
+      }
       throw new CallbackFailure('token_exchange_failed', false, 'token response rejected', { cause: error });
     }
     try {
@@ -201,7 +208,7 @@ export class OAuthClient {
   /**
    * Refresh token grant (OAuth 2.1 §4.3), at the AS and as the client that issued the record.
    * Everything it sends fits before `deadline`: a transient failure is tried once more after a pause
-   * if there is time left. invalid_grant means the grant is gone.
+   * if there is time left. invalid_grant means the grant is gone, invalid_client that the client is.
    */
   async refresh(record: TokenRecord, options: RefreshOptions = {}): Promise<TokenRecord> {
     if (!record.refreshToken) throw new OAuthFailure('invalid_grant', 'no refresh token');
@@ -212,7 +219,7 @@ export class OAuthClient {
     }
     const as = await within(this.discovery.authorizationServer(record.issuer), deadline);
     const registered = await this.clients.forRecord(this.server, as, record.clientId);
-    if (!registered) throw new OAuthFailure('invalid_grant', 'the client these tokens were issued to is gone');
+    if (!registered) throw new OAuthFailure('invalid_grant', 'the client these tokens were issued to is gone (rejected or expired)');
     const { client, auth } = clientAuth(registered);
     const attempt = async () => {
       if (options.maySend && !options.maySend()) {
@@ -231,9 +238,9 @@ export class OAuthClient {
       tokens = await this.withRetry(attempt, deadline);
     } catch (error) {
       if (error instanceof OAuthFailure) throw error;
-      if (error instanceof oauth.ResponseBodyError && error.error === 'invalid_grant') {
-        throw new OAuthFailure('invalid_grant', 'refresh token rejected', { cause: error });
-      }
+      const code = tokenErrorCode(error);
+      if (code === 'invalid_grant') throw new OAuthFailure('invalid_grant', 'refresh token rejected', { cause: error });
+      if (code === 'invalid_client') throw new OAuthFailure('invalid_client', 'the authorization server refused the client', { cause: error });
       if (isTransient(error)) throw new OAuthFailure('as_unavailable', 'token endpoint unavailable', { cause: error });
       // An OAuth error response is the AS's verdict on this grant. Anything else (HTML, broken JSON, a
       // redirect, an oversized body) says nothing about the grant: the AS is broken, the tokens are kept.
@@ -268,6 +275,11 @@ export class OAuthClient {
     } catch {
       return true;
     }
+  }
+
+  /** The AS refused the client `record` was issued to (invalid_client): see ClientResolver.reject. */
+  rejectClient(record: TokenRecord): Promise<void> {
+    return this.clients.reject(record.issuer, record.clientId);
   }
 
   /** RFC 7009: best effort; the caller bounds the time. */
@@ -329,6 +341,20 @@ export class OAuthClient {
       ...(previous?.stepUp ? { stepUp: previous.stepUp } : {}),
     };
   }
+}
+
+/**
+ * The OAuth error code of a token endpoint's error answer: from its JSON body, or, for a 401 with a
+ * WWW-Authenticate challenge (which oauth4webapi reports before reading the body), from the challenge.
+ * A 401 from the token endpoint is client authentication failing: invalid_client (RFC 6749 §5.2).
+ */
+function tokenErrorCode(error: unknown): string | undefined {
+  if (error instanceof oauth.ResponseBodyError) return error.error;
+  if (error instanceof oauth.WWWAuthenticateChallengeError) {
+    const named = error.cause.map((c) => c.parameters.error).find((e) => typeof e === 'string');
+    return named ?? (error.status === 401 ? 'invalid_client' : undefined);
+  }
+  return undefined;
 }
 
 /** `promise`, or as_unavailable once `deadline` passes (what it waits for goes on, bounded by its own timeout). */

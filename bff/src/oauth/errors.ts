@@ -20,6 +20,11 @@ export type OAuthFailureCode =
    * (it moved): they are not refreshed there, the user logs in again at the new one (SEP-2352).
    */
   | 'issuer_changed'
+  /**
+   * The token endpoint refused the client itself (`invalid_client`): the AS purged the registration or
+   * its secret expired. What was issued to that client is lost; the next login registers again.
+   */
+  | 'invalid_client'
   /** The AS answered something that breaks the protocol. */
   | 'invalid_response';
 

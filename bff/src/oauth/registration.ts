@@ -15,6 +15,24 @@ export interface RegisteredClient {
   clientSecret: string | undefined;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   source: 'configuration' | 'metadata_document' | 'dynamic_registration';
+  /** RFC 7591 `client_secret_expires_at`, epoch ms; absent when the secret does not expire. */
+  secretExpiresAt?: number;
+  /** When the BFF registered it, epoch ms (dynamic registrations). */
+  registeredAt?: number;
+  /** RFC 7592: where the registration can be read back, and the token to read it with, when the AS offers it. */
+  registrationClientUri?: string;
+  registrationAccessToken?: string;
+  /**
+   * When the AS refused it at the token endpoint (`invalid_client`), epoch ms: it is kept only to bound
+   * how soon the BFF registers again, and used for nothing.
+   */
+  rejectedAt?: number;
+  /**
+   * The client this one replaced while that one still worked (its secret about to expire, or the AS no
+   * longer confirming it): tokens issued to it, and logins started with it, go on using it until its
+   * secret expires or the AS refuses it.
+   */
+  previous?: RegisteredClient;
 }
 
 /**
@@ -24,6 +42,12 @@ export interface RegisteredClient {
 export interface ClientRegistry {
   get(issuer: string): Promise<RegisteredClient | undefined>;
   put(client: RegisteredClient): Promise<void>;
+  /**
+   * A lock per issuer shared by everything that uses this registry (every BFF instance on a shared
+   * store), so that one of them registers or drops a client at a time: a release function, or
+   * undefined when someone else holds it. It lapses after `ttlMs`.
+   */
+  lock(issuer: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
   pinnedIssuer(server: string): Promise<string | undefined>;
   pinIssuer(server: string, issuer: string): Promise<void>;
 }
@@ -31,11 +55,20 @@ export interface ClientRegistry {
 export class MemoryClientRegistry implements ClientRegistry {
   private readonly clients = new Map<string, RegisteredClient>();
   private readonly pins = new Map<string, string>();
+  private readonly locks = new Map<string, number>();
   async get(issuer: string): Promise<RegisteredClient | undefined> {
     return this.clients.get(issuer);
   }
   async put(client: RegisteredClient): Promise<void> {
     this.clients.set(client.issuer, { ...client });
+  }
+  async lock(issuer: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+    if ((this.locks.get(issuer) ?? 0) > Date.now()) return undefined;
+    const until = Date.now() + ttlMs;
+    this.locks.set(issuer, until);
+    return async () => {
+      if (this.locks.get(issuer) === until) this.locks.delete(issuer);
+    };
   }
   async pinnedIssuer(server: string): Promise<string | undefined> {
     return this.pins.get(server);
@@ -50,7 +83,11 @@ const registrationResponseSchema = z.looseObject({
   client_id: z.string().min(1),
   client_secret: z.string().min(1).optional(),
   token_endpoint_auth_method: z.string().optional(),
-  client_secret_expires_at: z.number().optional(),
+  /** Seconds since the epoch; 0 means never. */
+  client_secret_expires_at: z.number().nonnegative().optional(),
+  /** RFC 7592 §3. */
+  registration_client_uri: z.string().min(1).optional(),
+  registration_access_token: z.string().min(1).optional(),
 });
 
 export const CLIENT_METADATA_PATH = '/bff/oauth-client.json';
@@ -90,6 +127,8 @@ export function clientMetadataDocument(o: ClientMetadataOptions): Record<string,
 export class ClientResolver {
   /** Registrations in flight, one per issuer: an entry lives only until its request ends. */
   private readonly registering = new Map<string, Promise<RegisteredClient>>();
+  /** RFC 7592 reads in flight, one per client: logins that start together share it. */
+  private readonly confirming = new Map<string, Promise<Confirmation>>();
   /**
    * Issuers whose registration just failed, with why: every login until the entry lapses gets the same
    * failure without asking the AS again, so a failing (or refusing) /register is not sent one request
@@ -111,27 +150,14 @@ export class ClientResolver {
   async resolve(server: ServerConfig, as: oauth.AuthorizationServer): Promise<RegisteredClient> {
     // Configured credentials belong to one AS: the configured issuer, or else the first one they were
     // used with. A server whose metadata names another AS never gets them; the BFF registers there.
-    if (server.clientId && (await this.configuredClientFits(server, as.issuer))) {
-      return {
-        issuer: as.issuer,
-        clientId: server.clientId,
-        clientSecret: server.clientSecret,
-        tokenEndpointAuthMethod: server.clientSecret ? preferredSecretMethod(as) : 'none',
-        source: 'configuration',
-      };
-    }
-    if (as.client_id_metadata_document_supported === true && (this.metadataDocumentUsable || this.metadata.externalUrl)) {
-      return {
-        issuer: as.issuer,
-        clientId: metadataDocumentClientId(this.metadata),
-        clientSecret: undefined,
-        tokenEndpointAuthMethod: 'none',
-        source: 'metadata_document',
-      };
-    }
+    if (server.clientId && (await this.configuredClientFits(server, as.issuer))) return this.configuredClient(server, as);
+    const metadataDocument = this.metadataDocumentClient(as);
+    if (metadataDocument) return metadataDocument;
     const known = await this.registry.get(as.issuer);
-    if (known) return known;
+    if (known && usable(known, Date.now())) return known;
     if (!as.registration_endpoint) {
+      // An AS that no longer registers clients: the one kept serves until its secret expires.
+      if (known && alive(known, Date.now())) return known;
       throw new OAuthFailure(
         'registration_failed',
         `no client for ${as.issuer}: configure client credentials for this server (it supports neither client ID metadata documents nor dynamic registration)`,
@@ -142,7 +168,7 @@ export class ClientResolver {
     // One registration per issuer at a time, so that concurrent logins share it.
     let running = this.registering.get(as.issuer);
     if (!running) {
-      running = this.register(as)
+      running = this.replace(as, known?.clientId)
         .catch((error: unknown) => {
           // Only the AS's answer (or its absence) is remembered; a store that failed to keep the
           // client is not the AS's fault, and the next login may register again.
@@ -163,10 +189,213 @@ export class ClientResolver {
     return true;
   }
 
-  /** Finds the client a token record was issued to, to refresh or revoke with it. */
+  /**
+   * Finds the client a token record was issued to (or a login was started as), to refresh, revoke or
+   * exchange a code with it: the one in use, or the one it replaced while that still works. Never
+   * registers: a new client could not use what was issued to another.
+   */
   async forRecord(server: ServerConfig, as: oauth.AuthorizationServer, clientId: string): Promise<RegisteredClient | undefined> {
-    const client = await this.resolve(server, as).catch(() => undefined);
-    return client?.clientId === clientId ? client : undefined;
+    if (server.clientId === clientId && (await this.configuredClientFits(server, as.issuer))) return this.configuredClient(server, as);
+    const metadataDocument = this.metadataDocumentClient(as);
+    if (metadataDocument?.clientId === clientId) return metadataDocument;
+    const known = await this.registry.get(as.issuer);
+    const now = Date.now();
+    return [known, known?.previous].find((c) => c?.clientId === clientId && alive(c, now));
+  }
+
+  /**
+   * The client to send a person to the AS with. A registered one is first confirmed with the AS (RFC 7592
+   * §2.1, read back with its registration access token, when the AS handed one out): an AS that has
+   * forgotten it answers 401, and a new one is registered, since an AS that does not know a client
+   * shows the person its own error page at the authorization endpoint (oidc-provider does) instead of
+   * redirecting back, and nothing would ever tell the BFF. One request per login start (logins are
+   * rate limited), shared by logins that start together.
+   */
+  async resolveForLogin(server: ServerConfig, as: oauth.AuthorizationServer): Promise<RegisteredClient> {
+    const client = await this.resolve(server, as);
+    if (client.source !== 'dynamic_registration') return client;
+    const verdict = await this.confirm(client);
+    if (verdict === 'unknown') return this.replaceOnce(as, client.clientId);
+    return typeof verdict === 'object' ? verdict : client;
+  }
+
+  /**
+   * The token endpoint answered `invalid_client` for `clientId`: the AS no longer takes it (purged, or
+   * its secret expired early). It is marked rejected, once, whoever else saw the same answer; the next
+   * login registers a new client (at most one a minute, see replace). Configured clients and metadata
+   * documents are not the BFF's to replace.
+   */
+  async reject(issuer: string, clientId: string): Promise<void> {
+    const release = await this.registry.lock(issuer, this.lockTtlMs());
+    // Someone else is replacing or rejecting a client of this issuer right now: theirs is the last word.
+    if (!release) return;
+    try {
+      const current = await this.registry.get(issuer);
+      if (!current) return;
+      if (current.clientId === clientId && current.rejectedAt === undefined) {
+        await this.registry.put({ ...current, rejectedAt: Date.now() });
+      } else if (current.previous?.clientId === clientId) {
+        const { previous: _gone, ...rest } = current;
+        await this.registry.put(rest);
+      }
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * The authorization endpoint redirected back with `invalid_client`. That answer travels through the
+   * browser, so anyone with a login in progress can forge it: the registration is replaced only when
+   * the AS, asked directly (RFC 7592), does not know the client either, or offers no way to ask.
+   */
+  async authorizationRefused(as: oauth.AuthorizationServer, clientId: string): Promise<void> {
+    const known = await this.registry.get(as.issuer);
+    if (known?.clientId !== clientId || known.source !== 'dynamic_registration') return;
+    const verdict = await this.confirm(known);
+    if (verdict !== 'unknown' && (verdict !== 'unsure' || known.registrationClientUri)) return;
+    await this.replaceOnce(as, clientId).catch(() => undefined);
+  }
+
+  /** One replacement per issuer at a time in this process, so that concurrent logins share it. */
+  private replaceOnce(as: oauth.AuthorizationServer, stale: string): Promise<RegisteredClient> {
+    let running = this.registering.get(as.issuer);
+    if (!running) {
+      running = this.replace(as, stale).finally(() => this.registering.delete(as.issuer));
+      this.registering.set(as.issuer, running);
+    }
+    return running;
+  }
+
+  /**
+   * Registers a client in place of `stale` (none kept, or one whose secret expires, or one the AS turned
+   * away: rejected at the token endpoint, unknown to its registration endpoint), under the registry's
+   * lock so that instances sharing the store register once between them; a waiter takes what the holder
+   * stored. A client the AS turned away less than REREGISTER_INTERVAL_MS after it was registered is not
+   * replaced before then (used while it works, else registration_failed): an AS that forgets or refuses
+   * every new client costs one registration a minute, not one per login.
+   */
+  private async replace(as: oauth.AuthorizationServer, stale: string | undefined): Promise<RegisteredClient> {
+    const deadline = Date.now() + this.lockTtlMs();
+    for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
+      const release = await this.registry.lock(as.issuer, this.lockTtlMs());
+      if (release) {
+        try {
+          const now = Date.now();
+          const current = await this.registry.get(as.issuer);
+          if (current && current.clientId !== stale && usable(current, now)) return current;
+          const turnedAway = current !== undefined && (current.rejectedAt !== undefined || usable(current, now));
+          if (turnedAway && current.registeredAt !== undefined && now - current.registeredAt < REREGISTER_INTERVAL_MS) {
+            if (alive(current, now)) return current;
+            throw new OAuthFailure(
+              'registration_failed',
+              `${as.issuer} refused a client registered less than a minute ago; not registering another until ${new Date(current.registeredAt + REREGISTER_INTERVAL_MS).toISOString()}`,
+            );
+          }
+          const client = await this.register(as);
+          // The client replaced goes on serving what was issued to it, while it still can.
+          const previous = [current, current?.previous].find((c) => c !== undefined && alive(c, now));
+          await this.registry.put(previous ? { ...client, previous: withoutPrevious(previous) } : client);
+          return client;
+        } finally {
+          await release();
+        }
+      }
+      await sleep(pause);
+      const current = await this.registry.get(as.issuer);
+      if (current && current.clientId !== stale && usable(current, Date.now())) return current;
+      if (Date.now() > deadline) throw new OAuthFailure('as_unavailable', `another registration at ${as.issuer} did not finish in time`);
+    }
+  }
+
+  /**
+   * RFC 7592 §2.1 read of a registered client: 'unknown' when the AS answers 401 (it does not know the
+   * client, or its registration access token), the client as the AS now describes it when that
+   * changed (a new secret or registration access token, which the BFF must switch to: it is stored),
+   * else 'registered'; 'unsure' when the AS offers no such endpoint or cannot be asked right now.
+   */
+  private confirm(client: RegisteredClient): Promise<Confirmation> {
+    let running = this.confirming.get(client.clientId);
+    if (!running) {
+      running = this.readRegistration(client).finally(() => this.confirming.delete(client.clientId));
+      this.confirming.set(client.clientId, running);
+    }
+    return running;
+  }
+
+  private async readRegistration(client: RegisteredClient): Promise<Confirmation> {
+    if (!client.registrationClientUri || !client.registrationAccessToken) return 'unsure';
+    let response: Response;
+    try {
+      const url = checkOutboundUrl(client.registrationClientUri, this.policy, 'registration_client_uri');
+      response = await this.policy.fetch(url, {
+        headers: { authorization: `Bearer ${client.registrationAccessToken}`, accept: 'application/json' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.policy.timeoutMs),
+      });
+    } catch {
+      return 'unsure';
+    }
+    const text = await response.text().catch(() => '');
+    if (response.status === 401) return 'unknown';
+    if (response.status !== 200) return 'unsure';
+    let parsed: z.infer<typeof registrationResponseSchema>;
+    try {
+      parsed = registrationResponseSchema.parse(JSON.parse(text));
+    } catch {
+      return 'registered';
+    }
+    if (parsed.client_id !== client.clientId) return 'registered';
+    // RFC 7592 §2.1: a new client secret or registration access token in the answer replaces the old one.
+    const { secretExpiresAt: _before, ...unchanged } = client;
+    const updated: RegisteredClient = {
+      ...unchanged,
+      ...(parsed.client_secret && client.tokenEndpointAuthMethod !== 'none' ? { clientSecret: parsed.client_secret } : {}),
+      ...(parsed.registration_access_token ? { registrationAccessToken: parsed.registration_access_token } : {}),
+      ...secretExpiry(parsed, client.tokenEndpointAuthMethod),
+    };
+    if (
+      updated.clientSecret === client.clientSecret &&
+      updated.registrationAccessToken === client.registrationAccessToken &&
+      updated.secretExpiresAt === client.secretExpiresAt
+    ) {
+      return 'registered';
+    }
+    const release = await this.registry.lock(client.issuer, this.lockTtlMs());
+    if (release) {
+      try {
+        const current = await this.registry.get(client.issuer);
+        if (current?.clientId === client.clientId) await this.registry.put({ ...current, ...updated, previous: current.previous });
+      } finally {
+        await release();
+      }
+    }
+    return updated;
+  }
+
+  private configuredClient(server: ServerConfig, as: oauth.AuthorizationServer): RegisteredClient {
+    return {
+      issuer: as.issuer,
+      clientId: server.clientId as string,
+      clientSecret: server.clientSecret,
+      tokenEndpointAuthMethod: server.clientSecret ? preferredSecretMethod(as) : 'none',
+      source: 'configuration',
+    };
+  }
+
+  private metadataDocumentClient(as: oauth.AuthorizationServer): RegisteredClient | undefined {
+    if (as.client_id_metadata_document_supported !== true || !(this.metadataDocumentUsable || this.metadata.externalUrl)) return undefined;
+    return {
+      issuer: as.issuer,
+      clientId: metadataDocumentClientId(this.metadata),
+      clientSecret: undefined,
+      tokenEndpointAuthMethod: 'none',
+      source: 'metadata_document',
+    };
+  }
+
+  /** A registration, a confirmation or a rejection is one request to the AS, plus a margin. */
+  private lockTtlMs(): number {
+    return this.policy.timeoutMs + 2_000;
   }
 
   /** RFC 7591 dynamic client registration as a confidential web client. */
@@ -214,20 +443,74 @@ export class ClientResolver {
     if (granted !== 'none' && !parsed.client_secret) {
       throw new OAuthFailure('registration_failed', 'the registration response lacks a client_secret');
     }
-    const client: RegisteredClient = {
+    const now = Date.now();
+    const expiry = secretExpiry(parsed, granted);
+    // An AS that hands out a secret already expired (or about to) would have the BFF register at every login.
+    if (expiry.secretExpiresAt !== undefined && expiry.secretExpiresAt - now < MIN_SECRET_LIFETIME_MS) {
+      throw new OAuthFailure('registration_failed', 'the registration response has a client secret that expires at once');
+    }
+    const management =
+      parsed.registration_client_uri && parsed.registration_access_token
+        ? { registrationClientUri: parsed.registration_client_uri, registrationAccessToken: parsed.registration_access_token }
+        : {};
+    return {
       issuer: as.issuer,
       clientId: parsed.client_id,
       clientSecret: granted === 'none' ? undefined : parsed.client_secret,
       tokenEndpointAuthMethod: granted,
       source: 'dynamic_registration',
+      registeredAt: now,
+      ...expiry,
+      ...management,
     };
-    await this.registry.put(client);
-    return client;
   }
 }
 
 /** How long a failed registration is answered from memory before the AS is asked again. */
 export const REGISTRATION_FAILURE_TTL_MS = 30_000;
+
+/**
+ * What the AS's registration endpoint says of a client (RFC 7592 read): it knows it (maybe with a new
+ * secret or registration access token: the updated client), it does not, or it could not be asked.
+ */
+type Confirmation = 'registered' | 'unknown' | 'unsure' | RegisteredClient;
+
+/** The least time between registering a client and replacing it because the AS turned it away. */
+export const REREGISTER_INTERVAL_MS = 60_000;
+/** A registration whose secret expires sooner than this is refused: it would be replaced at every login. */
+const MIN_SECRET_LIFETIME_MS = 5_000;
+
+/**
+ * A client that may be used for a new login: not rejected, and its secret (if it expires) has more than
+ * min(5 minutes, half its lifetime) left, so that a login started now finishes before it expires.
+ */
+export function usable(client: RegisteredClient, now: number): boolean {
+  if (!alive(client, now)) return false;
+  if (client.secretExpiresAt === undefined) return true;
+  // Registered before registeredAt was kept: the margin is the full 5 minutes.
+  const lifetime = client.registeredAt === undefined ? Number.POSITIVE_INFINITY : client.secretExpiresAt - client.registeredAt;
+  return client.secretExpiresAt - now > Math.min(5 * 60 * 1000, lifetime / 2);
+}
+
+/** A client that still authenticates: not rejected, its secret not expired. */
+function alive(client: RegisteredClient, now: number): boolean {
+  return client.rejectedAt === undefined && (client.secretExpiresAt === undefined || client.secretExpiresAt > now);
+}
+
+function withoutPrevious(client: RegisteredClient): RegisteredClient {
+  const { previous: _older, ...rest } = client;
+  return rest;
+}
+
+/** RFC 7591 §3.2.1 client_secret_expires_at (seconds, 0 = never), for clients that have a secret. */
+function secretExpiry(parsed: { client_secret_expires_at?: number | undefined }, method: string): { secretExpiresAt?: number } {
+  const at = parsed.client_secret_expires_at;
+  return method !== 'none' && typeof at === 'number' && at > 0 ? { secretExpiresAt: at * 1000 } : {};
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** RFC 8414: absent means client_secret_basic. */
 function supportedMethods(as: oauth.AuthorizationServer): string[] {

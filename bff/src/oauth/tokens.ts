@@ -221,6 +221,13 @@ export class TokenManager {
         this.log.info({ event: 'authorization_server_changed', server, issuer: record.issuer });
         return this.end(sessionId, server, record, lock);
       }
+      if (error instanceof OAuthFailure && error.code === 'invalid_client') {
+        // The AS no longer takes the client these tokens were issued to: they are lost with it, and the
+        // next login registers a new one.
+        this.log.warn({ event: 'security', kind: 'client_rejected', server, issuer: record.issuer });
+        await client.rejectClient(record).catch((e: unknown) => this.log.warn({ event: 'client_reject_failed', server, err: describe(e) }));
+        return this.end(sessionId, server, record, lock);
+      }
       if (error instanceof OAuthFailure && (error.code === 'invalid_grant' || error.code === 'invalid_response')) {
         // After a race (a lock that lapsed under a slow holder) the token may have been spent by an
         // instance that stored its successor: look before ending the connection.

@@ -19,6 +19,12 @@ export class StoreClientRegistry implements ClientRegistry {
     await this.store.putRegisteredClient(client.issuer, { ...client });
   }
 
+  async lock(issuer: string, ttlMs: number): Promise<(() => Promise<void>) | undefined> {
+    const name = `register\u0000${issuer}`;
+    const token = await this.store.acquireLock(name, ttlMs);
+    return token === undefined ? undefined : () => this.store.releaseLock(name, token);
+  }
+
   // Pins live beside the clients under keys no issuer URL can take ("pin:<server id>").
   async pinnedIssuer(server: string): Promise<string | undefined> {
     const stored = await this.store.getRegisteredClient(`pin:${server}`);
