@@ -82,6 +82,7 @@ async function followAuthorization(start: URL, appOrigin: string): Promise<{ cal
 
 describe('a hostile server’s AS relays the login to the honest server’s AS, which sends no iss', () => {
   it.each([
+    ['registered dynamically', 'unchanged'],
     ['registered dynamically', 'the honest server’s'],
     ['pre-registered by the operator', 'unchanged'],
     ['pre-registered by the operator', 'the honest server’s'],
@@ -222,5 +223,53 @@ describe('redirect URIs, one per server', () => {
     const viaDocument = await authorizationRequest(browser, 'b');
     expect(viaDocument.searchParams.get('client_id')).toBe(`${bff.origin}/bff/oauth-client.json`);
     expect(viaDocument.searchParams.get('redirect_uri')).toBe(`${bff.origin}/bff/callback/b`);
+  });
+
+  it('a dynamic registration lists the redirect URIs of the servers that use that AS, and no others', async () => {
+    const shared = await variant({});
+    const alsoShared = await variant({});
+    alsoShared.moveTo(shared);
+    const elsewhere = await variant({});
+    const bff = await startBff([
+      { id: 'one', url: shared.url },
+      { id: 'two', url: alsoShared.url },
+      { id: 'three', url: elsewhere.url },
+    ]);
+    const uri = (id: string) => `${bff.origin}/bff/callback/${id}`;
+    const browser = bff.browser();
+    await authorizationRequest(browser, 'three');
+    expect(elsewhere.registrations.map((r) => r.redirect_uris)).toEqual([[uri('three')]]);
+    const one = await authorizationRequest(browser, 'one');
+    expect(shared.registrations.map((r) => r.redirect_uris)).toEqual([[uri('one')]]);
+    const first = one.searchParams.get('client_id');
+    // A second server at the same AS: registered again, with both servers' redirect URIs.
+    const two = await authorizationRequest(browser, 'two');
+    expect(two.origin).toBe(new URL(shared.issuer).origin);
+    expect(two.searchParams.get('redirect_uri')).toBe(uri('two'));
+    expect(shared.registrations.map((r) => r.redirect_uris)).toEqual([[uri('one')], [uri('one'), uri('two')]]);
+    // The client it replaced still serves what was issued to it (a login in progress, tokens).
+    const stored = await bff.store.getRegisteredClient(shared.issuer);
+    expect(stored).toMatchObject({ clientId: two.searchParams.get('client_id'), previous: { clientId: first } });
+    // Known now: nothing more is registered, for either server.
+    await authorizationRequest(browser, 'one');
+    await authorizationRequest(browser, 'two');
+    expect(shared.registrations).toHaveLength(2);
+    expect(elsewhere.registrations).toHaveLength(1);
+  });
+
+  it('a login started before a second server made the AS’s client be registered again still completes', async () => {
+    const shared = await variant({});
+    const alsoShared = await variant({});
+    alsoShared.moveTo(shared);
+    const bff = await startBff([
+      { id: 'one', url: shared.url },
+      { id: 'two', url: alsoShared.url },
+    ]);
+    const browser = bff.browser();
+    const { callback } = await followAuthorization(await authorizationRequest(browser, 'one'), bff.origin);
+    await authorizationRequest(bff.browser(), 'two');
+    expect(shared.registrations).toHaveLength(2);
+    expect((await browser.finishLogin(callback as URL)).status).toBe(302);
+    expect(await connections(browser)).toEqual(['one']);
   });
 });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { ServerConfig } from '../config.js';
 import { OAuthFailure } from './errors.js';
 import { checkOutboundUrl, type OutboundPolicy } from './http.js';
+import { redirectUriFor } from './redirect-uri.js';
 
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
@@ -33,6 +34,11 @@ export interface RegisteredClient {
    * secret expires or the AS refuses it.
    */
   previous?: RegisteredClient;
+  /**
+   * Dynamic registrations: the redirect URIs registered, those of the servers that use this AS and no
+   * others (RFC 9700 §4.4.2). Absent on clients registered before redirect URIs had a server id.
+   */
+  redirectUris?: string[];
 }
 
 /**
@@ -153,11 +159,15 @@ export class ClientResolver {
     if (server.clientId && (await this.configuredClientFits(server, as.issuer))) return this.configuredClient(server, as);
     const metadataDocument = this.metadataDocumentClient(as);
     if (metadataDocument) return metadataDocument;
+    // Registered with the redirect URIs of the servers that use this AS only: a server new to it
+    // registers again with its own added (replace), so that this AS never sends a code to the redirect
+    // URI of a server that uses another one.
+    const redirectUri = this.redirectUriOf(server);
     const known = await this.registry.get(as.issuer);
-    if (known && usable(known, Date.now())) return known;
+    if (known && usable(known, Date.now()) && lists(known, redirectUri)) return known;
     if (!as.registration_endpoint) {
       // An AS that no longer registers clients: the one kept serves until its secret expires.
-      if (known && alive(known, Date.now())) return known;
+      if (known && alive(known, Date.now()) && lists(known, redirectUri)) return known;
       throw new OAuthFailure(
         'registration_failed',
         `no client for ${as.issuer}: configure client credentials for this server (it supports neither client ID metadata documents nor dynamic registration)`,
@@ -165,20 +175,31 @@ export class ClientResolver {
     }
     const failed = this.failedRegistrations.get(as.issuer);
     if (failed) throw new OAuthFailure(failed.code, failed.message, { cause: failed });
-    // One registration per issuer at a time, so that concurrent logins share it.
-    let running = this.registering.get(as.issuer);
-    if (!running) {
-      running = this.replace(as, known?.clientId)
-        .catch((error: unknown) => {
-          // Only the AS's answer (or its absence) is remembered; a store that failed to keep the
-          // client is not the AS's fault, and the next login may register again.
-          if (error instanceof OAuthFailure) this.failedRegistrations.set(as.issuer, error);
-          throw error;
-        })
-        .finally(() => this.registering.delete(as.issuer));
-      this.registering.set(as.issuer, running);
+    let stale = known?.clientId;
+    // One registration per issuer at a time, so that concurrent logins share it; a login that joined
+    // another server's, which lacks its redirect URI, goes round again.
+    for (let round = 0; round < 3; round++) {
+      let running = this.registering.get(as.issuer);
+      if (!running) {
+        running = this.replace(as, stale, redirectUri)
+          .catch((error: unknown) => {
+            // Only the AS's answer (or its absence) is remembered; a store that failed to keep the
+            // client is not the AS's fault, and the next login may register again.
+            if (error instanceof OAuthFailure) this.failedRegistrations.set(as.issuer, error);
+            throw error;
+          })
+          .finally(() => this.registering.delete(as.issuer));
+        this.registering.set(as.issuer, running);
+      }
+      const client = await running;
+      if (lists(client, redirectUri)) return client;
+      stale = client.clientId;
     }
-    return running;
+    throw new OAuthFailure('registration_failed', `no client registered at ${as.issuer} lists ${redirectUri}`);
+  }
+
+  private redirectUriOf(server: ServerConfig): string {
+    return redirectUriFor(this.metadata.publicUrl, server.id);
   }
 
   private async configuredClientFits(server: ServerConfig, issuer: string): Promise<boolean> {
@@ -215,7 +236,7 @@ export class ClientResolver {
     const client = await this.resolve(server, as);
     if (client.source !== 'dynamic_registration') return client;
     const verdict = await this.confirm(client);
-    if (verdict === 'unknown') return this.replaceOnce(as, client.clientId);
+    if (verdict === 'unknown') return this.replaceOnce(as, client.clientId, this.redirectUriOf(server));
     return typeof verdict === 'object' ? verdict : client;
   }
 
@@ -257,10 +278,10 @@ export class ClientResolver {
   }
 
   /** One replacement per issuer at a time in this process, so that concurrent logins share it. */
-  private replaceOnce(as: oauth.AuthorizationServer, stale: string): Promise<RegisteredClient> {
+  private replaceOnce(as: oauth.AuthorizationServer, stale: string, redirectUri?: string): Promise<RegisteredClient> {
     let running = this.registering.get(as.issuer);
     if (!running) {
-      running = this.replace(as, stale).finally(() => this.registering.delete(as.issuer));
+      running = this.replace(as, stale, redirectUri).finally(() => this.registering.delete(as.issuer));
       this.registering.set(as.issuer, running);
     }
     return running;
@@ -272,9 +293,12 @@ export class ClientResolver {
    * lock so that instances sharing the store register once between them; a waiter takes what the holder
    * stored. A client the AS turned away less than REREGISTER_INTERVAL_MS after it was registered is not
    * replaced before then (used while it works, else registration_failed): an AS that forgets or refuses
-   * every new client costs one registration a minute, not one per login.
+   * every new client costs one registration a minute, not one per login. The new client is registered
+   * with the replaced one's redirect URIs (of servers still configured) and `redirectUri`; one that
+   * works but lacks `redirectUri` (a server new to this AS) is replaced at once: that happens once per
+   * server.
    */
-  private async replace(as: oauth.AuthorizationServer, stale: string | undefined): Promise<RegisteredClient> {
+  private async replace(as: oauth.AuthorizationServer, stale: string | undefined, redirectUri?: string): Promise<RegisteredClient> {
     const deadline = Date.now() + this.lockTtlMs();
     for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
       const release = await this.registry.lock(as.issuer, this.lockTtlMs());
@@ -282,8 +306,9 @@ export class ClientResolver {
         try {
           const now = Date.now();
           const current = await this.registry.get(as.issuer);
-          if (current && current.clientId !== stale && usable(current, now)) return current;
-          const turnedAway = current !== undefined && (current.rejectedAt !== undefined || usable(current, now));
+          if (current && current.clientId !== stale && usable(current, now) && lists(current, redirectUri)) return current;
+          const widening = current !== undefined && usable(current, now) && !lists(current, redirectUri);
+          const turnedAway = !widening && current !== undefined && (current.rejectedAt !== undefined || usable(current, now));
           if (turnedAway && current.registeredAt !== undefined && now - current.registeredAt < REREGISTER_INTERVAL_MS) {
             if (alive(current, now)) return current;
             throw new OAuthFailure(
@@ -291,7 +316,11 @@ export class ClientResolver {
               `${as.issuer} refused a client registered less than a minute ago; not registering another until ${new Date(current.registeredAt + REREGISTER_INTERVAL_MS).toISOString()}`,
             );
           }
-          const client = await this.register(as);
+          const redirectUris = [
+            ...(current?.redirectUris ?? []).filter((uri) => uri !== redirectUri && this.metadata.redirectUris.includes(uri)),
+            ...(redirectUri ? [redirectUri] : []),
+          ];
+          const client = await this.register(as, redirectUris);
           // The client replaced goes on serving what was issued to it, while it still can.
           const previous = [current, current?.previous].find((c) => c !== undefined && alive(c, now));
           await this.registry.put(previous ? { ...client, previous: withoutPrevious(previous) } : client);
@@ -302,7 +331,7 @@ export class ClientResolver {
       }
       await sleep(pause);
       const current = await this.registry.get(as.issuer);
-      if (current && current.clientId !== stale && usable(current, Date.now())) return current;
+      if (current && current.clientId !== stale && usable(current, Date.now()) && lists(current, redirectUri)) return current;
       if (Date.now() > deadline) throw new OAuthFailure('as_unavailable', `another registration at ${as.issuer} did not finish in time`);
     }
   }
@@ -399,7 +428,8 @@ export class ClientResolver {
   }
 
   /** RFC 7591 dynamic client registration as a confidential web client. */
-  private async register(as: oauth.AuthorizationServer): Promise<RegisteredClient> {
+  private async register(as: oauth.AuthorizationServer, redirectUris: string[]): Promise<RegisteredClient> {
+    if (redirectUris.length === 0) throw new OAuthFailure('registration_failed', `no redirect URI to register at ${as.issuer}`);
     const endpoint = checkOutboundUrl(as.registration_endpoint as string, this.policy, 'registration_endpoint');
     const method = registrationAuthMethod(as);
     let response: Response;
@@ -410,7 +440,7 @@ export class ClientResolver {
         body: JSON.stringify({
           client_name: this.metadata.clientName,
           client_uri: this.metadata.publicUrl,
-          redirect_uris: this.metadata.redirectUris,
+          redirect_uris: redirectUris,
           grant_types: ['authorization_code', 'refresh_token'],
           response_types: ['code'],
           token_endpoint_auth_method: method,
@@ -460,6 +490,7 @@ export class ClientResolver {
       tokenEndpointAuthMethod: granted,
       source: 'dynamic_registration',
       registeredAt: now,
+      redirectUris,
       ...expiry,
       ...management,
     };
@@ -495,6 +526,11 @@ export function usable(client: RegisteredClient, now: number): boolean {
 /** A client that still authenticates: not rejected, its secret not expired. */
 function alive(client: RegisteredClient, now: number): boolean {
   return client.rejectedAt === undefined && (client.secretExpiresAt === undefined || client.secretExpiresAt > now);
+}
+
+/** Whether `client` was registered with `redirectUri` (nothing asked: yes). */
+function lists(client: RegisteredClient, redirectUri: string | undefined): boolean {
+  return redirectUri === undefined || (client.redirectUris?.includes(redirectUri) ?? false);
 }
 
 function withoutPrevious(client: RegisteredClient): RegisteredClient {
