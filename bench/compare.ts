@@ -92,7 +92,8 @@ async function main(): Promise<() => void> {
   };
   await start('auth server', 'servers/auth.ts', {
     cpus: CPU_SERVERS,
-    args: [String(asPort), mcpUrl, [basePort, workPort].map((p) => `${appUrl(p)}/bff/callback/default`).join(',')],
+    // Today's BFF logs in at /bff/callback/<server>; one at a ref from before e4d1a56 at /bff/callback.
+    args: [String(asPort), mcpUrl, [basePort, workPort].flatMap((p) => [`${appUrl(p)}/bff/callback/default`, `${appUrl(p)}/bff/callback`]).join(',')],
   });
   const mcp = await start('mcp server', 'servers/mcp.ts', { cpus: CPU_SERVERS, args: [String(mcpPort), mcpUrl, issuer] });
   const store = (name: string) => (process.env.BENCH_TOKEN_STORE ?? 'sqlite').replace(/^sqlite$/, `sqlite:${join(tmp, `${name}.db`)}`);

@@ -140,7 +140,8 @@ async function main(): Promise<void> {
   const issuer = `http://127.0.0.1:${asPort}`;
   const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
   const appUrl = (port: number) => `http://localhost:${port}`;
-  const redirects = [bffPort, beforePort, profilePort].map((p) => `${appUrl(p)}/bff/callback/default`).join(',');
+  // Today's BFF logs in at /bff/callback/<server>; a BFF from before e4d1a56 (BENCH_BEFORE_REF) at /bff/callback.
+  const redirects = [bffPort, beforePort, profilePort].flatMap((p) => [`${appUrl(p)}/bff/callback/default`, `${appUrl(p)}/bff/callback`]).join(',');
 
   const as = await start('auth server', 'servers/auth.ts', { cpus: CPU_SERVERS, args: [String(asPort), mcpUrl, redirects] });
   const mcp = await start('mcp server', 'servers/mcp.ts', { cpus: CPU_SERVERS, args: [String(mcpPort), mcpUrl, issuer], nodeArgs: ['--expose-gc'] });
