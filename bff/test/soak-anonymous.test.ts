@@ -1,6 +1,6 @@
 import { getRequestListener } from '@hono/node-server';
 import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type AuthServer, createAuthServer } from '../../demo/src/auth-server.js';
@@ -62,6 +62,15 @@ function collectGarbage(): void {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   for (let i = 0; i < 3; i++) gc();
+}
+
+/**
+ * The young generation's reserved size. V8 grows it under a burst of allocations and keeps it after GC:
+ * Node 24's V8 up to 128 MiB on the test machine (two 64 MiB semi-spaces), Node 20's and 22's
+ * up to 32 MiB. Reserved, not retained: no object survives in it, so it is no leak.
+ */
+function youngGenerationBytes(): number {
+  return getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
 }
 
 beforeAll(async () => {
@@ -131,24 +140,27 @@ it('20,000 anonymous requests in a few seconds: memory flat, no session stored, 
     await client.run(2_000);
     collectGarbage();
     const before = process.memoryUsage();
+    const youngBefore = youngGenerationBytes();
     const result = await client.run(TOTAL);
     collectGarbage();
     const after = process.memoryUsage();
+    const youngGrowth = youngGenerationBytes() - youngBefore;
     const heapGrowth = after.heapUsed - before.heapUsed;
     const rssGrowth = after.rss - before.rss;
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
     console.log(
       `soak: ${result.sent} requests in ${(result.ms / 1000).toFixed(1)} s; heap ${mib(before.heapUsed)} → ${mib(after.heapUsed)} MiB, ` +
-        `rss ${mib(before.rss)} → ${mib(after.rss)} MiB; token requests ${as.tokenRequests.length}, registrations ${variant.hits.registration}\n` +
+        `rss ${mib(before.rss)} → ${mib(after.rss)} MiB (young generation +${mib(youngGrowth)}); token requests ${as.tokenRequests.length}, registrations ${variant.hits.registration}\n` +
         Object.entries(result.outcomes)
           .map(([what, n]) => `  ${n} × ${what}`)
           .join('\n'),
     );
 
     expect(result.sent).toBeGreaterThanOrEqual(TOTAL);
-    // Flat: what the flood left behind after GC is within a few MiB (its own bookkeeping).
+    // Flat: what the flood left behind after GC is within a few MiB (its own bookkeeping), and so is the
+    // process's memory, apart from the young generation V8 keeps reserved (youngGenerationBytes).
     expect(heapGrowth).toBeLessThan(8 * 2 ** 20);
-    expect(rssGrowth).toBeLessThan(64 * 2 ** 20);
+    expect(rssGrowth - youngGrowth).toBeLessThan(64 * 2 ** 20);
     // Nothing in the store: not one session, connection or binding was written during the flood (the
     // single-use markers of the callbacks let through are all it may leave, each expiring in 10 minutes).
     expect(Object.fromEntries(writes)).toEqual({});
