@@ -61,12 +61,15 @@ test('when the session ends, the page says so and reconnecting returns to the sa
   await page.getByRole('button', { name: 'Run' }).click();
   const banner = page.getByRole('alert').filter({ hasText: 'Your session has ended.' });
   await expect(banner).toBeVisible();
+  // The server's badge stops saying "Connected" at once.
+  await expect(page.locator('.server-head').getByText('Session ended', { exact: true })).toBeVisible();
   await banner.getByRole('link', { name: 'Reconnect' }).click();
   // The AS still has its own login session for alice: consent may be asked again, or not at all.
   // Logout revoked the grant at the AS, so it asks for consent again (its own login session remains).
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(toolUrl);
   await expect(page.getByRole('heading', { level: 1, name: 'echo' })).toBeVisible();
+  await expect(page.locator('.server-head').getByText('Connected', { exact: true })).toBeVisible();
 });
 
 test('an access denied at the consent page brings the person back with a clear message', async ({ page }) => {

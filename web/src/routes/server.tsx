@@ -4,6 +4,8 @@
  */
 import { Link, type LoaderFunctionArgs, NavLink, Outlet, redirect, type ShouldRevalidateFunctionArgs, useLoaderData } from 'react-router';
 import { RouteErrorBoundary } from '../components/RouteError';
+import { StatusBadge } from '../components/StatusBadge';
+import { useSessionProblems } from '../problems';
 import { serverFacts } from '../mcp';
 import { homePath, logPath, promptsPath, protocolPath, resourcesPath, toolsPath } from '../urls';
 import { loadConnection, rethrowForServer, signedIn } from './session';
@@ -38,7 +40,7 @@ export function Component() {
       </p>
       <div className="server-head">
         <p className="server-name">{connection.name}</p>
-        <p className="status status-ok">Connected</p>
+        <ConnectionBadge server={server} />
         {!signedIn(connection) && <p className="muted">No sign-in needed.</p>}
       </div>
       <dl className="protocol-facts">
@@ -73,6 +75,14 @@ export function Component() {
       <Outlet />
     </div>
   );
+}
+
+/** "Connected" until the session with this server ends: then at once, not on the next navigation. */
+function ConnectionBadge({ server }: { server: string }) {
+  const problem = useSessionProblems().find((p) => p.server === server);
+  if (problem?.error.code === 'login_required') return <StatusBadge text="Session ended" tone="error" />;
+  if (problem) return <StatusBadge text="Needs attention" tone="warn" />;
+  return <StatusBadge text="Connected" tone="ok" />;
 }
 
 export const ErrorBoundary = RouteErrorBoundary;
