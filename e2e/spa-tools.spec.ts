@@ -121,9 +121,12 @@ test('a result the tool marks isError is shown as an error', async ({ page }) =>
   const error = page.getByRole('region', { name: 'Result' }).getByRole('alert');
   await expect(error).toContainText('The tool reported an error.');
   await expect(error).toContainText('Cannot divide by zero.');
+  // Screen readers hear how each call ended, not only that an error appeared.
+  await expect(page.getByRole('status').filter({ hasText: 'The call finished with an error.' })).toBeAttached();
   await page.getByLabel('divisor', { exact: true }).fill('4');
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByRole('region', { name: 'Result' })).toContainText('0.25');
+  await expect(page.getByRole('status').filter({ hasText: /^The call finished\.$/ })).toBeAttached();
   await expect(page.getByRole('region', { name: 'Result' }).getByRole('alert')).toHaveCount(0);
 });
 

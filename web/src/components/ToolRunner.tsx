@@ -59,6 +59,10 @@ export function ToolRunner({ server, tool }: { server: string; tool: Tool }) {
           </button>
         )}
       </ArgumentsForm>
+      {/* Always in the page, so screen readers announce each change: how a call ended, not only errors. */}
+      <p role="status" className="visually-hidden">
+        {run.phase === 'done' ? (run.result.isError ? 'The call finished with an error.' : 'The call finished.') : run.phase === 'failed' ? 'The call failed.' : ''}
+      </p>
       {run.phase === 'running' && <RunProgress progress={run.progress} />}
       {run.phase === 'cancelled' && (
         <p role="status" className="muted">
