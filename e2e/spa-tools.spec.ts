@@ -62,7 +62,10 @@ test('a nested form is checked before sending, then returns structured content',
   await page.getByLabel('durationMinutes', { exact: true }).fill('2');
   const tags = page.getByRole('group', { name: 'tags' });
   await tags.getByRole('button', { name: 'Add to tags' }).click();
+  // Focus moves into the new item, so the keyboard user types there next.
+  await expect(page.getByLabel('tags item 1', { exact: true })).toBeFocused();
   await tags.getByRole('button', { name: 'Add to tags' }).click();
+  await expect(page.getByLabel('tags item 2', { exact: true })).toBeFocused();
   await page.getByLabel('tags item 1', { exact: true }).fill('food');
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByRole('alert').filter({ hasText: '3 fields need attention.' })).toBeVisible();
@@ -73,6 +76,8 @@ test('a nested form is checked before sending, then returns structured content',
   await first.getByLabel('email', { exact: true }).fill('ada@example.com');
   await page.getByLabel('durationMinutes', { exact: true }).fill('45');
   await page.getByRole('button', { name: 'Remove tags item 2' }).click();
+  // ... and after a removal, to the neighbour that is left.
+  await expect(page.getByLabel('tags item 1', { exact: true })).toBeFocused();
   await page.getByLabel('priority', { exact: true }).selectOption('high');
   await page.getByRole('button', { name: 'Run' }).click();
 

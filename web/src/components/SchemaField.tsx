@@ -1,4 +1,4 @@
-import { type ReactNode, useId } from 'react';
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
 import { type Field, type FormObject, type FormValue, newItem, type Path, pathKey, type SchemaNode } from '../schemaForm';
 
 interface Shared {
@@ -97,9 +97,25 @@ function ObjectInput({ label, required, schema, value, path, errors, onChange, o
   );
 }
 
+/** The first control a person can type into or choose with, inside `root`. */
+function firstControl(root: Element | null | undefined): HTMLElement | null {
+  // A field before any button: an item's "Remove" may come first in the markup.
+  return root?.querySelector<HTMLElement>('input, select, textarea') ?? root?.querySelector<HTMLElement>('button:not(:disabled)') ?? null;
+}
+
 function ArrayInput({ label, required, schema, value, path, errors, onChange, onRemove }: InputProps & { schema: SchemaNode & { kind: 'array' } }) {
   const id = useId();
   const items = Array.isArray(value) ? value : [];
+  const listRef = useRef<HTMLOListElement>(null);
+  const addRef = useRef<HTMLButtonElement>(null);
+  // Where focus goes once React has drawn the change: the new item, or the neighbour of a removed one.
+  const [focusTarget, setFocusTarget] = useState<number | 'add' | undefined>();
+  useEffect(() => {
+    if (focusTarget === undefined) return;
+    const target = focusTarget === 'add' ? addRef.current : firstControl(listRef.current?.children[focusTarget]);
+    target?.focus();
+    setFocusTarget(undefined);
+  }, [focusTarget]);
   const error = errors[pathKey(path)];
   const full = schema.maxItems !== undefined && items.length >= schema.maxItems;
   const limits = [
@@ -116,7 +132,7 @@ function ArrayInput({ label, required, schema, value, path, errors, onChange, on
       {items.length === 0 ? (
         <p className="muted">No items{limits.length > 0 ? ` (${limits.join(', ')})` : ''}.</p>
       ) : (
-        <ol className="array-items">
+        <ol className="array-items" ref={listRef}>
           {items.map((item, index) => (
             // Items have no identity beyond their position; removing one re-labels the rest.
             // biome-ignore lint/suspicious/noArrayIndexKey: see above
@@ -129,7 +145,14 @@ function ArrayInput({ label, required, schema, value, path, errors, onChange, on
                 path={[...path, index]}
                 errors={errors}
                 onChange={onChange}
-                onRemove={() => onChange(path, items.filter((_, i) => i !== index))}
+                onRemove={() => {
+                  onChange(
+                    path,
+                    items.filter((_, i) => i !== index),
+                  );
+                  // The item that took its place, else the one before it, else "Add".
+                  setFocusTarget(items.length === 1 ? 'add' : Math.min(index, items.length - 2));
+                }}
               />
             </li>
           ))}
@@ -137,7 +160,16 @@ function ArrayInput({ label, required, schema, value, path, errors, onChange, on
       )}
       <ErrorText id={`${id}-error`} error={error} />
       <div className="actions">
-        <button type="button" className="button-small button-secondary" disabled={full} onClick={() => onChange(path, [...items, newItem(schema.item)])}>
+        <button
+          ref={addRef}
+          type="button"
+          className="button-small button-secondary"
+          disabled={full}
+          onClick={() => {
+            onChange(path, [...items, newItem(schema.item)]);
+            setFocusTarget(items.length);
+          }}
+        >
           Add to {label}
         </button>
         <RemoveButton label={label} onRemove={onRemove} />
