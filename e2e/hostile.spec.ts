@@ -231,7 +231,12 @@ test('login CSRF: the attacker’s own callback URL, opened in the person’s br
 });
 
 test('the SPA is served with a strict CSP and runs under it', async ({ page, noPageProblems: _ }) => {
+  // Chromium asks for brotli: the scripts come as the build precompressed them (the document is too
+  // small to be worth it).
+  const script = page.waitForResponse((r) => /\/assets\/index-[^/]+\.js$/.test(r.url()));
   const res = await page.goto('/');
+  expect((await script).headers()['content-encoding']).toBe('br');
+  expect((await script).headers()['cache-control']).toMatch(/immutable/);
   const headers = res?.headers() ?? {};
   const csp = headers['content-security-policy'] ?? '';
   const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/) as [string, ...string[]]).map(([name, ...v]) => [name, v]));
