@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 /**
  * The SPA as an MCP client for tools, against the real demo MCP server behind the real BFF: finding
  * a tool, a form generated from a nested schema with checks before sending, and every kind of result.
@@ -155,4 +156,24 @@ test('a long call shows its progress and can be cancelled', async ({ page }) => 
   await page.getByLabel('delayMs', { exact: true }).fill('20');
   await page.getByRole('button', { name: 'Run' }).click();
   await expect(page.getByRole('region', { name: 'Result' })).toContainText('Completed 2 steps');
+});
+
+test('a large text result is folded with "Show all" and a download; who it is for is shown', async ({ page }) => {
+  await openSection(page, 'Tools');
+  await page.getByRole('link', { name: 'echo', exact: true }).click();
+  const long = `${'0123456789'.repeat(2_500)}THE-END`;
+  await page.getByLabel('message', { exact: true }).fill(long);
+  await page.getByRole('button', { name: 'Run' }).click();
+  const result = page.getByRole('region', { name: 'Result' });
+  await expect(result.getByRole('list', { name: 'Annotations' })).toContainText('For user');
+  await expect(result.getByRole('list', { name: 'Annotations' })).toContainText('Priority 0.5');
+  await expect(result).toContainText('Showing the first 20,000 of 25,007 characters.');
+  await expect(result.locator('pre.output')).not.toContainText('THE-END');
+  await result.getByRole('button', { name: 'Show all' }).click();
+  await expect(result.locator('pre.output')).toContainText('THE-END');
+  const download = page.waitForEvent('download');
+  await result.getByRole('link', { name: 'Download result-1.txt' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('result-1.txt');
+  expect((await readFile(await file.path())).toString()).toBe(long);
 });

@@ -255,8 +255,9 @@ export function buildMcpServer(options: BuildOptions): McpServer {
 
   server.registerTool(
     'echo',
-    { title: 'Echo', description: 'Returns the message unchanged.', inputSchema: echoInput },
-    async ({ message }) => text(message),
+    { title: 'Echo', description: 'Returns the message unchanged, annotated as meant for the user.', inputSchema: echoInput },
+    // Annotated, so a client can show who content is for and how much it matters.
+    async ({ message }) => ({ content: [{ type: 'text', text: message, annotations: { audience: ['user'], priority: 0.5 } }] }),
   );
 
   server.registerTool(

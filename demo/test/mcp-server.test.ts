@@ -183,7 +183,7 @@ describe('MCP over Streamable HTTP', () => {
       expect(sum.structuredContent).toEqual({ sum: 42 });
 
       const echo = await mcpClient.callTool({ name: 'echo', arguments: { message: 'héllo <b>' } });
-      expect(echo.content).toEqual([{ type: 'text', text: 'héllo <b>' }]);
+      expect(echo.content).toEqual([{ type: 'text', text: 'héllo <b>', annotations: { audience: ['user'], priority: 0.5 } }]);
 
       const readme = await mcpClient.readResource({ uri: 'demo://readme' });
       expect(readme.contents[0]).toMatchObject({ uri: 'demo://readme', mimeType: 'text/plain' });

@@ -4,11 +4,74 @@ import { Link } from 'react-router';
 import { downloadName, downloadType } from '../download';
 import { resourcePath } from '../urls';
 
+/** Text longer than this is shown folded, with "Show all" and a download. */
+export const TEXT_PREVIEW_CHARS = 20_000;
+
+/** Who a piece of content is for and how much it matters, as the server annotated it. */
+function Annotations({ item }: { item: ContentBlock }) {
+  const annotations = (item as { annotations?: { audience?: unknown; priority?: unknown } }).annotations;
+  if (!annotations) return null;
+  const audience = Array.isArray(annotations.audience) ? annotations.audience.filter((a): a is string => typeof a === 'string') : [];
+  const priority = typeof annotations.priority === 'number' ? annotations.priority : undefined;
+  if (audience.length === 0 && priority === undefined) return null;
+  return (
+    <ul className="badges" aria-label="Annotations">
+      {audience.length > 0 && <li className="badge">For {audience.join(' and ')}</li>}
+      {priority !== undefined && <li className="badge">Priority {priority}</li>}
+    </ul>
+  );
+}
+
+/**
+ * Text, folded when long (a huge result would make the page crawl), always downloadable as a file;
+ * the download is never typed as something a browser would run (see download.ts).
+ */
+export function TextView({ text, name, mimeType = 'text/plain' }: { text: string; name: string; mimeType?: string | undefined }) {
+  const [showAll, setShowAll] = useState(false);
+  const [href, setHref] = useState<string>();
+  const fileName = downloadName(name, mimeType);
+  const long = text.length > TEXT_PREVIEW_CHARS;
+  useEffect(() => {
+    const url = URL.createObjectURL(new Blob([text], { type: downloadType(mimeType) }));
+    setHref(url);
+    return () => URL.revokeObjectURL(url);
+  }, [text, mimeType]);
+  return (
+    <div className="text-result">
+      <pre className="output">{long && !showAll ? `${text.slice(0, TEXT_PREVIEW_CHARS)}…` : text}</pre>
+      <p className="muted">
+        {long && (
+          <>
+            Showing {showAll ? 'all' : `the first ${TEXT_PREVIEW_CHARS.toLocaleString('en')} of ${text.length.toLocaleString('en')}`} characters.{' '}
+            <button type="button" className="button-small button-secondary" onClick={() => setShowAll(!showAll)}>
+              {showAll ? 'Show less' : 'Show all'}
+            </button>{' '}
+          </>
+        )}
+        {href && (
+          <a href={href} download={fileName}>
+            Download {fileName}
+          </a>
+        )}
+      </p>
+    </div>
+  );
+}
+
 /** One piece of content, as tools, prompts and embedded resources return it. */
 export function ContentView({ server, item, index }: { server: string; item: ContentBlock; index: number }) {
+  return (
+    <>
+      <Annotations item={item} />
+      <ContentBody server={server} item={item} index={index} />
+    </>
+  );
+}
+
+function ContentBody({ server, item, index }: { server: string; item: ContentBlock; index: number }) {
   switch (item.type) {
     case 'text':
-      return <pre className="output">{item.text}</pre>;
+      return <TextView text={item.text} name={`result-${index + 1}`} />;
     case 'image':
       return <ImageView base64={item.data} mimeType={item.mimeType} label={`Image ${index + 1}`} />;
     case 'audio':
@@ -27,7 +90,7 @@ export function ContentView({ server, item, index }: { server: string; item: Con
             {resource.mimeType && <span className="muted"> ({resource.mimeType})</span>}
           </p>
           {'text' in resource && typeof resource.text === 'string' ? (
-            <pre className="output">{resource.text}</pre>
+            <TextView text={resource.text} name={fileNameOf(resource.uri)} mimeType={resource.mimeType} />
           ) : 'blob' in resource && typeof resource.blob === 'string' ? (
             <BinaryView base64={resource.blob} mimeType={resource.mimeType} name={fileNameOf(resource.uri)} />
           ) : null}

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'react';
 import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
 import { getResources, type ReadResourceResult, readResource } from '../calls';
 import { CallError } from '../components/CallError';
-import { BinaryView, fileNameOf } from '../components/Content';
+import { BinaryView, fileNameOf, TextView } from '../components/Content';
 import { SectionErrorBoundary } from '../components/RouteError';
 import { serverFacts, subscribeResource, unsubscribeResource, watchResource } from '../mcp';
 import { routeError } from './route-errors';
@@ -120,7 +120,7 @@ export function Component() {
               )}
               {content.mimeType && <p className="muted">{content.mimeType}</p>}
               {'text' in content && typeof content.text === 'string' ? (
-                <pre className="output">{content.text}</pre>
+                <TextView text={content.text} name={fileNameOf(content.uri)} mimeType={content.mimeType} />
               ) : 'blob' in content && typeof content.blob === 'string' ? (
                 <BinaryView base64={content.blob} mimeType={content.mimeType} name={fileNameOf(content.uri)} />
               ) : (
