@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
  * The SPA as an MCP client for tools, against the real demo MCP server behind the real BFF: finding
  * a tool, a form generated from a nested schema with checks before sending, and every kind of result.
  */
-import { expect, openSection, screenshot, test } from './fixtures.js';
+import { expect, openSection, screenshot, switchSection, test } from './fixtures.js';
 
 // noPageProblems: a CSP violation or an uncaught error anywhere fails the test.
 test.beforeEach(async ({ page, signIn, noPageProblems: _ }) => {
@@ -176,4 +176,58 @@ test('a large text result is folded with "Show all" and a download; who it is fo
   const file = await download;
   expect(file.suggestedFilename()).toBe('result-1.txt');
   expect((await readFile(await file.path())).toString()).toBe(long);
+});
+
+test('a call keeps running when the person goes elsewhere; its result waits for them, and the tray says so', async ({ page }) => {
+  await openSection(page, 'Tools');
+  await page.getByRole('link', { name: 'slow_task', exact: true }).click();
+  await page.getByLabel('steps', { exact: true }).fill('4');
+  await page.getByLabel('delayMs', { exact: true }).fill('700');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('progressbar', { name: 'Progress' })).toBeVisible();
+
+  await switchSection(page, 'Resources');
+  const tray = page.getByRole('complementary', { name: 'Tool calls' });
+  await expect(tray).toContainText('slow_task on Demo MCP server: running');
+  await expect(tray).toContainText('slow_task on Demo MCP server: finished');
+  await tray.getByRole('link', { name: 'slow_task' }).click();
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('Completed 4 steps');
+  // Seen: the tray lets go of it.
+  await expect(tray).toHaveCount(0);
+});
+
+test('the time limit counts only silence: progress starts it over, silence stops the call', async ({ page }) => {
+  await openSection(page, 'Tools');
+  await page.getByRole('link', { name: 'slow_task', exact: true }).click();
+  const limit = page.getByLabel('Time limit (seconds without progress)');
+  await expect(limit).toHaveValue('60');
+  // Progress every 0.4 s against a 3 s limit: the call runs for 6 s, twice the limit, and completes.
+  await limit.fill('3');
+  await page.getByLabel('steps', { exact: true }).fill('15');
+  await page.getByLabel('delayMs', { exact: true }).fill('400');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('Completed 15 steps');
+  // 4 s of silence before the first progress against a 1 s limit: stopped.
+  await limit.fill('1');
+  await page.getByLabel('steps', { exact: true }).fill('1');
+  await page.getByLabel('delayMs', { exact: true }).fill('4000');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'nothing happened for 1 seconds' })).toBeVisible();
+  await limit.fill('0');
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Enter a whole number of seconds from 1 to 3600.' })).toBeVisible();
+});
+
+test('the time limit waits while the server is asking the person something', async ({ page }) => {
+  await openSection(page, 'Tools');
+  await page.getByRole('link', { name: 'ask_profile', exact: true }).click();
+  await page.getByLabel('Time limit (seconds without progress)').fill('1');
+  await page.getByRole('button', { name: 'Run' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Demo MCP server asks for information' });
+  await dialog.getByLabel('name', { exact: true }).fill('Ada');
+  await dialog.getByLabel('colour', { exact: true }).selectOption('blue');
+  // Longer than the limit, on purpose: answering slowly is not the call going silent.
+  await page.waitForTimeout(2500);
+  await dialog.getByRole('button', { name: 'Send' }).click();
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('Ada');
 });

@@ -97,6 +97,24 @@ export function dropPendingInput(server?: string): void {
   }
 }
 
+/**
+ * Calls `onChange(waiting)` now and whenever it changes whether `server` is waiting for the person;
+ * returns the way to stop.
+ */
+export function watchPendingInput(server: string, onChange: (waiting: boolean) => void): () => void {
+  let waiting = pending.some((p) => p.server === server);
+  onChange(waiting);
+  const listener = () => {
+    const now = pending.some((p) => p.server === server);
+    if (now !== waiting) {
+      waiting = now;
+      onChange(now);
+    }
+  };
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
 function subscribe(listener: () => void): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);

@@ -1,6 +1,7 @@
 import { Link, Outlet, useNavigation } from 'react-router';
 import { homePath } from '../urls';
 import { Banners } from './Banners';
+import { CallsTray } from './CallsTray';
 import { lazy, Suspense } from 'react';
 import { usePendingInput } from '../inputRequests';
 
@@ -39,6 +40,7 @@ export function Layout() {
       <main id="main" className="main" tabIndex={-1} aria-busy={navigation.state === 'loading'}>
         <Outlet />
       </main>
+      <CallsTray />
       <PendingInput />
       {navigation.state === 'loading' && (
         <p className="nav-progress" role="status">
