@@ -7,6 +7,7 @@ import { TestBrowser } from '../bff/test/support.js';
 import { type Checkout, checkout } from './lib/checkout.js';
 import { CPU_LOAD, CPU_SERVERS, Child, freePort } from './lib/child.js';
 import { cpuTicks, processCpuMs, TICKS_PER_SECOND } from './lib/cpu.js';
+import { findNginx, type Nginx, startNginx } from './lib/nginx.js';
 import { type Frame, summarizeProfile } from './lib/profile.js';
 import { type Era, ERAS, LEGACY, MEASURED, MODERN } from './lib/requests.js';
 import { median } from './lib/stats.js';
@@ -22,14 +23,17 @@ import type { CannonResult, HttpTarget } from './load/worker.js';
  * `pnpm bench:compare --eras [ref]`: one BFF (this working tree's, or the one at ref) with the same echo
  * call in both protocol eras, 2025-11-25 and 2026-07-28 (bench/lib/requests.ts), interleaved; prints
  * the 2026-07-28 / 2025-11-25 ratio of BFF CPU per call, whose target is ≤ 1.10. JSON answers only (the
- * 2026-07-28 echo is answered as JSON whatever the server's mode).
+ * 2026-07-28 echo is answered as JSON whatever the server's mode). nginx, when installed, goes through
+ * the same pairs as a control: its ratio is what the longer request and answer cost any proxy, plus how
+ * the slower 2026-07-28 upstream changes the batching of a proxy that shares its core. BENCH_RATE=<req/s>
+ * caps the offered load, the same for both eras, so that the upstream's speed does not move the batching.
  *
  * `--cpu-prof` (with either): the BFF(s) run under `node --cpu-prof`; each setup's samples are taken
  * from its own timed windows and printed as µs per call per frame, with the difference between the
  * last two setups (2026-07-28 − 2025-11-25, or working tree − ref). CPU per call is then inflated by
  * the profiler; read the ratios from a run without it. Profiles are kept in bench/results/.
  *
- * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_CONCURRENCY (1,16), BENCH_MODE (json or sse),
+ * Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (4), BENCH_CONCURRENCY (1,16), BENCH_MODE (json or sse), BENCH_RATE,
  * BENCH_TOKEN_STORE (sqlite, memory or a redis:// URL), BENCH_RESULTS_DIR (where profiles go; bench/results/).
  */
 const argv = process.argv.slice(2);
@@ -42,20 +46,25 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,16').split(',').map(Number);
 const MODE = process.env.BENCH_MODE ?? 'json';
+const RATE = process.env.BENCH_RATE ? Number(process.env.BENCH_RATE) : undefined;
 /** The ratio of 2026-07-28 to 2025-11-25 BFF CPU per call that the eras comparison must stay under. */
 const ERA_TARGET = 1.1;
 const RESULTS_DIR = process.env.BENCH_RESULTS_DIR ?? fileURLToPath(new URL('./results/', import.meta.url));
 
 const children: Child[] = [];
 let base: Checkout | undefined;
+let nginx: Nginx | undefined;
 const tmp = join(tmpdir(), `mcp-bff-compare-${process.pid}`);
 
 interface Target {
   name: string;
-  /** The BFF process it goes through (variant). */
+  /** The proxy it goes through: a BFF (variant) or nginx. */
   variant: string;
   era: Era;
-  bff: Child;
+  /** The processes whose CPU time is the proxy's. */
+  pids: () => number[];
+  /** The BFF, for its profiler's clock; none for nginx. */
+  bff?: Child | undefined;
   target: HttpTarget;
 }
 interface Run {
@@ -81,7 +90,7 @@ async function main(): Promise<() => void> {
   const startedAt = Date.now();
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
   if (!ERAS_MODE || REF_ARG) base = checkout(REF, join(tmp, 'base'));
-  const [asPort, mcpPort, basePort, workPort] = (await Promise.all(Array.from({ length: 4 }, freePort))) as [number, number, number, number];
+  const [asPort, mcpPort, basePort, workPort, nginxPort] = (await Promise.all(Array.from({ length: 5 }, freePort))) as [number, number, number, number, number];
   const issuer = `http://127.0.0.1:${asPort}`;
   const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
   const appUrl = (port: number) => `http://localhost:${port}`;
@@ -122,9 +131,20 @@ async function main(): Promise<() => void> {
         name: ERAS_MODE ? `${v.name}, ${era}` : v.name,
         variant: v.name,
         era,
+        pids: () => [bff.pid],
         bff,
         target: { url: `http://127.0.0.1:${v.port}/mcp/default`, headers: { ...headers, cookie, 'x-csrf': '1' }, body },
       });
+    }
+    const binary = findNginx();
+    if (ERAS_MODE && !nginx && binary) {
+      const accessToken = await bff.call<string>('accessToken', await browser.sessionId());
+      const proxy = await startNginx({ binary, dir: join(tmp, 'nginx'), port: nginxPort, upstreamPort: mcpPort, accessToken, cpus: CPU_SERVERS });
+      nginx = proxy;
+      for (const era of eras) {
+        const { headers, body } = MEASURED[era];
+        targets.push({ name: `nginx, ${era}`, variant: 'nginx', era, pids: () => proxy.pids(), target: { url: `${proxy.url}/mcp`, headers, body } });
+      }
     }
   }
   const load = await start('load', 'load/worker.ts', { cpus: CPU_LOAD });
@@ -148,11 +168,12 @@ async function main(): Promise<() => void> {
     const order = round % 2 === 1 ? targets : [...targets].reverse();
     for (const connections of CONCURRENCY) {
       for (const t of order) {
-        const from = PROFILE ? await t.bff.call<number>('clock') : 0;
-        const cpuBefore = processCpuMs(t.bff.pid);
-        const r = await load.call<CannonResult>('cannon', { ...t.target, connections, seconds: SECONDS });
-        const cpuUs = ((processCpuMs(t.bff.pid) - cpuBefore) * 1000) / Math.max(1, r.requests);
-        if (PROFILE) {
+        const cpu = () => t.pids().reduce((sum, pid) => sum + processCpuMs(pid), 0);
+        const from = PROFILE && t.bff ? await t.bff.call<number>('clock') : 0;
+        const cpuBefore = cpu();
+        const r = await load.call<CannonResult>('cannon', { ...t.target, connections, seconds: SECONDS, rate: RATE });
+        const cpuUs = ((cpu() - cpuBefore) * 1000) / Math.max(1, r.requests);
+        if (PROFILE && t.bff) {
           const to = await t.bff.call<number>('clock');
           const w = windows.get(t.name) ?? { spans: [], requests: 0 };
           w.spans.push([from, to]);
@@ -172,8 +193,7 @@ async function main(): Promise<() => void> {
   const profiles = new Map<string, string>();
   if (PROFILE) {
     for (const v of variants) {
-      const t = targets.find((x) => x.variant === v.name) as Target;
-      await t.bff.stop();
+      await targets.find((x) => x.variant === v.name)?.bff?.stop();
       const file = readdirSync(profileDir(v.port)).find((f) => f.endsWith('.cpuprofile'));
       if (!file) throw new Error(`${v.name}: no .cpuprofile written`);
       const kept = join(RESULTS_DIR, `compare-${v.name.replace(/[^A-Za-z0-9]+/g, '-')}.cpuprofile`);
@@ -182,10 +202,14 @@ async function main(): Promise<() => void> {
     }
   }
 
+  // Printed after the cleanup, which stops nginx.
+  const proxies = [...variants.map((v) => v.name), ...(nginx ? ['nginx'] : [])];
   return function print(): void {
     const m = (r: Run[], pick: (x: Run) => number) => median(r.map(pick));
-    console.log(`\n${MODE.toUpperCase()}, ${ROUNDS} rounds of ${SECONDS} s, medians${PROFILE ? ' (under --cpu-prof: CPU inflated by the profiler)' : ''}:`);
-    console.log('| concurrency | BFF | req/s | CPU µs/call | p50 ms |\n|---|---|---|---|---|');
+    console.log(
+      `\n${MODE.toUpperCase()}, ${ROUNDS} rounds of ${SECONDS} s${RATE ? ` at ${RATE} req/s` : ''}, medians${PROFILE ? ' (under --cpu-prof: BFF CPU inflated by the profiler)' : ''}:`,
+    );
+    console.log('| concurrency | proxy | req/s | CPU µs/call | p50 ms |\n|---|---|---|---|---|');
     for (const connections of CONCURRENCY) {
       for (const t of targets) {
         const r = runs.get(`${connections}\u0000${t.name}`) ?? [];
@@ -193,18 +217,19 @@ async function main(): Promise<() => void> {
       }
     }
     if (ERAS_MODE) {
-      console.log(`\nBFF CPU per call, ${MODERN} / ${LEGACY} (target ≤ ${ERA_TARGET.toFixed(2)}):`);
-      console.log('| concurrency | BFF | ratio of medians | median of per-round ratios (min–max) | req/s ratio | |\n|---|---|---|---|---|---|');
+      console.log(`\nProxy CPU per call, ${MODERN} / ${LEGACY} (target for the BFF ≤ ${ERA_TARGET.toFixed(2)}; nginx is the control):`);
+      console.log('| concurrency | proxy | ratio of medians | median of per-round ratios (min–max) | req/s ratio | |\n|---|---|---|---|---|---|');
       for (const connections of CONCURRENCY) {
-        for (const v of variants) {
-          const of = (era: Era) => runs.get(`${connections}\u0000${v.name}, ${era}`) ?? [];
+        for (const proxy of proxies) {
+          const of = (era: Era) => runs.get(`${connections}\u0000${proxy}, ${era}`) ?? [];
           const [legacy, modern] = [of(LEGACY), of(MODERN)];
           const ratio = m(modern, (x) => x.cpuUs) / m(legacy, (x) => x.cpuUs);
           // Paired by round: the two ran back to back, under the same background load.
           const perRound = modern.map((x, i) => x.cpuUs / (legacy[i]?.cpuUs ?? Number.NaN));
           const rps = m(modern, (x) => x.rps) / m(legacy, (x) => x.rps);
+          const verdict = proxy === 'nginx' ? '(control)' : ratio <= ERA_TARGET ? '✅' : '❌';
           console.log(
-            `| ${connections} | ${v.name} | ${ratio.toFixed(3)} | ${median(perRound).toFixed(3)} (${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}) | ${rps.toFixed(3)} | ${ratio <= ERA_TARGET ? '✅' : '❌'} |`,
+            `| ${connections} | ${proxy} | ${ratio.toFixed(3)} | ${median(perRound).toFixed(3)} (${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}) | ${rps.toFixed(3)} | ${verdict} |`,
           );
         }
       }
@@ -241,7 +266,7 @@ function printProfiles(targets: Target[], windows: Map<string, { spans: Array<[n
     console.log('  BFF functions by total time, µs per call:');
     for (const f of s.topInclusiveBff.slice(0, 10)) console.log(`  ${us(f.ms).toFixed(1).padStart(6)}  ${f.name}  ${f.where}`);
   }
-  const [a, b] = targets.slice(-2);
+  const [a, b] = targets.filter((t) => t.bff).slice(-2);
   const pa = a && perCall.get(a.name);
   const pb = b && perCall.get(b.name);
   if (!a || !b || !pa || !pb) return;
@@ -257,6 +282,8 @@ function printProfiles(targets: Target[], windows: Map<string, { spans: Array<[n
 }
 
 async function cleanup(): Promise<void> {
+  await nginx?.stop().catch(() => {});
+  nginx = undefined;
   await Promise.all(children.splice(0).map((c) => c.stop()));
   try {
     base?.remove();

@@ -28,7 +28,8 @@ export interface CannonResult {
   timeouts: number;
 }
 
-function cannon(target: HttpTarget & { connections: number; seconds: number }): Promise<CannonResult> {
+/** `rate`: at most that many requests per second over all connections (autocannon's overallRate); none: as fast as answered. */
+function cannon(target: HttpTarget & { connections: number; seconds: number; rate?: number | undefined }): Promise<CannonResult> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
     const instance = autocannon(
@@ -40,6 +41,7 @@ function cannon(target: HttpTarget & { connections: number; seconds: number }): 
         connections: target.connections,
         duration: target.seconds,
         timeout: 10,
+        ...(target.rate ? { overallRate: target.rate } : {}),
       },
       (error, result) => {
         if (error) return reject(error);
