@@ -1,7 +1,6 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyIdOf } from '../src/store/cipher.js';
@@ -10,6 +9,7 @@ import { connectionAad, storageKey } from '../src/store/keys.js';
 import { MemoryTokenStore } from '../src/store/memory.js';
 import { RedisTokenStore } from '../src/store/redis.js';
 import { SqliteTokenStore } from '../src/store/sqlite.js';
+import { Database, type SqliteDatabase } from '../src/store/sqlite-driver.js';
 import type { SessionRecord, TokenRecord, TokenStore } from '../src/store/types.js';
 import { cipherFor, newKey, type RedisServer, startRedis, tempDir, until } from './vault-support.js';
 
@@ -31,7 +31,7 @@ interface Kind {
   };
 }
 
-function sqliteFile<T>(use: (db: Database.Database) => T): T {
+function sqliteFile<T>(use: (db: SqliteDatabase) => T): T {
   const db = new Database(join(dir.path, 'vault.db'));
   try {
     return use(db);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Listening, listen } from '../../demo/src/listen.js';
+import { Database } from '../src/store/sqlite-driver.js';
 import { INITIALIZE, MCP_HEADERS, TestBrowser } from './support.js';
 import {
   type BffProcess,

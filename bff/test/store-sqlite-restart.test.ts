@@ -2,10 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { unsealData } from 'iron-session';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET } from '../../demo/src/stack.js';
+import { Database } from '../src/store/sqlite-driver.js';
 import { INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 import {
   type BffProcess,

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import type { RecordCipher } from './cipher.js';
 import { StoreUnavailable } from './errors.js';
 import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
 import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
+import { Database, type SqliteDatabase } from './sqlite-driver.js';
 import type { LockFence, McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from './types.js';
 
 export interface SqliteStoreOptions {
@@ -75,7 +75,7 @@ interface ConnectionRow {
  * better-sqlite3 is synchronous; each statement is short and indexed.
  */
 export class SqliteTokenStore implements TokenStore {
-  private readonly db: Database.Database;
+  private readonly db: SqliteDatabase;
   private readonly sealer: Sealer;
   private readonly now: () => number;
   private readonly q: ReturnType<typeof prepare>;
@@ -356,7 +356,7 @@ export class SqliteTokenStore implements TokenStore {
   }
 }
 
-function prepare(db: Database.Database) {
+function prepare(db: SqliteDatabase) {
   const sessionLive = 'EXISTS (SELECT 1 FROM sessions WHERE key = ? AND expires_at > ? AND idle_expires_at > ?)';
   return {
     insertSession: db.prepare('INSERT INTO sessions (key, created_at, expires_at, idle_expires_at) VALUES (?, ?, ?, ?)'),
