@@ -175,10 +175,11 @@ async function main(): Promise<() => void> {
         const cpuUs = ((cpu() - cpuBefore) * 1000) / Math.max(1, r.requests);
         if (PROFILE && t.bff) {
           const to = await t.bff.call<number>('clock');
-          const w = windows.get(t.name) ?? { spans: [], requests: 0 };
+          const key = `${t.name}\u0000${connections}`;
+          const w = windows.get(key) ?? { spans: [], requests: 0 };
           w.spans.push([from, to]);
           w.requests += r.requests;
-          windows.set(t.name, w);
+          windows.set(key, w);
         }
         if (r.non2xx || r.errors) throw new Error(`${t.name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
         const key = `${connections}\u0000${t.name}`;
@@ -245,40 +246,59 @@ async function main(): Promise<() => void> {
   };
 }
 
-/** µs per call per frame for each setup, then where the last setup spends more than the one before it. */
-function printProfiles(targets: Target[], windows: Map<string, { spans: Array<[number, number]>; requests: number }>, profiles: Map<string, string>): void {
-  const perCall = new Map<string, { self: Map<string, number>; bff: Map<string, number>; busyUs: number }>();
+type Windows = Map<string, { spans: Array<[number, number]>; requests: number }>;
+
+/**
+ * µs per call per frame for each BFF setup over all concurrencies; then, for all of them and for each
+ * concurrency alone, where the last BFF setup spends more or less than the one before it.
+ */
+function printProfiles(targets: Target[], windows: Windows, profiles: Map<string, string>): void {
   const key = (f: Frame) => `${f.name} ${f.where}`;
-  for (const t of targets) {
-    const w = windows.get(t.name);
+  /** One setup's samples at these concurrencies, per call. */
+  const perCall = (t: Target, concurrencies: number[]) => {
+    const ws = concurrencies.map((c) => windows.get(`${t.name}\u0000${c}`)).filter((w) => w !== undefined);
     const file = profiles.get(t.variant);
-    if (!w || !file) continue;
-    const s = summarizeProfile(file, 400, w.spans);
-    const us = (ms: number) => (ms * 1000) / Math.max(1, w.requests);
-    const busyMs = (s.totalMs * s.busyPct) / 100;
-    perCall.set(t.name, {
+    if (ws.length === 0 || !file) return undefined;
+    const requests = ws.reduce((sum, w) => sum + w.requests, 0);
+    const s = summarizeProfile(file, 400, ws.flatMap((w) => w.spans));
+    const us = (ms: number) => (ms * 1000) / Math.max(1, requests);
+    return {
+      summary: s,
+      requests,
+      us,
       self: new Map(s.topSelf.map((f) => [key(f), us(f.ms)])),
       bff: new Map(s.topInclusiveBff.map((f) => [key(f), us(f.ms)])),
-      busyUs: us(busyMs),
-    });
-    console.log(`\nProfile, ${t.name}: ${us(busyMs).toFixed(0)} µs busy per call (${w.requests} calls). Top frames by self time, µs per call:`);
-    for (const f of s.topSelf.slice(0, 12)) console.log(`  ${us(f.ms).toFixed(1).padStart(6)}  ${f.name}  ${f.where}`);
+      busyUs: us((s.totalMs * s.busyPct) / 100),
+    };
+  };
+  const profiled = targets.filter((t) => t.bff);
+  for (const t of profiled) {
+    const p = perCall(t, CONCURRENCY);
+    if (!p) continue;
+    console.log(`\nProfile, ${t.name}: ${p.busyUs.toFixed(0)} µs busy per call (${p.requests} calls). Top frames by self time, µs per call:`);
+    for (const f of p.summary.topSelf.slice(0, 12)) console.log(`  ${p.us(f.ms).toFixed(1).padStart(6)}  ${f.name}  ${f.where}`);
     console.log('  BFF functions by total time, µs per call:');
-    for (const f of s.topInclusiveBff.slice(0, 10)) console.log(`  ${us(f.ms).toFixed(1).padStart(6)}  ${f.name}  ${f.where}`);
+    for (const f of p.summary.topInclusiveBff.slice(0, 10)) console.log(`  ${p.us(f.ms).toFixed(1).padStart(6)}  ${f.name}  ${f.where}`);
   }
-  const [a, b] = targets.filter((t) => t.bff).slice(-2);
-  const pa = a && perCall.get(a.name);
-  const pb = b && perCall.get(b.name);
-  if (!a || !b || !pa || !pb) return;
+  const [a, b] = profiled.slice(-2);
+  if (!a || !b) return;
   const diff = (x: Map<string, number>, y: Map<string, number>) =>
     [...new Set([...x.keys(), ...y.keys()])]
       .map((k) => [k, (y.get(k) ?? 0) - (x.get(k) ?? 0)] as const)
       .sort((p, q) => Math.abs(q[1]) - Math.abs(p[1]))
       .slice(0, 12);
-  console.log(`\n${b.name} − ${a.name}: ${(pb.busyUs - pa.busyUs).toFixed(1)} µs busy per call. Largest differences, µs per call (self time):`);
-  for (const [k, d] of diff(pa.self, pb.self)) console.log(`  ${`${d >= 0 ? '+' : ''}${d.toFixed(1)}`.padStart(6)}  ${k}`);
-  console.log('  BFF functions (total time):');
-  for (const [k, d] of diff(pa.bff, pb.bff)) console.log(`  ${`${d >= 0 ? '+' : ''}${d.toFixed(1)}`.padStart(6)}  ${k}`);
+  const signed = (d: number) => `${d >= 0 ? '+' : ''}${d.toFixed(1)}`.padStart(6);
+  for (const concurrencies of [CONCURRENCY, ...(CONCURRENCY.length > 1 ? CONCURRENCY.map((c) => [c]) : [])]) {
+    const [pa, pb] = [perCall(a, concurrencies), perCall(b, concurrencies)];
+    if (!pa || !pb) continue;
+    const scope = concurrencies.length === 1 ? `concurrency ${concurrencies[0]}` : `concurrency ${concurrencies.join(', ')} together`;
+    console.log(
+      `\n${b.name} − ${a.name}, ${scope}: ${pa.busyUs.toFixed(0)} → ${pb.busyUs.toFixed(0)} µs busy per call (${signed(pb.busyUs - pa.busyUs).trim()}). Largest differences, µs per call (self time):`,
+    );
+    for (const [k, d] of diff(pa.self, pb.self)) console.log(`  ${signed(d)}  ${k}`);
+    console.log('  BFF functions (total time):');
+    for (const [k, d] of diff(pa.bff, pb.bff)) console.log(`  ${signed(d)}  ${k}`);
+  }
 }
 
 async function cleanup(): Promise<void> {
