@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { TestBrowser } from '../bff/test/support.js';
 import { type Checkout, checkout } from './lib/checkout.js';
 import { CPU_LOAD, CPU_SERVERS, Child, freePort } from './lib/child.js';
-import { cpuTicks, processCpuMs, TICKS_PER_SECOND } from './lib/cpu.js';
+import { cpuTicks, processCpuMs, TICKS_PER_SECOND, threadCpuMs } from './lib/cpu.js';
 import { findNginx, type Nginx, startNginx } from './lib/nginx.js';
 import { type Frame, summarizeProfile } from './lib/profile.js';
 import { type Era, ERAS, LEGACY, MEASURED, MODERN } from './lib/requests.js';
@@ -70,6 +70,8 @@ interface Target {
 interface Run {
   rps: number;
   cpuUs: number;
+  /** The proxy's main thread alone (JavaScript and its syscalls; not V8's GC helpers, libuv's pool or the profiler). */
+  mainUs: number;
   p50: number;
 }
 
@@ -169,10 +171,12 @@ async function main(): Promise<() => void> {
     for (const connections of CONCURRENCY) {
       for (const t of order) {
         const cpu = () => t.pids().reduce((sum, pid) => sum + processCpuMs(pid), 0);
+        const main = () => t.pids().reduce((sum, pid) => sum + threadCpuMs(pid), 0);
         const from = PROFILE && t.bff ? await t.bff.call<number>('clock') : 0;
-        const cpuBefore = cpu();
+        const [cpuBefore, mainBefore] = [cpu(), main()];
         const r = await load.call<CannonResult>('cannon', { ...t.target, connections, seconds: SECONDS, rate: RATE });
         const cpuUs = ((cpu() - cpuBefore) * 1000) / Math.max(1, r.requests);
+        const mainUs = ((main() - mainBefore) * 1000) / Math.max(1, r.requests);
         if (PROFILE && t.bff) {
           const to = await t.bff.call<number>('clock');
           const key = `${t.name}\u0000${connections}`;
@@ -183,8 +187,8 @@ async function main(): Promise<() => void> {
         }
         if (r.non2xx || r.errors) throw new Error(`${t.name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
         const key = `${connections}\u0000${t.name}`;
-        runs.set(key, [...(runs.get(key) ?? []), { rps: r.rps, cpuUs, p50: r.p50 }]);
-        console.log(`round ${round} c=${connections} ${t.name}: ${r.rps.toFixed(0)} req/s, ${cpuUs.toFixed(0)} µs CPU/call`);
+        runs.set(key, [...(runs.get(key) ?? []), { rps: r.rps, cpuUs, mainUs, p50: r.p50 }]);
+        console.log(`round ${round} c=${connections} ${t.name}: ${r.rps.toFixed(0)} req/s, ${cpuUs.toFixed(0)} µs CPU/call (main thread ${mainUs.toFixed(0)})`);
       }
     }
     loads.push(loadavg()[0] ?? Number.NaN);
@@ -210,16 +214,18 @@ async function main(): Promise<() => void> {
     console.log(
       `\n${MODE.toUpperCase()}, ${ROUNDS} rounds of ${SECONDS} s${RATE ? ` at ${RATE} req/s` : ''}, medians${PROFILE ? ' (under --cpu-prof: BFF CPU inflated by the profiler)' : ''}:`,
     );
-    console.log('| concurrency | proxy | req/s | CPU µs/call | p50 ms |\n|---|---|---|---|---|');
+    console.log('| concurrency | proxy | req/s | CPU µs/call | main thread µs/call | p50 ms |\n|---|---|---|---|---|---|');
     for (const connections of CONCURRENCY) {
       for (const t of targets) {
         const r = runs.get(`${connections}\u0000${t.name}`) ?? [];
-        console.log(`| ${connections} | ${t.name} | ${m(r, (x) => x.rps).toFixed(0)} | ${m(r, (x) => x.cpuUs).toFixed(0)} | ${m(r, (x) => x.p50).toFixed(2)} |`);
+        console.log(
+          `| ${connections} | ${t.name} | ${m(r, (x) => x.rps).toFixed(0)} | ${m(r, (x) => x.cpuUs).toFixed(0)} | ${m(r, (x) => x.mainUs).toFixed(0)} | ${m(r, (x) => x.p50).toFixed(2)} |`,
+        );
       }
     }
     if (ERAS_MODE) {
       console.log(`\nProxy CPU per call, ${MODERN} / ${LEGACY} (target for the BFF ≤ ${ERA_TARGET.toFixed(2)}; nginx is the control):`);
-      console.log('| concurrency | proxy | ratio of medians | median of per-round ratios (min–max) | req/s ratio | |\n|---|---|---|---|---|---|');
+      console.log('| concurrency | proxy | ratio of medians | median of per-round ratios (min–max) | main thread: ratio of medians | req/s ratio | |\n|---|---|---|---|---|---|---|');
       for (const connections of CONCURRENCY) {
         for (const proxy of proxies) {
           const of = (era: Era) => runs.get(`${connections}\u0000${proxy}, ${era}`) ?? [];
@@ -228,9 +234,10 @@ async function main(): Promise<() => void> {
           // Paired by round: the two ran back to back, under the same background load.
           const perRound = modern.map((x, i) => x.cpuUs / (legacy[i]?.cpuUs ?? Number.NaN));
           const rps = m(modern, (x) => x.rps) / m(legacy, (x) => x.rps);
+          const main = m(modern, (x) => x.mainUs) / m(legacy, (x) => x.mainUs);
           const verdict = proxy === 'nginx' ? '(control)' : ratio <= ERA_TARGET ? '✅' : '❌';
           console.log(
-            `| ${connections} | ${proxy} | ${ratio.toFixed(3)} | ${median(perRound).toFixed(3)} (${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}) | ${rps.toFixed(3)} | ${verdict} |`,
+            `| ${connections} | ${proxy} | ${ratio.toFixed(3)} | ${median(perRound).toFixed(3)} (${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}) | ${main.toFixed(3)} | ${rps.toFixed(3)} | ${verdict} |`,
           );
         }
       }

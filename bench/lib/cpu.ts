@@ -15,6 +15,17 @@ export function processCpuMs(pid: number): number {
   }
 }
 
+/** CPU time of one thread of a process (its main thread when `tid` is the pid), in ms; NaN when it cannot be read. */
+export function threadCpuMs(pid: number, tid = pid): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / HZ;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** The ids of a process's direct children (nginx's worker under its master). */
 export function childPids(pid: number): number[] {
   const out: number[] = [];
