@@ -1,3 +1,4 @@
+import type { FirstLoad, LoadBytes } from './lib/firstload.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemorySample } from './lib/memory.js';
@@ -71,6 +72,7 @@ export interface BenchResults {
   storm?: { requests: number; refreshes: number; ms: number; statuses: Record<string, number> };
   profile?: { seconds: number; concurrency?: number; rps: number; file: string; summary: ProfileSummary };
   sessions?: SessionsResult[];
+  firstLoad?: FirstLoad;
 }
 
 const SETUP_LABEL: Record<Setup, string> = {
@@ -318,6 +320,7 @@ function markdown(results: BenchResults): string {
     }
     out.push('');
   }
+  if (results.firstLoad) out.push(...firstLoadSection(results.firstLoad));
   if (results.profile) {
     const p = results.profile;
     out.push('## Where the BFF\'s time goes');
@@ -349,6 +352,26 @@ function markdown(results: BenchResults): string {
   }
   out.push(...beforeAfter(results, readBefore()));
   return out.join('\n');
+}
+
+/** A new visitor's first page (empty cache), then the same page again in the same browser. */
+function firstLoadSection(f: FirstLoad): string[] {
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+  const row = (name: string, l: LoadBytes) =>
+    `| ${name} | ${l.requests} | ${l.fromCache} | ${kb(l.wireBytes)} | ${kb(l.bodyBytes)} | ${kb(l.jsWireBytes)} | ${kb(l.jsBodyBytes)} | ${Object.entries(l.encodings)
+      .map(([encoding, n]) => `${encoding} × ${n}`)
+      .join(', ')} |`;
+  return [
+    '## First load in the browser',
+    '',
+    `Chromium loading \`${f.url}\` from the BFF serving this tree's built SPA (\`pnpm build\`: hashed assets precompressed with brotli and gzip, immutable), signed out, counted by DevTools (\`encodedDataLength\`: response headers and bodies as they crossed the wire), then the same page again in the same browser. \`pnpm bench:first-load\` measures only this.`,
+    '',
+    '| load | responses | from cache | over the wire | bodies decompressed | JavaScript over the wire | JavaScript decompressed | content encodings |',
+    '|---|---|---|---|---|---|---|---|',
+    row('first (empty cache)', f.cold),
+    row('again (same browser)', f.warm),
+    '',
+  ];
 }
 
 /** The target of the 2026-07-28 call: no more BFF CPU than the 2025-11-25 one, within 10%. */

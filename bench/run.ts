@@ -7,6 +7,7 @@ import { TestBrowser } from '../bff/test/support.js';
 import { checkout } from './lib/checkout.js';
 import { CPU_LOAD, CPU_SERVERS, Child, freePort, pinned } from './lib/child.js';
 import { cpuTicks, processCpuMs, TICKS_PER_SECOND } from './lib/cpu.js';
+import { type FirstLoad, measureFirstLoad } from './lib/firstload.js';
 import { findNginx, type Nginx, startNginx } from './lib/nginx.js';
 import { summarizeProfile } from './lib/profile.js';
 import { type Era, LEGACY, MCP_HEADERS, MEASURED, MODERN } from './lib/requests.js';
@@ -20,7 +21,7 @@ import type { MemorySample } from './lib/memory.js';
  * `pnpm bench`: what the BFF costs per MCP call, next to the MCP server alone and nginx adding the same
  * Authorization header. Every server runs in its own process pinned to CPU_SERVERS; autocannon runs in
  * another process pinned to CPU_LOAD. Knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_SESSIONS (counts),
- * BENCH_SKIP (comma list of: throughput, modern, storm, sse, streams, profile, sessions), BENCH_BEFORE_REF (a git
+ * BENCH_SKIP (comma list of: throughput, modern, storm, sse, streams, profile, sessions, firstload), BENCH_BEFORE_REF (a git
  * commit whose BFF runs as "before the fixes"; 0 for none),
  * BENCH_TOKEN_STORE (memory, sqlite (default), or a redis:// URL), BENCH_PIN=0, BENCH_BFF_LOG=1,
  * BENCH_FLOOR (json16 (default), all, 0), BENCH_FLOOR_WEB=1 (two more bare proxies: node:http answered
@@ -440,6 +441,11 @@ async function main(): Promise<void> {
     }
   });
 
+  await section('firstload', async () => {
+    results.firstLoad = await firstLoad();
+    log(`first load: ${results.firstLoad.cold.wireBytes} bytes over the wire in ${results.firstLoad.cold.requests} responses`);
+  });
+
   const ticksEnd = cpuTicks();
   const wallS = (Date.now() - startedAt.getTime()) / 1000;
   results.machine.othersCores = (ticksEnd.machine - ticksStart.machine - (ticksEnd.ours - ticksStart.ours)) / TICKS_PER_SECOND / wallS;
@@ -452,7 +458,42 @@ async function main(): Promise<void> {
   log(`report: ${join(RESULTS_DIR, 'report.md')} (${wallS.toFixed(0)} s)`);
 }
 
-main().catch(async (error: unknown) => {
+/**
+ * The first page as a new visitor's browser loads it from the BFF serving this tree's SPA, built
+ * afresh (`pnpm build`: Vite, then the precompressed .br/.gz copies the BFF serves).
+ */
+export async function firstLoad(): Promise<FirstLoad> {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  execSync('pnpm build', { cwd: root, stdio: 'ignore' });
+  const [asPort, mcpPort, bffPort] = (await Promise.all(Array.from({ length: 3 }, freePort))) as [number, number, number];
+  const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
+  const servers: Child[] = [];
+  try {
+    servers.push(await Child.start('auth server', 'servers/auth.ts', { cpus: CPU_SERVERS, args: [String(asPort), mcpUrl, `http://localhost:${bffPort}/bff/callback/default`] }));
+    servers.push(await Child.start('mcp server', 'servers/mcp.ts', { cpus: CPU_SERVERS, args: [String(mcpPort), mcpUrl, `http://127.0.0.1:${asPort}`] }));
+    servers.push(
+      await Child.start('bff (SPA)', 'servers/bff.ts', {
+        cpus: CPU_SERVERS,
+        args: [String(bffPort), mcpUrl, 'memory'],
+        stdout: 'ignore',
+        env: { BENCH_STATIC_DIR: join(root, 'web/dist') },
+      }),
+    );
+    return await measureFirstLoad(`http://localhost:${bffPort}/`);
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+/** `tsx bench/run.ts --first-load`: measures only the first load and puts it into the committed results. */
+async function firstLoadOnly(): Promise<void> {
+  const results = JSON.parse(readFileSync(join(RESULTS_DIR, 'results.json'), 'utf8')) as BenchResults;
+  results.firstLoad = await firstLoad();
+  writeReport(RESULTS_DIR, results);
+  log(`first load: ${results.firstLoad.cold.wireBytes} bytes over the wire; report: ${join(RESULTS_DIR, 'report.md')}`);
+}
+
+(process.argv.includes('--first-load') ? firstLoadOnly() : main()).catch(async (error: unknown) => {
   console.error(error);
   await stopAll();
   process.exit(1);

@@ -14,6 +14,7 @@ import { gcAndMeasure } from '../lib/memory.js';
  * names, info-level request logs), configured for the demo stack, plus a control channel for the bench.
  * argv: port, MCP server URL, token store (memory, sqlite:<file>, redis://…).
  * BENCH_BFF_ROOT: another checkout's bff/ directory to run instead (the "before" of the fixes).
+ * BENCH_STATIC_DIR: the built SPA to serve as well (web/dist).
  */
 const [port, mcpUrl, tokenStore] = process.argv.slice(2) as [string, string, string];
 
@@ -41,6 +42,8 @@ const config = loadConfig({
   LOG_LEVEL: process.env.BENCH_BFF_LOG_LEVEL ?? 'info',
   TOKEN_STORE: tokenStore,
   TOKEN_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+  // The built SPA, for the first-load measurement (bench/lib/firstload.ts).
+  ...(process.env.BENCH_STATIC_DIR ? { STATIC_DIR: process.env.BENCH_STATIC_DIR } : {}),
 });
 const log = createLogger(config.logLevel);
 const store = await openTokenStore(config, log);
