@@ -69,7 +69,7 @@ export async function measureFirstLoad(url: string): Promise<FirstLoad> {
       s.mimeType = e.response.mimeType;
       const headers = Object.fromEntries(Object.entries(e.response.headers).map(([k, v]) => [k.toLowerCase(), String(v)]));
       s.encoding = headers['content-encoding'] ?? 'identity';
-      s.cached = Boolean(e.response.fromDiskCache);
+      s.cached ||= Boolean(e.response.fromDiskCache);
     });
     cdp.on('Network.dataReceived', (e) => {
       entry(e.requestId).body += e.dataLength;
