@@ -103,6 +103,25 @@ test('a subscribed resource updates live when it changes elsewhere', async ({ pa
   await switchSection(page, 'Log');
   await expect(page.getByRole('log', { name: 'Server notifications' })).toContainText('resources/updated');
   await expect(page.getByRole('log', { name: 'Server notifications' })).toContainText('demo://counter');
+
+  // The subscription outlives the resource's page: the tray lists it, and updates keep coming.
+  const tray = page.getByRole('complementary', { name: 'Live updates' });
+  await expect(tray.getByRole('link', { name: 'demo://counter' })).toBeVisible();
+  const bumper = await context.newPage();
+  await bumper.goto('/servers/default/tools/bump_counter');
+  await bumper.getByLabel('by', { exact: true }).fill('2');
+  await bumper.getByRole('button', { name: 'Run' }).click();
+  await expect(bumper.getByRole('region', { name: 'Result' })).toContainText(`The counter is now ${before + 5}.`);
+  await bumper.close();
+  await expect(tray).toContainText('(2 times)');
+
+  // Back on its page it is still on, with the latest contents; the tray stops it.
+  await tray.getByRole('link', { name: 'demo://counter' }).click();
+  await expect(page.getByRole('region', { name: 'Contents' })).toContainText(`Counter: ${before + 5}`);
+  await expect(page.getByRole('button', { name: 'Stop live updates', exact: true })).toBeVisible();
+  await tray.getByRole('button', { name: 'Stop live updates of demo://counter' }).click();
+  await expect(tray).toHaveCount(0);
+  await expect(page.getByRole('button', { name: 'Subscribe to updates' })).toBeVisible();
 });
 
 test('prompts: fill in arguments and see the messages', async ({ page }) => {

@@ -24,6 +24,7 @@ import { BffError, processErrorResponse } from './bff';
 import { dropPendingInput, personFor } from './inputRequests';
 import { type Connected, connectMcp, type Era, isEraMismatch, type McpClient, type RememberedEra, rootCause } from './mcp-connect';
 import { clearProblem, reportProblem } from './problems';
+import { addLive, clearLive, liveUris, noteUpdate, removeLive } from './liveUpdates';
 import { recordingFetch } from './protocolLog';
 import { noteServerName } from './serverNames';
 import { mcpUrl } from './urls';
@@ -146,6 +147,7 @@ function listenForNotifications(server: string, connection: Connection): void {
   });
   client.setNotificationHandler('notifications/resources/updated', ({ method, params }) => {
     recordActivity(server, { method, text: params.uri });
+    noteUpdate(server, params.uri);
     for (const listener of resourceListeners.get(server)?.get(params.uri) ?? []) listener();
   });
   const listChanged = (kind: ListKind, also?: ListKind) => (notification: { method: string }) => {
@@ -172,16 +174,16 @@ async function restoreSessionState(server: string, connection: Connection): Prom
     await syncListen(server, connection).catch(() => undefined);
     return;
   }
-  const uris = subscriptions.get(server) ?? new Set<string>();
+  const uris = liveUris(server);
   await Promise.allSettled([
     level && capabilities?.logging ? client.setLoggingLevel(level) : undefined,
-    ...(capabilities?.resources?.subscribe ? [...uris].map((uri) => client.subscribeResource({ uri })) : []),
+    ...(capabilities?.resources?.subscribe ? uris.map((uri) => client.subscribeResource({ uri })) : []),
   ]);
 }
 
 /** The 2026-07-28 filter for what this page wants to hear: list changes it can use, and subscriptions. */
 function listenFilter(server: string, capabilities: ServerCapabilities | undefined): SubscriptionFilter {
-  const uris = [...(subscriptions.get(server) ?? [])];
+  const uris = liveUris(server);
   return {
     ...(capabilities?.tools?.listChanged ? { toolsListChanged: true } : {}),
     ...(capabilities?.prompts?.listChanged ? { promptsListChanged: true } : {}),
@@ -223,7 +225,6 @@ async function syncListen(server: string, connection: Connection, relistens = 0)
 }
 
 const resourceListeners = new Map<string, Map<string, Set<() => void>>>();
-const subscriptions = new Map<string, Set<string>>();
 const logLevels = new Map<string, LogLevel>();
 const listListeners = new Set<(server: string, kind: ListKind) => void>();
 
@@ -250,24 +251,25 @@ export function watchLists(listener: (server: string, kind: ListKind) => void): 
   return () => listListeners.delete(listener);
 }
 
-/** Live updates of one resource, remembered so that a new connection subscribes again. */
+/**
+ * Live updates of one resource until the person stops them (leaving the resource's page does not),
+ * remembered so that a new connection subscribes again.
+ */
 export async function subscribeResource(server: string, uri: string): Promise<void> {
-  const set = getOrCreate(subscriptions, server, () => new Set<string>());
-  const had = set.has(uri);
-  set.add(uri);
+  const added = addLive(server, uri);
   try {
     await withConnection(server, async (connection) => {
       if (connection.era === 'modern') await syncListen(server, connection);
       else await connection.client.subscribeResource({ uri });
     });
   } catch (error) {
-    if (!had) set.delete(uri);
+    if (added) removeLive(server, uri);
     throw error;
   }
 }
 
 export async function unsubscribeResource(server: string, uri: string): Promise<void> {
-  subscriptions.get(server)?.delete(uri);
+  removeLive(server, uri);
   await withConnection(server, async (connection) => {
     if (connection.era === 'modern') await syncListen(server, connection);
     else await connection.client.unsubscribeResource({ uri });
@@ -456,7 +458,7 @@ export async function ping(server: string): Promise<{ ms: number; method: string
 export async function closeClient(server: string): Promise<void> {
   const entry = entries.get(server);
   entries.delete(server);
-  subscriptions.delete(server);
+  clearLive(server);
   logLevels.delete(server);
   dropPendingInput(server);
   if (!entry) return;
@@ -480,7 +482,7 @@ async function endConnection(entry: Entry): Promise<void> {
 export async function closeAllClients(): Promise<void> {
   const all = [...entries.values()];
   entries.clear();
-  subscriptions.clear();
+  clearLive();
   logLevels.clear();
   dropPendingInput();
   await Promise.allSettled(all.map(endConnection));

@@ -2,6 +2,7 @@ import { Link, Outlet, useNavigation } from 'react-router';
 import { homePath } from '../urls';
 import { Banners } from './Banners';
 import { CallsTray } from './CallsTray';
+import { LiveUpdatesTray } from './LiveUpdatesTray';
 import { lazy, Suspense } from 'react';
 import { usePendingInput } from '../inputRequests';
 
@@ -40,7 +41,10 @@ export function Layout() {
       <main id="main" className="main" tabIndex={-1} aria-busy={navigation.state === 'loading'}>
         <Outlet />
       </main>
-      <CallsTray />
+      <div className="trays">
+        <LiveUpdatesTray />
+        <CallsTray />
+      </div>
       <PendingInput />
       {navigation.state === 'loading' && (
         <p className="nav-progress" role="status">

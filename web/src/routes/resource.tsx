@@ -8,6 +8,7 @@ import { getResources, type ReadResourceResult, readResource } from '../calls';
 import { CallError } from '../components/CallError';
 import { BinaryView, fileNameOf, TextView } from '../components/Content';
 import { SectionErrorBoundary } from '../components/RouteError';
+import { useLiveSubscriptions } from '../liveUpdates';
 import { serverFacts, subscribeResource, unsubscribeResource, watchResource } from '../mcp';
 import { routeError } from './route-errors';
 import { loadConnection, rethrowForServer } from './session';
@@ -33,15 +34,18 @@ export async function loader({ params, request }: LoaderFunctionArgs) {
   };
 }
 
-type Watch = { state: 'off' } | { state: 'starting' } | { state: 'on'; updatedAt?: number } | { state: 'failed'; error: unknown };
+/** What the person asked for last, while it is under way or if it failed; otherwise the subscription's own state. */
+type Change = { state: 'idle' } | { state: 'starting' } | { state: 'stopping' } | { state: 'failed'; error: unknown; stopping: boolean };
 
 export function Component() {
   const loaded = useLoaderData<typeof loader>();
   const { server, uri } = loaded;
   const [result, setResult] = useState<ReadResourceResult>(loaded.result);
-  const [watch, setWatch] = useState<Watch>({ state: 'off' });
+  const [change, setChange] = useState<Change>({ state: 'idle' });
   const [readError, setReadError] = useState<unknown>();
-  const watching = watch.state === 'on';
+  // A subscription lasts until the person stops it, here or in the tray, wherever they go meanwhile.
+  const live = useLiveSubscriptions().find((s) => s.server === server && s.uri === uri);
+  const watching = live !== undefined;
 
   useEffect(() => setResult(loaded.result), [loaded.result]);
 
@@ -55,7 +59,6 @@ export function Component() {
           if (!current) return;
           setResult(next);
           setReadError(undefined);
-          setWatch({ state: 'on', updatedAt: Date.now() });
         })
         .catch((error: unknown) => current && setReadError(error));
     });
@@ -65,25 +68,18 @@ export function Component() {
     };
   }, [server, uri, watching]);
 
-  // Leaving the page ends the subscription.
-  useEffect(() => {
-    if (!watching) return;
-    return () => void unsubscribeResource(server, uri).catch(() => undefined);
-  }, [server, uri, watching]);
-
   async function toggle() {
-    if (watching) {
-      setWatch({ state: 'off' });
-      return;
-    }
-    setWatch({ state: 'starting' });
+    const stopping = watching;
+    setChange({ state: stopping ? 'stopping' : 'starting' });
     try {
-      await subscribeResource(server, uri);
-      setWatch({ state: 'on' });
+      if (stopping) await unsubscribeResource(server, uri);
+      else await subscribeResource(server, uri);
+      setChange({ state: 'idle' });
     } catch (error) {
-      setWatch({ state: 'failed', error });
+      setChange({ state: 'failed', error, stopping });
     }
   }
+  const busy = change.state === 'starting' || change.state === 'stopping';
 
   return (
     <article>
@@ -94,17 +90,21 @@ export function Component() {
       {loaded.description && <p className="muted">{loaded.description}</p>}
       {loaded.canSubscribe && (
         <div className="actions watch">
-          <button type="button" className={watching ? 'button-secondary' : undefined} disabled={watch.state === 'starting'} onClick={toggle}>
+          <button type="button" className={watching ? 'button-secondary' : undefined} disabled={busy} onClick={toggle}>
             {watching ? 'Stop live updates' : 'Subscribe to updates'}
           </button>
           <p role="status" className="muted">
-            {watch.state === 'starting' && 'Subscribing…'}
-            {watch.state === 'on' &&
-              (watch.updatedAt ? `Live: updated at ${new Date(watch.updatedAt).toLocaleTimeString()}.` : 'Live: waiting for changes.')}
+            {change.state === 'starting' && 'Subscribing…'}
+            {change.state === 'stopping' && 'Stopping…'}
+            {!busy &&
+              live &&
+              (live.updatedAt
+                ? `Live: updated at ${new Date(live.updatedAt).toLocaleTimeString()} (${live.updates} update${live.updates === 1 ? '' : 's'} since you subscribed). Stays on when you leave this page.`
+                : 'Live: waiting for changes. Stays on when you leave this page.')}
           </p>
         </div>
       )}
-      {watch.state === 'failed' && <CallError error={watch.error} what="Subscribing" />}
+      {change.state === 'failed' && <CallError error={change.error} what={change.stopping ? 'Stopping live updates' : 'Subscribing'} />}
       {readError !== undefined && <CallError error={readError} what="Reading the update" />}
       <section aria-labelledby="contents-heading" className="result">
         <h2 id="contents-heading">Contents</h2>
