@@ -199,10 +199,13 @@ export async function runToolTask(client: McpClient, options: RunTaskOptions): P
   try {
     while (!isTerminal(task.status)) {
       if (task.status === 'input_required' && !payload) void openPayload();
-      await waitForNext(pollDelay(task.pollInterval), signal, (resolve) => {
-        wake = resolve;
-      });
-      wake = undefined;
+      // A notification or the result that came while a request was in flight is not waited for again.
+      if (!notified && !(payload && payloadSettled)) {
+        await waitForNext(pollDelay(task.pollInterval), signal, (resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
       signal.throwIfAborted();
       if (payload && payloadSettled) {
         // The result came first, so the task has ended (tasks/result answers only then): one more

@@ -7,7 +7,7 @@ import type { CallToolResult, FetchLike, Tool } from '@modelcontextprotocol/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type Connected, connectMcp, type InputHandlers } from '../src/mcp-connect.js';
-import { runToolTask, TaskFailedError, TaskRequestError, type TaskView, taskUse } from '../src/toolTasks.js';
+import { MAX_POLL_MS, noteTaskStatus, runToolTask, TaskFailedError, TaskRequestError, type TaskView, taskUse } from '../src/toolTasks.js';
 
 /**
  * Task-based tools (MCP 2025-11-25 tasks) with the SPA's own client code against the reference
@@ -104,6 +104,20 @@ function textOf(result: CallToolResult): string {
   return result.content.map((block) => (block.type === 'text' ? block.text : '')).join('\n');
 }
 
+/** A fetch that answers the JSON-RPC requests named in `answers` itself, and sends the rest on. */
+function rewriting(answers: Record<string, (id: unknown, taskId: string) => unknown>): FetchLike {
+  return async (input, init) => {
+    const method = methodOf(init);
+    const rewrite = method ? answers[method] : undefined;
+    if (!rewrite || typeof init?.body !== 'string') return fetch(input, init);
+    const message = JSON.parse(init.body) as { id: unknown; params: { taskId: string } };
+    return new Response(JSON.stringify({ jsonrpc: '2.0', id: message.id, ...(rewrite(message.id, message.params.taskId) as object) }), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+}
+
 describe('which tools run as tasks', () => {
   it('a tool that requires a task runs as one where the server declares task-augmented tools/call, and cannot run where it does not', async () => {
     const connected = await connect();
@@ -192,6 +206,46 @@ describe('running a task', () => {
     }
   });
 
+  it('status notifications (as mcp.ts routes them) move the task on without waiting for the next poll', async () => {
+    const sent: string[] = [];
+    const now = new Date().toISOString();
+    // The one poll this test lets through says: come back in a minute (bounded to 30 s).
+    const slow = rewriting({
+      'tasks/get': (_id, taskId) => ({ result: { taskId, status: 'working', createdAt: now, lastUpdatedAt: now, ttl: 60_000, pollInterval: 60_000 } }),
+    });
+    const connected = await connect({
+      fetch: (input, init) => {
+        const method = methodOf(init);
+        if (method) sent.push(method);
+        return slow(input, init);
+      },
+    });
+    // What mcp.ts does with every notification nothing else handles.
+    connected.client.fallbackNotificationHandler = async ({ method, params }) => {
+      if (method === 'notifications/tasks/status') noteTaskStatus('everything', params);
+    };
+    try {
+      const tool = await researchTool(connected);
+      const seen: TaskView[] = [];
+      const started = Date.now();
+      const result = await runToolTask(connected.client, {
+        server: 'everything',
+        tool,
+        arguments: { topic: 'dunes' },
+        signal: new AbortController().signal,
+        onTask: (task) => seen.push(task),
+      });
+      expect(textOf(result)).toContain('Research Report: dunes');
+      // Four one-second stages; with polls 30 s apart only the notifications can be this quick.
+      expect(Date.now() - started).toBeLessThan(MAX_POLL_MS / 2);
+      expect(sent.filter((m) => m === 'tasks/get').length).toBeLessThanOrEqual(1);
+      expect(seen.map((t) => t.statusMessage)).toEqual(expect.arrayContaining(['Synthesizing findings...', 'Generating report...']));
+      expect(seen.at(-1)?.status).toBe('completed');
+    } finally {
+      await connected.client.close();
+    }
+  });
+
   it('cancelled by the person: tasks/cancel goes to the server, which then reports the task cancelled', async () => {
     const connected = await connect();
     try {
@@ -224,20 +278,6 @@ describe('running a task', () => {
 });
 
 describe('faults', () => {
-  /** A fetch that answers the JSON-RPC requests named in `answers` itself, and sends the rest on. */
-  function rewriting(answers: Record<string, (id: unknown, taskId: string) => unknown>): FetchLike {
-    return async (input, init) => {
-      const method = methodOf(init);
-      const rewrite = method ? answers[method] : undefined;
-      if (!rewrite || typeof init?.body !== 'string') return fetch(input, init);
-      const message = JSON.parse(init.body) as { id: unknown; params: { taskId: string } };
-      return new Response(JSON.stringify({ jsonrpc: '2.0', id: message.id, ...(rewrite(message.id, message.params.taskId) as object) }), {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-      });
-    };
-  }
-
   it('a tasks/get the server refuses ends the call with that error, naming the step', async () => {
     const connected = await connect({ fetch: rewriting({ 'tasks/get': () => ({ error: { code: -32603, message: 'task store unavailable' } }) }) });
     try {
