@@ -68,7 +68,8 @@ export function startCall(server: string, tool: Tool, args: Record<string, unkno
   let lastTask: TaskView | undefined;
   const onTask = (task: TaskView) => {
     // A new status or status message is progress; the same answer polled again is not.
-    if (task.status !== lastTask?.status || task.statusMessage !== lastTask?.statusMessage) timer.touch();
+    const changed = task.status !== lastTask?.status || task.statusMessage !== lastTask?.statusMessage;
+    if (changed && !controller.signal.aborted) timer.touch();
     lastTask = task;
     updateCall(id, { task });
   };
