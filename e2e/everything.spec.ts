@@ -1,7 +1,8 @@
 /**
  * The SPA against the reference MCP server, @modelcontextprotocol/server-everything, over Streamable
  * HTTP and with no authorization at all: the BFF forwards without a token (lazy login), and the SPA
- * lists and runs its tools, reads its resources and gets its prompts.
+ * lists and runs its tools (a task-based one too: completed, cancelled, and asking for input midway),
+ * reads its resources and gets its prompts.
  *
  * Its own servers, started here and stopped at the end, on loopback: the reference server through
  * its CLI (`streamableHttp`), and a BFF configured for it through MCP_SERVERS, serving the built SPA.
@@ -171,4 +172,56 @@ test('gets its prompts with arguments', async ({ page }) => {
   await expect(messages.getByRole('heading', { name: 'User' })).toBeVisible();
   await expect(messages).toContainText("What's weather in Paris?");
   await screenshot(page, 'everything-prompt');
+});
+
+test('a tool that requires a task runs as one: its status as it goes, the tray while the person is elsewhere, then its result', async ({ page }) => {
+  await page.goto('/servers/everything/tools/simulate-research-query');
+  await expect(page.getByRole('heading', { level: 1, name: 'simulate-research-query' })).toBeVisible();
+  // Never offered as a plain call: it simply runs as a task, and the page says so.
+  await expect(page.getByText('This tool runs as a task')).toBeVisible();
+  await expect(page.getByRole('checkbox', { name: 'Run as a task' })).toHaveCount(0);
+  await page.getByLabel('topic', { exact: true }).fill('tide pools');
+  await page.getByRole('button', { name: 'Run' }).click();
+  const status = page.getByRole('status', { name: 'Task status' });
+  await expect(status).toContainText('Working');
+  const tray = page.getByRole('complementary', { name: 'Tool calls' });
+  await expect(tray).toContainText('simulate-research-query on Everything reference server: running as a task');
+  await expect(status).toContainText(/Gathering sources|Analyzing content|Synthesizing findings/);
+
+  // The task goes on while the person is elsewhere (four one-second stages); the tray follows it.
+  await page.getByRole('navigation', { name: 'Server sections' }).getByRole('link', { name: 'Tools' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Tools' })).toBeVisible();
+  await expect(tray).toContainText('simulate-research-query on Everything reference server: finished');
+  await tray.getByRole('link', { name: 'simulate-research-query' }).click();
+
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('Research Report: tide pools');
+  await expect(status).toContainText('Completed');
+  await screenshot(page, 'everything-task');
+});
+
+test('a task the person cancels is cancelled on the server', async ({ page }) => {
+  await page.goto('/servers/everything/tools/simulate-research-query');
+  await page.getByLabel('topic', { exact: true }).fill('glaciers');
+  await page.getByRole('button', { name: 'Run' }).click();
+  const status = page.getByRole('status', { name: 'Task status' });
+  await expect(status).toContainText('Working');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByText('Cancelled.', { exact: true })).toBeVisible();
+  // What the server answered to tasks/cancel.
+  await expect(status).toContainText('Cancelled');
+  await expect(page.getByRole('region', { name: 'Result' })).toHaveCount(0);
+});
+
+test('a task that needs input asks the person in the middle, and goes on with the answer', async ({ page }) => {
+  await page.goto('/servers/everything/tools/simulate-research-query');
+  await page.getByLabel('topic', { exact: true }).fill('python');
+  await page.getByLabel('ambiguous', { exact: true }).check();
+  await page.getByRole('button', { name: 'Run' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Everything reference server asks for information' });
+  await expect(dialog).toContainText('could have multiple interpretations');
+  await expect(page.getByRole('status', { name: 'Task status' })).toContainText('Input required');
+  await dialog.getByLabel('interpretation', { exact: true }).selectOption({ label: 'Monty Python comedy group' });
+  await dialog.getByRole('button', { name: 'Send' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('Research Report: python (comedy)');
 });

@@ -27,6 +27,7 @@ import { clearProblem, reportProblem } from './problems';
 import { addLive, clearLive, liveUris, noteUpdate, removeLive } from './liveUpdates';
 import { recordingFetch } from './protocolLog';
 import { noteServerName } from './serverNames';
+import { noteTaskStatus } from './toolTasks';
 import { mcpUrl } from './urls';
 
 export { NoCommonProtocolError } from './mcp-connect';
@@ -161,6 +162,8 @@ function listenForNotifications(server: string, connection: Connection): void {
   client.setNotificationHandler('notifications/resources/list_changed', listChanged('resources', 'resourceTemplates'));
   client.fallbackNotificationHandler = async ({ method, params }) => {
     recordActivity(server, { method, text: params === undefined ? '' : describeData(params) });
+    // 2025-11-25 tasks: a status change saves the running task a poll (toolTasks.ts).
+    if (method === 'notifications/tasks/status') noteTaskStatus(server, params);
   };
 }
 

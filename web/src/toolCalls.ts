@@ -6,9 +6,12 @@
  * Each call has a timeout the person can change (default 60 s) that counts only the time nothing
  * happens: progress from the server starts it over, and it is paused while the server waits for the
  * person (a form, a page to open, a reply to write), so answering slowly never times a call out.
+ * A call run as a task (toolTasks.ts) also keeps the task's latest status here; a change of status
+ * counts as progress.
  */
 import type { CallToolResult, Progress } from '@modelcontextprotocol/client';
 import { useSyncExternalStore } from 'react';
+import type { TaskView } from './toolTasks';
 
 export const DEFAULT_TIMEOUT_SECONDS = 60;
 /** Finished calls kept for the tray, oldest dropped first. */
@@ -29,6 +32,9 @@ export interface ToolCall {
   state: CallState;
   /** The person has seen how it ended (on the tool's page, or dismissed it in the tray). */
   seen: boolean;
+  /** A call run as a task (2025-11-25 tasks): the task's latest state, once the server created it. */
+  asTask?: boolean;
+  task?: TaskView | undefined;
 }
 
 let nextId = 1;

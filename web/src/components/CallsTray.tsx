@@ -6,7 +6,8 @@ import { toolPath } from '../urls';
 function outcome(call: ToolCall): string {
   switch (call.state.phase) {
     case 'running':
-      return 'running';
+      // A task says how far it got: its status as the server last said it.
+      return call.task?.status === 'input_required' ? 'running, input required' : call.asTask ? 'running as a task' : 'running';
     case 'done':
       return call.state.result.isError ? 'finished with an error' : 'finished';
     case 'failed':

@@ -6,19 +6,22 @@ import { getTools } from '../calls';
 import { SectionErrorBoundary } from '../components/RouteError';
 import { ToolAnnotations } from '../components/ToolAnnotations';
 import { ToolRunner } from '../components/ToolRunner';
+import { serverFacts } from '../mcp';
+import { taskUse } from '../toolTasks';
 import { routeError } from './route-errors';
 import { loadConnection, rethrowForServer } from './session';
 
 export async function loader({ params, request }: LoaderFunctionArgs) {
   const connection = await loadConnection(request, params.server);
-  const tools = await getTools(connection.server).catch(rethrowForServer(connection));
+  const [tools, facts] = await Promise.all([getTools(connection.server), serverFacts(connection.server)]).catch(rethrowForServer(connection));
   const tool = tools.find((t) => t.name === params.tool);
   if (!tool) throw routeError(404, { message: `${connection.name} has no tool by this name.` });
-  return { server: connection.server, tool };
+  // Whether it runs as a task depends on the tool and on what the server declares.
+  return { server: connection.server, tool, taskMode: taskUse(tool, facts.capabilities) };
 }
 
 export function Component() {
-  const { server, tool } = useLoaderData<typeof loader>();
+  const { server, tool, taskMode } = useLoaderData<typeof loader>();
   const title = tool.title ?? tool.annotations?.title;
   return (
     <article className="tool">
@@ -33,7 +36,7 @@ export function Component() {
         </details>
       )}
       <h2 className="visually-hidden">Arguments</h2>
-      <ToolRunner key={`${server}\n${tool.name}`} server={server} tool={tool} />
+      <ToolRunner key={`${server}\n${tool.name}`} server={server} tool={tool} taskMode={taskMode} />
     </article>
   );
 }
