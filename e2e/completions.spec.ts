@@ -138,6 +138,36 @@ test.describe('2026-07-28', () => {
   });
 });
 
+test.describe('2026-07-28, a failing server', () => {
+  test('a failed completion is a quiet note under the field, and the form still works', async ({ page }) => {
+    await page.goto('/');
+    await signIn(page, 'alice');
+    await openSection(page, 'Prompts');
+    await page.getByRole('link', { name: 'code_review' }).click();
+    // A fault the demo server cannot show: its completion requests answered with a JSON-RPC error.
+    let refused = 0;
+    await page.route('**/mcp/default', async (route) => {
+      const body = route.request().postDataJSON() as { id?: number; method?: string } | null;
+      if (body?.method !== 'completion/complete') return route.fallback();
+      refused++;
+      await route.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify({ jsonrpc: '2.0', id: body.id, error: { code: -32603, message: 'The completion index is rebuilding' } }),
+      });
+    });
+    const language = page.getByRole('combobox', { name: 'language', exact: true });
+    await language.pressSequentially('Go');
+    await expect(page.getByText(/^No suggestions: .*The completion index is rebuilding/)).toBeVisible();
+    expect(refused).toBeGreaterThan(0);
+    await expect(language).toHaveAttribute('aria-expanded', 'false');
+    // Not an alert, and nothing blocks: the prompt is got as usual.
+    await expect(page.getByRole('alert')).toHaveCount(0);
+    await page.getByRole('textbox', { name: 'code', exact: true }).fill('x := 1');
+    await page.getByRole('button', { name: 'Get prompt' }).click();
+    await expect(page.getByRole('region', { name: 'Messages' })).toContainText('Please review this Go code');
+  });
+});
+
 test.describe('2025-11-25', () => {
   test.use({ baseURL: `http://localhost:${multiPorts.app}` });
 
