@@ -225,3 +225,31 @@ test('a task that needs input asks the person in the middle, and goes on with th
   await expect(dialog).toHaveCount(0);
   await expect(page.getByRole('region', { name: 'Result' })).toContainText('Research Report: python (comedy)');
 });
+
+test('suggests prompt arguments as the person types, the second narrowed by the first (completion/complete)', async ({ page }) => {
+  await page.goto('/servers/everything/prompts/completable-prompt');
+  await expect(page.getByRole('heading', { level: 1, name: 'completable-prompt' })).toBeVisible();
+  const department = page.getByRole('combobox', { name: 'department', exact: true });
+  await department.pressSequentially('S');
+  const departments = page.getByRole('listbox', { name: 'Suggestions for department' }).getByRole('option');
+  await expect(departments).toHaveText(['Sales', 'Support']);
+  await department.press('ArrowDown');
+  await department.press('ArrowDown');
+  await expect(departments.filter({ hasText: 'Support' })).toHaveAttribute('aria-selected', 'true');
+  await department.press('Enter');
+  await expect(department).toHaveValue('Support');
+  await expect(department).toHaveAttribute('aria-expanded', 'false');
+
+  // The server answers from the department sent as context.arguments: Support's people only.
+  const name = page.getByRole('combobox', { name: 'name', exact: true });
+  await name.focus();
+  await name.press('ArrowDown');
+  const names = page.getByRole('listbox', { name: 'Suggestions for name' }).getByRole('option');
+  await expect(names).toHaveText(['John', 'Kim', 'Lee']);
+  await expect(names.first()).toHaveAttribute('aria-selected', 'true');
+  await name.press('ArrowDown');
+  await name.press('Enter');
+  await expect(name).toHaveValue('Kim');
+  await page.getByRole('button', { name: 'Get prompt' }).click();
+  await expect(page.getByRole('region', { name: 'Messages' })).toContainText('Please promote Kim to the head of the Support team.');
+});

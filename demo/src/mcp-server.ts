@@ -52,6 +52,11 @@ export interface McpServerOptions {
    * session is missing), so a dual-era client falls back to initialize.
    */
   protocols?: McpProtocols;
+  /**
+   * Suggest prompt arguments and template variables (`completion/complete`) and declare the
+   * `completions` capability (default true); false makes a server that declares neither.
+   */
+  completions?: boolean;
 }
 
 export interface McpDemo {
@@ -104,7 +109,9 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
   const sessions = new Map<string, Session>();
   const received: McpDemo['received'] = [];
   const state = createDemoState();
-  const build = (era: ProtocolEra) => buildMcpServer({ era, origin: resourceUrl.origin, sessionCount: () => sessions.size, state });
+  const completions = options.completions ?? true;
+  const build = (era: ProtocolEra) =>
+    buildMcpServer({ era, origin: resourceUrl.origin, sessionCount: () => sessions.size, state, completions });
 
   // 2026-07-28: a fresh server per request, subscriptions/listen fed by the shared state's bus. Its own
   // legacy leg is off: 2025-11-25 traffic goes to the sessions below (or, modern only, is refused there).

@@ -16,6 +16,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { codeReviewArgs, weatherCompleters } from './mcp-completions.js';
 import { createRoundStateCodec, registerInputTools, type RoundState } from './mcp-input-tools.js';
 import { UrlConfirmations } from './url-confirmations.js';
 
@@ -93,6 +94,8 @@ export interface BuildOptions {
   /** Open 2025-11-25 sessions, for admin_report. */
   sessionCount: () => number;
   state: DemoState;
+  /** Suggest prompt arguments and template variables (`completion/complete`) and declare it; default true. */
+  completions?: boolean;
 }
 
 /** initialize negotiates only these; 2026-07-28 is served per request by the modern path. */
@@ -184,11 +187,6 @@ const emitLogsInput = z.object({
 const bumpInput = z.object({ by: z.number().int().min(-100).max(100).default(1).describe('How much to add') });
 const noteInput = z.object({ text: z.string().min(1).max(500).describe('What the note says') });
 const greetingArgs = z.object({ name: z.string().describe('Who to greet') });
-const codeReviewArgs = z.object({
-  language: z.string().describe('Programming language of the code'),
-  code: z.string().describe('The code to review'),
-  focus: z.string().optional().describe('What to look at most (optional)'),
-});
 
 function identity(authInfo: AuthInfo | undefined) {
   const sub = typeof authInfo?.extra?.sub === 'string' ? authInfo.extra.sub : '';
@@ -220,10 +218,11 @@ function envelopeOf(ctx: ServerContext): Record<string, unknown> | undefined {
 
 export function buildMcpServer(options: BuildOptions): McpServer {
   const { era, state } = options;
+  const completions = options.completions ?? true;
   const server = new McpServer(
     { name: 'demo-mcp-server', version: '1.1.0' },
     {
-      capabilities: { logging: {}, resources: { subscribe: true, listChanged: true }, completions: {} },
+      capabilities: { logging: {}, resources: { subscribe: true, listChanged: true }, ...(completions ? { completions: {} } : {}) },
       instructions:
         'A demo server: try create_event for a nested form, slow_task to cancel, demo://counter to subscribe, and ask_profile or plan_trip to be asked for input.',
       requestState: { verify: (value, ctx) => state.requestStates.verify(value, ctx) },
@@ -321,7 +320,7 @@ export function buildMcpServer(options: BuildOptions): McpServer {
 }
 
 /** The tools, resources and prompts that show each kind of content and argument a client must handle. */
-function registerShowcase(server: McpServer, { era, state }: BuildOptions): void {
+function registerShowcase(server: McpServer, { era, state, completions = true }: BuildOptions): void {
   server.registerTool(
     'create_event',
     {
@@ -497,10 +496,7 @@ function registerShowcase(server: McpServer, { era, state }: BuildOptions): void
 
   server.registerResource(
     'weather',
-    new ResourceTemplate('demo://weather/{city}/{day}', {
-      list: undefined,
-      complete: { day: () => ['today', 'tomorrow'] },
-    }),
+    new ResourceTemplate('demo://weather/{city}/{day}', { list: undefined, ...weatherCompleters(completions) }),
     { title: 'Weather', description: 'A made-up forecast for a city and a day.', mimeType: 'text/plain' },
     async (uri, { city, day }) => ({
       contents: [{ uri: uri.href, mimeType: 'text/plain', text: `Weather in ${String(city)} ${String(day)}: sunny, 21 °C.` }],
@@ -529,7 +525,7 @@ function registerShowcase(server: McpServer, { era, state }: BuildOptions): void
 
   server.registerPrompt(
     'code_review',
-    { title: 'Code review', description: 'Asks for a review of a piece of code, with an optional focus.', argsSchema: codeReviewArgs },
+    { title: 'Code review', description: 'Asks for a review of a piece of code, with an optional focus.', argsSchema: codeReviewArgs(completions) },
     ({ language, code, focus }) => ({
       description: `Review of ${language} code`,
       messages: [

@@ -41,13 +41,16 @@ export interface StackOptions {
   outboundFetch?: typeof fetch;
   /**
    * Also start a second MCP server ("notes") behind its own authorization server, with no
-   * pre-registered client: the BFF registers itself there (RFC 7591).
+   * pre-registered client: the BFF registers itself there (RFC 7591). It offers no completions (and
+   * declares none), so a client can be seen not to ask a server that never said it could answer.
    */
   secondServer?: boolean;
   secondAsPort?: number;
   secondMcpPort?: number;
   /** Which MCP protocol eras the demo MCP servers (both, when there are two) speak; default both. */
   mcpProtocols?: McpProtocols;
+  /** Whether the (first) demo MCP server offers completions and declares them; default true. */
+  mcpCompletions?: boolean;
 }
 
 export interface Stack {
@@ -89,7 +92,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
   });
   asListener.handle(as.handler);
-  const mcp = createMcpServer({ resource: mcpUrl, issuer, protocols: options.mcpProtocols });
+  const mcp = createMcpServer({ resource: mcpUrl, issuer, protocols: options.mcpProtocols, completions: options.mcpCompletions ?? true });
   mcpListener.handle(mcp.handler);
 
   let second: Stack['second'];
@@ -106,7 +109,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
     });
     as2Listener.handle(as2.handler);
-    const mcp2 = createMcpServer({ resource: mcpUrl2, issuer: issuer2, protocols: options.mcpProtocols });
+    const mcp2 = createMcpServer({ resource: mcpUrl2, issuer: issuer2, protocols: options.mcpProtocols, completions: false });
     mcp2Listener.handle(mcp2.handler);
     second = { issuer: issuer2, mcpUrl: mcpUrl2, as: as2, mcp: mcp2 };
     closeSecond.push(() => mcp2.close().then(() => mcp2Listener.close()), () => as2Listener.close());

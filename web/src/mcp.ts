@@ -445,6 +445,15 @@ export function serverFacts(server: string): Promise<ServerFacts> {
 }
 
 /**
+ * The capabilities of the server's connection if one is open now, without a request (undefined when
+ * there is none yet): lets a page draw the right controls at once, before serverFacts answers.
+ */
+export function currentCapabilities(server: string): ServerCapabilities | undefined {
+  const connection = entries.get(server)?.connection;
+  return connection && !connection.closed ? connection.client.getServerCapabilities() : undefined;
+}
+
+/**
  * The milliseconds a round trip takes the whole way (page, BFF, MCP server and back): `ping` on a
  * 2025-11-25 connection; 2026-07-28 has no ping, so there the cheapest request, `server/discover`.
  */

@@ -1,5 +1,7 @@
 import { type FormEvent, type ReactNode, useRef, useState } from 'react';
+import type { Completer } from '../completions';
 import { checkAgainstSchema, type Field, type FormObject, type FormValue, initialValues, type Path, pathKey, setIn, toArguments } from '../schemaForm';
+import { CompletionProvider } from './CompletionInput';
 import { SchemaFields } from './SchemaField';
 
 interface Props {
@@ -15,13 +17,15 @@ interface Props {
   /** More buttons next to the submit button (Cancel). */
   children?: ReactNode;
   className?: string;
+  /** Suggests values for the top-level text fields as the person types (prompt arguments, template variables). */
+  completer?: Completer | undefined;
 }
 
 /**
  * A form generated from fields; checks the values before handing over the arguments, and says what is
  * wrong next to each field (and how many problems, at the top) instead of sending.
  */
-export function ArgumentsForm({ fields, schema, submitLabel, busy = false, emptyText, onSubmit, children, className }: Props) {
+export function ArgumentsForm({ fields, schema, submitLabel, busy = false, emptyText, onSubmit, children, className, completer }: Props) {
   const [values, setValues] = useState<FormObject>(() => initialValues(fields));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const formRef = useRef<HTMLFormElement>(null);
@@ -60,7 +64,9 @@ export function ArgumentsForm({ fields, schema, submitLabel, busy = false, empty
         </p>
       )}
       {fields.length === 0 && <p className="muted">{emptyText}</p>}
-      <SchemaFields fields={fields} values={values} path={[]} errors={errors} onChange={onChange} />
+      <CompletionProvider completer={completer} values={values}>
+        <SchemaFields fields={fields} values={values} path={[]} errors={errors} onChange={onChange} />
+      </CompletionProvider>
       <div className="actions">
         <button type="submit" disabled={busy}>
           {submitLabel}

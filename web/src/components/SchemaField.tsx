@@ -1,5 +1,6 @@
 import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
 import { type Field, type FormObject, type FormValue, newItem, type Path, pathKey, type SchemaNode } from '../schemaForm';
+import { CompletionInput, useFieldCompletion } from './CompletionInput';
 
 interface Shared {
   errors: Record<string, string>;
@@ -196,6 +197,7 @@ function ScalarInput({ label, required, schema, value, path, errors, onChange, o
   } as const;
   const text = typeof value === 'string' ? value : '';
   const set = (next: FormValue) => onChange(path, next);
+  const completion = useFieldCompletion(path);
 
   let control: ReactNode;
   switch (schema.kind) {
@@ -238,6 +240,14 @@ function ScalarInput({ label, required, schema, value, path, errors, onChange, o
       const long = schema.kind === 'text' && (schema.maxLength === undefined || schema.maxLength > 200) && /text|body|content|code|prompt/i.test(label);
       control = long ? (
         <textarea {...common} rows={4} value={text} onChange={(e) => set(e.target.value)} />
+      ) : completion && !format ? (
+        <CompletionInput
+          {...common}
+          field={completion}
+          maxLength={schema.kind === 'text' ? schema.maxLength : undefined}
+          value={text}
+          onValueChange={set}
+        />
       ) : (
         <input
           {...common}

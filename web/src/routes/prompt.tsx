@@ -6,6 +6,7 @@ import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
 import { type GetPromptResult, getPrompt, getPrompts } from '../calls';
 import { ArgumentsForm } from '../components/ArgumentsForm';
 import { CallError } from '../components/CallError';
+import { useCompleter } from '../components/CompletionInput';
 import { ContentView } from '../components/Content';
 import { SectionErrorBoundary } from '../components/RouteError';
 import { stringFields } from '../schemaForm';
@@ -26,6 +27,7 @@ export function Component() {
   const { server, prompt } = useLoaderData<typeof loader>();
   const fields = useMemo(() => stringFields(prompt.arguments ?? []), [prompt.arguments]);
   const [state, setState] = useState<State>({ phase: 'idle' });
+  const completer = useCompleter(server, { type: 'ref/prompt', name: prompt.name });
 
   async function get(args: Record<string, unknown>) {
     setState({ phase: 'loading' });
@@ -49,6 +51,7 @@ export function Component() {
         busy={state.phase === 'loading'}
         emptyText="This prompt takes no arguments."
         onSubmit={get}
+        completer={completer}
       />
       {state.phase === 'loading' && (
         <p role="status" className="muted">

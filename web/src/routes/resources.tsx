@@ -8,6 +8,7 @@ import { Link, type LoaderFunctionArgs, useLoaderData, useNavigate } from 'react
 import { getResources, getResourceTemplates, type ResourceTemplate } from '../calls';
 import { BffError } from '../bff';
 import { ArgumentsForm } from '../components/ArgumentsForm';
+import { useCompleter } from '../components/CompletionInput';
 import { SectionErrorBoundary } from '../components/RouteError';
 import { stringFields } from '../schemaForm';
 import { resourcePath } from '../urls';
@@ -86,6 +87,7 @@ function TemplateForm({ server, template }: { server: string; template: Resource
   const headingId = useId();
   const navigate = useNavigate();
   const [error, setError] = useState<string>();
+  const completer = useCompleter(server, { type: 'ref/resource', uri: template.uriTemplate });
   const parsed = useMemo(() => {
     try {
       return new UriTemplate(template.uriTemplate);
@@ -111,6 +113,7 @@ function TemplateForm({ server, template }: { server: string; template: Resource
           fields={fields}
           submitLabel="Read"
           emptyText="This template has no parameters."
+          completer={completer}
           onSubmit={(args) => {
             try {
               navigate(resourcePath(server, parsed.expand(args as Record<string, string>)));
