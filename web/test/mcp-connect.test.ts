@@ -152,7 +152,8 @@ describe.each(['both', '2025-11-25'] as const)('input requests, server speaking 
       async elicit(params) {
         seen.push(params.mode === 'url' ? 'url' : params.message);
         round++;
-        return { action: 'accept', content: round === 1 ? { kind: 'city' } : { city: 'Kyoto' } };
+        const content: Record<string, string> = round === 1 ? { kind: 'city' } : { city: 'Kyoto' };
+        return { action: 'accept', content };
       },
     };
     const connected = await connect(mode, 'auto', input);

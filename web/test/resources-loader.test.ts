@@ -75,7 +75,7 @@ describe('a server without resources/templates/list', () => {
       params: { server: 'default' },
       request: new Request(`${app.origin}/servers/default/resources`),
       context: {},
-    } as Parameters<typeof loader>[0])) as Awaited<ReturnType<typeof loader>>;
+    } as unknown as Parameters<typeof loader>[0])) as Awaited<ReturnType<typeof loader>>;
     expect(data.resources.map((r) => r.uri)).toEqual(['demo://one']);
     expect(data.resourcesError).toBeUndefined();
     expect(data.templates).toEqual([]);
