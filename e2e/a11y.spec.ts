@@ -66,10 +66,21 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await expect(page.getByRole('link', { name: 'Download swatch.png' })).toBeVisible();
       await expectAccessible(page, 'an image resource');
 
+      // A subscription left on: the Live updates tray follows the person.
+      await switchSection(page, 'Resources');
+      await page.getByRole('link', { name: 'Counter' }).click();
+      await page.getByRole('button', { name: 'Subscribe to updates' }).click();
+      await expect(page.getByRole('complementary', { name: 'Live updates' })).toBeVisible();
+
       await switchSection(page, 'Prompts');
-      await expectAccessible(page, 'prompts list');
+      await expectAccessible(page, 'prompts list, with the live updates tray');
       await page.getByRole('link', { name: 'code_review' }).click();
-      await page.getByLabel('language', { exact: true }).fill('TypeScript');
+      // Suggestions as the person types: the combobox and its listbox, open.
+      const language = page.getByRole('combobox', { name: 'language', exact: true });
+      await language.pressSequentially('Ty');
+      await expect(page.getByRole('listbox', { name: 'Suggestions for language' })).toBeVisible();
+      await expectAccessible(page, 'prompt form with suggestions open');
+      await language.fill('TypeScript');
       await page.getByLabel('code', { exact: true }).fill('const answer = 42;');
       await page.getByRole('button', { name: 'Get prompt' }).click();
       await expect(page.getByRole('region', { name: 'Messages' })).toContainText('const answer = 42;');
