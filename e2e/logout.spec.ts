@@ -1,5 +1,6 @@
 /**
- * Logging out, and signing out at the authorization server too (OpenID Connect RP-Initiated Logout).
+ * Logging out, and signing out at the authorization server too (OpenID Connect RP-Initiated Logout);
+ * and a form in progress that survives the session ending and the Reconnect that follows.
  */
 import { ports } from '../playwright.config.js';
 import { asOrigin, expect, signIn, test } from './fixtures.js';
@@ -61,4 +62,62 @@ test('a plain log out keeps today’s behaviour: the sign-in at the authorizatio
   await expect(page.getByLabel('Password')).toHaveCount(0);
   await page.getByRole('button', { name: 'Allow' }).click();
   await expect(page.getByText('Signed in as alice')).toBeVisible();
+});
+
+test('the session ends while a tool form is filled in: after Reconnect it is still filled in', async ({ page }) => {
+  await page.goto('/');
+  await signIn(page, 'alice');
+  await page.goto('/servers/default/tools/create_event');
+  await expect(page.getByRole('heading', { level: 1, name: 'create_event' })).toBeVisible();
+  const toolUrl = page.url();
+  await page.getByLabel('title', { exact: true }).fill('Harbour walk');
+  const location = page.getByRole('group', { name: 'location' });
+  await location.getByLabel('city', { exact: true }).fill('Lisbon');
+  await page.getByRole('button', { name: 'Add to attendees' }).click();
+  await page.getByRole('group', { name: 'attendees item 1' }).getByLabel('name', { exact: true }).fill('Ada');
+  await page.getByLabel('priority', { exact: true }).selectOption('high');
+  await page.getByLabel('remind', { exact: true }).uncheck();
+
+  // The session ends behind the page's back (logout from another tab).
+  await page.request.post('/bff/logout', { headers: { 'X-CSRF': '1' } });
+  await page.getByRole('button', { name: 'Run' }).click();
+  const banner = page.getByRole('alert').filter({ hasText: 'Your session has ended.' });
+  await banner.getByRole('link', { name: 'Reconnect' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(toolUrl);
+
+  await expect(page.getByText('Filled in as you left it.')).toBeVisible();
+  await expect(page.getByLabel('title', { exact: true })).toHaveValue('Harbour walk');
+  await expect(page.getByRole('group', { name: 'location' }).getByLabel('city', { exact: true })).toHaveValue('Lisbon');
+  await expect(page.getByRole('group', { name: 'attendees item 1' }).getByLabel('name', { exact: true })).toHaveValue('Ada');
+  await expect(page.getByLabel('priority', { exact: true }).locator('option:checked')).toHaveText('high');
+  await expect(page.getByLabel('remind', { exact: true })).not.toBeChecked();
+
+  // A successful call ends the draft: the next visit starts from the defaults.
+  await page.getByRole('button', { name: 'Run' }).click();
+  await expect(page.getByRole('region', { name: 'Result' })).toContainText('Harbour walk');
+  await page.reload();
+  await expect(page.getByLabel('title', { exact: true })).toHaveValue('');
+  await expect(page.getByText('Filled in as you left it.')).toHaveCount(0);
+});
+
+test('the session ends while a prompt form is filled in: after Reconnect it is still filled in', async ({ page }) => {
+  await page.goto('/');
+  await signIn(page, 'alice');
+  await page.goto('/servers/default/prompts/code_review');
+  await expect(page.getByRole('heading', { level: 1, name: 'code_review' })).toBeVisible();
+  const promptUrl = page.url();
+  await page.getByLabel('language', { exact: true }).fill('Rust');
+  await page.getByLabel('code', { exact: true }).fill('fn main() {}');
+
+  await page.request.post('/bff/logout', { headers: { 'X-CSRF': '1' } });
+  await page.getByRole('button', { name: 'Get prompt' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Your session has ended.' }).getByRole('link', { name: 'Reconnect' }).click();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(promptUrl);
+
+  await expect(page.getByLabel('language', { exact: true })).toHaveValue('Rust');
+  await expect(page.getByLabel('code', { exact: true })).toHaveValue('fn main() {}');
+  await page.getByRole('button', { name: 'Get prompt' }).click();
+  await expect(page.getByRole('heading', { name: 'Messages' })).toBeVisible();
 });

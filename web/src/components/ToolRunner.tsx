@@ -1,6 +1,7 @@
 import type { Progress } from '@modelcontextprotocol/client';
 import { useEffect, useId, useMemo, useState } from 'react';
 import type { Tool } from '../calls';
+import { useToolDraft } from '../drafts';
 import { fieldsOf } from '../schemaForm';
 import { startCall } from '../runCall';
 import { cancelCall, DEFAULT_TIMEOUT_SECONDS, markSeen, useLatestCall } from '../toolCalls';
@@ -26,6 +27,7 @@ export function ToolRunner({ server, tool }: { server: string; tool: Tool }) {
   const [timeout, setTimeoutText] = useState(String(chosenTimeouts.get(timeoutKey) ?? DEFAULT_TIMEOUT_SECONDS));
   const [timeoutError, setTimeoutError] = useState<string>();
   const timeoutId = useId();
+  const draftKey = useToolDraft(server, tool.name, call?.state.phase === 'done' && !call.state.result.isError ? call.startedAt : undefined);
 
   // An outcome shown here has been seen: the tray stops pointing at it.
   useEffect(() => {
@@ -47,7 +49,7 @@ export function ToolRunner({ server, tool }: { server: string; tool: Tool }) {
   const running = state?.phase === 'running';
   return (
     <>
-      <ArgumentsForm fields={fields} schema={tool.inputSchema} submitLabel="Run" busy={running} emptyText="This tool takes no arguments." onSubmit={run}>
+      <ArgumentsForm fields={fields} schema={tool.inputSchema} submitLabel="Run" busy={running} emptyText="This tool takes no arguments." onSubmit={run} draftKey={draftKey}>
         {running && call && (
           <button type="button" className="button-secondary" onClick={() => cancelCall(call.id)}>
             Cancel

@@ -7,6 +7,7 @@ import { type GetPromptResult, getPrompt, getPrompts } from '../calls';
 import { ArgumentsForm } from '../components/ArgumentsForm';
 import { CallError } from '../components/CallError';
 import { ContentView } from '../components/Content';
+import { clearDraft, promptDraftKey } from '../drafts';
 import { SectionErrorBoundary } from '../components/RouteError';
 import { stringFields } from '../schemaForm';
 import { routeError } from './route-errors';
@@ -26,11 +27,14 @@ export function Component() {
   const { server, prompt } = useLoaderData<typeof loader>();
   const fields = useMemo(() => stringFields(prompt.arguments ?? []), [prompt.arguments]);
   const [state, setState] = useState<State>({ phase: 'idle' });
+  const draftKey = promptDraftKey(server, prompt.name);
 
   async function get(args: Record<string, unknown>) {
     setState({ phase: 'loading' });
+    const startedAt = Date.now();
     try {
       setState({ phase: 'done', result: await getPrompt(server, prompt.name, args as Record<string, string>) });
+      clearDraft(draftKey, startedAt);
     } catch (error) {
       setState({ phase: 'failed', error });
     }
@@ -43,7 +47,8 @@ export function Component() {
       {prompt.description && <p>{prompt.description}</p>}
       <h2 className="visually-hidden">Arguments</h2>
       <ArgumentsForm
-        key={prompt.name}
+        key={draftKey}
+        draftKey={draftKey}
         fields={fields}
         submitLabel="Get prompt"
         busy={state.phase === 'loading'}
