@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CookieJar } from '../../demo/src/cookie-jar.js';
 import { loginThroughForms } from '../../demo/src/login-driver.js';
 import { type Stack, startStack } from '../../demo/src/stack.js';
-import { TestBrowser } from './support.js';
+import { expireSoon, grants, TestBrowser } from './support.js';
 
 /**
  * Logging out, then signing out at the authorization server too (OpenID Connect RP-Initiated Logout
@@ -223,6 +223,34 @@ describe('logout after an OpenID Connect login', () => {
     const back = await answerSignOut(page, browser.asJar);
     expect(logoutOutcome(await browser.request(back.pathname + back.search, { csrf: false }))).toBe('signed_out');
     expect(await connectPage(browser)).toBe('password');
+  });
+});
+
+describe('refresh after an OpenID Connect login', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: { OAUTH_SCOPES: 'openid mcp:tools' } });
+  });
+  afterAll(() => stack.close());
+
+  it('refreshes as before, and the connection keeps an ID token for the sign-out', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await browser.login();
+    const sid = await browser.sessionId();
+    const first = (await stack.store.getConnection(sid, 'default'))?.idToken;
+    expect(first).toBeDefined();
+    await expireSoon(stack, sid);
+    const refreshes = grants(stack, 'refresh_token');
+    const client = await browser.mcpClient();
+    await client.listTools();
+    await client.close();
+    expect(grants(stack, 'refresh_token')).toBe(refreshes + 1);
+    const after = await stack.store.getConnection(sid, 'default');
+    expect(after?.generation).toBeGreaterThan(0);
+    const idToken = after?.idToken ?? '';
+    expect(idToken).toMatch(/^eyJ/);
+    const claims = JSON.parse(Buffer.from(idToken.split('.')[1] as string, 'base64url').toString());
+    expect(claims).toMatchObject({ sub: 'alice', aud: 'mcp-bff-demo' });
   });
 });
 
