@@ -2,7 +2,7 @@
  * Logging out, and signing out at the authorization server too (OpenID Connect RP-Initiated Logout);
  * and a form in progress that survives the session ending and the Reconnect that follows.
  */
-import { ports } from '../playwright.config.js';
+import { multiPorts, ports } from '../playwright.config.js';
 import { asOrigin, expect, signIn, test } from './fixtures.js';
 
 test.beforeEach(async ({ noPageProblems: _ }) => {});
@@ -62,6 +62,39 @@ test('a plain log out keeps today’s behaviour: the sign-in at the authorizatio
   await expect(page.getByLabel('Password')).toHaveCount(0);
   await page.getByRole('button', { name: 'Allow' }).click();
   await expect(page.getByText('Signed in as alice')).toBeVisible();
+});
+
+test.describe('signed in at two authorization servers', () => {
+  test.use({ baseURL: `http://localhost:${multiPorts.app}` });
+
+  test('the person chooses the one to sign out at, and the page says the other is signed out of on its own site', async ({ page }) => {
+    await page.goto('/');
+    const first = page.getByRole('region', { name: 'Demo MCP server', exact: true });
+    const second = page.getByRole('region', { name: 'Second demo MCP server', exact: true });
+    for (const region of [first, second]) {
+      await region.getByRole('link', { name: 'Connect' }).click();
+      await page.getByLabel('Username').fill('alice');
+      await page.getByLabel('Password').fill('alice-demo-password');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await expect(region.getByText('Connected', { exact: true })).toBeVisible();
+    }
+    await page.getByRole('button', { name: 'Log out' }).click();
+    const offer = page.getByRole('region', { name: 'You are logged out' });
+    await expect(offer).toContainText('You can sign out at one of them from here; sign out at the others on their own sites.');
+    await expect(offer.getByRole('link', { name: /^Sign out at / })).toHaveCount(2);
+    await expect(offer).toContainText('for Second demo MCP server');
+    await offer.getByRole('link', { name: `Sign out at 127.0.0.1:${multiPorts.secondAs}` }).click();
+    await expect(page).toHaveURL(new RegExp(`^http://127\\.0\\.0\\.1:${multiPorts.secondAs}/session/end`));
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await expect(page).toHaveURL(/\?logout=signed_out$/);
+
+    // (Both demo authorization servers are on 127.0.0.1, and cookies do not tell ports apart: their
+    // sign-in cookies replace each other, so only the chosen one's outcome can be shown here.)
+    await second.getByRole('link', { name: 'Connect' }).click();
+    await expect(page).toHaveURL(new RegExp(`^http://127\\.0\\.0\\.1:${multiPorts.secondAs}/`));
+    await expect(page.getByLabel('Password')).toBeVisible();
+  });
 });
 
 test('the session ends while a tool form is filled in: after Reconnect it is still filled in', async ({ page }) => {

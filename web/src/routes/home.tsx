@@ -253,7 +253,15 @@ function SignOutOffers({ offers }: { offers: SignOutOffer[] }) {
           </li>
         ))}
         <li>
-          <button type="button" className="button-secondary" onClick={() => setDismissed(true)}>
+          <button
+            type="button"
+            className="button-secondary"
+            onClick={() => {
+              setDismissed(true);
+              // The button goes with the offer: the focus goes back to the page, not to nowhere.
+              document.getElementById('main')?.focus();
+            }}
+          >
             No, stay signed in there
           </button>
         </li>
