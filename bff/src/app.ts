@@ -12,10 +12,11 @@ import { OAuthClient } from './oauth/client.js';
 import { Discovery } from './oauth/discovery.js';
 import { createOutboundFetch } from './oauth/outbound.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
-import { redirectUriFor } from './oauth/redirect-uri.js';
+import { postLogoutRedirectUriFor, redirectUriFor } from './oauth/redirect-uri.js';
 import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
 import { refreshDeadlineMs, refreshTiming, TokenManager } from './oauth/tokens.js';
-import { authRoutes } from './routes/auth.js';
+import { authRoutes, REVOKE_TIMEOUT_MS } from './routes/auth.js';
+import { SignOut } from './routes/end-session.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
 import { CookieJar } from './session/cookies.js';
@@ -60,6 +61,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const clientMetadata = {
     publicUrl: config.publicUrl,
     redirectUris: config.servers.map((s) => redirectUriFor(config.publicUrl, s.id)),
+    postLogoutRedirectUris: [postLogoutRedirectUriFor(config.publicUrl)],
     clientName: config.clientName,
     externalUrl: config.clientMetadataUrl,
   };
@@ -132,7 +134,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.get('/healthz', (c) => c.json({ ok: true }));
-  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress }));
+  const signOut = new SignOut({ publicUrl: config.publicUrl, store, log, cookies, sessions, clients, timeoutMs: REVOKE_TIMEOUT_MS });
+  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut }));
+  app.route('/bff', signOut.routes());
 
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
   app.all('/mcp/:server', sameOrigin, async (c) => {

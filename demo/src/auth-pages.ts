@@ -1,5 +1,5 @@
 /**
- * Server-rendered pages of the demo authorization server: login, consent and error.
+ * Server-rendered pages of the demo authorization server: login, consent, sign-out and error.
  * Plain HTML with no script at all and one external stylesheet, so the pages work under a strict CSP
  * (see PAGE_CSP). Every dynamic value goes through escapeHtml.
  */
@@ -102,6 +102,39 @@ ${resource ? `<p class="hint">on <code>${escapeHtml(resource)}</code></p>` : ''}
 </div>
 </form>`,
   );
+}
+
+export interface LogoutPageInput {
+  /**
+   * oidc-provider's own form (its action and the xsrf value that ties the answer to this sign-out),
+   * markup it generated; the buttons go inside it.
+   */
+  form: string;
+  /** Who is signed in here; empty when nobody is. */
+  username: string;
+  /** The application that asked for the sign-out, when it said which it is. */
+  clientName: string | undefined;
+}
+
+/** OpenID Connect RP-Initiated Logout: the AS asks before it ends the person's sign-in here. */
+export function renderLogoutPage({ form, username, clientName }: LogoutPageInput): string {
+  const buttons = `<div class="actions">
+<button type="submit" name="logout" value="yes" autofocus>Yes, sign me out</button>
+<button type="submit">No, stay signed in</button>
+</div>`;
+  return layout(
+    'Sign out',
+    `<h1>Sign out of the demo authorization server?</h1>
+${username ? `<p>Signed in as <strong>${escapeHtml(username)}</strong>.</p>` : ''}
+${clientName ? `<p><strong>${escapeHtml(clientName)}</strong> asks to sign you out here too.</p>` : ''}
+${form.replace('</form>', `${buttons}</form>`)}
+<p class="hint">Signing out here ends your sign-in at this server for every application: the next one that connects asks for your password again.</p>`,
+  );
+}
+
+/** After a sign-out that names no page to go back to. */
+export function renderSignedOutPage(): string {
+  return layout('Signed out', '<h1>Signed out</h1>\n<p>You are signed out of the demo authorization server. You can close this page.</p>');
 }
 
 export function renderErrorPage(title: string, details: Record<string, string | undefined>): string {

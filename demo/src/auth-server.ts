@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { PAGE_CSP, renderErrorPage, STYLESHEET, STYLESHEET_PATH } from './auth-pages.js';
+import { PAGE_CSP, renderErrorPage, renderLogoutPage, renderSignedOutPage, STYLESHEET, STYLESHEET_PATH } from './auth-pages.js';
 import { findDemoUser } from './demo-users.js';
 import { createInteractionHandler, INTERACTION_PREFIX, sendPage } from './interactions.js';
 import { createMemoryAdapterFactory } from './memory-adapter.js';
@@ -13,7 +13,14 @@ export interface AuthServerOptions {
   /** The MCP server's exact URL, e.g. http://127.0.0.1:4100/mcp: the only accepted resource indicator and the access tokens' audience. */
   resource: string;
   /** Pre-registered confidential clients (client_secret_basic). */
-  clients: Array<{ client_id: string; client_secret: string; redirect_uris: string[]; client_name?: string }>;
+  clients: Array<{
+    client_id: string;
+    client_secret: string;
+    redirect_uris: string[];
+    /** Where the browser may be sent back after a sign-out here (OpenID Connect RP-Initiated Logout). */
+    post_logout_redirect_uris?: string[];
+    client_name?: string;
+  }>;
   /**
    * Default 600; tests use a few seconds so that refresh really happens. A function gets the token
    * request's grant type ('authorization_code', 'refresh_token'), so that a test can have a short-lived
@@ -128,6 +135,24 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
+      // OpenID Connect RP-Initiated Logout (end_session_endpoint, on by default): with this demo's pages.
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.set('Content-Security-Policy', PAGE_CSP);
+          ctx.body = renderLogoutPage({
+            form,
+            username: ctx.oidc.session?.accountId ?? '',
+            clientName: ctx.oidc.client ? (ctx.oidc.client.clientName ?? ctx.oidc.client.clientId) : undefined,
+          });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.set('Content-Security-Policy', PAGE_CSP);
+          ctx.body = renderSignedOutPage();
+        },
+      },
       registration: { enabled: true }, // open dynamic client registration (RFC 7591): fine for a demo
       resourceIndicators: {
         enabled: true,

@@ -88,7 +88,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const as = await createAuthServer({
     issuer,
     resource: mcpUrl,
-    clients: [{ ...DEMO_CLIENT, redirect_uris: [`${appUrl}/bff/callback/default`] }],
+    clients: [
+      { ...DEMO_CLIENT, redirect_uris: [`${appUrl}/bff/callback/default`], post_logout_redirect_uris: [`${appUrl}/bff/logout/callback`] },
+    ],
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
   });
   asListener.handle(as.handler);

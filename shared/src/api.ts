@@ -97,6 +97,42 @@ export type LoginErrorCode =
 
 export const LOGIN_ERROR_PARAM = 'login_error';
 
+/**
+ * An authorization server the person can also sign out at after logging out of the app (OpenID Connect
+ * RP-Initiated Logout 1.0): one that advertises an `end_session_endpoint`. One per authorization server.
+ */
+export interface SignOutOffer {
+  /** The host of the authorization server's sign-out page, as shown to the person. */
+  host: string;
+  /** The names of the MCP servers the person was connected to through it. */
+  servers: string[];
+  /** A BFF path: a top-level navigation there sends the browser on to the sign-out page. */
+  url: string;
+}
+
+/** POST /bff/logout's answer. */
+export interface LogoutResult {
+  ok: true;
+  /** Present when some authorization server offers a sign-out; only one of them can be taken. */
+  signOut?: SignOutOffer[];
+}
+
+/**
+ * Codes the BFF puts in `?logout=` when the browser comes back from (or could not be sent to) an
+ * authorization server's sign-out page. Never the authorization server's own text.
+ */
+export type LogoutOutcome =
+  /** Back from the sign-out page with the state it was sent with. */
+  | 'signed_out'
+  /** Back, but the answer could not be matched to a sign-out started in this browser. */
+  | 'sign_out_unconfirmed'
+  /** The offer was used already, or is too old. */
+  | 'sign_out_expired'
+  /** The authorization server no longer offers a sign-out, or could not be reached. */
+  | 'sign_out_unavailable';
+
+export const LOGOUT_PARAM = 'logout';
+
 /** The BFF's routes, as the SPA sees them. */
 export const bffRoutes = {
   login: (server: string, returnTo: string) =>
@@ -105,5 +141,7 @@ export const bffRoutes = {
   logout: '/bff/logout',
   /** POST: ends one server's connection (revoking its tokens) and keeps the rest of the session. */
   disconnect: (server: string) => `/bff/logout?server=${encodeURIComponent(server)}`,
+  /** Top-level GET after a logout: on to the sign-out page of `server`'s authorization server. */
+  endSession: (server: string) => `/bff/logout/end-session?server=${encodeURIComponent(server)}`,
   mcp: (server: string) => `/mcp/${encodeURIComponent(server)}`,
 } as const;

@@ -7,11 +7,13 @@ import {
   CSRF_HEADER,
   CSRF_VALUE,
   type LoginErrorCode,
+  type LogoutOutcome,
   type SessionInfo,
+  type SignOutOffer,
 } from '@mcp-bff/shared';
 import { z } from 'zod';
 import { bffRoutes } from '@mcp-bff/shared';
-import { logoutUrl, sessionUrl } from './urls';
+import { endSessionHref, logoutUrl, sessionUrl } from './urls';
 
 /** The BFF's codes, plus two the SPA derives itself. */
 export type BffErrorCode =
@@ -140,14 +142,48 @@ export async function disconnect(server: string): Promise<void> {
   await response.body?.cancel();
 }
 
-export async function logout(): Promise<void> {
+const LogoutResultSchema = z.looseObject({
+  signOut: z
+    .array(z.object({ host: z.string().min(1), servers: z.array(z.string()), url: z.string() }))
+    .optional()
+    .catch(undefined),
+});
+
+/**
+ * Ends the session at the BFF (every connection, tokens revoked). Answers the sign-outs at
+ * authorization servers the BFF offers next: only links to the BFF's own end-session route survive.
+ */
+export async function logout(): Promise<SignOutOffer[]> {
   const response = await fetch(logoutUrl, {
     method: 'POST',
     headers: csrfHeaders(),
     credentials: 'same-origin',
   });
   if (!response.ok) throw await processErrorResponse(response);
-  await response.body?.cancel();
+  const parsed = LogoutResultSchema.safeParse(await response.json().catch(() => undefined));
+  const offers = parsed.success ? (parsed.data.signOut ?? []) : [];
+  return offers.flatMap((offer) => {
+    const url = endSessionHref(offer.url);
+    return url ? [{ ...offer, url }] : [];
+  });
+}
+
+/** What the person is told on coming back from (or not getting to) an authorization server's sign-out. */
+const logoutMessages: Record<LogoutOutcome, string> = {
+  signed_out: 'You are logged out, and back from the authorization server’s sign-out page.',
+  sign_out_unconfirmed:
+    'You are logged out of this app. A sign-out at an authorization server did not match one started on this page, so nothing more was done.',
+  sign_out_expired:
+    'You are logged out of this app. The offer to sign out at the authorization server was already used or has expired; sign out on its own site.',
+  sign_out_unavailable:
+    'You are logged out of this app. The authorization server cannot be signed out of from here right now; sign out on its own site.',
+};
+
+/** The message for a `?logout=` code and whether it is good news; unknown codes get a neutral text. */
+export function logoutOutcomeMessage(code: string): { text: string; ok: boolean } {
+  return Object.hasOwn(logoutMessages, code)
+    ? { text: logoutMessages[code as LogoutOutcome], ok: code === 'signed_out' }
+    : { text: 'You are logged out of this app.', ok: true };
 }
 
 /** Fixed text for each login failure code; the parameter's own value is never shown. */

@@ -1,7 +1,7 @@
 /**
  * Every URL the SPA uses: its own routes and the BFF's. Nothing else builds paths by hand.
  */
-import { bffRoutes, LOGIN_ERROR_PARAM } from '@mcp-bff/shared';
+import { bffRoutes, LOGIN_ERROR_PARAM, LOGOUT_PARAM } from '@mcp-bff/shared';
 
 /** Route patterns, for the router. */
 export const routePatterns = {
@@ -58,11 +58,12 @@ export function protocolPath(server: string): string {
 
 /**
  * The path and query to come back to after a login: the given location without the
- * `login_error` left by an earlier failed attempt, and never an origin.
+ * `login_error` left by an earlier failed attempt (or a logout's outcome), and never an origin.
  */
 export function returnToFor(location: { pathname: string; search: string }): string {
   const params = new URLSearchParams(location.search);
   params.delete(LOGIN_ERROR_PARAM);
+  params.delete(LOGOUT_PARAM);
   const search = params.toString();
   return search ? `${location.pathname}?${search}` : location.pathname;
 }
@@ -94,6 +95,21 @@ export function bffLoginHref(
     }
   }
   return loginHref(server, location);
+}
+
+/**
+ * A sign-out offer's link (from the BFF's logout answer): only the BFF's own end-session route on this
+ * origin, as a path; anything else is dropped (undefined).
+ */
+export function endSessionHref(url: string): string | undefined {
+  try {
+    const parsed = new URL(url, window.location.origin);
+    const expected = new URL(bffRoutes.endSession('x'), window.location.origin);
+    if (parsed.origin !== window.location.origin || parsed.pathname !== expected.pathname) return undefined;
+    return `${parsed.pathname}${parsed.search}`;
+  } catch {
+    return undefined;
+  }
 }
 
 export const sessionUrl = bffRoutes.session;

@@ -4,6 +4,7 @@ import type { ServerConfig } from '../config.js';
 import type { LoginTransaction } from '../session/cookies.js';
 import type { TokenRecord } from '../store/types.js';
 import type { Discovery } from './discovery.js';
+import { endSessionEndpoint, endSessionRequestUrl } from './end-session.js';
 import { OAuthFailure } from './errors.js';
 import { isTransient, type OutboundPolicy, requestOptions } from './http.js';
 import { createPkce, createState, stateMatches } from './pkce.js';
@@ -301,6 +302,40 @@ export class OAuthClient {
     }
   }
 
+  /**
+   * The host of the sign-out page of the AS that issued `record` (OpenID Connect RP-Initiated Logout),
+   * or undefined when it advertises none. Throws when its metadata cannot be had or names an endpoint
+   * that breaks the rules (end-session.ts).
+   */
+  async endSessionHost(record: TokenRecord): Promise<string | undefined> {
+    const as = await this.discovery.authorizationServer(record.issuer);
+    return endSessionEndpoint(as, this.policy)?.host;
+  }
+
+  /**
+   * The logout request for the AS that issued `record`, as the client it was issued to, with the ID
+   * token as hint when there is one. The browser comes back to `postLogoutRedirectUri` with `state` only
+   * when that URI is registered for the client (`returns`); otherwise the AS shows its own page at the
+   * end. Undefined when the AS advertises no end_session_endpoint (any more).
+   */
+  async endSessionRequest(
+    record: TokenRecord,
+    back: { postLogoutRedirectUri: string; state: string },
+  ): Promise<{ url: string; returns: boolean } | undefined> {
+    const as = await this.discovery.authorizationServer(record.issuer);
+    const endpoint = endSessionEndpoint(as, this.policy);
+    if (!endpoint) return undefined;
+    const registered = await this.clients.forRecord(this.server, as, record.clientId);
+    const returns = registered !== undefined && this.clients.registeredForLogoutReturn(registered, back.postLogoutRedirectUri);
+    const url = endSessionRequestUrl(endpoint, {
+      client_id: registered?.clientId,
+      id_token_hint: record.idToken,
+      post_logout_redirect_uri: returns ? back.postLogoutRedirectUri : undefined,
+      state: returns ? back.state : undefined,
+    });
+    return { url, returns };
+  }
+
   private async withRetry<T>(fn: () => Promise<T>, deadline: number): Promise<T> {
     try {
       return await fn();
@@ -339,6 +374,8 @@ export class OAuthClient {
       resource: o.resource,
       generation: o.generation,
       ...(previous?.stepUp ? { stepUp: previous.stepUp } : {}),
+      // Only a login that asked for `openid` gets one; a refresh without one keeps the last.
+      ...(tokens.id_token ? { idToken: tokens.id_token } : previous?.idToken ? { idToken: previous.idToken } : {}),
     };
   }
 }

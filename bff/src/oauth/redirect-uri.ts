@@ -10,3 +10,14 @@ export const CALLBACK_PATH = '/bff/callback';
 export function redirectUriFor(publicUrl: string, serverId: string): string {
   return `${publicUrl}${CALLBACK_PATH}/${serverId}`;
 }
+
+/** Where authorization servers send the browser back after signing the person out there. */
+export const POST_LOGOUT_PATH = '/bff/logout/callback';
+
+/**
+ * The post_logout_redirect_uri (OpenID Connect RP-Initiated Logout 1.0 §3): one for every authorization
+ * server, since nothing arrives there but the state the BFF sent, which its cookie says how to check.
+ */
+export function postLogoutRedirectUriFor(publicUrl: string): string {
+  return `${publicUrl}${POST_LOGOUT_PATH}`;
+}

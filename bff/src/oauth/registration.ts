@@ -39,6 +39,12 @@ export interface RegisteredClient {
    * others (RFC 9700 §4.4.2). Absent on clients registered before redirect URIs had a server id.
    */
   redirectUris?: string[];
+  /**
+   * Dynamic registrations: the post-logout redirect URIs registered (OpenID Connect RP-Initiated
+   * Logout 1.0 §3.1). Absent on clients registered before the BFF offered sign-out at the AS: the AS
+   * then shows its own page at the end of a sign-out instead of sending the browser back.
+   */
+  postLogoutRedirectUris?: string[];
 }
 
 /**
@@ -103,6 +109,8 @@ export interface ClientMetadataOptions {
   /** Every configured server's redirect URI (redirect-uri.ts): one client ID metadata document serves them all. */
   redirectUris: string[];
   clientName: string;
+  /** Where authorization servers send the browser back after a sign-out there (redirect-uri.ts). */
+  postLogoutRedirectUris?: string[];
   /** A client ID metadata document hosted elsewhere (https), used as client_id instead of the BFF's own. */
   externalUrl?: string | undefined;
 }
@@ -119,6 +127,7 @@ export function clientMetadataDocument(o: ClientMetadataOptions): Record<string,
     client_name: o.clientName,
     client_uri: o.publicUrl,
     redirect_uris: o.redirectUris,
+    ...(o.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: o.postLogoutRedirectUris } : {}),
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
@@ -238,6 +247,17 @@ export class ClientResolver {
     const verdict = await this.confirm(client);
     if (verdict === 'unknown') return this.replaceOnce(as, client.clientId, this.redirectUriOf(server));
     return typeof verdict === 'object' ? verdict : client;
+  }
+
+  /**
+   * Whether an AS sends the browser back to `uri` after a sign-out by `client`: for a dynamic
+   * registration, when it was registered with it; a client ID metadata document lists it; configured
+   * credentials are the operator's to register with it (README).
+   */
+  registeredForLogoutReturn(client: RegisteredClient, uri: string): boolean {
+    if (client.source === 'dynamic_registration') return client.postLogoutRedirectUris?.includes(uri) ?? false;
+    if (client.source === 'metadata_document') return this.metadata.postLogoutRedirectUris?.includes(uri) ?? false;
+    return true;
   }
 
   /**
@@ -432,6 +452,7 @@ export class ClientResolver {
     if (redirectUris.length === 0) throw new OAuthFailure('registration_failed', `no redirect URI to register at ${as.issuer}`);
     const endpoint = checkOutboundUrl(as.registration_endpoint as string, this.policy, 'registration_endpoint');
     const method = registrationAuthMethod(as);
+    const postLogoutRedirectUris = this.metadata.postLogoutRedirectUris ?? [];
     let response: Response;
     try {
       response = await this.policy.fetch(endpoint, {
@@ -441,6 +462,8 @@ export class ClientResolver {
           client_name: this.metadata.clientName,
           client_uri: this.metadata.publicUrl,
           redirect_uris: redirectUris,
+          // RFC 7591 §2: an AS that does not know this member ignores it.
+          ...(postLogoutRedirectUris.length > 0 ? { post_logout_redirect_uris: postLogoutRedirectUris } : {}),
           grant_types: ['authorization_code', 'refresh_token'],
           response_types: ['code'],
           token_endpoint_auth_method: method,
@@ -491,6 +514,7 @@ export class ClientResolver {
       source: 'dynamic_registration',
       registeredAt: now,
       redirectUris,
+      ...(postLogoutRedirectUris.length > 0 ? { postLogoutRedirectUris } : {}),
       ...expiry,
       ...management,
     };

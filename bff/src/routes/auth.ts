@@ -4,7 +4,9 @@ import {
   type ConnectionInfo,
   LOGIN_ERROR_PARAM,
   type LoginErrorCode,
+  type LogoutResult,
   type SessionInfo,
+  type SignOutOffer,
 } from '@mcp-bff/shared';
 import { type Context, Hono } from 'hono';
 import type { Config } from '../config.js';
@@ -24,6 +26,7 @@ import { describe } from '../oauth/tokens.js';
 import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
 import { sessionEndsAt, type TokenRecord, type TokenStore } from '../store/types.js';
+import { type SignOut, withTimeout } from './end-session.js';
 import type { AppEnv } from './env.js';
 
 export interface AuthRouteDeps {
@@ -38,6 +41,8 @@ export interface AuthRouteDeps {
   /** Login and callback make the BFF talk to the AS as itself: each is limited per client address. */
   limits: RateLimits;
   clientAddress: ClientAddress;
+  /** Offers, after a logout, to sign out at the authorization servers too (end-session.ts). */
+  signOut: SignOut;
 }
 
 /** A step-up's scope parameter: scope tokens only, bounded. */
@@ -47,7 +52,7 @@ function withScope(scope: string | undefined): { scope?: string } {
   return scope ? { scope } : {};
 }
 
-const REVOKE_TIMEOUT_MS = 5_000;
+export const REVOKE_TIMEOUT_MS = 5_000;
 const COMPLETE_PATH = '/bff/callback/complete';
 
 
@@ -70,7 +75,7 @@ function loginErrorFor(error: unknown): LoginErrorCode {
 
 /** /bff/login, /bff/callback/:server (and its bounce), /bff/session, /bff/logout. */
 export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
-  const { config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress } = deps;
+  const { config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut } = deps;
   const app = new Hono<AppEnv>();
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
 
@@ -275,11 +280,12 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       }
       return c.json({ ok: true });
     }
+    let offers: SignOutOffer[] = [];
     if (session) {
       const connections = await store.listConnections(session.id);
       // The session ends first, so nothing can use the tokens while they are being revoked.
       await store.deleteSession(session.id);
-      await Promise.all(
+      const revoked = Promise.all(
         [...connections].map(async ([server, record]) => {
           const client = clients.get(server);
           if (!client) return;
@@ -290,19 +296,18 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
           }
         }),
       );
-      log.info({ event: 'logout', reqId: c.get('requestId') });
+      // The logout itself is done: an offer that cannot be made is only logged.
+      const offered = signOut.offer(c, connections).catch((error: unknown) => {
+        log.warn({ event: 'end_session_unavailable', err: describe(error), reqId: c.get('requestId') });
+        return [];
+      });
+      [, offers] = await Promise.all([revoked, offered]);
+      log.info({ event: 'logout', signOutOffers: offers.length, reqId: c.get('requestId') });
     }
     cookies.clearSessionCookie(c);
-    return c.json({ ok: true });
+    const body: LogoutResult = { ok: true, ...(offers.length > 0 ? { signOut: offers } : {}) };
+    return c.json(body);
   });
 
   return app;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -59,6 +59,34 @@ export type LoginCompletion = z.infer<typeof loginCompletionSchema>;
 /** The bounce follows at once; a minute is plenty. */
 export const COMPLETION_TTL_SECONDS = 60;
 
+/** How long an offer to sign out at an AS lasts after a logout, and then how long that sign-out may take. */
+export const LOGOUT_TTL_SECONDS = 600;
+
+/**
+ * A logout's sign-out at an authorization server (OpenID Connect RP-Initiated Logout), in two steps:
+ * `offered` after the app's own logout, naming the pending server-side session that holds what each
+ * sign-out needs (issuer, client, ID token: never in the cookie); `sent` once the browser went to one
+ * AS, with the state it must bring back.
+ */
+export const logoutTransactionSchema = z.discriminatedUnion('phase', [
+  z
+    .object({
+      phase: z.literal('offered'),
+      pendingSessionId: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+      createdAt: z.number().int(),
+    })
+    .strict(),
+  z
+    .object({
+      phase: z.literal('sent'),
+      state: z.string().min(22),
+      server: z.string().min(1),
+      createdAt: z.number().int(),
+    })
+    .strict(),
+]);
+export type LogoutTransaction = z.infer<typeof logoutTransactionSchema>;
+
 /**
  * The Set-Cookie values written to this request's context. An answer the proxy writes straight to the
  * Node response carries them itself: reading them back through `c.res` would make Hono build a
@@ -71,6 +99,7 @@ export function pendingSetCookies(c: Context): string[] {
 
 const SESSION_COOKIE = 'mcp_session';
 const LOGIN_COOKIE = 'mcp_login';
+const LOGOUT_COOKIE = 'mcp_logout';
 
 /** 32 random bytes, base64url: 256 bits, far over the 128 bits a session id needs. */
 export function newSessionId(): string {
@@ -80,6 +109,7 @@ export function newSessionId(): string {
 export class CookieJar {
   readonly sessionCookieName: string;
   readonly loginCookieName: string;
+  readonly logoutCookieName: string;
   /** Every configured secret, by id: any of them unseals. */
   private readonly passwords: Record<string, string>;
   /**
@@ -98,6 +128,7 @@ export class CookieJar {
     // login CSRF. Over http (loopback dev) no prefix is possible.
     this.sessionCookieName = settings.secure ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
     this.loginCookieName = settings.secure ? `__Host-${LOGIN_COOKIE}` : LOGIN_COOKIE;
+    this.logoutCookieName = settings.secure ? `__Host-${LOGOUT_COOKIE}` : LOGOUT_COOKIE;
     this.passwords = Object.fromEntries(settings.secrets.map((s) => [String(s.id), s.secret]));
     // The first listed secret seals, whatever its id (as the first TOKEN_ENCRYPTION_KEYS key encrypts):
     // a rolling rotation can first add a new secret behind the old one, then move it to the front.
@@ -177,6 +208,26 @@ export class CookieJar {
 
   clearLoginTransaction(c: Context): void {
     this.write(c, LOGIN_COOKIE, '', 'Lax', 0);
+  }
+
+  async readLogoutTransaction(c: Context): Promise<LogoutTransaction | undefined> {
+    const sealed = requestCookie(c, this.logoutCookieName);
+    if (!sealed) return undefined;
+    const parsed = logoutTransactionSchema.safeParse(await this.unseal(sealed, LOGOUT_TTL_SECONDS));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  /**
+   * Lax, like the login transaction: the browser comes back from the AS's sign-out page by a navigation
+   * that page started. A cookie of its own, so that a login started meanwhile does not lose its own.
+   */
+  async writeLogoutTransaction(c: Context, txn: LogoutTransaction): Promise<void> {
+    const sealed = await sealData(txn, { password: this.sealingPassword, ttl: LOGOUT_TTL_SECONDS });
+    this.write(c, LOGOUT_COOKIE, sealed, 'Lax', LOGOUT_TTL_SECONDS);
+  }
+
+  clearLogoutTransaction(c: Context): void {
+    this.write(c, LOGOUT_COOKIE, '', 'Lax', 0);
   }
 
   /**

@@ -61,12 +61,13 @@ export class Sessions {
   }
 
   /**
-   * A short-lived server-side session no cookie points to yet: a login's tokens wait in it for the
-   * same-site bounce that merges them into the browser's session.
+   * A short-lived server-side session no session cookie points to: a login's tokens wait in it for the
+   * same-site bounce that merges them into the browser's session; after a logout, what a sign-out at
+   * an authorization server needs waits in one for the person to choose it.
    */
-  async createDetached(): Promise<SessionRecord> {
+  async createDetached(ttlSeconds = COMPLETION_TTL_SECONDS): Promise<SessionRecord> {
     const now = Date.now();
-    const expiresAt = now + COMPLETION_TTL_SECONDS * 1000;
+    const expiresAt = now + ttlSeconds * 1000;
     const session: SessionRecord = { id: newSessionId(), createdAt: now, expiresAt, idleExpiresAt: expiresAt };
     await this.store.createSession(session);
     return session;

@@ -40,6 +40,11 @@ export interface TokenRecord {
   generation: number;
   /** Step-up authorizations made for one need (a set of scopes the server asked for), to stop loops. */
   stepUp?: { scope: string; attempts: number };
+  /**
+   * The OpenID Connect ID token, when the login asked for `openid` and the AS issued one (the newest, a
+   * refresh may bring another). Used only as `id_token_hint` at that AS's end_session_endpoint.
+   */
+  idToken?: string;
 }
 
 export interface SessionWithConnection {

@@ -1,5 +1,6 @@
 import { type FormEvent, type ReactNode, useRef, useState } from 'react';
 import type { Completer } from '../completions';
+import { clearDraft, readDraft, useSaveDraft } from '../drafts';
 import { checkAgainstSchema, type Field, type FormObject, type FormValue, initialValues, type Path, pathKey, setIn, toArguments } from '../schemaForm';
 import { CompletionProvider } from './CompletionInput';
 import { SchemaFields } from './SchemaField';
@@ -19,16 +20,32 @@ interface Props {
   className?: string;
   /** Suggests values for the top-level text fields as the person types (prompt arguments, template variables). */
   completer?: Completer | undefined;
+  /**
+   * Keeps what is typed (secrets aside) in this tab under this key (drafts.ts), and starts from it:
+   * a login in the middle, such as Reconnect after the session ended, does not lose it.
+   */
+  draftKey?: string;
 }
 
 /**
  * A form generated from fields; checks the values before handing over the arguments, and says what is
  * wrong next to each field (and how many problems, at the top) instead of sending.
  */
-export function ArgumentsForm({ fields, schema, submitLabel, busy = false, emptyText, onSubmit, children, className, completer }: Props) {
-  const [values, setValues] = useState<FormObject>(() => initialValues(fields));
+export function ArgumentsForm({ fields, schema, submitLabel, busy = false, emptyText, onSubmit, children, className, completer, draftKey }: Props) {
+  const [draft] = useState(() => (draftKey === undefined ? undefined : readDraft(draftKey, fields)));
+  const [values, setValues] = useState<FormObject>(() => draft ?? initialValues(fields));
+  const [restored, setRestored] = useState(draft !== undefined);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const formRef = useRef<HTMLFormElement>(null);
+  useSaveDraft(draftKey, schema, values);
+
+  function startOver() {
+    if (draftKey !== undefined) clearDraft(draftKey);
+    setValues(initialValues(fields));
+    setErrors({});
+    setRestored(false);
+    formRef.current?.querySelector<HTMLElement>('input, select, textarea')?.focus();
+  }
 
   function onChange(path: Path, value: FormValue) {
     setValues((previous) => setIn(previous, path, value) as FormObject);
@@ -61,6 +78,14 @@ export function ArgumentsForm({ fields, schema, submitLabel, busy = false, empty
       {problems > 0 && (
         <p role="alert" className="error form-summary">
           {problems === 1 ? 'One field needs attention.' : `${problems} fields need attention.`}
+        </p>
+      )}
+      {restored && (
+        <p className="muted">
+          Filled in as you left it.{' '}
+          <button type="button" className="button-secondary button-small" onClick={startOver}>
+            Start over
+          </button>
         </p>
       )}
       {fields.length === 0 && <p className="muted">{emptyText}</p>}

@@ -1,28 +1,42 @@
-import { LOGIN_ERROR_PARAM } from '@mcp-bff/shared';
+import { LOGIN_ERROR_PARAM, LOGOUT_PARAM } from '@mcp-bff/shared';
 import { useLocation, useSearchParams } from 'react-router';
-import { bffErrorMessage, loginErrorMessage } from '../bff';
+import { bffErrorMessage, loginErrorMessage, logoutOutcomeMessage } from '../bff';
 import { type SessionProblem, useSessionProblems } from '../problems';
 import { bffLoginHref } from '../urls';
 
-/** The top-of-page messages: a failed login, and session-level problems reported by MCP calls. */
+/**
+ * The top-of-page messages: a failed login, how a sign-out at an authorization server went, and
+ * session-level problems reported by MCP calls.
+ */
 export function Banners() {
   const problems = useSessionProblems();
   const [searchParams, setSearchParams] = useSearchParams();
   const loginError = searchParams.get(LOGIN_ERROR_PARAM);
+  const logoutOutcome = searchParams.get(LOGOUT_PARAM);
 
-  function dismissLoginError() {
+  function dismiss(param: string) {
     setSearchParams(
       (params) => {
-        params.delete(LOGIN_ERROR_PARAM);
+        params.delete(param);
         return params;
       },
       { replace: true },
     );
   }
+  const dismissLoginError = () => dismiss(LOGIN_ERROR_PARAM);
 
-  if (loginError === null && problems.length === 0) return null;
+  if (loginError === null && logoutOutcome === null && problems.length === 0) return null;
+  const logoutMessage = logoutOutcome === null ? undefined : logoutOutcomeMessage(logoutOutcome);
   return (
     <div className="banners">
+      {logoutMessage && (
+        <div role={logoutMessage.ok ? 'status' : 'alert'} className={logoutMessage.ok ? 'banner banner-info' : 'banner banner-warning'}>
+          <p>{logoutMessage.text}</p>
+          <button type="button" className="button-secondary" onClick={() => dismiss(LOGOUT_PARAM)}>
+            Dismiss
+          </button>
+        </div>
+      )}
       {loginError !== null && (
         <div role="alert" className="banner banner-error">
           <p>{loginErrorMessage(loginError)}</p>

@@ -1,6 +1,7 @@
 import type { Progress } from '@modelcontextprotocol/client';
 import { useEffect, useId, useMemo, useState } from 'react';
 import type { Tool } from '../calls';
+import { useToolDraft } from '../drafts';
 import { fieldsOf } from '../schemaForm';
 import { startCall } from '../runCall';
 import { cancelCall, DEFAULT_TIMEOUT_SECONDS, markSeen, useLatestCall } from '../toolCalls';
@@ -41,6 +42,7 @@ export function ToolRunner({ server, tool, taskMode = 'plain' }: { server: strin
   const timeoutId = useId();
   const [asTaskChosen, setAsTaskChosen] = useState(chosenAsTask.has(timeoutKey));
   const asTaskId = useId();
+  const draftKey = useToolDraft(server, tool.name, call?.state.phase === 'done' && !call.state.result.isError ? call.startedAt : undefined);
 
   // An outcome shown here has been seen: the tray stops pointing at it.
   useEffect(() => {
@@ -77,6 +79,7 @@ export function ToolRunner({ server, tool, taskMode = 'plain' }: { server: strin
         busy={running || taskMode === 'impossible'}
         emptyText="This tool takes no arguments."
         onSubmit={run}
+        draftKey={draftKey}
       >
         {running && call && (
           <button type="button" className="button-secondary" onClick={() => cancelCall(call.id)}>

@@ -1,8 +1,8 @@
 /**
  * `/`: every configured MCP server, its state, who you are there, and what it offers.
  */
-import type { ConnectionInfo } from '@mcp-bff/shared';
-import { Suspense, useId } from 'react';
+import type { ConnectionInfo, SignOutOffer } from '@mcp-bff/shared';
+import { Suspense, useEffect, useId, useRef, useState } from 'react';
 import { type ActionFunctionArgs, Await, Link, useAsyncError, useFetcher, useLoaderData, useLocation, type LoaderFunctionArgs } from 'react-router';
 import { BffError, bffErrorMessage, disconnect, logout } from '../bff';
 import { loadServerDetails, type ServerDetails } from '../calls';
@@ -45,15 +45,19 @@ export async function action({ request }: ActionFunctionArgs) {
   }
   // MCP sessions are ended first: once the BFF session is gone their DELETE could not be authorized.
   await Promise.race([closeAllClients(), new Promise((resolve) => setTimeout(resolve, MCP_CLOSE_TIMEOUT_MS))]);
+  let signOut: SignOutOffer[];
   try {
-    await logout();
+    signOut = await logout();
   } catch (error) {
     if (error instanceof BffError || error instanceof TypeError) return { logoutFailed: true };
     throw error;
   }
   clearAllProblems();
-  return { logoutFailed: false };
+  return { logoutFailed: false, signOut };
 }
+
+/** The logout's fetcher: its answer (the sign-out offers) outlives the Log out button, which goes with the last connection. */
+const LOGOUT_FETCHER = 'logout';
 
 function DisconnectButton({ server, name }: { server: string; name: string }) {
   const fetcher = useFetcher<typeof action>();
@@ -75,12 +79,15 @@ function DisconnectButton({ server, name }: { server: string; name: string }) {
 export function Component() {
   const { session, servers } = useLoaderData<typeof loader>();
   const anyConnected = session.connections.some((c) => c.status === 'connected');
+  const logoutFetcher = useFetcher<typeof action>({ key: LOGOUT_FETCHER });
+  const offers = (logoutFetcher.data && 'signOut' in logoutFetcher.data ? logoutFetcher.data.signOut : undefined) ?? [];
   return (
     <>
       <div className="page-head">
         <h1>MCP servers</h1>
         {anyConnected && <LogoutButton />}
       </div>
+      {!anyConnected && offers.length > 0 && <SignOutOffers offers={offers} />}
       {session.connections.length === 0 ? (
         <p className="empty">No MCP servers are configured. Name them in the BFF's configuration.</p>
       ) : (
@@ -207,8 +214,64 @@ function Scopes({ scopes }: { scopes: string[] }) {
   );
 }
 
+/**
+ * After a logout: the authorization servers the person signed in at still know them, and "Connect"
+ * would sign them in again without a password. Offered, never done unasked: signing out there ends
+ * their sign-in for every application that uses it. One authorization server per logout.
+ */
+function SignOutOffers({ offers }: { offers: SignOutOffer[] }) {
+  const headingId = useId();
+  const heading = useRef<HTMLHeadingElement>(null);
+  const [dismissed, setDismissed] = useState(false);
+  // The Log out button is gone with the last connection: the focus goes on from here.
+  useEffect(() => heading.current?.focus(), []);
+  if (dismissed) return null;
+  const [only] = offers;
+  return (
+    <section className="card sign-out" aria-labelledby={headingId}>
+      <h2 id={headingId} ref={heading} tabIndex={-1}>
+        You are logged out
+      </h2>
+      {only && offers.length === 1 ? (
+        <p>
+          Every connection of this app has ended. <strong>{only.host}</strong>, where you signed in for {only.servers.join(', ')}, still
+          knows you: Connect would sign you in there again without your password. Also sign out at {only.host}?
+        </p>
+      ) : (
+        <p>
+          Every connection of this app has ended. The authorization servers you signed in at still know you: Connect would sign you in
+          there again without your password. You can sign out at one of them from here; sign out at the others on their own sites.
+        </p>
+      )}
+      <ul className="sign-out-list">
+        {offers.map((offer) => (
+          <li key={offer.url}>
+            <a className="button" href={offer.url}>
+              Sign out at {offer.host}
+            </a>
+            {offers.length > 1 && <span className="muted"> for {offer.servers.join(', ')}</span>}
+          </li>
+        ))}
+        <li>
+          <button
+            type="button"
+            className="button-secondary"
+            onClick={() => {
+              setDismissed(true);
+              // The button goes with the offer: the focus goes back to the page, not to nowhere.
+              document.getElementById('main')?.focus();
+            }}
+          >
+            No, stay signed in there
+          </button>
+        </li>
+      </ul>
+    </section>
+  );
+}
+
 function LogoutButton() {
-  const fetcher = useFetcher<typeof action>();
+  const fetcher = useFetcher<typeof action>({ key: LOGOUT_FETCHER });
   const busy = fetcher.state !== 'idle';
   return (
     <fetcher.Form method="post" className="logout">

@@ -8,6 +8,7 @@ import { ArgumentsForm } from '../components/ArgumentsForm';
 import { CallError } from '../components/CallError';
 import { useCompleter } from '../components/CompletionInput';
 import { ContentView } from '../components/Content';
+import { clearDraft, promptDraftKey } from '../drafts';
 import { SectionErrorBoundary } from '../components/RouteError';
 import { stringFields } from '../schemaForm';
 import { routeError } from './route-errors';
@@ -28,11 +29,14 @@ export function Component() {
   const fields = useMemo(() => stringFields(prompt.arguments ?? []), [prompt.arguments]);
   const [state, setState] = useState<State>({ phase: 'idle' });
   const completer = useCompleter(server, { type: 'ref/prompt', name: prompt.name });
+  const draftKey = promptDraftKey(server, prompt.name);
 
   async function get(args: Record<string, unknown>) {
     setState({ phase: 'loading' });
+    const startedAt = Date.now();
     try {
       setState({ phase: 'done', result: await getPrompt(server, prompt.name, args as Record<string, string>) });
+      clearDraft(draftKey, startedAt);
     } catch (error) {
       setState({ phase: 'failed', error });
     }
@@ -45,7 +49,8 @@ export function Component() {
       {prompt.description && <p>{prompt.description}</p>}
       <h2 className="visually-hidden">Arguments</h2>
       <ArgumentsForm
-        key={prompt.name}
+        key={draftKey}
+        draftKey={draftKey}
         fields={fields}
         submitLabel="Get prompt"
         busy={state.phase === 'loading'}
