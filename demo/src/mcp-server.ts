@@ -17,6 +17,7 @@ import {
   KeysUnavailableError,
   type VerifiedAccessToken,
 } from './access-token.js';
+import { checkListOptions, type ListOptions } from './mcp-lists.js';
 import { ADMIN_SCOPE, ADMIN_TOOL, buildMcpServer, createDemoState, type ProtocolEra } from './mcp-tools.js';
 import { confirmationPage } from './url-confirmations.js';
 
@@ -52,6 +53,11 @@ export interface McpServerOptions {
    * session is missing), so a dual-era client falls back to initialize.
    */
   protocols?: McpProtocols;
+  /**
+   * Every list in pages of this many items, and that many made-up resources (demo://bulk/…) besides the
+   * demo's own (mcp-lists.ts): what a client must page through. Default: one page each, no extras.
+   */
+  lists?: ListOptions;
 }
 
 export interface McpDemo {
@@ -81,6 +87,7 @@ interface Session {
 export function createMcpServer(options: McpServerOptions): McpDemo {
   const protocols = options.protocols ?? 'both';
   if (!MCP_PROTOCOLS.includes(protocols)) throw new Error(`"protocols" must be one of ${MCP_PROTOCOLS.join(', ')}`);
+  if (options.lists) checkListOptions(options.lists);
   const speaks = { modern: protocols !== '2025-11-25', legacy: protocols !== '2026-07-28' };
   const setProtocols = (next: McpProtocols) => {
     if (!MCP_PROTOCOLS.includes(next)) throw new Error(`"protocols" must be one of ${MCP_PROTOCOLS.join(', ')}`);
@@ -104,7 +111,8 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
   const sessions = new Map<string, Session>();
   const received: McpDemo['received'] = [];
   const state = createDemoState();
-  const build = (era: ProtocolEra) => buildMcpServer({ era, origin: resourceUrl.origin, sessionCount: () => sessions.size, state });
+  const build = (era: ProtocolEra) =>
+    buildMcpServer({ era, origin: resourceUrl.origin, sessionCount: () => sessions.size, state, ...(options.lists ? { lists: options.lists } : {}) });
 
   // 2026-07-28: a fresh server per request, subscriptions/listen fed by the shared state's bus. Its own
   // legacy leg is off: 2025-11-25 traffic goes to the sessions below (or, modern only, is refused there).

@@ -7,7 +7,7 @@ import {
   InMemoryServerEventBus,
   LOG_LEVEL_META_KEY,
   type LoggingLevel,
-  McpServer,
+  type McpServer,
   type RequestStateCodec,
   ResourceNotFoundError,
   ResourceTemplate,
@@ -17,6 +17,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { createRoundStateCodec, registerInputTools, type RoundState } from './mcp-input-tools.js';
+import { createMcpServerInPages, type ListOptions, registerBulkResources } from './mcp-lists.js';
 import { UrlConfirmations } from './url-confirmations.js';
 
 /**
@@ -93,6 +94,8 @@ export interface BuildOptions {
   /** Open 2025-11-25 sessions, for admin_report. */
   sessionCount: () => number;
   state: DemoState;
+  /** Lists in pages, and many resources to page through (mcp-lists.ts); default one page, no extras. */
+  lists?: ListOptions;
 }
 
 /** initialize negotiates only these; 2026-07-28 is served per request by the modern path. */
@@ -220,7 +223,8 @@ function envelopeOf(ctx: ServerContext): Record<string, unknown> | undefined {
 
 export function buildMcpServer(options: BuildOptions): McpServer {
   const { era, state } = options;
-  const server = new McpServer(
+  const server = createMcpServerInPages(
+    options.lists?.pageSize,
     { name: 'demo-mcp-server', version: '1.1.0' },
     {
       capabilities: { logging: {}, resources: { subscribe: true, listChanged: true }, completions: {} },
@@ -316,6 +320,7 @@ export function buildMcpServer(options: BuildOptions): McpServer {
 
   registerShowcase(server, options);
   registerInputTools(server, options, clientCapabilities);
+  registerBulkResources(server, options.lists?.bulkResources ?? 0);
   if (era === 'legacy') serveLegacySessionFeatures(server, state.bus);
   return server;
 }

@@ -7,6 +7,7 @@ import { MemoryTokenStore } from '../../bff/src/store/memory.js';
 import type { TokenStore } from '../../bff/src/store/types.js';
 import { type AuthServer, createAuthServer } from './auth-server.js';
 import { listen } from './listen.js';
+import type { ListOptions } from './mcp-lists.js';
 import { createMcpServer, type McpDemo, type McpProtocols } from './mcp-server.js';
 
 /**
@@ -48,6 +49,8 @@ export interface StackOptions {
   secondMcpPort?: number;
   /** Which MCP protocol eras the demo MCP servers (both, when there are two) speak; default both. */
   mcpProtocols?: McpProtocols;
+  /** The (first) demo MCP server's lists in pages, with made-up resources to page through; default off. */
+  mcpLists?: ListOptions;
 }
 
 export interface Stack {
@@ -89,7 +92,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
   });
   asListener.handle(as.handler);
-  const mcp = createMcpServer({ resource: mcpUrl, issuer, protocols: options.mcpProtocols });
+  const mcp = createMcpServer({ resource: mcpUrl, issuer, protocols: options.mcpProtocols, ...(options.mcpLists ? { lists: options.mcpLists } : {}) });
   mcpListener.handle(mcp.handler);
 
   let second: Stack['second'];
