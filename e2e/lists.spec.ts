@@ -21,17 +21,17 @@ const PAGE_SIZE = 50;
 const OWN = 4;
 const TOTAL = OWN + BULK;
 
-/** Polls until `url` answers at all, or the process dies, or time runs out. */
-async function waitUntilAnswering(url: string, child: ChildProcess, output: string[], timeoutMs = 60_000): Promise<void> {
+/** Polls until `url` answers 2xx (the stack's listeners answer 503 "starting" until it is wired), or the process dies, or time runs out. */
+async function waitUntilReady(url: string, child: ChildProcess, output: string[], timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url}: the process exited (${child.exitCode}):\n${output.join('')}`);
     try {
-      await fetch(url, { signal: AbortSignal.timeout(1000) });
-      return;
+      if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Not listening yet.
     }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${output.join('')}`);
 }
@@ -69,7 +69,7 @@ const test = base.extend<object, { listsStack: string }>({
       child.stdout?.on('data', keep);
       child.stderr?.on('data', keep);
       try {
-        await waitUntilAnswering(`${appUrl}/healthz`, child, output);
+        await waitUntilReady(`${appUrl}/healthz`, child, output);
         await use(appUrl);
       } finally {
         await stop(child);
