@@ -11,7 +11,7 @@ import type {
   Tool,
 } from '@modelcontextprotocol/client';
 import { z } from 'zod';
-import { findInList, type ListItems, type LoadedList, loadFirstPage, loadNextPage } from './listPages';
+import { findInList, type ListItems, ListSearchError, type LoadedList, loadFirstPage, loadNextPage } from './listPages';
 import { cachedList, extendCachedList, type ListKind, type McpClient, peekCachedList, type ServerFacts, serverFacts, withClient } from './mcp';
 
 export type { CallToolResult, GetPromptResult, ListKind, LoadedList, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerFacts, Tool };
@@ -47,10 +47,16 @@ export async function findTool(server: string, name: string): Promise<Tool | und
   const loaded = await getListPages(server, 'tools');
   const clicked = loaded.items.find((tool) => tool.name === name);
   if (clicked) return clicked;
-  const { item, list } = await withClient(server, (client) => findInList(client, loaded, (tool) => tool.name === name));
   // What was loaded on the way is kept for the tools page too.
-  if (list !== loaded) await extendCachedList(server, 'tools pages', loaded, async () => list);
-  return item;
+  const keep = (list: LoadedList<'tools'>) => (list === loaded ? undefined : extendCachedList(server, 'tools pages', loaded, async () => list));
+  try {
+    const { item, list } = await withClient(server, (client) => findInList(client, loaded, (tool) => tool.name === name));
+    await keep(list);
+    return item;
+  } catch (error) {
+    if (error instanceof ListSearchError) await keep(error.list as LoadedList<'tools'>);
+    throw error;
+  }
 }
 
 /** How a resource is listed, for its title: from the pages loaded so far, else the SDK's whole list. */

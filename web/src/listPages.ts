@@ -141,10 +141,12 @@ export async function loadNextPage<K extends ListKind>(client: McpClient, list: 
 /** How many pages a search through a list may ask for before it gives up (each Load more is one page). */
 export const MAX_SEARCH_PAGES = 200;
 
-export class ListSearchError extends Error {
+export class ListSearchError<K extends ListKind = ListKind> extends Error {
   constructor(
     readonly code: 'too_many_pages',
     message: string,
+    /** The list as far as the search loaded it. */
+    readonly list: LoadedList<K>,
   ) {
     super(message);
     this.name = 'ListSearchError';
@@ -169,7 +171,11 @@ export async function findInList<K extends ListKind>(
     const item = list.items.slice(checked).find(wanted);
     if (item !== undefined || list.nextCursor === undefined) return { item, list };
     if (asked >= maxPages) {
-      throw new ListSearchError('too_many_pages', `Looked through ${list.pages} pages of the list without finding it; the server has more, stopped there.`);
+      throw new ListSearchError(
+        'too_many_pages',
+        `Looked through ${list.pages} pages of the list without finding it; the server has more, stopped there.`,
+        list,
+      );
     }
     checked = list.items.length;
     list = await loadNextPage(client, list, options);
