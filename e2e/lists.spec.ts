@@ -157,3 +157,28 @@ test('the other lists fit in one page and say so', async ({ page }) => {
   for (const name of ['Weather', 'Notes', 'Bulk resources']) await expect(templates.getByRole('region', { name })).toBeVisible();
   await expect(templates.getByRole('button', { name: /^Load more/ })).toHaveCount(0);
 });
+
+test('a list the server says changed offers to load it again', async ({ page, context }) => {
+  await openSection(page, 'Resources');
+  const section = page.getByRole('region', { name: 'Resources', exact: true });
+  await section.getByRole('button', { name: /^Load more resources/ }).click();
+  await expect(section.getByRole('status')).toHaveText('100 resources loaded; more on the server');
+
+  // Someone adds a note (in another tab): the resource list changes, and the server says so.
+  const other = await context.newPage();
+  await other.goto('/servers/default/tools/add_note');
+  await other.getByLabel('text', { exact: true }).fill('A note from the other tab');
+  await other.getByRole('button', { name: 'Run' }).click();
+  await expect(other.getByRole('region', { name: 'Result' })).toContainText(/Added note \d+/);
+  await other.close();
+
+  // Each list of the page says so (templates change with resources); this one is loaded again.
+  const again = section.getByRole('button', { name: 'Load the list again' });
+  await expect(section.getByText('The server’s resources changed since this list was loaded.')).toBeVisible();
+  await expect(page.getByRole('region', { name: 'Resource templates' }).getByRole('button', { name: 'Load the list again' })).toBeVisible();
+  await again.click();
+  await expect(again).toHaveCount(0);
+  await expect(section.getByRole('status')).toHaveText('50 resources loaded; more on the server');
+  await expect(section.getByRole('status')).toBeFocused();
+  await expect(section.getByRole('link', { name: 'A note from the other tab' })).toBeVisible();
+});
