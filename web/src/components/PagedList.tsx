@@ -28,11 +28,9 @@ export interface PagedListProps<K extends ListKind> {
   renderItem: (item: ListItem<K>) => ReactNode;
   /** 'rows' (the item list) or 'cards' (one card per item). */
   layout?: 'rows' | 'cards';
-  /** A search kept elsewhere (the URL), and told of every change. */
-  query?: string;
+  /** The search to start with, when it is kept elsewhere too (the URL), and where to tell every change. */
+  initialQuery?: string;
   onQueryChange?: (query: string) => void;
-  /** Labels the list, e.g. the id of the section's heading. */
-  labelledBy?: string;
 }
 
 /** The status line: how many are loaded, how many of them the search lets through, and whether the server has more. */
@@ -51,13 +49,13 @@ export function listSummary(
 }
 
 export function PagedList<K extends ListKind>(props: PagedListProps<K>) {
-  const { server, initial, noun, searchLabel, emptyText, matches, renderItem, layout = 'rows', onQueryChange, labelledBy } = props;
+  const { server, initial, noun, searchLabel, emptyText, matches, renderItem, layout = 'rows', onQueryChange } = props;
   const [list, setList] = useState(initial);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<unknown>();
   const [changed, setChanged] = useState(false);
-  const [ownQuery, setOwnQuery] = useState(props.query ?? '');
-  const query = ownQuery;
+  // The box holds its own text: a URL kept in step catches up after each keystroke, too late for a controlled input.
+  const [query, setQuery] = useState(props.initialQuery ?? '');
   /** After a page came in: the key of the first new item to focus, or null for the status line. */
   const [focusTarget, setFocusTarget] = useState<string | null | undefined>();
   const searchId = useId();
@@ -165,7 +163,7 @@ export function PagedList<K extends ListKind>(props: PagedListProps<K>) {
             value={query}
             autoComplete="off"
             onChange={(e) => {
-              setOwnQuery(e.target.value);
+              setQuery(e.target.value);
               onQueryChange?.(e.target.value);
             }}
           />
@@ -179,7 +177,7 @@ export function PagedList<K extends ListKind>(props: PagedListProps<K>) {
           No {noun.one} matches “{query}”{more ? ' among those loaded.' : '.'}
         </p>
       ) : (
-        <ul className={layout === 'cards' ? 'card-list' : 'item-list'} ref={listRef} aria-labelledby={labelledBy}>
+        <ul className={layout === 'cards' ? 'card-list' : 'item-list'} ref={listRef}>
           {shown.map((item) => {
             const key = keyOf(item);
             return (

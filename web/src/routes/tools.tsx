@@ -30,8 +30,7 @@ function matches(tool: Tool, query: string): boolean {
 export function Component() {
   const { server, tools } = useLoaderData<typeof loader>();
   const [params, setParams] = useSearchParams();
-  // The URL keeps the search for the back button and for sharing (the box holds its own text: the URL
-  // catches up after each keystroke, which is too late for a controlled input).
+  // The URL keeps the search for the back button and for sharing.
   return (
     <>
       <h1>Tools</h1>
@@ -43,7 +42,7 @@ export function Component() {
         searchLabel="Search tools"
         emptyText="This server offers no tools."
         matches={matches}
-        query={params.get('q') ?? ''}
+        initialQuery={params.get('q') ?? ''}
         onQueryChange={(query) => setParams(query ? { q: query } : {}, { replace: true })}
         renderItem={(tool) => (
           <>
