@@ -7,6 +7,7 @@ import { MemoryTokenStore } from '../../bff/src/store/memory.js';
 import type { TokenStore } from '../../bff/src/store/types.js';
 import { type AuthServer, createAuthServer } from './auth-server.js';
 import { listen } from './listen.js';
+import type { ListOptions } from './mcp-lists.js';
 import { createMcpServer, type McpDemo, type McpProtocols } from './mcp-server.js';
 
 /**
@@ -51,6 +52,8 @@ export interface StackOptions {
   mcpProtocols?: McpProtocols;
   /** Whether the (first) demo MCP server offers completions and declares them; default true. */
   mcpCompletions?: boolean;
+  /** The (first) demo MCP server's lists in pages, with made-up resources to page through; default off. */
+  mcpLists?: ListOptions;
 }
 
 export interface Stack {
@@ -94,7 +97,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
   });
   asListener.handle(as.handler);
-  const mcp = createMcpServer({ resource: mcpUrl, issuer, protocols: options.mcpProtocols, completions: options.mcpCompletions ?? true });
+  const mcp = createMcpServer({
+    resource: mcpUrl,
+    issuer,
+    protocols: options.mcpProtocols,
+    completions: options.mcpCompletions ?? true,
+    ...(options.mcpLists ? { lists: options.mcpLists } : {}),
+  });
   mcpListener.handle(mcp.handler);
 
   let second: Stack['second'];
