@@ -20,7 +20,7 @@ export type { CallToolResult, GetPromptResult, ListKind, LoadedList, Prompt, Rea
  * The list pages (tools, resources, templates, prompts) show a list page by page, as loaded so far
  * (listPages.ts), kept with the connection until the server says the list changed. The functions below
  * that give a whole list are the SDK's aggregate of all pages, which stops at its page cap (64) with an
- * error: the servers page and the prompt and resource pages use them. A server that declares no such
+ * error: the servers page and the resource page (for a title) use them. A server that declares no such
  * capability gets an empty list without a request either way.
  */
 
@@ -43,18 +43,27 @@ export function getNextListPage<K extends ListKind>(server: string, list: Loaded
  * and every call passes it along (`toolDefinition`, runCall.ts), so that a tool found on the 70th page
  * is validated and mirrored from its own definition like any other.
  */
-export async function findTool(server: string, name: string): Promise<Tool | undefined> {
-  const loaded = await getListPages(server, 'tools');
-  const clicked = loaded.items.find((tool) => tool.name === name);
+export function findTool(server: string, name: string): Promise<Tool | undefined> {
+  return findListed(server, 'tools', (tool) => tool.name === name);
+}
+
+/** One prompt, for its page: from the pages loaded so far, else page after page (bounded), like a tool. */
+export function findPrompt(server: string, name: string): Promise<Prompt | undefined> {
+  return findListed(server, 'prompts', (prompt) => prompt.name === name);
+}
+
+async function findListed<K extends 'tools' | 'prompts'>(server: string, kind: K, matches: (item: ListItems[K]) => boolean): Promise<ListItems[K] | undefined> {
+  const loaded = await getListPages(server, kind);
+  const clicked = loaded.items.find(matches);
   if (clicked) return clicked;
-  // What was loaded on the way is kept for the tools page too.
-  const keep = (list: LoadedList<'tools'>) => (list === loaded ? undefined : extendCachedList(server, 'tools pages', loaded, async () => list));
+  // What was loaded on the way is kept for the list's page too.
+  const keep = (list: LoadedList<K>) => (list === loaded ? undefined : extendCachedList(server, `${kind} pages`, loaded, async () => list));
   try {
-    const { item, list } = await withClient(server, (client) => findInList(client, loaded, (tool) => tool.name === name));
+    const { item, list } = await withClient(server, (client) => findInList(client, loaded, matches));
     await keep(list);
     return item;
   } catch (error) {
-    if (error instanceof ListSearchError) await keep(error.list as LoadedList<'tools'>);
+    if (error instanceof ListSearchError) await keep(error.list as LoadedList<K>);
     throw error;
   }
 }

@@ -25,7 +25,7 @@ import { type Connected, connectMcp, type InputHandlers } from '../src/mcp-conne
  */
 
 const BULK = 600;
-const setups = { bulk: { pageSize: 50, bulkResources: BULK }, smallPages: { pageSize: 4 }, onePage: undefined } satisfies Record<
+const setups = { bulk: { pageSize: 50, bulkResources: BULK }, smallPages: { pageSize: 1 }, onePage: undefined } satisfies Record<
   string,
   ListOptions | undefined
 >;
@@ -102,7 +102,7 @@ describe.each(['2026-07-28', '2025-11-25'] as const)('MCP %s', (protocol) => {
         expect(one.nextCursor, kind).toBeUndefined();
         expect(pages.items, kind).toEqual(one.items);
       }
-      expect((await loadFirstPage(paged.client, 'tools')).items).toHaveLength(4);
+      expect((await loadFirstPage(paged.client, 'tools')).items).toHaveLength(1);
     } finally {
       await Promise.all([paged.client.close(), whole.client.close()]);
     }
@@ -127,6 +127,20 @@ describe.each(['2026-07-28', '2025-11-25'] as const)('MCP %s', (protocol) => {
       await expect(
         connected.client.callTool({ name: 'divide', arguments: { dividend: 1, divisor: 4 } }, { toolDefinition: otherSchema }),
       ).rejects.toThrow(/output schema/);
+    } finally {
+      await connected.client.close();
+    }
+  });
+
+  it('a prompt found on a later page is the one the server lists last', async () => {
+    const connected = await connect('smallPages', protocol);
+    try {
+      const all = await loadAll(connected, 'prompts');
+      const last = all.items.at(-1);
+      expect(all.pages).toBeGreaterThan(1);
+      const { item, list } = await findInList(connected.client, emptyList('prompts'), (prompt) => prompt.name === last?.name);
+      expect(item).toEqual(last);
+      expect(list.pages).toBe(all.pages);
     } finally {
       await connected.client.close();
     }
