@@ -11,6 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expectAccessible } from './axe.js';
 import { expect, test as base, screenshot } from './fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -196,6 +197,7 @@ test('a tool that requires a task runs as one: its status as it goes, the tray w
 
   await expect(page.getByRole('region', { name: 'Result' })).toContainText('Research Report: tide pools');
   await expect(status).toContainText('Completed');
+  await expectAccessible(page, 'a task-based tool, completed');
   await screenshot(page, 'everything-task');
 });
 

@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ports } from '../playwright.config.js';
+import { expectAccessible } from './axe.js';
 import { test as base, expect, openSection, screenshot, signIn } from './fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -123,6 +124,7 @@ test('loads 600 resources page by page, says what is loaded, and searches it', a
   await expect(section.getByRole('link', { name: 'Bulk resource 590', exact: true })).toBeFocused();
   // Loaded now: bulk resources 1 to 596, of which 59 and 590 to 596 match.
   await expect(status).toHaveText(`8 of ${TOTAL - 4} loaded resources match; more on the server`);
+  await expectAccessible(page, 'a long list, filtered, with Load more');
 
   // The last page: no more button, and every one of them is there.
   await more.click();
