@@ -6,12 +6,12 @@
  * Its own stack (e2e/stack-server.ts with the list options), started here and stopped at the end, on
  * the main stack's ports + 3, so that every other spec meets the demo's lists as they are.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ports } from '../playwright.config.js';
 import { expectAccessible } from './axe.js';
 import { test as base, expect, openSection, screenshot, signIn } from './fixtures.js';
+import { startProcess, stopProcess, waitUntilAnswering } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const listsPorts = { app: ports.app + 3, as: ports.as + 3, mcp: ports.mcp + 3, inspect: ports.inspect + 3 };
@@ -22,58 +22,23 @@ const PAGE_SIZE = 50;
 const OWN = 4;
 const TOTAL = OWN + BULK;
 
-/** Polls until `url` answers 2xx (the stack's listeners answer 503 "starting" until it is wired), or the process dies, or time runs out. */
-async function waitUntilReady(url: string, child: ChildProcess, output: string[], timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${url}: the process exited (${child.exitCode}):\n${output.join('')}`);
-    try {
-      if ((await fetch(url, { signal: AbortSignal.timeout(1000) })).ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${output.join('')}`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
-
 const test = base.extend<object, { listsStack: string }>({
   listsStack: [
     // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
     async ({}, use) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'stack-server.ts')], {
-        cwd: join(here, '..'),
-        env: {
-          ...process.env,
-          E2E_APP_PORT: String(listsPorts.app),
-          E2E_AS_PORT: String(listsPorts.as),
-          E2E_MCP_PORT: String(listsPorts.mcp),
-          E2E_INSPECT_PORT: String(listsPorts.inspect),
-          E2E_MCP_LIST_PAGE_SIZE: String(PAGE_SIZE),
-          E2E_MCP_BULK_RESOURCES: String(BULK),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const stack = startProcess(process.execPath, ['--import', 'tsx', join(here, 'stack-server.ts')], {
+        E2E_APP_PORT: String(listsPorts.app),
+        E2E_AS_PORT: String(listsPorts.as),
+        E2E_MCP_PORT: String(listsPorts.mcp),
+        E2E_INSPECT_PORT: String(listsPorts.inspect),
+        E2E_MCP_LIST_PAGE_SIZE: String(PAGE_SIZE),
+        E2E_MCP_BULK_RESOURCES: String(BULK),
       });
-      const output: string[] = [];
-      const keep = (chunk: Buffer) => {
-        output.push(chunk.toString());
-        if (output.length > 200) output.shift();
-      };
-      child.stdout?.on('data', keep);
-      child.stderr?.on('data', keep);
       try {
-        await waitUntilReady(`${appUrl}/healthz`, child, output);
+        await waitUntilAnswering(`${appUrl}/healthz`, stack, { ok: true, timeoutMs: 60_000 });
         await use(appUrl);
       } finally {
-        await stop(child);
+        await stopProcess(stack.child);
       }
     },
     { scope: 'worker' },
