@@ -13,6 +13,7 @@ import {
 } from '@modelcontextprotocol/server';
 import {
   createAccessTokenVerifier,
+  createIntrospectionVerifier,
   InvalidAccessTokenError,
   KeysUnavailableError,
   type VerifiedAccessToken,
@@ -57,6 +58,11 @@ export interface McpServerOptions {
    * `completions` capability (default true); false makes a server that declares neither.
    */
   completions?: boolean;
+  /**
+   * Validate tokens by RFC 7662 introspection at this endpoint instead of as JWTs signed by the
+   * issuer's keys: for an authorization server that issues opaque access tokens.
+   */
+  introspectionEndpoint?: string;
 }
 
 export interface McpDemo {
@@ -105,7 +111,9 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     bearer_methods_supported: ['header'],
     resource_name: 'Demo MCP server',
   };
-  const verify = createAccessTokenVerifier({ issuer: options.issuer, resource: options.resource });
+  const verify = options.introspectionEndpoint
+    ? createIntrospectionVerifier({ endpoint: options.introspectionEndpoint, resource: options.resource })
+    : createAccessTokenVerifier({ issuer: options.issuer, resource: options.resource });
   const sessions = new Map<string, Session>();
   const received: McpDemo['received'] = [];
   const state = createDemoState();
