@@ -494,7 +494,11 @@ export class ClientResolver {
     }
     const text = await response.text();
     if (response.status !== 201 && response.status !== 200) {
-      throw new OAuthFailure('registration_failed', `dynamic client registration was refused (${response.status}${errorCodeOf(text)})${registrationHint(response.status, initialAccessToken)}`);
+      const error = errorCodeOf(text);
+      throw new OAuthFailure(
+        'registration_failed',
+        `dynamic client registration was refused (${response.status}${error ? `, ${error}` : ''})${registrationHint(response.status, error, initialAccessToken)}`,
+      );
     }
     let parsed: z.infer<typeof registrationResponseSchema>;
     try {
@@ -534,22 +538,27 @@ export class ClientResolver {
   }
 }
 
-/** `, invalid_token` for an RFC 7591 §3.2.2 error body, else nothing: the code only, never a description. */
-function errorCodeOf(text: string): string {
+/** The `error` of an RFC 7591 §3.2.2 error body, if any: the code only, never a description. */
+function errorCodeOf(text: string): string | undefined {
   try {
     const error = (JSON.parse(text) as { error?: unknown }).error;
-    return typeof error === 'string' && /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(error) ? `, ${error}` : '';
+    return typeof error === 'string' && /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(error) ? error : undefined;
   } catch {
-    return '';
+    return undefined;
   }
 }
 
+/** Error codes that say nothing against the client metadata: the request lacked a credential. */
+const CREDENTIAL_ERRORS = new Set(['invalid_token', 'invalid_request', 'unauthorized', 'unauthorized_client', 'access_denied']);
+
 /**
  * What an operator can do about a refused registration. RFC 7591 §3.1: an AS may want an initial
- * access token (Okta, Keycloak): it answers 401 (a bad one) or 400 (none: oidc-provider) or 403.
+ * access token (Okta, Keycloak): it answers 401 (a bad one) or 400 (none: oidc-provider) or 403. A
+ * refusal of the metadata itself (invalid_redirect_uri, invalid_client_metadata) is not about that.
  */
-function registrationHint(status: number, initialAccessToken: string | undefined): string {
+function registrationHint(status: number, error: string | undefined, initialAccessToken: string | undefined): string {
   if (status !== 400 && status !== 401 && status !== 403) return '';
+  if (error !== undefined && !CREDENTIAL_ERRORS.has(error)) return '';
   if (initialAccessToken) return status === 400 ? '' : ': the initial access token was not accepted (expired, revoked or used up?)';
   return ': if this authorization server requires an initial access token, set one (initialAccessTokenEnv in MCP_SERVERS, OAUTH_INITIAL_ACCESS_TOKEN)';
 }
