@@ -43,10 +43,10 @@ export async function startAgainst(options: {
     MCP_SERVER_NAME: 'Demo MCP server',
     SESSION_SECRET: DEMO_SESSION_SECRET,
     ALLOW_HTTP_LOOPBACK: '1',
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_BFF_LOG ?? 'silent',
     ...options.env,
   });
-  const app = createApp({ config, store: new MemoryTokenStore(), log: createLogger('silent') });
+  const app = createApp({ config, store: new MemoryTokenStore(), log: createLogger(process.env.TEST_BFF_LOG ?? 'silent') });
   appListener.handle(getRequestListener(app.fetch));
   return {
     appUrl: appListener.origin,
