@@ -18,6 +18,8 @@ import { MCP_HEADERS, rpc, TestBrowser } from './support.js';
  * JWT for the MCP server (RFC 8707 `resource`), which the demo MCP server checks against the JWKS.
  */
 const SECRET = 'better-auth-test-secret-public-in-this-repository';
+/** Better Auth takes registrations only with this initial access token (RFC 7591 §3.1), as Okta does. */
+const INITIAL_ACCESS_TOKEN = 'better-auth-initial-access-token-for-tests-only';
 const USER = { email: 'alice@example.com', password: 'alice-better-auth-password', name: 'Alice' };
 let asListener: Awaited<ReturnType<typeof listen>>;
 let stack: ExternalAsStack;
@@ -43,7 +45,7 @@ beforeAll(async () => {
         consentPage: '/consent',
         scopes: ['openid', 'profile', 'email', 'offline_access', 'mcp:tools'],
         allowDynamicClientRegistration: true,
-        allowUnauthenticatedClientRegistration: true,
+        validateInitialAccessToken: ({ initialAccessToken }) => (initialAccessToken === INITIAL_ACCESS_TOKEN ? {} : false),
         // The BFF under test is plain http on localhost (a web client): Better Auth's documented switch.
         allowInsecureRedirectUri: (url) => url.hostname === 'localhost',
         resources: [mcpUrl],
@@ -67,7 +69,7 @@ beforeAll(async () => {
     void handler(req, res);
   });
   userId = (await auth.api.signUpEmail({ body: USER })).user.id;
-  stack = await startAgainst({ issuer, mcpListener });
+  stack = await startAgainst({ issuer, mcpListener, env: { OAUTH_INITIAL_ACCESS_TOKEN: INITIAL_ACCESS_TOKEN } });
 });
 afterAll(async () => {
   await stack?.close();
@@ -117,7 +119,15 @@ async function signInAndConsent(authorizationUrl: string, jar: CookieJar): Promi
   throw new Error('too many steps');
 }
 
-it('registers, signs in, consents and calls a tool at Better Auth', async () => {
+it('registers with an initial access token, signs in, consents, calls a tool and refreshes at Better Auth', async () => {
+  // Better Auth really refuses a registration without the token.
+  const refused = await fetch(`${issuer}/oauth2/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ redirect_uris: [`${stack.appUrl}/bff/callback/default`] }),
+  });
+  expect(refused.status).toBeGreaterThanOrEqual(400);
+
   const browser = new TestBrowser(stack.appUrl);
   const first = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: rpc('tools/list') });
   expect(first.status).toBe(401);
@@ -139,5 +149,20 @@ it('registers, signs in, consents and calls a tool at Better Auth', async () => 
   // The token is Better Auth's JWT for the signed-in user, checked by the MCP server against its JWKS.
   expect(who.structuredContent).toMatchObject({ sub: userId });
   expect(pagesSeen).toEqual(['/api/auth/oauth2/authorize', '/login', '/consent']);
-  expect(stack.mcp.received.at(-1)?.headers.authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+  const firstToken = stack.mcp.received.at(-1)?.headers.authorization;
+  expect(firstToken).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+
+  // offline_access was asked for (Better Auth lists it): a token near its end is refreshed there.
+  const sid = await browser.sessionId();
+  const record = await stack.store.getConnection(sid, 'default');
+  expect(record?.refreshToken).toBeTruthy();
+  const now = Date.now();
+  await stack.store.putConnection(sid, 'default', { ...(record as NonNullable<typeof record>), issuedAt: now - 600_000, expiresAt: now + 1_000 });
+  const again = await browser.mcpClient();
+  expect((await again.callTool({ name: 'whoami', arguments: {} })).structuredContent).toMatchObject({ sub: userId });
+  await again.close();
+  const refreshed = await stack.store.getConnection(sid, 'default');
+  expect(refreshed?.refreshToken).not.toBe(record?.refreshToken);
+  expect(refreshed?.expiresAt).toBeGreaterThan(now + 60_000);
+  expect(stack.mcp.received.at(-1)?.headers.authorization).not.toBe(firstToken);
 });

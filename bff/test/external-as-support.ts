@@ -16,6 +16,7 @@ export interface ExternalAsStack {
   appUrl: string;
   mcpUrl: string;
   mcp: McpDemo;
+  store: MemoryTokenStore;
   close(): Promise<void>;
 }
 
@@ -46,12 +47,14 @@ export async function startAgainst(options: {
     LOG_LEVEL: process.env.TEST_BFF_LOG ?? 'silent',
     ...options.env,
   });
-  const app = createApp({ config, store: new MemoryTokenStore(), log: createLogger(process.env.TEST_BFF_LOG ?? 'silent') });
+  const store = new MemoryTokenStore();
+  const app = createApp({ config, store, log: createLogger(process.env.TEST_BFF_LOG ?? 'silent') });
   appListener.handle(getRequestListener(app.fetch));
   return {
     appUrl: appListener.origin,
     mcpUrl,
     mcp,
+    store,
     async close() {
       await Promise.all([appListener.close(), mcp.close().then(() => mcpListener.close())]);
     },
