@@ -64,7 +64,9 @@ describe('identity provider settings', () => {
     expect(problems(several({ initialAccessToken: token })).join('\n')).not.toContain(token);
   });
 
-  it('turns resource indicators off per server', () => {
+  it('turns resource indicators off per server, and takes Entra ID style api:// scopes', () => {
+    const entra = loadConfig(several({ resourceIndicator: false, scopes: 'api://6e1d0c8a-5f0e-4c1b-9d8e-1a2b3c4d5e6f/mcp.tools offline_access' })).servers[0];
+    expect(entra?.scopes).toEqual(['api://6e1d0c8a-5f0e-4c1b-9d8e-1a2b3c4d5e6f/mcp.tools', 'offline_access']);
     expect(loadConfig(several({ resourceIndicator: false })).servers[0]?.resourceIndicator).toBe(false);
     expect(loadConfig({ ...single, OAUTH_RESOURCE_INDICATOR: '0' }).servers[0]?.resourceIndicator).toBe(false);
   });
