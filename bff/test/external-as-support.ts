@@ -28,6 +28,7 @@ export async function startAgainst(options: {
   mcpListener?: Awaited<ReturnType<typeof listen>>;
   env?: Record<string, string>;
 }): Promise<ExternalAsStack> {
+  // TEST_BFF_LOG=info shows the BFF's log while a test against another AS is being debugged.
   const mcpListener = options.mcpListener ?? (await listen(0, '127.0.0.1'));
   const appListener = await listen(0, '127.0.0.1', 'localhost');
   const mcpUrl = `${mcpListener.origin}/mcp`;
