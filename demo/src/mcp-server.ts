@@ -13,6 +13,7 @@ import {
 } from '@modelcontextprotocol/server';
 import {
   createAccessTokenVerifier,
+  createIntrospectionVerifier,
   InvalidAccessTokenError,
   KeysUnavailableError,
   type VerifiedAccessToken,
@@ -63,6 +64,11 @@ export interface McpServerOptions {
    * demo's own (mcp-lists.ts): what a client must page through. Default: one page each, no extras.
    */
   lists?: ListOptions;
+  /**
+   * Validate tokens by RFC 7662 introspection at this endpoint instead of as JWTs signed by the
+   * issuer's keys: for an authorization server that issues opaque access tokens.
+   */
+  introspectionEndpoint?: string;
 }
 
 export interface McpDemo {
@@ -112,7 +118,9 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     bearer_methods_supported: ['header'],
     resource_name: 'Demo MCP server',
   };
-  const verify = createAccessTokenVerifier({ issuer: options.issuer, resource: options.resource });
+  const verify = options.introspectionEndpoint
+    ? createIntrospectionVerifier({ endpoint: options.introspectionEndpoint, resource: options.resource })
+    : createAccessTokenVerifier({ issuer: options.issuer, resource: options.resource });
   const sessions = new Map<string, Session>();
   const received: McpDemo['received'] = [];
   const state = createDemoState();
