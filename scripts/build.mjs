@@ -20,7 +20,14 @@ const started = Date.now();
 rmSync(join(root, STAMP_PATH), { force: true });
 const files = hashSources(root);
 
-const web = spawnSync('pnpm', ['--filter', '@mcp-bff/web', 'build'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+// A production bundle whatever NODE_ENV the caller has (vitest sets `test`, which would bundle React's
+// development build).
+const web = spawnSync('pnpm', ['--filter', '@mcp-bff/web', 'build'], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, NODE_ENV: 'production' },
+  shell: process.platform === 'win32',
+});
 if (web.status !== 0) {
   console.error(`\nThe SPA build failed (${web.error?.message ?? `exit ${web.status ?? web.signal}`}); nothing was stamped.`);
   process.exit(1);

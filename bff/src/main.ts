@@ -1,8 +1,10 @@
 import { serve } from '@hono/node-server';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ServerResponse } from 'node:http';
 import { createApp } from './app.js';
 import { type Config, ConfigError, DEFAULT_TOKEN_STORE, loadConfig } from './config.js';
+import { Drain } from './http/drain.js';
 import { openRateLimits } from './http/rate-limit.js';
 import { clientLimitOptions } from './http/server-limits.js';
 import { createLogger } from './log.js';
@@ -10,8 +12,6 @@ import { describeTokenStore, openTokenStore } from './store/open.js';
 
 /** Ended sessions are purged this often (Redis expires them by itself). */
 const PURGE_EVERY_MS = 5 * 60 * 1000;
-/** How long open requests get to finish at shutdown. */
-const SHUTDOWN_GRACE_MS = 5_000;
 
 function readConfig(): Config {
   try {
@@ -45,29 +45,65 @@ async function main(): Promise<void> {
   purger.unref();
 
   const limits = await openRateLimits(config, log);
-  const app = createApp({ config, store, log, limits });
+  const drain = new Drain();
+  const app = createApp({ config, store, log, limits, drain });
   // Slow clients (headers or bodies dribbled in) are cut off instead of holding connections for minutes.
   const serverOptions = clientLimitOptions(config);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions }, (info) => {
     log.info({ event: 'listening', url: config.publicUrl, port: info.port, store: describeTokenStore(config) });
   });
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    clearInterval(purger);
-    // Requests in flight finish (a refresh in progress gets to store its tokens), then the store
-    // closes. Streams that stay open (SSE) are cut after a grace period; browsers reconnect.
-    server.close(() => {
-      Promise.allSettled([store.close(), limits.close()]).finally(() => process.exit(0));
+
+  // Responses being written now: while draining, each closes its connection when done.
+  const active = new Set<ServerResponse>();
+  server.on('request', (_req, res: ServerResponse) => {
+    if (drain.draining) res.shouldKeepAlive = false;
+    active.add(res);
+    res.once('close', () => {
+      active.delete(res);
+      // A keep-alive connection whose answer began before draining is idle now: close it.
+      if (drain.draining && 'closeIdleConnections' in server) server.closeIdleConnections();
     });
+  });
+
+  /**
+   * SIGTERM or SIGINT: stop accepting connections, let requests in flight finish (a refresh in progress
+   * gets to store its tokens), close streams with a retry hint (at once those that never end, a call's
+   * stream only when time runs short), then release what is still held and exit. All of it within
+   * SHUTDOWN_TIMEOUT_MS: past its last part connections are cut, and past it the process exits anyway.
+   */
+  const stop = (signal: string) => {
+    if (drain.draining) return;
+    const timeoutMs = config.shutdownTimeoutMs;
+    const cleanupMs = Math.min(1_000, Math.floor(timeoutMs / 4));
+    log.info({ event: 'shutting_down', signal, inFlight: active.size, timeoutMs });
+    clearInterval(purger);
+    drain.begin();
+    for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
+    let exiting = false;
+    const exit = async (forced: boolean) => {
+      if (exiting) return;
+      exiting = true;
+      if (forced && 'closeAllConnections' in server) server.closeAllConnections();
+      const released = await drain.releaseLocks();
+      await Promise.allSettled([store.close(), limits.close()]);
+      log.info({ event: 'stopped', forced, refreshLocksReleased: released });
+      // pino writes synchronously to stdout; nothing is left to flush.
+      process.exit(0);
+    };
+    server.close(() => void exit(false));
     if ('closeIdleConnections' in server) server.closeIdleConnections();
     setTimeout(() => {
-      if ('closeAllConnections' in server) server.closeAllConnections();
-    }, SHUTDOWN_GRACE_MS).unref();
+      if (drain.openStreams > 0) log.info({ event: 'closing_streams', open: drain.openStreams });
+      drain.closeStreams();
+    }, timeoutMs - 2 * cleanupMs).unref();
+    setTimeout(() => void exit(true), timeoutMs - cleanupMs).unref();
+    setTimeout(() => {
+      log.warn({ event: 'shutdown_timed_out', timeoutMs });
+      process.exit(1);
+    }, timeoutMs).unref();
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 await main();
