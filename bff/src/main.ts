@@ -1,9 +1,10 @@
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServerResponse } from 'node:http';
 import { createApp } from './app.js';
 import { type Config, ConfigError, DEFAULT_TOKEN_STORE, loadConfig } from './config.js';
+import { Connections } from './http/connections.js';
 import { Drain } from './http/drain.js';
 import { openRateLimits } from './http/rate-limit.js';
 import { clientLimitOptions } from './http/server-limits.js';
@@ -53,17 +54,7 @@ async function main(): Promise<void> {
     log.info({ event: 'listening', url: config.publicUrl, port: info.port, store: describeTokenStore(config) });
   });
 
-  // Responses being written now: while draining, each closes its connection when done.
-  const active = new Set<ServerResponse>();
-  server.on('request', (_req, res: ServerResponse) => {
-    if (drain.draining) res.shouldKeepAlive = false;
-    active.add(res);
-    res.once('close', () => {
-      active.delete(res);
-      // A keep-alive connection whose answer began before draining is idle now: close it.
-      if (drain.draining && 'closeIdleConnections' in server) server.closeIdleConnections();
-    });
-  });
+  const connections = new Connections(server as Server);
 
   /**
    * SIGTERM or SIGINT: stop accepting connections, let requests in flight finish (a refresh in progress
@@ -75,23 +66,21 @@ async function main(): Promise<void> {
     if (drain.draining) return;
     const timeoutMs = config.shutdownTimeoutMs;
     const cleanupMs = Math.min(1_000, Math.floor(timeoutMs / 4));
-    log.info({ event: 'shutting_down', signal, inFlight: active.size, timeoutMs });
+    log.info({ event: 'shutting_down', signal, inFlight: connections.inFlight, timeoutMs });
     clearInterval(purger);
     drain.begin();
-    for (const res of active) if (!res.headersSent) res.shouldKeepAlive = false;
     let exiting = false;
     const exit = async (forced: boolean) => {
       if (exiting) return;
       exiting = true;
-      if (forced && 'closeAllConnections' in server) server.closeAllConnections();
+      if (forced) connections.closeAll();
       const released = await drain.releaseLocks();
       await Promise.allSettled([store.close(), limits.close()]);
       log.info({ event: 'stopped', forced, refreshLocksReleased: released });
       // pino writes synchronously to stdout; nothing is left to flush.
       process.exit(0);
     };
-    server.close(() => void exit(false));
-    if ('closeIdleConnections' in server) server.closeIdleConnections();
+    connections.drain(() => void exit(false));
     setTimeout(() => {
       if (drain.openStreams > 0) log.info({ event: 'closing_streams', open: drain.openStreams });
       drain.closeStreams();
