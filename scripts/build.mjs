@@ -66,4 +66,4 @@ const stamp = { builtAt: new Date().toISOString(), node: process.version, files 
 const partial = join(root, `${STAMP_PATH}.${process.pid}.partial`);
 writeFileSync(partial, `${JSON.stringify(stamp, null, 1)}\n`);
 renameSync(partial, join(root, STAMP_PATH));
-console.log(`\nBuilt the SPA (web/dist) and the server (${SERVER_PATH}) in ${((Date.now() - started) / 1000).toFixed(1)} s; start it with \`pnpm serve\`.`);
+console.log(`\nBuilt the SPA (web/dist) and the server (${SERVER_PATH}) in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
