@@ -72,6 +72,10 @@ async function main(): Promise<void> {
     let exiting = false;
     const exit = async (forced: boolean) => {
       if (exiting) return;
+      // Every connection is closed, but a refresh whose browser went away may still be running: it
+      // gets to store its tokens (the refresh token it spent is gone at the AS), until the deadline.
+      if (!forced) await drain.locksReleased();
+      if (exiting) return;
       exiting = true;
       if (forced) connections.closeAll();
       const released = await drain.releaseLocks();

@@ -65,14 +65,22 @@ describe('Drain', () => {
     expect(drain.openStreams).toBe(0);
   });
 
-  it('releases the locks still registered, once', async () => {
+  it('says when the last lock is released, and releases the locks still registered, once', async () => {
     const drain = new Drain();
+    await drain.locksReleased();
     const released: string[] = [];
+    let allReleased = false;
     drain.lock(async () => void released.push('held'));
     const forget = drain.lock(async () => void released.push('released already'));
+    void drain.locksReleased().then(() => {
+      allReleased = true;
+    });
     forget();
+    await Promise.resolve();
+    expect(allReleased).toBe(false);
     drain.lock(() => Promise.reject(new Error('store down')));
     expect(await drain.releaseLocks()).toBe(2);
+    expect(allReleased).toBe(true);
     expect(await drain.releaseLocks()).toBe(0);
     expect(released).toEqual(['held']);
   });

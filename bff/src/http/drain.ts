@@ -23,6 +23,7 @@ export class Drain {
   private streamsClosed = false;
   private readonly streams = new Map<() => void, StreamKind>();
   private readonly locks = new Set<() => Promise<void>>();
+  private lockWaiters: Array<() => void> = [];
 
   get draining(): boolean {
     return this.started;
@@ -41,7 +42,18 @@ export class Drain {
   /** Registers a held lock's release; returns how to unregister it (when released normally). */
   lock(release: () => Promise<void>): () => void {
     this.locks.add(release);
-    return () => this.locks.delete(release);
+    return () => {
+      this.locks.delete(release);
+      if (this.locks.size === 0) {
+        for (const resolve of this.lockWaiters.splice(0)) resolve();
+      }
+    };
+  }
+
+  /** Resolves once no lock is held: the refreshes in progress have stored their tokens (or failed). */
+  locksReleased(): Promise<void> {
+    if (this.locks.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.lockWaiters.push(resolve));
   }
 
   /** Draining starts: streams that would never end are closed now. */
@@ -68,8 +80,9 @@ export class Drain {
   /** Releases every lock still held; never rejects. */
   async releaseLocks(): Promise<number> {
     const held = [...this.locks];
-    this.locks.clear();
     await Promise.allSettled(held.map((release) => release()));
+    this.locks.clear();
+    for (const resolve of this.lockWaiters.splice(0)) resolve();
     return held.length;
   }
 

@@ -204,11 +204,12 @@ export class TokenManager {
     const release = () => {
       released ??= (async () => {
         clearInterval(timer);
-        unregister();
         // If this fails the lock simply lapses.
         await this.store.releaseLock(name, token).catch((error: unknown) => {
           this.log.warn({ event: 'refresh_lock_release_failed', server, err: describe(error) });
         });
+        // Only now: a process waiting for its refreshes to end closes the store next.
+        unregister();
       })();
       return released;
     };
