@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SESSION_SECRET } from '../../demo/src/stack.js';
 import { buildCheck, ensureBuilt, ROOT } from './build-support.js';
-import { type BffProcess, startBffProcess, tempDir } from './vault-support.js';
+import { type BffProcess, newKey, startBffProcess, tempDir } from './vault-support.js';
 
 /**
  * `pnpm build` then `pnpm serve`, as an operator runs them: the built server started with plain Node
@@ -41,15 +41,18 @@ const env = () => ({
 
 describe('the built server', () => {
   const started: BffProcess[] = [];
+  const data = tempDir('built-sqlite');
   beforeAll(ensureBuilt, 120_000);
   afterAll(async () => {
     await Promise.all(started.map((p) => p.stop()));
+    data.remove();
   });
 
   it('three instances started at once from one checkout all come up, serve the SPA and the API, and write nothing into the build', async () => {
     const before = outputs();
-    const listening = { ...env(), LOG_LEVEL: 'info' };
-    started.push(...(await Promise.all([1, 2, 3].map(() => startBffProcess(listening, { built: true })))));
+    // The default store, SQLite: the native driver loads from the bundle (one file per instance here).
+    const listening = (n: number) => ({ ...env(), LOG_LEVEL: 'info', TOKEN_STORE: `sqlite:${join(data.path, `${n}.db`)}`, TOKEN_ENCRYPTION_KEYS: newKey('k1').env });
+    started.push(...(await Promise.all([1, 2, 3].map((n) => startBffProcess(listening(n), { built: true })))));
     for (const instance of started) {
       const health = await fetch(`${instance.url}/healthz`);
       expect(health.status).toBe(200);
@@ -61,6 +64,7 @@ describe('the built server', () => {
       expect(instance.output()).not.toMatch(/error/i);
     }
     expect(outputs()).toBe(before);
+    expect(started[0]?.logs.find((l) => l.event === 'listening')).toMatchObject({ store: expect.stringMatching(/sqlite/i) });
   });
 
   it('SIGTERM on an idle instance: it stops at once, with exit code 0', async () => {
