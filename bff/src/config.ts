@@ -87,6 +87,11 @@ export interface Config {
   headersTimeoutMs: number;
   /** Time a client gets to send a whole request, body included, ms. */
   requestTimeoutMs: number;
+  /**
+   * The longest a SIGTERM'd process takes to exit, ms: in-flight requests finish within it, open
+   * streams are closed with a retry hint, held refresh locks are released (bff/src/http/drain.ts).
+   */
+  shutdownTimeoutMs: number;
   /** Requests per client address and window; 0 turns a limit off. */
   rateLimits: RateLimitConfig;
   /**
@@ -292,6 +297,7 @@ const envSchema = z.object({
   AUTH_SERVER_TIMEOUT_MS: intFromEnv('AUTH_SERVER_TIMEOUT_MS', 10_000, 100, 120_000),
   HEADERS_TIMEOUT_MS: intFromEnv('HEADERS_TIMEOUT_MS', 10_000, 100, 120_000),
   REQUEST_TIMEOUT_MS: intFromEnv('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+  SHUTDOWN_TIMEOUT_MS: intFromEnv('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
   RATE_LIMIT_WINDOW_SECONDS: intFromEnv('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 3600),
   RATE_LIMIT_LOGIN: intFromEnv('RATE_LIMIT_LOGIN', 30, 0, 1_000_000),
   RATE_LIMIT_CALLBACK: intFromEnv('RATE_LIMIT_CALLBACK', 30, 0, 1_000_000),
@@ -572,6 +578,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authServerTimeoutMs: e.AUTH_SERVER_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       login: e.RATE_LIMIT_LOGIN,
