@@ -201,6 +201,11 @@ function listenFilter(server: string, capabilities: ServerCapabilities | undefin
 
 /** Remote closes of a listen stream re-opened in a row before giving up (a server that keeps dropping it). */
 const MAX_RELISTENS = 5;
+/**
+ * A stream that stayed open this long was healthy: its close (an instance restarting, a proxy's idle
+ * limit) starts the count of re-listens in a row over, so that a long-lived page keeps its updates.
+ */
+const HEALTHY_LISTEN_MS = 30_000;
 
 /**
  * Keeps one subscriptions/listen stream per modern server matching what the page wants; a changed
@@ -220,12 +225,14 @@ async function syncListen(server: string, connection: Connection, relistens = 0)
       return;
     }
     connection.listen = { subscription, filter: key };
+    const openedAt = Date.now();
     void subscription.closed.then((how) => {
       if (connection.listen?.subscription !== subscription) return;
       connection.listen = undefined;
-      if (how !== 'remote' || relistens >= MAX_RELISTENS) return;
+      const inARow = Date.now() - openedAt >= HEALTHY_LISTEN_MS ? 0 : relistens;
+      if (how !== 'remote' || inARow >= MAX_RELISTENS) return;
       // Unexpected drop: listen again (bounded), so updates keep coming.
-      void syncListen(server, connection, relistens + 1).catch(() => undefined);
+      void syncListen(server, connection, inARow + 1).catch(() => undefined);
     });
   }
   await previous?.subscription.close();
