@@ -376,8 +376,24 @@ export class OAuthClient {
       ...(previous?.stepUp ? { stepUp: previous.stepUp } : {}),
       // Only a login that asked for `openid` gets one; a refresh without one keeps the last.
       ...(tokens.id_token ? { idToken: tokens.id_token } : previous?.idToken ? { idToken: previous.idToken } : {}),
+      ...idTokenSubject(tokens, previous),
     };
   }
+}
+
+/**
+ * Who the ID token says logged in (`sub`) and the AS's login session (`sid`): oauth4webapi has checked
+ * its claims (iss, aud, exp, iat) when it processed the token response. A response without one keeps
+ * what the login's ID token said.
+ */
+function idTokenSubject(tokens: oauth.TokenEndpointResponse, previous: TokenRecord | undefined): Pick<TokenRecord, 'subject' | 'authSessionId'> {
+  const claims = tokens.id_token ? oauth.getValidatedIdTokenClaims(tokens) : undefined;
+  const subject = claims?.sub ?? previous?.subject;
+  const sid = claims?.sid ?? previous?.authSessionId;
+  return {
+    ...(typeof subject === 'string' && subject ? { subject } : {}),
+    ...(typeof sid === 'string' && sid ? { authSessionId: sid } : {}),
+  };
 }
 
 /**
