@@ -16,6 +16,7 @@ import { postLogoutRedirectUriFor, redirectUriFor } from './oauth/redirect-uri.j
 import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
 import { refreshDeadlineMs, refreshTiming, TokenManager } from './oauth/tokens.js';
 import { authRoutes, REVOKE_TIMEOUT_MS } from './routes/auth.js';
+import { BACKCHANNEL_LOGOUT_PATH, backchannelLogoutRoutes } from './routes/backchannel-logout.js';
 import { SignOut } from './routes/end-session.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
@@ -62,6 +63,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     publicUrl: config.publicUrl,
     redirectUris: config.servers.map((s) => redirectUriFor(config.publicUrl, s.id)),
     postLogoutRedirectUris: [postLogoutRedirectUriFor(config.publicUrl)],
+    backchannelLogoutUri: `${config.publicUrl}${BACKCHANNEL_LOGOUT_PATH}`,
     clientName: config.clientName,
     externalUrl: config.clientMetadataUrl,
   };
@@ -137,6 +139,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const signOut = new SignOut({ publicUrl: config.publicUrl, store, log, cookies, sessions, clients, timeoutMs: REVOKE_TIMEOUT_MS });
   app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut }));
   app.route('/bff', signOut.routes());
+  app.route('/bff', backchannelLogoutRoutes({ store, log, clients, policy, limits, clientAddress, revokeTimeoutMs: REVOKE_TIMEOUT_MS }));
 
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
   app.all('/mcp/:server', sameOrigin, async (c) => {

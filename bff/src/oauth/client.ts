@@ -283,6 +283,27 @@ export class OAuthClient {
     return this.clients.reject(record.issuer, record.clientId);
   }
 
+  /**
+   * The metadata of `issuer` when it is this server's authorization server (the one its protected
+   * resource metadata names, as for a login), else undefined: nothing is fetched from an issuer that
+   * is not. For logout tokens (logout-token.ts).
+   */
+  async authorizationServerIf(issuer: string): Promise<oauth.AuthorizationServer | undefined> {
+    let resource: Awaited<ReturnType<Discovery['protectedResource']>>;
+    try {
+      resource = await this.discovery.protectedResource(this.server.url);
+    } catch {
+      return undefined;
+    }
+    if (resource.authorization_servers[0] !== issuer) return undefined;
+    return this.discovery.authorizationServer(issuer);
+  }
+
+  /** Whether `clientId` is the BFF's client at `as` for this server (or the one it replaced, while that works). */
+  async isOwnClient(as: oauth.AuthorizationServer, clientId: string): Promise<boolean> {
+    return (await this.clients.forRecord(this.server, as, clientId)) !== undefined;
+  }
+
   /** RFC 7009: best effort; the caller bounds the time. */
   async revoke(record: TokenRecord): Promise<void> {
     const as = await this.discovery.authorizationServer(record.issuer);
