@@ -5,6 +5,7 @@ import { rateLimited } from '../http/errors.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import type { Logger } from '../log.js';
 import type { OAuthClient } from '../oauth/client.js';
+import { BACKCHANNEL_LOGOUT_PATH } from '../oauth/clients.js';
 import { LOGOUT_TOKEN_JTI_TTL_MS, type LogoutClaims, LogoutTokenRejected, LogoutTokenVerifier, MAX_LOGOUT_TOKEN_LENGTH } from '../oauth/logout-token.js';
 import type { OutboundPolicy } from '../oauth/http.js';
 import { describe } from '../oauth/tokens.js';
@@ -12,8 +13,6 @@ import { endSessions } from '../session/end-sessions.js';
 import type { StoredSession, TokenStore } from '../store/types.js';
 import type { AppEnv } from './env.js';
 
-/** The BFF's backchannel_logout_uri is PUBLIC_URL + this (client metadata and registrations advertise it). */
-export const BACKCHANNEL_LOGOUT_PATH = '/bff/backchannel-logout';
 
 /** The form holds one logout token and nothing much else. */
 const MAX_BODY_BYTES = MAX_LOGOUT_TOKEN_LENGTH + 1024;
