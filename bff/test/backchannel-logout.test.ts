@@ -134,6 +134,25 @@ describe('a sign-out at the authorization server ends the BFF sessions of that l
   });
 });
 
+describe('a login without openid', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack.close());
+
+  it('has no ID token, and is named by the sub of its JWT access token: the sign-out at the AS ends it too', async () => {
+    const alice = new TestBrowser(stack.appUrl);
+    await alice.login();
+    const record = await stack.store.getConnection(await alice.sessionId(), 'default');
+    expect(record?.idToken).toBeUndefined();
+    expect(record?.subject).toBeUndefined();
+    await signOutAtAuthorizationServer(stack, alice);
+    expect(stack.as.backchannelLogouts).toEqual([{ clientId: 'mcp-bff-demo', sub: 'alice', ok: true }]);
+    expect(await mcpCall(alice)).toEqual({ status: 401, error: 'login_required' });
+  });
+});
+
 describe('a dynamic registration names the backchannel_logout_uri', () => {
   let stack: Stack;
   beforeAll(async () => {
@@ -318,8 +337,12 @@ describe('which sessions a logout token names', () => {
     expect(endedBy({ issuer: iss, subject: undefined, sid: 's1' })(session(record({ subject: 'alice' })))).toBe(false);
     expect(endedBy({ issuer: iss, subject: 'alice', sid: 's1' })(session(record({ subject: 'alice' })))).toBe(true);
     expect(endedBy({ issuer: iss, subject: 'alice', sid: 's1' })(session(record({ subject: 'alice', authSessionId: 's2' })))).toBe(false);
-    // A connection made without openid recorded no subject: no logout token names it.
+    // A connection made without openid recorded no subject: its JWT access token's sub names it, an
+    // opaque one nothing.
     expect(endedBy({ issuer: iss, subject: 'alice', sid: undefined })(session(record({})))).toBe(false);
+    const jwt = (claims: object) => `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+    expect(endedBy({ issuer: iss, subject: 'alice', sid: undefined })(session(record({ accessToken: jwt({ sub: 'alice' }) })))).toBe(true);
+    expect(endedBy({ issuer: iss, subject: 'alice', sid: undefined })(session(record({ accessToken: jwt({ sub: 'bob' }) })))).toBe(false);
     // One matching connection among others is enough: the whole session ends.
     expect(endedBy({ issuer: iss, subject: 'alice', sid: undefined })(session(record({ issuer: 'https://x.example' }), record({ subject: 'alice' })))).toBe(true);
   });

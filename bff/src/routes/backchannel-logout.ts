@@ -9,7 +9,7 @@ import { BACKCHANNEL_LOGOUT_PATH } from '../oauth/clients.js';
 import { LOGOUT_TOKEN_JTI_TTL_MS, type LogoutClaims, LogoutTokenRejected, LogoutTokenVerifier, MAX_LOGOUT_TOKEN_LENGTH } from '../oauth/logout-token.js';
 import type { OutboundPolicy } from '../oauth/http.js';
 import { describe } from '../oauth/tokens.js';
-import { endSessions } from '../session/end-sessions.js';
+import { endSessions, userOf } from '../session/end-sessions.js';
 import type { StoredSession, TokenStore } from '../store/types.js';
 import type { AppEnv } from './env.js';
 
@@ -30,14 +30,16 @@ export interface BackchannelLogoutDeps {
 /**
  * Which stored sessions a logout token ends: those with a connection whose tokens `issuer` issued to
  * the login it names. By sid, the AS's login session; by sub, every login of that person there. With
- * both, a connection whose login recorded no sid goes by sub alone (more is ended, never less). A
- * connection made without `openid` recorded neither, and no logout token can name it.
+ * both, a connection whose login recorded no sid goes by sub alone (more is ended, never less). The
+ * sub is the ID token's; a login without `openid` has none, and goes by its JWT access token's sub (an
+ * AS that signs out such a login still posts a logout token: oidc-provider does); one with neither
+ * cannot be named.
  */
 export function endedBy(claims: Pick<LogoutClaims, 'issuer' | 'subject' | 'sid'>): (session: StoredSession) => boolean {
   return (session) =>
     [...session.connections.values()].some((record) => {
       if (record.issuer !== claims.issuer) return false;
-      if (claims.subject !== undefined && record.subject !== claims.subject) return false;
+      if (claims.subject !== undefined && userOf(record) !== claims.subject) return false;
       if (claims.sid === undefined) return true;
       return record.authSessionId === claims.sid || (claims.subject !== undefined && record.authSessionId === undefined);
     });

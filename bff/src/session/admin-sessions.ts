@@ -1,4 +1,5 @@
-import type { StoredSession, TokenRecord } from '../store/types.js';
+import type { StoredSession } from '../store/types.js';
+import { userOf } from './end-sessions.js';
 
 /**
  * What `admin.ts sessions list` shows of a stored session: never a token, never the session id (the
@@ -26,23 +27,6 @@ export interface SessionRow {
 export const MIN_SESSION_PREFIX = 8;
 /** How much of the storage key the list shows. */
 export const SHOWN_SESSION_PREFIX = 12;
-
-/**
- * Who a connection belongs to: the `sub` of the login's ID token (an `openid` login), else the `sub`
- * of a JWT access token as the AS issued it (read, not verified: it came from the AS's token endpoint,
- * and it is only shown and matched by an administrator). Undefined for opaque tokens without openid.
- */
-export function userOf(record: TokenRecord): string | undefined {
-  if (record.subject) return record.subject;
-  const parts = record.accessToken.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { sub?: unknown };
-    return typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export function sessionRow(session: StoredSession, idleTimeoutSeconds: number): SessionRow {
   const lastSeen = Math.max(session.createdAt, session.idleExpiresAt - idleTimeoutSeconds * 1000);

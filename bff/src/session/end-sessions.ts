@@ -43,3 +43,20 @@ export async function revokeConnections(deps: EndSessionsDeps, connections: Read
     }),
   );
 }
+
+/**
+ * Who a connection belongs to: the `sub` of the login's ID token (an `openid` login), else the `sub`
+ * of a JWT access token as the AS issued it (read, not verified: it came from the AS's token endpoint,
+ * and it can only end or list a session, never grant anything). Undefined for opaque tokens without openid.
+ */
+export function userOf(record: TokenRecord): string | undefined {
+  if (record.subject) return record.subject;
+  const parts = record.accessToken.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { sub?: unknown };
+    return typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
