@@ -3,11 +3,16 @@ import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CookieJar } from '../../demo/src/cookie-jar.js';
 import { loginThroughForms } from '../../demo/src/login-driver.js';
-import { type Stack, startStack } from '../../demo/src/stack.js';
+import { DEMO_CLIENT, DEMO_SESSION_SECRET, type Stack, startStack } from '../../demo/src/stack.js';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../src/oauth/logout-token.js';
 import { endedBy } from '../src/routes/backchannel-logout.js';
+import { RedisTokenStore } from '../src/store/redis.js';
 import type { StoredSession, TokenRecord } from '../src/store/types.js';
-import { MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { INITIALIZE, MCP_HEADERS, rpc, TestBrowser } from './support.js';
+import { cipherFor, newKey, type RedisServer, startRedis } from './vault-support.js';
 
 /**
  * OpenID Connect Back-Channel Logout 1.0 against a running BFF: the real demo authorization server
@@ -149,6 +154,62 @@ describe('a login without openid', () => {
     expect(record?.subject).toBeUndefined();
     await signOutAtAuthorizationServer(stack, alice);
     expect(stack.as.backchannelLogouts).toEqual([{ clientId: 'mcp-bff-demo', sub: 'alice', ok: true }]);
+    expect(await mcpCall(alice)).toEqual({ status: 401, error: 'login_required' });
+  });
+});
+
+describe('two instances on one Redis store', () => {
+  let redis: RedisServer;
+  let stack: Stack;
+  let second: RedisTokenStore;
+  let otherInstance: ReturnType<typeof createApp>;
+  const key = newKey('k1');
+  beforeAll(async () => {
+    redis = await startRedis();
+    const first = new RedisTokenStore({ url: redis.url, cipher: cipherFor(key) });
+    second = new RedisTokenStore({ url: redis.url, cipher: cipherFor(key) });
+    stack = await startStack({ store: first, env: OPENID });
+    // Another instance with the same configuration and its own store client and caches.
+    const config = loadConfig({
+      PUBLIC_URL: stack.appUrl,
+      MCP_SERVER_URL: stack.mcpUrl,
+      MCP_SERVER_NAME: 'Demo MCP server',
+      OAUTH_CLIENT_ID: DEMO_CLIENT.client_id,
+      OAUTH_CLIENT_SECRET: DEMO_CLIENT.client_secret,
+      SESSION_SECRET: DEMO_SESSION_SECRET,
+      ALLOW_HTTP_LOOPBACK: '1',
+      ...OPENID,
+    });
+    otherInstance = createApp({ config, store: second, log: createLogger('silent') });
+  });
+  afterAll(async () => {
+    await stack.close();
+    await Promise.all([stack.store.close(), second.close()]);
+    await redis.close();
+  });
+
+  /** An MCP initialize the browser sends to the other instance (its cookie, the app's origin). */
+  async function callOther(browser: TestBrowser): Promise<number> {
+    const res = await otherInstance.fetch(
+      new Request(`${stack.appUrl}/mcp/default`, {
+        method: 'POST',
+        headers: { ...MCP_HEADERS, 'x-csrf': '1', cookie: browser.jar.header(new URL(stack.appUrl)) ?? '' },
+        body: INITIALIZE,
+      }),
+    );
+    await res.text();
+    return res.status;
+  }
+
+  it('the logout token reaches one instance; the other, which had just served the session, refuses it too', async () => {
+    const alice = new TestBrowser(stack.appUrl);
+    await alice.login();
+    // The other instance has served this session: whatever it keeps in memory, it has seen it.
+    expect(await callOther(alice)).toBe(200);
+    expect(await callOther(alice)).toBe(200);
+    await signOutAtAuthorizationServer(stack, alice);
+    expect(stack.as.backchannelLogouts).toEqual([{ clientId: 'mcp-bff-demo', sub: 'alice', ok: true }]);
+    expect(await callOther(alice)).toBe(401);
     expect(await mcpCall(alice)).toEqual({ status: 401, error: 'login_required' });
   });
 });
