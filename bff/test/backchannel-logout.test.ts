@@ -351,6 +351,34 @@ describe('logout tokens the BFF refuses', () => {
   });
 });
 
+describe('an authorization server that cannot be reached for its keys', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ env: OPENID });
+  });
+  afterAll(async () => {
+    await stack.startAuthServer();
+    await stack.close();
+  });
+
+  it('is answered 503 (nothing decided, it may try again), and the session is kept', async () => {
+    const bob = new TestBrowser(stack.appUrl);
+    await bob.login({ user: 'bob' });
+    await stack.stopAuthServer();
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({ events: { [BACKCHANNEL_LOGOUT_EVENT]: {} }, sub: 'bob', jti: randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+      .setIssuer(stack.issuer)
+      .setAudience('mcp-bff-demo')
+      .setIssuedAt()
+      .sign(privateKey);
+    const res = await postLogoutToken(stack.appUrl, new URLSearchParams({ logout_token: token }).toString());
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' });
+    expect(await stack.store.getSession(await bob.sessionId())).toBeDefined();
+  });
+});
+
 describe('the endpoint is rate limited per address', () => {
   let stack: Stack;
   beforeAll(async () => {
