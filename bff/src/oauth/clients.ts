@@ -22,8 +22,9 @@ export interface OAuthClients {
 
 /**
  * What the BFF is towards authorization servers: the guarded outbound policy, discovery, the client it
- * is at each AS, and one OAuthClient per configured server. The server (app.ts) and the admin command
- * (admin.ts, which revokes tokens) build it alike.
+ * is at each AS, and one OAuthClient per configured server, built as app.ts builds them (keep the two
+ * alike; app.ts can use this once the branches that change it have landed). For the admin command,
+ * which revokes tokens as the server does.
  */
 export function createOAuthClients(
   config: Config,
