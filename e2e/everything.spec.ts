@@ -7,11 +7,12 @@
  * Its own servers, started here and stopped at the end, on loopback: the reference server through
  * its CLI (`streamableHttp`), and a BFF configured for it through MCP_SERVERS, serving the built SPA.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expectAccessible } from './axe.js';
 import { expect, test as base, screenshot } from './fixtures.js';
+import { startProcess, stopProcess, waitUntilAnswering } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const everythingPort = Number(process.env.E2E_EVERYTHING_PORT ?? 4910);
@@ -19,49 +20,14 @@ const appPort = Number(process.env.E2E_EVERYTHING_APP_PORT ?? 3910);
 const appUrl = `http://localhost:${appPort}`;
 const everythingCli = createRequire(import.meta.url).resolve('@modelcontextprotocol/server-everything/dist/index.js');
 
-/** Polls until `url` answers at all (any status), or the process dies, or time runs out. */
-async function waitUntilAnswering(url: string, child: ChildProcess, output: string[], timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${url}: the process exited (${child.exitCode}):\n${output.join('')}`);
-    try {
-      await fetch(url, { signal: AbortSignal.timeout(1000) });
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${output.join('')}`);
-}
-
-function start(command: string, args: string[], env: Record<string, string>): { child: ChildProcess; output: string[] } {
-  const child = spawn(command, args, { cwd: join(here, '..'), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.shift();
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return { child, output };
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
-
 const test = base.extend<object, { everythingApp: string }>({
   everythingApp: [
     // biome-ignore lint/correctness/noEmptyPattern: Playwright reads a fixture's dependencies from this pattern
     async ({}, use) => {
-      const everything = start(process.execPath, ['--import', join(here, 'loopback-listen.mjs'), everythingCli, 'streamableHttp'], {
+      const everything = startProcess(process.execPath, ['--import', join(here, 'loopback-listen.mjs'), everythingCli, 'streamableHttp'], {
         PORT: String(everythingPort),
       });
-      const bff = start(process.execPath, ['--import', 'tsx', join(here, '../bff/src/main.ts')], {
+      const bff = startProcess(process.execPath, ['--import', 'tsx', join(here, '../bff/src/main.ts')], {
         PUBLIC_URL: appUrl,
         HOST: '127.0.0.1',
         PORT: String(appPort),
@@ -74,11 +40,11 @@ const test = base.extend<object, { everythingApp: string }>({
         LOG_LEVEL: 'warn',
       });
       try {
-        await waitUntilAnswering(`http://127.0.0.1:${everythingPort}/mcp`, everything.child, everything.output);
-        await waitUntilAnswering(`${appUrl}/healthz`, bff.child, bff.output);
+        await waitUntilAnswering(`http://127.0.0.1:${everythingPort}/mcp`, everything);
+        await waitUntilAnswering(`${appUrl}/healthz`, bff);
         await use(appUrl);
       } finally {
-        await Promise.all([stop(bff.child), stop(everything.child)]);
+        await Promise.all([stopProcess(bff.child), stopProcess(everything.child)]);
       }
     },
     { scope: 'worker' },
@@ -196,6 +162,7 @@ test('a tool that requires a task runs as one: its status as it goes, the tray w
 
   await expect(page.getByRole('region', { name: 'Result' })).toContainText('Research Report: tide pools');
   await expect(status).toContainText('Completed');
+  await expectAccessible(page, 'a task-based tool, completed');
   await screenshot(page, 'everything-task');
 });
 

@@ -3,6 +3,7 @@
  * and a form in progress that survives the session ending and the Reconnect that follows.
  */
 import { multiPorts, ports } from '../playwright.config.js';
+import { expectAccessible } from './axe.js';
 import { asOrigin, expect, signIn, test } from './fixtures.js';
 
 test.beforeEach(async ({ noPageProblems: _ }) => {});
@@ -18,6 +19,7 @@ test('log out and sign out at the authorization server too: Connect asks for the
   const offer = page.getByRole('region', { name: 'You are logged out' });
   await expect(offer.getByRole('heading', { name: 'You are logged out' })).toBeFocused();
   await expect(offer).toContainText(`Also sign out at ${asHost}?`);
+  await expectAccessible(page, 'the offer to sign out at the authorization server');
   await offer.getByRole('link', { name: `Sign out at ${asHost}` }).click();
 
   // The authorization server's own page asks before it signs the person out there.
@@ -120,6 +122,7 @@ test('the session ends while a tool form is filled in: after Reconnect it is sti
   await page.waitForURL(toolUrl);
 
   await expect(page.getByText('Filled in as you left it.')).toBeVisible();
+  await expectAccessible(page, 'a form filled in again after Reconnect');
   await expect(page.getByLabel('title', { exact: true })).toHaveValue('Harbour walk');
   await expect(page.getByRole('group', { name: 'location' }).getByLabel('city', { exact: true })).toHaveValue('Lisbon');
   await expect(page.getByRole('group', { name: 'attendees item 1' }).getByLabel('name', { exact: true })).toHaveValue('Ada');

@@ -47,6 +47,11 @@ if (mcpProtocols !== undefined && !MCP_PROTOCOLS.includes(mcpProtocols)) {
   throw new Error(`E2E_MCP_PROTOCOLS must be one of ${MCP_PROTOCOLS.join(', ')}, got ${mcpProtocols}`);
 }
 
+// Long lists (e2e/lists.spec.ts): every list of the demo MCP server in pages, and made-up resources to
+// page through. Off unless asked for, so every other spec sees the demo's lists as they are.
+const listPageSize = env.E2E_MCP_LIST_PAGE_SIZE ? Number(env.E2E_MCP_LIST_PAGE_SIZE) : undefined;
+const bulkResources = env.E2E_MCP_BULK_RESOURCES ? Number(env.E2E_MCP_BULK_RESOURCES) : undefined;
+
 const stack = await startStack({
   appPort: Number(env.E2E_APP_PORT ?? 3310),
   asPort: Number(env.E2E_AS_PORT ?? 4310),
@@ -62,6 +67,9 @@ const stack = await startStack({
     ? { secondServer: true, secondAsPort: Number(env.E2E_SECOND_AS_PORT), secondMcpPort: Number(env.E2E_SECOND_MCP_PORT) }
     : {}),
   ...(mcpProtocols ? { mcpProtocols } : {}),
+  ...(listPageSize !== undefined || bulkResources !== undefined
+    ? { mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) } }
+    : {}),
 });
 
 const inspector = createServer((req, res) => {

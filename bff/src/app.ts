@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Config } from './config.js';
 import { clientAddressResolver } from './http/client-address.js';
+import type { Drain } from './http/drain.js';
 import { ApiFailure, rateLimited, serviceUnavailable } from './http/errors.js';
 import { memoryRateLimits, type RateLimits } from './http/rate-limit.js';
 import { securityHeaderList, securityHeaders } from './http/security-headers.js';
@@ -38,6 +39,8 @@ export interface AppDeps {
   outboundFetch?: typeof fetch;
   /** Per-address request limits (default: counted in this process; main.ts shares them on Redis). */
   limits?: RateLimits;
+  /** The process's shutdown (main.ts): streams and refresh locks it closes and releases. */
+  drain?: Drain;
 }
 
 /** Routes and middleware only: everything stateful comes in through `deps`. */
@@ -93,7 +96,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // A refresh in progress ends by its deadline, then writes (retried for a few seconds if the store falters).
     refreshDeadlineMs(config.authServerTimeoutMs) + 10_000,
   );
-  const tokens = new TokenManager(store, clients, log, refreshTiming(config.authServerTimeoutMs));
+  const tokens = new TokenManager(store, clients, log, { ...refreshTiming(config.authServerTimeoutMs), locks: deps.drain });
   const proxy = new McpProxy({
     store,
     tokens,
@@ -106,6 +109,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     clientAddress,
     maxStreamsPerSession: config.maxStreamsPerSession,
     maxAnonymousStreamsPerAddress: config.maxAnonymousStreamsPerAddress,
+    drain: deps.drain,
   });
 
   const app = new Hono<AppEnv>();

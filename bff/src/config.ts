@@ -34,8 +34,22 @@ export interface ServerConfig {
   issuer: string | undefined;
   /** Scopes to request; empty means "what the challenge or the resource metadata says". */
   scopes: string[];
-  /** Send RFC 8707 `resource`; off only for authorization servers known to reject it. */
+  /**
+   * Send RFC 8707 `resource` in authorization, token and refresh requests; off only for authorization
+   * servers known to reject it (Microsoft Entra ID). Registration requests never carry it.
+   */
   resourceIndicator: boolean;
+  /**
+   * Extra parameters for the authorization request (Auth0's `audience`, `prompt`, ...). Never one the
+   * protocol sets itself (RESERVED_AUTHORIZATION_PARAMS): config.ts refuses those.
+   */
+  authorizationParams: Record<string, string>;
+  /**
+   * RFC 7591 §3.1 initial access token, sent as a bearer token with dynamic client registration at
+   * this server's authorization server (Okta, Keycloak). A secret: read from an environment variable,
+   * never logged.
+   */
+  initialAccessToken: string | undefined;
   /**
    * Which MCP revision the SPA speaks to this server ('auto' negotiates). The BFF itself is era-neutral:
    * it only hands this to the SPA in /bff/session.
@@ -73,6 +87,11 @@ export interface Config {
   headersTimeoutMs: number;
   /** Time a client gets to send a whole request, body included, ms. */
   requestTimeoutMs: number;
+  /**
+   * The longest a SIGTERM'd process takes to exit, ms: in-flight requests finish within it, open
+   * streams are closed with a retry hint, held refresh locks are released (bff/src/http/drain.ts).
+   */
+  shutdownTimeoutMs: number;
   /** Requests per client address and window; 0 turns a limit off. */
   rateLimits: RateLimitConfig;
   /**
@@ -165,6 +184,68 @@ const protocolSchema = (name: string) =>
 /** RFC 6749 §3.3 scope tokens, space-separated. */
 const SCOPE_LIST = /^[\x21\x23-\x5B\x5D-\x7E ]*$/;
 
+/**
+ * Authorization request parameters the BFF sets itself: an extra parameter may not replace them. Besides
+ * the protocol's own (OAuth 2.1 §4.1.1, PKCE, RFC 8707), `request`/`request_uri` (JAR: a request object
+ * would override every one of them) and `response_mode` (the answer must come back as a query to the
+ * callback).
+ */
+export const RESERVED_AUTHORIZATION_PARAMS = [
+  'response_type',
+  'client_id',
+  'redirect_uri',
+  'state',
+  'code_challenge',
+  'code_challenge_method',
+  'scope',
+  'resource',
+  'request',
+  'request_uri',
+  'response_mode',
+] as const;
+
+/** Why `params` cannot be extra authorization parameters, for `label`; empty when they can. */
+function authorizationParamProblems(params: Record<string, string>, label: string): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(params)) {
+    if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(name)) {
+      problems.push(`${label}: parameter name "${name.slice(0, 64)}" must be 1-64 letters, digits, "_", ".", ":" or "-"`);
+    } else if ((RESERVED_AUTHORIZATION_PARAMS as readonly string[]).includes(name)) {
+      const instead = name === 'scope' ? ' (use scopes instead)' : name === 'resource' ? ' (see resourceIndicator)' : '';
+      problems.push(`${label}: "${name}" is set by the BFF itself and cannot be overridden${instead}`);
+    }
+    if (value.length > 2048) problems.push(`${label}: the value of "${name}" is longer than 2048 characters`);
+  }
+  return problems;
+}
+
+/** OAUTH_AUTHORIZATION_PARAMS: form-encoded, `audience=https%3A%2F%2Fapi.example.com&prompt=consent`. */
+function readAuthorizationParamsEnv(raw: string | undefined, problems: string[]): Record<string, string> {
+  if (!raw) return {};
+  const params = new URLSearchParams(raw);
+  const out: Record<string, string> = {};
+  for (const [name, value] of params) {
+    if (name in out) problems.push(`OAUTH_AUTHORIZATION_PARAMS: "${name}" is given twice`);
+    out[name] = value;
+  }
+  problems.push(...authorizationParamProblems(out, 'OAUTH_AUTHORIZATION_PARAMS'));
+  return out;
+}
+
+/** The initial access token named by `envName`, which must be set and non-empty. The value is never echoed. */
+function readInitialAccessToken(
+  envName: string | undefined,
+  env: Record<string, string | undefined>,
+  label: string,
+  problems: string[],
+): string | undefined {
+  if (envName === undefined) return undefined;
+  const value = env[envName];
+  if (!value) problems.push(`${label}: the environment variable ${envName} it names is not set`);
+  else if (!/^[\x21-\x7e]+$/.test(value)) problems.push(`${label}: ${envName} must be a token of visible ASCII characters`);
+  return value || undefined;
+}
+
 const serverEntrySchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'id must be 1-32 lower-case letters, digits, "-" or "_"'),
@@ -178,6 +259,12 @@ const serverEntrySchema = z
       .optional()
       .refine((v) => v === undefined || SCOPE_LIST.test(Array.isArray(v) ? v.join(' ') : v), 'scopes must be scope tokens'),
     resourceIndicator: z.boolean().default(true),
+    authorizationParams: z.record(z.string(), z.string({ error: 'authorizationParams values must be strings' })).default({}),
+    /** The name of the environment variable holding the initial access token (never the token itself). */
+    initialAccessTokenEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'initialAccessTokenEnv must name an environment variable, e.g. "OKTA_INITIAL_ACCESS_TOKEN"')
+      .optional(),
     protocol: protocolSchema('protocol'),
   })
   .strict()
@@ -212,6 +299,7 @@ const envSchema = z.object({
   AUTH_SERVER_TIMEOUT_MS: intFromEnv('AUTH_SERVER_TIMEOUT_MS', 10_000, 100, 120_000),
   HEADERS_TIMEOUT_MS: intFromEnv('HEADERS_TIMEOUT_MS', 10_000, 100, 120_000),
   REQUEST_TIMEOUT_MS: intFromEnv('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+  SHUTDOWN_TIMEOUT_MS: intFromEnv('SHUTDOWN_TIMEOUT_MS', 25_000, 1_000, 600_000),
   RATE_LIMIT_WINDOW_SECONDS: intFromEnv('RATE_LIMIT_WINDOW_SECONDS', 60, 1, 3600),
   RATE_LIMIT_LOGIN: intFromEnv('RATE_LIMIT_LOGIN', 30, 0, 1_000_000),
   RATE_LIMIT_CALLBACK: intFromEnv('RATE_LIMIT_CALLBACK', 30, 0, 1_000_000),
@@ -291,6 +379,10 @@ function readServers(
   }
   if (e.MCP_SERVER_URL) {
     checkUrl('MCP_SERVER_URL', e.MCP_SERVER_URL, allowHttpLoopback, problems);
+    const initialAccessToken = env.OAUTH_INITIAL_ACCESS_TOKEN;
+    if (initialAccessToken && !/^[\x21-\x7e]+$/.test(initialAccessToken)) {
+      problems.push('OAUTH_INITIAL_ACCESS_TOKEN must be a token of visible ASCII characters');
+    }
     return [
       {
         id: 'default',
@@ -301,6 +393,8 @@ function readServers(
         issuer: e.OAUTH_ISSUER,
         scopes: splitScopes(e.OAUTH_SCOPES),
         resourceIndicator: env.OAUTH_RESOURCE_INDICATOR !== '0',
+        authorizationParams: readAuthorizationParamsEnv(env.OAUTH_AUTHORIZATION_PARAMS, problems),
+        initialAccessToken: initialAccessToken || undefined,
         protocol: e.MCP_PROTOCOL,
       },
     ];
@@ -328,6 +422,7 @@ function readServers(
     if (entry.id === 'complete') problems.push(`MCP_SERVERS[${i}]: id "complete" is reserved`);
     seen.add(entry.id);
     checkUrl(`MCP_SERVERS[${i}].url`, entry.url, allowHttpLoopback, problems);
+    problems.push(...authorizationParamProblems(entry.authorizationParams, `MCP_SERVERS[${i}].authorizationParams`));
     return {
       id: entry.id,
       name: entry.name ?? entry.id,
@@ -337,6 +432,8 @@ function readServers(
       issuer: entry.issuer,
       scopes: splitScopes(entry.scopes),
       resourceIndicator: entry.resourceIndicator,
+      authorizationParams: entry.authorizationParams,
+      initialAccessToken: readInitialAccessToken(entry.initialAccessTokenEnv, env, `MCP_SERVERS[${i}].initialAccessTokenEnv`, problems),
       protocol: entry.protocol,
     };
   });
@@ -484,6 +581,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authServerTimeoutMs: e.AUTH_SERVER_TIMEOUT_MS,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       login: e.RATE_LIMIT_LOGIN,

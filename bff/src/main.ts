@@ -1,8 +1,11 @@
+import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createApp } from './app.js';
 import { type Config, ConfigError, DEFAULT_TOKEN_STORE, loadConfig } from './config.js';
+import { Connections } from './http/connections.js';
+import { Drain } from './http/drain.js';
 import { openRateLimits } from './http/rate-limit.js';
 import { clientLimitOptions } from './http/server-limits.js';
 import { createLogger } from './log.js';
@@ -10,8 +13,6 @@ import { describeTokenStore, openTokenStore } from './store/open.js';
 
 /** Ended sessions are purged this often (Redis expires them by itself). */
 const PURGE_EVERY_MS = 5 * 60 * 1000;
-/** How long open requests get to finish at shutdown. */
-const SHUTDOWN_GRACE_MS = 5_000;
 
 function readConfig(): Config {
   try {
@@ -45,29 +46,57 @@ async function main(): Promise<void> {
   purger.unref();
 
   const limits = await openRateLimits(config, log);
-  const app = createApp({ config, store, log, limits });
+  const drain = new Drain();
+  const app = createApp({ config, store, log, limits, drain });
   // Slow clients (headers or bodies dribbled in) are cut off instead of holding connections for minutes.
   const serverOptions = clientLimitOptions(config);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions }, (info) => {
     log.info({ event: 'listening', url: config.publicUrl, port: info.port, store: describeTokenStore(config) });
   });
-  let stopping = false;
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
+
+  const connections = new Connections(server as Server);
+
+  /**
+   * SIGTERM or SIGINT: stop accepting connections, let requests in flight finish (a refresh in progress
+   * gets to store its tokens), close streams with a retry hint (at once those that never end, a call's
+   * stream only when time runs short), then release what is still held and exit. All of it within
+   * SHUTDOWN_TIMEOUT_MS: past its last part connections are cut, and past it the process exits anyway.
+   */
+  const stop = (signal: string) => {
+    if (drain.draining) return;
+    const timeoutMs = config.shutdownTimeoutMs;
+    const cleanupMs = Math.min(1_000, Math.floor(timeoutMs / 4));
+    log.info({ event: 'shutting_down', signal, inFlight: connections.inFlight, timeoutMs });
     clearInterval(purger);
-    // Requests in flight finish (a refresh in progress gets to store its tokens), then the store
-    // closes. Streams that stay open (SSE) are cut after a grace period; browsers reconnect.
-    server.close(() => {
-      Promise.allSettled([store.close(), limits.close()]).finally(() => process.exit(0));
-    });
-    if ('closeIdleConnections' in server) server.closeIdleConnections();
+    drain.begin();
+    let exiting = false;
+    const exit = async (forced: boolean) => {
+      if (exiting) return;
+      // Every connection is closed, but a refresh whose browser went away may still be running: it
+      // gets to store its tokens (the refresh token it spent is gone at the AS), until the deadline.
+      if (!forced) await drain.locksReleased();
+      if (exiting) return;
+      exiting = true;
+      if (forced) connections.closeAll();
+      const released = await drain.releaseLocks();
+      await Promise.allSettled([store.close(), limits.close()]);
+      log.info({ event: 'stopped', forced, refreshLocksReleased: released });
+      // pino writes synchronously to stdout; nothing is left to flush.
+      process.exit(0);
+    };
+    connections.drain(() => void exit(false));
     setTimeout(() => {
-      if ('closeAllConnections' in server) server.closeAllConnections();
-    }, SHUTDOWN_GRACE_MS).unref();
+      if (drain.openStreams > 0) log.info({ event: 'closing_streams', open: drain.openStreams });
+      drain.closeStreams();
+    }, timeoutMs - 2 * cleanupMs).unref();
+    setTimeout(() => void exit(true), timeoutMs - cleanupMs).unref();
+    setTimeout(() => {
+      log.warn({ event: 'shutdown_timed_out', timeoutMs });
+      process.exit(1);
+    }, timeoutMs).unref();
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 await main();

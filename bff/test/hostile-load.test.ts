@@ -256,7 +256,7 @@ describe('a failing registration endpoint', () => {
       false,
       { registrationFailureTtlMs: 200 },
     );
-    const server = { id: 'default', name: 'x', url: 'http://127.0.0.1:1/mcp', clientId: undefined, clientSecret: undefined, issuer: undefined, scopes: [], resourceIndicator: true, protocol: 'auto' as const };
+    const server = { id: 'default', name: 'x', url: 'http://127.0.0.1:1/mcp', clientId: undefined, clientSecret: undefined, issuer: undefined, scopes: [], resourceIndicator: true, authorizationParams: {}, initialAccessToken: undefined, protocol: 'auto' as const };
     const as = { issuer: 'http://127.0.0.1:1', registration_endpoint: 'http://127.0.0.1:1/register' };
     for (let i = 0; i < 5; i++) await expect(resolver.resolve(server, as)).rejects.toMatchObject({ code: 'as_unavailable' });
     expect(registrations).toBe(1);

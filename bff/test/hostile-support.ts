@@ -186,12 +186,15 @@ export interface BffMain {
   stop(): Promise<void>;
 }
 
-/** bff/src/main.ts in a child process (exactly what `pnpm serve` runs), on a free loopback port. */
+/**
+ * bff/src/main.ts in a child process (through tsx: what `pnpm serve` runs once built), on a free
+ * loopback port. It exits within 5 s of stop() unless env says otherwise.
+ */
 export async function startBffMain(env: Record<string, string>): Promise<BffMain> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', 'bff/src/main.ts'], {
     cwd: root,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', STATIC_DIR: '', LOG_LEVEL: 'info', TOKEN_STORE: 'memory', ...env },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', STATIC_DIR: '', LOG_LEVEL: 'info', TOKEN_STORE: 'memory', SHUTDOWN_TIMEOUT_MS: '5000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let raw = '';

@@ -298,7 +298,7 @@ export async function startUpstreams(redirectUri: string, accessTokenTtlSeconds 
 }
 
 // ---------------------------------------------------------------------------------------------------
-// BFF instances as child processes (bff/src/main.ts, exactly what `pnpm serve` runs)
+// BFF instances as child processes (bff/src/main.ts through tsx, or the build as `pnpm serve` runs it)
 
 export interface BffProcess {
   url: string;
@@ -308,6 +308,8 @@ export interface BffProcess {
   output(): string;
   /** SIGTERM and wait. */
   stop(): Promise<void>;
+  /** The exit code once it has exited (null before, or when a signal ended it). */
+  exitCode(): number | null;
   /** SIGKILL and wait: no cleanup at all. */
   kill(): Promise<void>;
 }
@@ -324,14 +326,22 @@ export function bffEnv(options: { publicUrl: string; mcpUrl: string; store: stri
     ALLOW_HTTP_LOOPBACK: '1',
     TOKEN_STORE: options.store,
     TOKEN_ENCRYPTION_KEYS: options.keys,
+    // A test that stops an instance with a stream open does not wait the production default.
+    SHUTDOWN_TIMEOUT_MS: '5000',
     ...options.extra,
   };
 }
 
-export async function startBffProcess(env: Record<string, string>): Promise<BffProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bff/src/main.ts'], {
+/**
+ * @param options.built start the build with plain Node (`node scripts/serve.mjs`, what `pnpm serve`
+ *   runs: the build must be fresh, see build-support.ts), serving the built SPA unless env says
+ *   otherwise; by default bff/src/main.ts through tsx, without the SPA.
+ */
+export async function startBffProcess(env: Record<string, string>, options: { built?: boolean } = {}): Promise<BffProcess> {
+  const args = options.built ? ['scripts/serve.mjs'] : ['--import', 'tsx', 'bff/src/main.ts'];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', STATIC_DIR: '', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...(options.built ? {} : { STATIC_DIR: '' }), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];
@@ -366,11 +376,13 @@ export async function startBffProcess(env: Record<string, string>): Promise<BffP
     output: () => raw,
     async stop() {
       child.kill('SIGTERM');
-      // main.ts gives open requests 5 s; past that something is wrong, and the test must not hang.
+      // main.ts exits within SHUTDOWN_TIMEOUT_MS (5 s in bffEnv); past that something is wrong, and
+      // the test must not hang.
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited(child);
       clearTimeout(timer);
     },
+    exitCode: () => child.exitCode,
     async kill() {
       child.kill('SIGKILL');
       await exited(child);

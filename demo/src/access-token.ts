@@ -92,3 +92,41 @@ export function createAccessTokenVerifier(options: { issuer: string; resource: s
     };
   };
 }
+
+/**
+ * Verifies bearer tokens by RFC 7662 introspection, for an authorization server that issues opaque
+ * access tokens (the MCP TypeScript SDK's demo provider does). The token must be active, unexpired and
+ * for this resource (`aud`). An AS that names no user (that demo approves without a login) is taken
+ * to act for the client: `sub` is then the client id.
+ */
+export function createIntrospectionVerifier(options: { endpoint: string; resource: string }) {
+  return async function verifyAccessToken(token: string): Promise<VerifiedAccessToken> {
+    let response: Response;
+    try {
+      response = await fetch(options.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ token }),
+        signal: AbortSignal.timeout(5000),
+      });
+    } catch (err) {
+      throw new KeysUnavailableError(`cannot reach the introspection endpoint: ${(err as Error).message}`);
+    }
+    if (response.status >= 500) throw new KeysUnavailableError(`introspection endpoint: HTTP ${response.status}`);
+    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (body.active !== true) throw new InvalidAccessTokenError('inactive token', 'The access token is invalid');
+    const { sub, client_id: clientId, scope, exp, aud } = body;
+    const audiences = Array.isArray(aud) ? aud : [aud];
+    if (!audiences.includes(options.resource)) throw new InvalidAccessTokenError('wrong audience', 'The access token is invalid');
+    if (typeof exp !== 'number' || exp * 1000 <= Date.now()) throw new InvalidAccessTokenError('expired', 'The access token expired');
+    if (typeof clientId !== 'string') throw new InvalidAccessTokenError('malformed introspection', 'The access token is invalid');
+    return {
+      token,
+      sub: typeof sub === 'string' ? sub : clientId,
+      clientId,
+      scopes: typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [],
+      expiresAt: exp,
+      payload: body as JWTPayload,
+    };
+  };
+}

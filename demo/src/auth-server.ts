@@ -39,6 +39,22 @@ export interface AuthServerOptions {
    * Default: never.
    */
   registeredClientSecretTtlSeconds?: number;
+  /**
+   * Behave like Auth0 with an API: authorization requests must name this `audience`, or they are
+   * refused (invalid_request, redirected back to the client).
+   */
+  requireAudience?: string;
+  /**
+   * Behave like Microsoft Entra ID: an explicit RFC 8707 `resource` is refused at the authorization
+   * and token endpoints (invalid_target) and in a registration body (invalid_client_metadata, as
+   * Keycloak does). Tokens are still issued for the MCP server, which is the default resource.
+   */
+  rejectResource?: boolean;
+  /**
+   * Behave like Okta or Keycloak: dynamic client registration needs this initial access token
+   * (RFC 7591 §3.1) as a bearer token, else 401 (oidc-provider's `features.registration.initialAccessToken`).
+   */
+  registrationInitialAccessToken?: string;
 }
 
 export type AccessTokenTtl = number | ((grantType: string) => number);
@@ -120,6 +136,26 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     pkce: { methods: ['S256'], required: () => true },
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     claims: { openid: ['sub'], profile: ['name'], email: ['email'] },
+    ...(options.rejectResource
+      ? {
+          // A registration (or update) body naming `resource` is refused, as Keycloak does.
+          extraClientMetadata: {
+            properties: ['resource'],
+            validator(_ctx: unknown, key: string, value: unknown) {
+              if (key === 'resource' && value !== undefined) throw new errors.InvalidClientMetadata('unrecognized client metadata: resource');
+            },
+          },
+        }
+      : {}),
+    ...(options.requireAudience !== undefined
+      ? {
+          extraParams: {
+            audience(_ctx: unknown, value: string | undefined) {
+              if (value !== options.requireAudience) throw new errors.InvalidRequest('"audience" is missing or not an API this server knows');
+            },
+          },
+        }
+      : {}),
     async findAccount(_ctx, sub) {
       const user = findDemoUser(sub);
       if (!user) return undefined;
@@ -163,7 +199,8 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       // OpenID Connect Back-Channel Logout: a sign-out here posts a logout token to every client of the
       // person's login that has a backchannel_logout_uri.
       backchannelLogout: { enabled: true },
-      registration: { enabled: true }, // open dynamic client registration (RFC 7591): fine for a demo
+      // Open dynamic client registration (RFC 7591), fine for a demo; or behind an initial access token.
+      registration: { enabled: true, ...(options.registrationInitialAccessToken ? { initialAccessToken: options.registrationInitialAccessToken } : {}) },
       resourceIndicators: {
         enabled: true,
         // Requests without `resource` get the MCP server; when several are in play, pick ours.
@@ -172,6 +209,11 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
         // with `openid` (otherwise oidc-provider would issue an opaque userinfo token).
         useGrantedResource: () => true,
         getResourceServerInfo(ctx, resourceIndicator) {
+          // What the client sent, not ctx.oidc.params.resource (which holds the default resource).
+          const sent = (ctx.oidc as { body?: Record<string, unknown> }).body?.resource ?? ctx.query.resource;
+          if (options.rejectResource && sent !== undefined) {
+            throw new errors.InvalidTarget('the resource parameter is not supported');
+          }
           // Exact string match: the resource indicator is compared verbatim, never normalised.
           if (resourceIndicator !== options.resource) throw new errors.InvalidTarget();
           return {

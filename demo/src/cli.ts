@@ -27,6 +27,19 @@ if (!MCP_PROTOCOLS.includes(mcpProtocols)) {
   process.exit(1);
 }
 
+// MCP_LIST_PAGE_SIZE=50 serves every list in pages of 50; MCP_BULK_RESOURCES=600 adds that many resources.
+const numberFromEnv = (name: string): number | undefined => {
+  const value = process.env[name];
+  if (value === undefined || value === '') return undefined;
+  if (!/^\d+$/.test(value)) {
+    console.error(`${name} must be a whole number, got ${value}`);
+    process.exit(1);
+  }
+  return Number(value);
+};
+const listPageSize = numberFromEnv('MCP_LIST_PAGE_SIZE');
+const bulkResources = numberFromEnv('MCP_BULK_RESOURCES');
+
 const stack = await startStack({
   store,
   appPort: Number(process.env.PORT ?? 3000),
@@ -36,6 +49,7 @@ const stack = await startStack({
   staticDir: join(here, '../../web/dist'),
   logLevel: process.env.LOG_LEVEL ?? 'info',
   mcpProtocols,
+  mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) },
 });
 
 console.log(`

@@ -13,10 +13,12 @@ import {
 } from '@modelcontextprotocol/server';
 import {
   createAccessTokenVerifier,
+  createIntrospectionVerifier,
   InvalidAccessTokenError,
   KeysUnavailableError,
   type VerifiedAccessToken,
 } from './access-token.js';
+import { checkListOptions, type ListOptions } from './mcp-lists.js';
 import { ADMIN_SCOPE, ADMIN_TOOL, buildMcpServer, createDemoState, type ProtocolEra } from './mcp-tools.js';
 import { confirmationPage } from './url-confirmations.js';
 
@@ -57,6 +59,16 @@ export interface McpServerOptions {
    * `completions` capability (default true); false makes a server that declares neither.
    */
   completions?: boolean;
+  /**
+   * Every list in pages of this many items, and that many made-up resources (demo://bulk/…) besides the
+   * demo's own (mcp-lists.ts): what a client must page through. Default: one page each, no extras.
+   */
+  lists?: ListOptions;
+  /**
+   * Validate tokens by RFC 7662 introspection at this endpoint instead of as JWTs signed by the
+   * issuer's keys: for an authorization server that issues opaque access tokens.
+   */
+  introspectionEndpoint?: string;
 }
 
 export interface McpDemo {
@@ -86,6 +98,7 @@ interface Session {
 export function createMcpServer(options: McpServerOptions): McpDemo {
   const protocols = options.protocols ?? 'both';
   if (!MCP_PROTOCOLS.includes(protocols)) throw new Error(`"protocols" must be one of ${MCP_PROTOCOLS.join(', ')}`);
+  if (options.lists) checkListOptions(options.lists);
   const speaks = { modern: protocols !== '2025-11-25', legacy: protocols !== '2026-07-28' };
   const setProtocols = (next: McpProtocols) => {
     if (!MCP_PROTOCOLS.includes(next)) throw new Error(`"protocols" must be one of ${MCP_PROTOCOLS.join(', ')}`);
@@ -105,13 +118,22 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     bearer_methods_supported: ['header'],
     resource_name: 'Demo MCP server',
   };
-  const verify = createAccessTokenVerifier({ issuer: options.issuer, resource: options.resource });
+  const verify = options.introspectionEndpoint
+    ? createIntrospectionVerifier({ endpoint: options.introspectionEndpoint, resource: options.resource })
+    : createAccessTokenVerifier({ issuer: options.issuer, resource: options.resource });
   const sessions = new Map<string, Session>();
   const received: McpDemo['received'] = [];
   const state = createDemoState();
   const completions = options.completions ?? true;
   const build = (era: ProtocolEra) =>
-    buildMcpServer({ era, origin: resourceUrl.origin, sessionCount: () => sessions.size, state, completions });
+    buildMcpServer({
+      era,
+      origin: resourceUrl.origin,
+      sessionCount: () => sessions.size,
+      state,
+      completions,
+      ...(options.lists ? { lists: options.lists } : {}),
+    });
 
   // 2026-07-28: a fresh server per request, subscriptions/listen fed by the shared state's bus. Its own
   // legacy leg is off: 2025-11-25 traffic goes to the sessions below (or, modern only, is refused there).

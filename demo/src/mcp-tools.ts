@@ -7,7 +7,7 @@ import {
   InMemoryServerEventBus,
   LOG_LEVEL_META_KEY,
   type LoggingLevel,
-  McpServer,
+  type McpServer,
   type RequestStateCodec,
   ResourceNotFoundError,
   ResourceTemplate,
@@ -18,6 +18,7 @@ import {
 import { z } from 'zod';
 import { codeReviewArgs, weatherCompleters } from './mcp-completions.js';
 import { createRoundStateCodec, registerInputTools, type RoundState } from './mcp-input-tools.js';
+import { createMcpServerInPages, type ListOptions, registerBulkResources } from './mcp-lists.js';
 import { UrlConfirmations } from './url-confirmations.js';
 
 /**
@@ -96,6 +97,8 @@ export interface BuildOptions {
   state: DemoState;
   /** Suggest prompt arguments and template variables (`completion/complete`) and declare it; default true. */
   completions?: boolean;
+  /** Lists in pages, and many resources to page through (mcp-lists.ts); default one page, no extras. */
+  lists?: ListOptions;
 }
 
 /** initialize negotiates only these; 2026-07-28 is served per request by the modern path. */
@@ -219,7 +222,8 @@ function envelopeOf(ctx: ServerContext): Record<string, unknown> | undefined {
 export function buildMcpServer(options: BuildOptions): McpServer {
   const { era, state } = options;
   const completions = options.completions ?? true;
-  const server = new McpServer(
+  const server = createMcpServerInPages(
+    options.lists?.pageSize,
     { name: 'demo-mcp-server', version: '1.1.0' },
     {
       capabilities: { logging: {}, resources: { subscribe: true, listChanged: true }, ...(completions ? { completions: {} } : {}) },
@@ -315,6 +319,7 @@ export function buildMcpServer(options: BuildOptions): McpServer {
 
   registerShowcase(server, options);
   registerInputTools(server, options, clientCapabilities);
+  registerBulkResources(server, options.lists?.bulkResources ?? 0);
   if (era === 'legacy') serveLegacySessionFeatures(server, state.bus);
   return server;
 }

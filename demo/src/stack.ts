@@ -5,8 +5,12 @@ import { applyClientLimits, clientLimitOptions, DEFAULT_CLIENT_LIMITS } from '..
 import { createLogger, type Logger } from '../../bff/src/log.js';
 import { MemoryTokenStore } from '../../bff/src/store/memory.js';
 import type { TokenStore } from '../../bff/src/store/types.js';
-import { type AuthServer, createAuthServer } from './auth-server.js';
+import { type AuthServer, type AuthServerOptions, createAuthServer } from './auth-server.js';
+
+/** How a demo authorization server imitates a real identity provider's quirks (auth-server.ts). */
+export type AuthServerQuirks = Pick<AuthServerOptions, 'requireAudience' | 'rejectResource' | 'registrationInitialAccessToken'>;
 import { listen } from './listen.js';
+import type { ListOptions } from './mcp-lists.js';
 import { createMcpServer, type McpDemo, type McpProtocols } from './mcp-server.js';
 
 /**
@@ -49,8 +53,18 @@ export interface StackOptions {
   secondMcpPort?: number;
   /** Which MCP protocol eras the demo MCP servers (both, when there are two) speak; default both. */
   mcpProtocols?: McpProtocols;
+  /** Quirks of the (first) authorization server, and of the second one. */
+  authServer?: AuthServerQuirks;
+  secondAuthServer?: AuthServerQuirks;
+  /**
+   * More settings of the MCP_SERVERS entries when there are two servers (e.g. resourceIndicator,
+   * initialAccessTokenEnv), by server id.
+   */
+  serverSettings?: { default?: Record<string, unknown>; notes?: Record<string, unknown> };
   /** Whether the (first) demo MCP server offers completions and declares them; default true. */
   mcpCompletions?: boolean;
+  /** The (first) demo MCP server's lists in pages, with made-up resources to page through; default off. */
+  mcpLists?: ListOptions;
 }
 
 export interface Stack {
@@ -97,9 +111,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
     ],
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
+    ...options.authServer,
   });
   asListener.handle(as.handler);
-  const mcp = createMcpServer({ resource: mcpUrl, issuer, protocols: options.mcpProtocols, completions: options.mcpCompletions ?? true });
+  const mcp = createMcpServer({
+    resource: mcpUrl,
+    issuer,
+    protocols: options.mcpProtocols,
+    completions: options.mcpCompletions ?? true,
+    ...(options.mcpLists ? { lists: options.mcpLists } : {}),
+  });
   mcpListener.handle(mcp.handler);
 
   let second: Stack['second'];
@@ -114,6 +135,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       resource: mcpUrl2,
       clients: [],
       ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
+      ...options.secondAuthServer,
     });
     as2Listener.handle(as2.handler);
     const mcp2 = createMcpServer({ resource: mcpUrl2, issuer: issuer2, protocols: options.mcpProtocols, completions: false });
@@ -131,8 +153,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
             clientId: DEMO_CLIENT.client_id,
             clientSecret: DEMO_CLIENT.client_secret,
             scopes: 'mcp:tools',
+            ...options.serverSettings?.default,
           },
-          { id: 'notes', name: 'Second demo MCP server', url: second.mcpUrl },
+          { id: 'notes', name: 'Second demo MCP server', url: second.mcpUrl, ...options.serverSettings?.notes },
         ]),
       }
     : {

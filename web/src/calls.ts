@@ -11,15 +11,72 @@ import type {
   Tool,
 } from '@modelcontextprotocol/client';
 import { z } from 'zod';
-import { cachedList, type McpClient, type ServerFacts, serverFacts, withClient } from './mcp';
+import { findInList, type ListItems, ListSearchError, type LoadedList, loadFirstPage, loadNextPage } from './listPages';
+import { cachedList, extendCachedList, type ListKind, type McpClient, peekCachedList, type ServerFacts, serverFacts, withClient } from './mcp';
 
-export type { CallToolResult, GetPromptResult, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerFacts, Tool };
+export type { CallToolResult, GetPromptResult, ListKind, LoadedList, Prompt, ReadResourceResult, Resource, ResourceTemplate, ServerFacts, Tool };
 
 /**
- * Every list is the SDK's aggregate of all pages (bounded by its page cap): the aggregate is also what
- * the client validates tool results against and mirrors `x-mcp-header` parameters from (2026-07-28),
- * and a server that declares no such capability gets an empty list without a request.
+ * The list pages (tools, resources, templates, prompts) show a list page by page, as loaded so far
+ * (listPages.ts), kept with the connection until the server says the list changed. The functions below
+ * that give a whole list are the SDK's aggregate of all pages, which stops at its page cap (64) with an
+ * error: the servers page and the resource page (for a title) use them. A server that declares no such
+ * capability gets an empty list without a request either way.
  */
+
+/** The pages of a list loaded so far on this page's connection; the first page when none is. */
+export function getListPages<K extends ListKind>(server: string, kind: K): Promise<LoadedList<K>> {
+  return cachedList(server, `${kind} pages`, (client) => loadFirstPage(client, kind));
+}
+
+/** The list with its next page added (and kept, unless the server changed the list meanwhile). */
+export function getNextListPage<K extends ListKind>(server: string, list: LoadedList<K>): Promise<LoadedList<K>> {
+  return extendCachedList(server, `${list.kind} pages`, list, (client) => loadNextPage(client, list));
+}
+
+/**
+ * One tool, for its page. Tools are special: the SDK validates a call's structured result against the
+ * tool's `outputSchema`, and mirrors its `x-mcp-header` parameters into headers (2026-07-28, outside
+ * browsers), taking the definition from its own aggregate tools list — which a server with more pages
+ * than the SDK's cap never completes. So the definition comes from the pages instead: those already
+ * loaded (the tool the person clicked on is there), else page after page until it turns up (bounded),
+ * and every call passes it along (`toolDefinition`, runCall.ts), so that a tool found on the 70th page
+ * is validated and mirrored from its own definition like any other.
+ */
+export function findTool(server: string, name: string): Promise<Tool | undefined> {
+  return findListed(server, 'tools', (tool) => tool.name === name);
+}
+
+/** One prompt, for its page: from the pages loaded so far, else page after page (bounded), like a tool. */
+export function findPrompt(server: string, name: string): Promise<Prompt | undefined> {
+  return findListed(server, 'prompts', (prompt) => prompt.name === name);
+}
+
+async function findListed<K extends 'tools' | 'prompts'>(server: string, kind: K, matches: (item: ListItems[K]) => boolean): Promise<ListItems[K] | undefined> {
+  const loaded = await getListPages(server, kind);
+  const clicked = loaded.items.find(matches);
+  if (clicked) return clicked;
+  // What was loaded on the way is kept for the list's page too.
+  const keep = (list: LoadedList<K>) => (list === loaded ? undefined : extendCachedList(server, `${kind} pages`, loaded, async () => list));
+  try {
+    const { item, list } = await withClient(server, (client) => findInList(client, loaded, matches));
+    await keep(list);
+    return item;
+  } catch (error) {
+    if (error instanceof ListSearchError) await keep(error.list as LoadedList<K>);
+    throw error;
+  }
+}
+
+/** How a resource is listed, for its title: from the pages loaded so far, else the SDK's whole list. */
+export async function findListedResource(server: string, uri: string): Promise<Resource | undefined> {
+  const loaded = await peekCachedList<LoadedList<'resources'>>(server, 'resources pages')?.catch(() => undefined);
+  const listed = loaded?.items.find((resource) => resource.uri === uri);
+  if (listed) return listed;
+  return (await getResources(server).catch((): Resource[] => [])).find((resource) => resource.uri === uri);
+}
+
+export type ListItem<K extends ListKind> = ListItems[K];
 
 /** tools/list, every page; tools with invalid `x-mcp-header` annotations are left out (2026-07-28). */
 export async function listAllTools(client: McpClient, signal?: AbortSignal): Promise<Tool[]> {
@@ -32,10 +89,6 @@ export function getTools(server: string): Promise<Tool[]> {
 
 export function getResources(server: string): Promise<Resource[]> {
   return cachedList(server, 'resources', async (client) => (await client.listResources()).resources);
-}
-
-export function getResourceTemplates(server: string): Promise<ResourceTemplate[]> {
-  return cachedList(server, 'resourceTemplates', async (client) => (await client.listResourceTemplates()).resourceTemplates);
 }
 
 export function getPrompts(server: string): Promise<Prompt[]> {

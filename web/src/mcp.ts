@@ -38,13 +38,15 @@ interface Connection extends Connected {
   /** Requests running on it now: a connection retired meanwhile closes when the last one ends. */
   inFlight: number;
   retired: boolean;
-  /** Lists fetched on this connection, by kind; dropped when the server says the list changed. */
-  readonly lists: Map<ListKind, Promise<unknown>>;
+  /** Lists fetched on this connection, whole or page by page; dropped when the server says the list changed. */
+  readonly lists: Map<ListKey, Promise<unknown>>;
   /** 2026-07-28: the open subscriptions/listen stream, and the filter it was opened with. */
   listen?: { subscription: McpSubscription; filter: string } | undefined;
 }
 
 export type ListKind = 'tools' | 'resources' | 'resourceTemplates' | 'prompts';
+/** A list kept whole (the SDK's aggregate of every page) or as the pages loaded so far (listPages.ts). */
+export type ListKey = ListKind | `${ListKind} pages`;
 
 interface Entry {
   ready: Promise<Connection>;
@@ -153,8 +155,10 @@ function listenForNotifications(server: string, connection: Connection): void {
   });
   const listChanged = (kind: ListKind, also?: ListKind) => (notification: { method: string }) => {
     recordActivity(server, { method: notification.method, text: `The server's ${kind} changed.` });
-    connection.lists.delete(kind);
-    if (also) connection.lists.delete(also);
+    for (const changed of also ? [kind, also] : [kind]) {
+      connection.lists.delete(changed);
+      connection.lists.delete(`${changed} pages`);
+    }
     for (const listener of listListeners) listener(server, kind);
   };
   client.setNotificationHandler('notifications/tools/list_changed', listChanged('tools'));
@@ -293,7 +297,7 @@ export function logLevelOf(server: string): LogLevel | undefined {
 }
 
 /** A list (tools, resources, …) fetched once per connection, until the server says it changed. */
-export function cachedList<T>(server: string, kind: ListKind, load: (client: McpClient) => Promise<T>): Promise<T> {
+export function cachedList<T>(server: string, kind: ListKey, load: (client: McpClient) => Promise<T>): Promise<T> {
   return withConnection(server, async (connection) => {
     const existing = connection.lists.get(kind);
     if (existing) return existing as Promise<T>;
@@ -304,6 +308,27 @@ export function cachedList<T>(server: string, kind: ListKind, load: (client: Mcp
     });
     return loading;
   });
+}
+
+/**
+ * Replaces the cached `from` with what `load` makes of it (the next page added), unless the list changed
+ * meanwhile (the server said so, or someone else extended it first); either way the caller gets it.
+ */
+export function extendCachedList<T>(server: string, key: ListKey, from: T, load: (client: McpClient) => Promise<T>): Promise<T> {
+  return withConnection(server, async (connection) => {
+    const current = connection.lists.get(key);
+    const next = await load(connection.client);
+    if (current !== undefined && connection.lists.get(key) === current && (await current.catch(() => undefined)) === from) {
+      connection.lists.set(key, Promise.resolve(next));
+    }
+    return next;
+  });
+}
+
+/** The cached list, if this page's connection to the server has one; never a request. */
+export function peekCachedList<T>(server: string, key: ListKey): Promise<T> | undefined {
+  const connection = entries.get(server)?.connection;
+  return connection && !connection.closed ? (connection.lists.get(key) as Promise<T> | undefined) : undefined;
 }
 
 function connect(server: string): Promise<Connection> {

@@ -76,9 +76,10 @@ describe('a server without resources/templates/list', () => {
       request: new Request(`${app.origin}/servers/default/resources`),
       context: {},
     } as unknown as Parameters<typeof loader>[0])) as Awaited<ReturnType<typeof loader>>;
-    expect(data.resources.map((r) => r.uri)).toEqual(['demo://one']);
+    expect(data.resources.items.map((r) => r.uri)).toEqual(['demo://one']);
+    expect(data.resources.nextCursor).toBeUndefined();
     expect(data.resourcesError).toBeUndefined();
-    expect(data.templates).toEqual([]);
+    expect(data.templates.items).toEqual([]);
     expect(data.templatesError).toMatch(/Method not found/);
   });
 });

@@ -2,6 +2,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { bffRoutes } from '@mcp-bff/shared';
 import type { Context } from 'hono';
 import type { ClientAddress } from '../http/client-address.js';
+import { type Drain, SHUTDOWN_TRAILER, type StreamKind } from '../http/drain.js';
 import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
 import { nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchClient } from '../http/node.js';
 import type { Logger } from '../log.js';
@@ -32,6 +33,8 @@ export interface ProxyOptions {
   maxStreamsPerSession: number;
   /** Open SSE answers allowed per client address, for requests without a session. */
   maxAnonymousStreamsPerAddress: number;
+  /** The process's shutdown: open streams are closed with a retry hint when it drains. */
+  drain?: Drain;
 }
 
 export interface ProxyTarget {
@@ -106,7 +109,11 @@ export class McpProxy {
     }
     // A GET is the standalone stream: its slot is held from now on, so that GETs arriving together
     // cannot all pass the check above. A POST's is taken when its answer turns out to be a stream.
-    const slot: Slot = { owner: streamOwner, release: method === 'GET' ? this.streams.take(streamOwner) : undefined };
+    const slot: Slot = {
+      owner: streamOwner,
+      release: method === 'GET' ? this.streams.take(streamOwner) : undefined,
+      kind: () => (method === 'GET' || isSubscriptionListen(body) ? 'long_lived' : 'call'),
+    };
     try {
       return await this.exchange(c, target, method, requestHeaders, mcpSessionId, body, current, slot);
     } catch (error) {
@@ -189,7 +196,8 @@ export class McpProxy {
    * web Response.
    */
   private answer(c: Context, status: number, headers: Record<string, string>, upstream: UpstreamAnswer, slot: Slot): Response {
-    if (status >= 200 && status < 300 && headers['content-type']?.toLowerCase().startsWith('text/event-stream')) {
+    const stream = status >= 200 && status < 300 && headers['content-type']?.toLowerCase().startsWith('text/event-stream') === true;
+    if (stream) {
       // A stream: its slot is given back when it ends, upstream or because the browser went away.
       const release = slot.release ?? this.streams.take(slot.owner);
       slot.release = release;
@@ -228,7 +236,14 @@ export class McpProxy {
       throw invalidAnswer(error);
     }
     c.set('sentStatus', status);
-    upstream.pipeTo(outgoing);
+    const drain = this.options.drain;
+    if (stream && drain) {
+      // A stream: when the process drains, it ends at an event boundary with a retry hint.
+      const close = upstream.pipeEventStreamTo(outgoing);
+      outgoing.once('close', drain.stream(slot.kind(), () => close(SHUTDOWN_TRAILER)));
+    } else {
+      upstream.pipeTo(outgoing);
+    }
     return RESPONSE_ALREADY_SENT;
   }
 
@@ -326,6 +341,22 @@ export class McpProxy {
 interface Slot {
   owner: string;
   release: (() => void) | undefined;
+  /** What kind of stream its answer is, if it is one: asked only then. */
+  kind: () => StreamKind;
+}
+
+/**
+ * A 2026-07-28 `subscriptions/listen`: its answer is a stream that stays open for as long as the client
+ * listens, unlike a call's, which ends with the call's result.
+ */
+function isSubscriptionListen(body: Uint8Array | undefined): boolean {
+  if (!body || !Buffer.from(body.buffer, body.byteOffset, body.byteLength).includes('subscriptions/listen')) return false;
+  try {
+    const message: unknown = JSON.parse(new TextDecoder().decode(body));
+    return typeof message === 'object' && message !== null && (message as { method?: unknown }).method === 'subscriptions/listen';
+  } catch {
+    return false;
+  }
 }
 
 function invalidAnswer(cause?: unknown): ApiFailure {

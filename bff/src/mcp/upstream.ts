@@ -93,6 +93,56 @@ export class UpstreamAnswer {
     this.attach({ write: (chunk) => out.write(chunk), end: () => out.end(), fail: () => out.destroy() });
   }
 
+  /**
+   * pipeTo for an SSE answer, with a way to end the browser's stream early: the returned function
+   * ends it at the next event boundary (at once if the stream is at one) with `trailer` (an SSE
+   * retry field, say), and closes the upstream. Only at a boundary: cut in the middle of an event, the
+   * browser would drop the part it has; cut right after one, nothing is lost.
+   */
+  pipeEventStreamTo(out: ServerResponse): (trailer: string) => void {
+    out.on('drain', () => this.controller.resume());
+    out.on('close', () => {
+      if (!this.outcome) this.destroy(Object.assign(new Error('client disconnected'), { name: 'AbortError' }));
+    });
+    /** The last few bytes written, enough to see a blank line. */
+    let tail = '';
+    let closing: string | undefined;
+    let ended = false;
+    const endWith = (trailer: string) => {
+      if (ended) return;
+      ended = true;
+      out.end(trailer);
+      // The upstream is closed, not drained; what it still sends is dropped (`ended`).
+      if (!this.outcome) this.controller.abort(new Error('stream closed early'));
+    };
+    this.attach({
+      write: (chunk) => {
+        if (ended) return true;
+        const room = out.write(chunk);
+        tail = (tail + chunk.toString('latin1', Math.max(0, chunk.byteLength - 4))).slice(-4);
+        if (closing !== undefined && endsEvent(tail)) endWith(closing);
+        return room;
+      },
+      end: () => {
+        if (closing !== undefined && (tail === '' || endsEvent(tail))) endWith(closing);
+        else if (!ended) {
+          ended = true;
+          out.end();
+        }
+      },
+      fail: () => {
+        if (ended) return;
+        ended = true;
+        out.destroy();
+      },
+    });
+    return (trailer) => {
+      if (ended || out.destroyed || out.writableEnded) return;
+      closing = trailer;
+      if (tail === '' || endsEvent(tail)) endWith(trailer);
+    };
+  }
+
   /** The body as a web stream, for runtimes without Node's response object. */
   toWeb(): ReadableStream<Uint8Array> {
     return new ReadableStream<Uint8Array>(
@@ -150,6 +200,23 @@ export class UpstreamAnswer {
       this.controller.resume();
     }
   }
+}
+
+/**
+ * Whether an SSE stream whose last bytes are `tail` is between events: its last line is blank, i.e. it
+ * ends with two line ends (CRLF, LF or CR each). A CR at the very end could still become a CRLF; either
+ * way it ended a line.
+ */
+export function endsEvent(tail: string): boolean {
+  let ends = 0;
+  let i = tail.length - 1;
+  while (i >= 0 && ends < 2) {
+    if (tail[i] === '\n') i -= tail[i - 1] === '\r' ? 2 : 1;
+    else if (tail[i] === '\r') i -= 1;
+    else break;
+    ends++;
+  }
+  return ends >= 2;
 }
 
 export class UpstreamClient {

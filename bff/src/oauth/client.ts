@@ -6,7 +6,7 @@ import type { TokenRecord } from '../store/types.js';
 import type { Discovery } from './discovery.js';
 import { endSessionEndpoint, endSessionRequestUrl } from './end-session.js';
 import { OAuthFailure } from './errors.js';
-import { isTransient, type OutboundPolicy, requestOptions } from './http.js';
+import { isTransient, type OutboundPolicy, requestOptions, tokenRequestOptions } from './http.js';
 import { createPkce, createState, stateMatches } from './pkce.js';
 import { clientAuth, type ClientResolver, type RegisteredClient } from './registration.js';
 
@@ -81,6 +81,9 @@ export class OAuthClient {
     const scopes = this.chooseScopes(as, resource.scopes_supported, options);
     const url = new URL(as.authorization_endpoint as string);
     const params = url.searchParams;
+    // Extra parameters first (Auth0's `audience`, `prompt`, ...): the protocol's own, set below, win
+    // over any of the same name (config.ts refuses those anyway).
+    for (const [name, value] of Object.entries(this.server.authorizationParams)) params.set(name, value);
     params.set('response_type', 'code');
     params.set('client_id', client.clientId);
     params.set('redirect_uri', this.redirectUri);
@@ -163,7 +166,9 @@ export class OAuthClient {
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
         // The AS does not know the client: checked with the AS itself before anything is replaced.
-        if (error.error === 'invalid_client') await this.clients.authorizationRefused(as, registered.clientId).catch(() => undefined);
+        if (error.error === 'invalid_client') {
+          await this.clients.authorizationRefused(as, registered.clientId, this.server.initialAccessToken).catch(() => undefined);
+        }
         const code: LoginErrorCode = error.error === 'access_denied' ? 'access_denied' : 'authorization_failed';
         throw new CallbackFailure(code, false, `authorization server answered ${code}`, { cause: error });
       }
@@ -175,7 +180,7 @@ export class OAuthClient {
     const response = await oauth
       .authorizationCodeGrantRequest(as, client, auth, validated, this.redirectUri, transaction.codeVerifier, {
         ...(transaction.resource ? { additionalParameters: { resource: transaction.resource } } : {}),
-        ...requestOptions(as.token_endpoint as string, this.policy),
+        ...tokenRequestOptions(as.token_endpoint as string, this.policy),
       })
       .catch((error: unknown) => {
         throw new CallbackFailure('authorization_server_unavailable', false, 'token endpoint unavailable', { cause: error });
@@ -230,7 +235,7 @@ export class OAuthClient {
       if (left < MIN_REQUEST_MS) throw new OAuthFailure('as_unavailable', 'no time left for the token request');
       const response = await oauth.refreshTokenGrantRequest(as, client, auth, refreshToken, {
         ...(this.server.resourceIndicator ? { additionalParameters: { resource: record.resource } } : {}),
-        ...requestOptions(as.token_endpoint as string, this.policy, left),
+        ...tokenRequestOptions(as.token_endpoint as string, this.policy, left),
       });
       return oauth.processRefreshTokenResponse(as, client, response);
     };

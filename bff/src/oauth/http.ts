@@ -32,6 +32,62 @@ export function requestOptions(
   };
 }
 
+/**
+ * requestOptions for a token endpoint request: `Accept: application/json` is sent (oauth4webapi does),
+ * and whatever the answer's content type, a token response in it is read (tokenResponseReader).
+ */
+export function tokenRequestOptions(url: string, policy: OutboundPolicy, timeoutMs = policy.timeoutMs): ReturnType<typeof requestOptions> {
+  return { ...requestOptions(url, policy, timeoutMs), [oauth.customFetch]: tokenResponseReader(policy.fetch) };
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/;
+
+/**
+ * Wraps a fetch so that token endpoint answers read as JSON whatever they say they are. Some token
+ * endpoints answer `application/x-www-form-urlencoded` (GitHub's OAuth apps, some older servers), or
+ * JSON labelled text/plain or text/html; some answer an error with status 200 (GitHub again). The body
+ * is handed on as JSON (with its own headers otherwise), and an error answered with 200 gets 400, so
+ * that oauth4webapi sees the OAuth error it is. Anything else is handed on as it came.
+ */
+export function tokenResponseReader(inner: typeof fetch): typeof fetch {
+  return (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const response = await inner(input, init);
+    const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    if (!response.body || (response.status !== 200 && (response.status < 400 || response.status > 499))) return response;
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      // Too big, cut off: handed on failing the same way, for the caller to judge as before.
+      const failing = new ReadableStream<Uint8Array>({ start: (controller) => controller.error(error) });
+      const out = new Response(failing, { status: response.status, statusText: response.statusText, headers: response.headers });
+      Object.defineProperty(out, 'url', { value: response.url });
+      return out;
+    }
+    let body: Record<string, unknown> | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
+    } catch {
+      if (!JSON_TYPE.test(type)) {
+        const form = new URLSearchParams(text.trim());
+        if (form.has('access_token') || form.has('error')) body = Object.fromEntries(form);
+      }
+    }
+    const headers = new Headers(response.headers);
+    headers.delete('content-length');
+    headers.delete('content-encoding');
+    let status = response.status;
+    if (body) {
+      headers.set('content-type', 'application/json');
+      if (status === 200 && typeof body.error === 'string' && body.access_token === undefined) status = 400;
+    }
+    const out = new Response(body ? JSON.stringify(body) : text, { status, statusText: response.statusText, headers });
+    Object.defineProperty(out, 'url', { value: response.url });
+    return out;
+  }) as typeof fetch;
+}
+
 /** Checks a URL read from metadata before the BFF sends anything to it. */
 export function checkOutboundUrl(url: string, policy: OutboundPolicy, what: string): URL {
   let u: URL;

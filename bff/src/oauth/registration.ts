@@ -201,7 +201,7 @@ export class ClientResolver {
     for (let round = 0; round < 3; round++) {
       let running = this.registering.get(as.issuer);
       if (!running) {
-        running = this.replace(as, stale, redirectUri)
+        running = this.replace(as, stale, redirectUri, server.initialAccessToken)
           .catch((error: unknown) => {
             // Only the AS's answer (or its absence) is remembered; a store that failed to keep the
             // client is not the AS's fault, and the next login may register again.
@@ -256,7 +256,7 @@ export class ClientResolver {
     const client = await this.resolve(server, as);
     if (client.source !== 'dynamic_registration') return client;
     const verdict = await this.confirm(client);
-    if (verdict === 'unknown') return this.replaceOnce(as, client.clientId, this.redirectUriOf(server));
+    if (verdict === 'unknown') return this.replaceOnce(as, client.clientId, this.redirectUriOf(server), server.initialAccessToken);
     return typeof verdict === 'object' ? verdict : client;
   }
 
@@ -300,19 +300,19 @@ export class ClientResolver {
    * browser, so anyone with a login in progress can forge it: the registration is replaced only when
    * the AS, asked directly (RFC 7592), does not know the client either, or offers no way to ask.
    */
-  async authorizationRefused(as: oauth.AuthorizationServer, clientId: string): Promise<void> {
+  async authorizationRefused(as: oauth.AuthorizationServer, clientId: string, initialAccessToken?: string): Promise<void> {
     const known = await this.registry.get(as.issuer);
     if (known?.clientId !== clientId || known.source !== 'dynamic_registration') return;
     const verdict = await this.confirm(known);
     if (verdict !== 'unknown' && (verdict !== 'unsure' || known.registrationClientUri)) return;
-    await this.replaceOnce(as, clientId).catch(() => undefined);
+    await this.replaceOnce(as, clientId, undefined, initialAccessToken).catch(() => undefined);
   }
 
   /** One replacement per issuer at a time in this process, so that concurrent logins share it. */
-  private replaceOnce(as: oauth.AuthorizationServer, stale: string, redirectUri?: string): Promise<RegisteredClient> {
+  private replaceOnce(as: oauth.AuthorizationServer, stale: string, redirectUri?: string, initialAccessToken?: string): Promise<RegisteredClient> {
     let running = this.registering.get(as.issuer);
     if (!running) {
-      running = this.replace(as, stale, redirectUri).finally(() => this.registering.delete(as.issuer));
+      running = this.replace(as, stale, redirectUri, initialAccessToken).finally(() => this.registering.delete(as.issuer));
       this.registering.set(as.issuer, running);
     }
     return running;
@@ -329,7 +329,12 @@ export class ClientResolver {
    * works but lacks `redirectUri` (a server new to this AS) is replaced at once: that happens once per
    * server.
    */
-  private async replace(as: oauth.AuthorizationServer, stale: string | undefined, redirectUri?: string): Promise<RegisteredClient> {
+  private async replace(
+    as: oauth.AuthorizationServer,
+    stale: string | undefined,
+    redirectUri?: string,
+    initialAccessToken?: string,
+  ): Promise<RegisteredClient> {
     const deadline = Date.now() + this.lockTtlMs();
     for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
       const release = await this.registry.lock(as.issuer, this.lockTtlMs());
@@ -351,7 +356,7 @@ export class ClientResolver {
             ...(current?.redirectUris ?? []).filter((uri) => uri !== redirectUri && this.metadata.redirectUris.includes(uri)),
             ...(redirectUri ? [redirectUri] : []),
           ];
-          const client = await this.register(as, redirectUris);
+          const client = await this.register(as, redirectUris, initialAccessToken);
           // The client replaced goes on serving what was issued to it, while it still can.
           const previous = [current, current?.previous].find((c) => c !== undefined && alive(c, now));
           await this.registry.put(previous ? { ...client, previous: withoutPrevious(previous) } : client);
@@ -458,8 +463,12 @@ export class ClientResolver {
     return this.policy.timeoutMs + 2_000;
   }
 
-  /** RFC 7591 dynamic client registration as a confidential web client. */
-  private async register(as: oauth.AuthorizationServer, redirectUris: string[]): Promise<RegisteredClient> {
+  /**
+   * RFC 7591 dynamic client registration as a confidential web client, with the server's initial access
+   * token (§3.1) as a bearer token when one is configured. The body never carries `resource` (Keycloak
+   * refuses a registration that does).
+   */
+  private async register(as: oauth.AuthorizationServer, redirectUris: string[], initialAccessToken?: string): Promise<RegisteredClient> {
     if (redirectUris.length === 0) throw new OAuthFailure('registration_failed', `no redirect URI to register at ${as.issuer}`);
     const endpoint = checkOutboundUrl(as.registration_endpoint as string, this.policy, 'registration_endpoint');
     const method = registrationAuthMethod(as);
@@ -468,7 +477,11 @@ export class ClientResolver {
     try {
       response = await this.policy.fetch(endpoint, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json',
+          ...(initialAccessToken ? { authorization: `Bearer ${initialAccessToken}` } : {}),
+        },
         body: JSON.stringify({
           client_name: this.metadata.clientName,
           client_uri: this.metadata.publicUrl,
@@ -493,7 +506,11 @@ export class ClientResolver {
     }
     const text = await response.text();
     if (response.status !== 201 && response.status !== 200) {
-      throw new OAuthFailure('registration_failed', `dynamic client registration was refused (${response.status})`);
+      const error = errorCodeOf(text);
+      throw new OAuthFailure(
+        'registration_failed',
+        `dynamic client registration was refused (${response.status}${error ? `, ${error}` : ''})${registrationHint(response.status, error, initialAccessToken)}`,
+      );
     }
     let parsed: z.infer<typeof registrationResponseSchema>;
     try {
@@ -531,6 +548,31 @@ export class ClientResolver {
       ...management,
     };
   }
+}
+
+/** The `error` of an RFC 7591 §3.2.2 error body, if any: the code only, never a description. */
+function errorCodeOf(text: string): string | undefined {
+  try {
+    const error = (JSON.parse(text) as { error?: unknown }).error;
+    return typeof error === 'string' && /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(error) ? error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Error codes that say nothing against the client metadata: the request lacked a credential. */
+const CREDENTIAL_ERRORS = new Set(['invalid_token', 'invalid_request', 'unauthorized', 'unauthorized_client', 'access_denied']);
+
+/**
+ * What an operator can do about a refused registration. RFC 7591 §3.1: an AS may want an initial
+ * access token (Okta, Keycloak): it answers 401 (a bad one) or 400 (none: oidc-provider) or 403. A
+ * refusal of the metadata itself (invalid_redirect_uri, invalid_client_metadata) is not about that.
+ */
+function registrationHint(status: number, error: string | undefined, initialAccessToken: string | undefined): string {
+  if (status !== 400 && status !== 401 && status !== 403) return '';
+  if (error !== undefined && !CREDENTIAL_ERRORS.has(error)) return '';
+  if (initialAccessToken) return status === 400 ? '' : ': the initial access token was not accepted (expired, revoked or used up?)';
+  return ': if this authorization server requires an initial access token, set one (initialAccessTokenEnv in MCP_SERVERS, OAUTH_INITIAL_ACCESS_TOKEN)';
 }
 
 /** How long a failed registration is answered from memory before the AS is asked again. */

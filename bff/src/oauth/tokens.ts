@@ -41,7 +41,7 @@ export function refreshLockTtlMs(authServerTimeoutMs: number): number {
 }
 
 /** TokenManagerOptions for an authorization server timeout. */
-export function refreshTiming(authServerTimeoutMs: number): Required<TokenManagerOptions> {
+export function refreshTiming(authServerTimeoutMs: number): Required<Pick<TokenManagerOptions, 'lockTtlMs' | 'deadlineMs'>> {
   return { lockTtlMs: refreshLockTtlMs(authServerTimeoutMs), deadlineMs: refreshDeadlineMs(authServerTimeoutMs) };
 }
 
@@ -50,6 +50,11 @@ export interface TokenManagerOptions {
   lockTtlMs?: number;
   /** See refreshDeadlineMs. */
   deadlineMs?: number;
+  /**
+   * Where held locks are registered, so that a process exiting in the middle of a refresh releases
+   * them rather than leave them to lapse (bff/src/http/drain.ts).
+   */
+  locks?: { lock(release: () => Promise<void>): () => void };
 }
 
 /** Writing refreshed tokens is retried this long: the AS has already spent the old refresh token. */
@@ -86,6 +91,7 @@ export class TokenManager {
   private started = 0;
   private readonly lockTtlMs: number;
   private readonly deadlineMs: number;
+  private readonly locks: TokenManagerOptions['locks'];
 
   constructor(
     private readonly store: TokenStore,
@@ -96,6 +102,7 @@ export class TokenManager {
     const defaults = refreshTiming(10_000);
     this.lockTtlMs = options.lockTtlMs ?? defaults.lockTtlMs;
     this.deadlineMs = options.deadlineMs ?? Math.max(defaults.deadlineMs, 2 * this.lockTtlMs);
+    this.locks = options.locks;
   }
 
   /**
@@ -193,18 +200,26 @@ export class TokenManager {
         });
     }, Math.max(50, Math.floor(this.lockTtlMs / 3)));
     timer.unref();
-    return {
-      fence: { name, token },
-      get lost() {
-        return lost;
-      },
-      release: async () => {
+    let released: Promise<void> | undefined;
+    const release = () => {
+      released ??= (async () => {
         clearInterval(timer);
         // If this fails the lock simply lapses.
         await this.store.releaseLock(name, token).catch((error: unknown) => {
           this.log.warn({ event: 'refresh_lock_release_failed', server, err: describe(error) });
         });
+        // Only now: a process waiting for its refreshes to end closes the store next.
+        unregister();
+      })();
+      return released;
+    };
+    const unregister = this.locks?.lock(release) ?? (() => {});
+    return {
+      fence: { name, token },
+      get lost() {
+        return lost;
       },
+      release,
     };
   }
 

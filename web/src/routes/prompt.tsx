@@ -3,7 +3,8 @@
  */
 import { useMemo, useState } from 'react';
 import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
-import { type GetPromptResult, getPrompt, getPrompts } from '../calls';
+import { findPrompt, type GetPromptResult, getPrompt } from '../calls';
+import { ListSearchError } from '../listPages';
 import { ArgumentsForm } from '../components/ArgumentsForm';
 import { CallError } from '../components/CallError';
 import { useCompleter } from '../components/CompletionInput';
@@ -16,8 +17,11 @@ import { loadConnection, rethrowForServer } from './session';
 
 export async function loader({ params, request }: LoaderFunctionArgs) {
   const connection = await loadConnection(request, params.server);
-  const prompts = await getPrompts(connection.server).catch(rethrowForServer(connection));
-  const prompt = prompts.find((p) => p.name === params.prompt);
+  // From the prompt pages (the one clicked on is loaded already), not the SDK's whole list: see findPrompt.
+  const prompt = await findPrompt(connection.server, params.prompt ?? '').catch((error: unknown) => {
+    if (error instanceof ListSearchError) throw routeError(404, { message: `${connection.name} lists no prompt by this name so far. ${error.message}` });
+    return rethrowForServer(connection)(error);
+  });
   if (!prompt) throw routeError(404, { message: `${connection.name} has no prompt by this name.` });
   return { server: connection.server, prompt };
 }

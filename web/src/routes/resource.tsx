@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'react';
 import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
-import { getResources, type ReadResourceResult, readResource } from '../calls';
+import { findListedResource, type ReadResourceResult, readResource } from '../calls';
 import { CallError } from '../components/CallError';
 import { BinaryView, fileNameOf, TextView } from '../components/Content';
 import { SectionErrorBoundary } from '../components/RouteError';
@@ -18,12 +18,11 @@ export async function loader({ params, request }: LoaderFunctionArgs) {
   const uri = new URL(request.url).searchParams.get('uri');
   if (!uri) throw routeError(404, { message: 'No resource was named.' });
   const { server } = connection;
-  const [result, resources, facts] = await Promise.all([
+  const [result, listed, facts] = await Promise.all([
     readResource(server, uri, request.signal),
-    getResources(server).catch(() => []),
+    findListedResource(server, uri),
     serverFacts(server),
   ]).catch(rethrowForServer(connection));
-  const listed = resources.find((r) => r.uri === uri);
   return {
     server,
     uri,

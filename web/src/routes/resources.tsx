@@ -1,16 +1,18 @@
 /**
  * `/servers/:server/resources`: the server's resources, and its resource templates with a form for
- * their parameters.
+ * their parameters; each list page by page as the server gives it.
  */
 import { UriTemplate } from '@modelcontextprotocol/client';
 import { useId, useMemo, useState } from 'react';
 import { Link, type LoaderFunctionArgs, useLoaderData, useNavigate } from 'react-router';
-import { getResources, getResourceTemplates, type ResourceTemplate } from '../calls';
+import { getListPages, type Resource, type ResourceTemplate } from '../calls';
 import { BffError } from '../bff';
 import { ArgumentsForm } from '../components/ArgumentsForm';
 import { useCompleter } from '../components/CompletionInput';
+import { PagedList } from '../components/PagedList';
 import { SectionErrorBoundary } from '../components/RouteError';
 import { stringFields } from '../schemaForm';
+import { emptyList } from '../listPages';
 import { resourcePath } from '../urls';
 import { loadConnection, rethrowForServer } from './session';
 
@@ -20,22 +22,35 @@ import { loadConnection, rethrowForServer } from './session';
  */
 export async function loader({ params, request }: LoaderFunctionArgs) {
   const connection = await loadConnection(request, params.server);
-  const [resources, templates] = await Promise.allSettled([getResources(connection.server), getResourceTemplates(connection.server)]);
+  const [resources, templates] = await Promise.allSettled([
+    getListPages(connection.server, 'resources'),
+    getListPages(connection.server, 'resourceTemplates'),
+  ]);
   for (const outcome of [resources, templates]) {
     if (outcome.status === 'rejected' && outcome.reason instanceof BffError) rethrowForServer(connection)(outcome.reason);
   }
   if (resources.status === 'rejected' && templates.status === 'rejected') rethrowForServer(connection)(resources.reason);
   return {
     server: connection.server,
-    resources: resources.status === 'fulfilled' ? resources.value : [],
+    resources: resources.status === 'fulfilled' ? resources.value : emptyList('resources'),
     resourcesError: resources.status === 'rejected' ? listError(resources.reason) : undefined,
-    templates: templates.status === 'fulfilled' ? templates.value : [],
+    templates: templates.status === 'fulfilled' ? templates.value : emptyList('resourceTemplates'),
     templatesError: templates.status === 'rejected' ? listError(templates.reason) : undefined,
   };
 }
 
 function listError(error: unknown): string {
   return error instanceof Error ? error.message : 'The server could not list these.';
+}
+
+function matchesResource(resource: Resource, query: string): boolean {
+  const q = query.toLowerCase();
+  return [resource.uri, resource.name, resource.title, resource.description, resource.mimeType].some((text) => text?.toLowerCase().includes(q));
+}
+
+function matchesTemplate(template: ResourceTemplate, query: string): boolean {
+  const q = query.toLowerCase();
+  return [template.uriTemplate, template.name, template.title, template.description].some((text) => text?.toLowerCase().includes(q));
 }
 
 export function Component() {
@@ -49,21 +64,26 @@ export function Component() {
           <p role="alert" className="error">
             The server could not list its resources: {resourcesError}
           </p>
-        ) : resources.length === 0 ? (
-          <p className="empty">This server lists no resources.</p>
         ) : (
-          <ul className="item-list">
-            {resources.map((resource) => (
-              <li key={resource.uri}>
+          <PagedList
+            key={server}
+            server={server}
+            initial={resources}
+            noun={{ one: 'resource', many: 'resources' }}
+            searchLabel="Search resources"
+            emptyText="This server lists no resources."
+            matches={matchesResource}
+            renderItem={(resource) => (
+              <>
                 <Link to={resourcePath(server, resource.uri)} className="item-name">
                   {resource.title ?? resource.name}
                 </Link>{' '}
                 <code className="muted uri">{resource.uri}</code>
                 {resource.mimeType && <span className="muted"> · {resource.mimeType}</span>}
                 {resource.description && <p className="muted item-description">{resource.description}</p>}
-              </li>
-            ))}
-          </ul>
+              </>
+            )}
+          />
         )}
       </section>
       <section aria-labelledby="templates-heading">
@@ -72,10 +92,18 @@ export function Component() {
           <p role="alert" className="error">
             The server could not list its resource templates: {templatesError}
           </p>
-        ) : templates.length === 0 ? (
-          <p className="empty">This server has no resource templates.</p>
         ) : (
-          templates.map((template) => <TemplateForm key={template.uriTemplate} server={server} template={template} />)
+          <PagedList
+            key={server}
+            server={server}
+            initial={templates}
+            noun={{ one: 'resource template', many: 'resource templates' }}
+            searchLabel="Search resource templates"
+            emptyText="This server has no resource templates."
+            matches={matchesTemplate}
+            layout="cards"
+            renderItem={(template) => <TemplateForm server={server} template={template} />}
+          />
         )}
       </section>
     </>

@@ -2,7 +2,8 @@
  * `/servers/:server/tools/:tool`: one tool — what it does, a form for its arguments, running it.
  */
 import { type LoaderFunctionArgs, useLoaderData } from 'react-router';
-import { getTools } from '../calls';
+import { findTool } from '../calls';
+import { ListSearchError } from '../listPages';
 import { SectionErrorBoundary } from '../components/RouteError';
 import { ToolAnnotations } from '../components/ToolAnnotations';
 import { ToolRunner } from '../components/ToolRunner';
@@ -13,8 +14,14 @@ import { loadConnection, rethrowForServer } from './session';
 
 export async function loader({ params, request }: LoaderFunctionArgs) {
   const connection = await loadConnection(request, params.server);
-  const [tools, facts] = await Promise.all([getTools(connection.server), serverFacts(connection.server)]).catch(rethrowForServer(connection));
-  const tool = tools.find((t) => t.name === params.tool);
+  // From the tool pages (the one clicked on is loaded already), not the SDK's whole list: see findTool.
+  const [tool, facts] = await Promise.all([
+    findTool(connection.server, params.tool ?? '').catch((error: unknown) => {
+      if (error instanceof ListSearchError) throw routeError(404, { message: `${connection.name} lists no tool by this name so far. ${error.message}` });
+      return rethrowForServer(connection)(error);
+    }),
+    serverFacts(connection.server).catch(rethrowForServer(connection)),
+  ]);
   if (!tool) throw routeError(404, { message: `${connection.name} has no tool by this name.` });
   // Whether it runs as a task depends on the tool and on what the server declares.
   return { server: connection.server, tool, taskMode: taskUse(tool, facts.capabilities) };
