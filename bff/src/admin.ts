@@ -83,7 +83,8 @@ async function run(config: Config, command: Command): Promise<number> {
     console.error('TOKEN_STORE is memory: sessions live inside the server process, and there is no store to administer.');
     return 78;
   }
-  const log = createLogger(config.logLevel === 'silent' ? 'silent' : 'warn');
+  // To stderr: stdout is the command's answer (--json may be piped). An audit line for every revoke.
+  const log = createLogger(config.logLevel === 'silent' ? 'silent' : 'info', process.stderr);
   const raw = await openTokenStore(config, log);
   // As the server reads them: a record issued for another host than its server's is not shown or used.
   const store = new ServerBoundStore(raw, config.servers, log);
@@ -121,7 +122,7 @@ async function run(config: Config, command: Command): Promise<number> {
       console.error('No live session matched; nothing was ended.');
       return 1;
     }
-    log.warn({ event: 'sessions_revoked_by_admin', sessions: ended.length });
+    log.info({ event: 'sessions_revoked_by_admin', by: 'sessionPrefix' in target ? 'session' : 'user', sessions: ended.length });
     for (const session of ended) console.log(`ended ${session.key.slice(0, SHOWN_SESSION_PREFIX)} (${[...session.connections.keys()].join(', ') || 'no connections'})`);
     console.log(`${ended.length} session(s) ended; their tokens were revoked where the authorization server allows it.`);
     return 0;
