@@ -379,6 +379,33 @@ describe('an authorization server that cannot be reached for its keys', () => {
   });
 });
 
+describe('an MCP server whose metadata cannot be had', () => {
+  let stack: Stack;
+  // A fault: the protected resource metadata, which says which AS the server uses, does not load.
+  const outboundFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.pathname.startsWith('/.well-known/oauth-protected-resource')) throw new TypeError('fetch failed');
+    return fetch(input, init);
+  }) as typeof fetch;
+  beforeAll(async () => {
+    stack = await startStack({ env: OPENID, outboundFetch });
+  });
+  afterAll(() => stack.close());
+
+  it('leaves it undecided whether the issuer is one of its servers: 503, not a refusal as foreign', async () => {
+    const { privateKey } = await generateKeyPair('ES256');
+    const token = await new SignJWT({ events: { [BACKCHANNEL_LOGOUT_EVENT]: {} }, sub: 'bob', jti: randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k' })
+      .setIssuer(stack.issuer)
+      .setAudience('mcp-bff-demo')
+      .setIssuedAt()
+      .sign(privateKey);
+    const res = await postLogoutToken(stack.appUrl, new URLSearchParams({ logout_token: token }).toString());
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable' });
+  });
+});
+
 describe('the endpoint is rate limited per address', () => {
   let stack: Stack;
   beforeAll(async () => {

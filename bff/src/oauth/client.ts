@@ -291,15 +291,11 @@ export class OAuthClient {
   /**
    * The metadata of `issuer` when it is this server's authorization server (the one its protected
    * resource metadata names, as for a login), else undefined: nothing is fetched from an issuer that
-   * is not. For logout tokens (logout-token.ts).
+   * is not. Throws when the server's metadata cannot be had (it cannot tell). For logout tokens
+   * (logout-token.ts).
    */
   async authorizationServerIf(issuer: string): Promise<oauth.AuthorizationServer | undefined> {
-    let resource: Awaited<ReturnType<Discovery['protectedResource']>>;
-    try {
-      resource = await this.discovery.protectedResource(this.server.url);
-    } catch {
-      return undefined;
-    }
+    const resource = await this.discovery.protectedResource(this.server.url);
     if (resource.authorization_servers[0] !== issuer) return undefined;
     return this.discovery.authorizationServer(issuer);
   }

@@ -55,15 +55,24 @@ export function backchannelLogoutRoutes(deps: BackchannelLogoutDeps): Hono<AppEn
   const verifier = new LogoutTokenVerifier(
     {
       async authorizationServer(issuer) {
+        // A server whose metadata cannot be had right now might be the one: then nothing is decided
+        // (503, the AS may try again) rather than the token refused as foreign.
+        let unknown: unknown;
         for (const client of clients.values()) {
-          const as = await client.authorizationServerIf(issuer);
-          if (as) return as;
+          try {
+            const as = await client.authorizationServerIf(issuer);
+            if (as) return as;
+          } catch (error) {
+            unknown ??= error;
+          }
         }
+        if (unknown !== undefined) throw unknown;
         return undefined;
       },
       async isOwnClient(as, clientId) {
         for (const client of clients.values()) {
-          if ((await client.authorizationServerIf(as.issuer)) && (await client.isOwnClient(as, clientId))) return true;
+          const uses = await client.authorizationServerIf(as.issuer).catch(() => undefined);
+          if (uses && (await client.isOwnClient(as, clientId))) return true;
         }
         return false;
       },
@@ -97,9 +106,10 @@ export function backchannelLogoutRoutes(deps: BackchannelLogoutDeps): Hono<AppEn
         claims = await verifier.verify(tokens[0]);
       } catch (error) {
         if (error instanceof LogoutTokenRejected) return refuse(c, error.message);
-        // The AS's keys or metadata could not be had: nothing was decided, and the AS may try again.
+        // Metadata (the server's, the AS's) or the AS's keys could not be had: nothing was decided, and
+        // the AS may try again.
         log.warn({ event: 'backchannel_logout_unavailable', err: describe(error), reqId: c.get('requestId') });
-        return c.json({ error: 'temporarily_unavailable', error_description: 'the authorization server’s keys could not be fetched' }, 503);
+        return c.json({ error: 'temporarily_unavailable', error_description: 'the authorization server’s metadata or keys could not be fetched' }, 503);
       }
       // §2.6 step 8: each token once, on every instance (the marker lives in the shared store). Only
       // after the signature: nobody else can use up a jti.
