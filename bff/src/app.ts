@@ -9,6 +9,7 @@ import { securityHeaderList, securityHeaders } from './http/security-headers.js'
 import type { Logger } from './log.js';
 import { requireSameOriginApi } from './http/csrf.js';
 import { McpProxy } from './mcp/proxy.js';
+import { BACKCHANNEL_LOGOUT_PATH } from './oauth/clients.js';
 import { OAuthClient } from './oauth/client.js';
 import { Discovery } from './oauth/discovery.js';
 import { createOutboundFetch } from './oauth/outbound.js';
@@ -17,6 +18,7 @@ import { postLogoutRedirectUriFor, redirectUriFor } from './oauth/redirect-uri.j
 import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
 import { refreshDeadlineMs, refreshTiming, TokenManager } from './oauth/tokens.js';
 import { authRoutes, REVOKE_TIMEOUT_MS } from './routes/auth.js';
+import { backchannelLogoutRoutes } from './routes/backchannel-logout.js';
 import { SignOut } from './routes/end-session.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
@@ -65,6 +67,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     publicUrl: config.publicUrl,
     redirectUris: config.servers.map((s) => redirectUriFor(config.publicUrl, s.id)),
     postLogoutRedirectUris: [postLogoutRedirectUriFor(config.publicUrl)],
+    backchannelLogoutUri: `${config.publicUrl}${BACKCHANNEL_LOGOUT_PATH}`,
     clientName: config.clientName,
     externalUrl: config.clientMetadataUrl,
   };
@@ -142,6 +145,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut }));
   app.route('/bff', signOut.routes());
 
+  app.route('/bff', backchannelLogoutRoutes({ store, log, clients, policy, limits, clientAddress, revokeTimeoutMs: REVOKE_TIMEOUT_MS }));
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
   app.all('/mcp/:server', sameOrigin, async (c) => {
     const server = config.servers.find((s) => s.id === c.req.param('server'));

@@ -121,6 +121,8 @@ export interface RateLimitConfig {
   callback: number;
   /** /mcp/* requests that have no connection to the server they go to (nobody's tokens are used). */
   anonymousMcp: number;
+  /** POST /bff/backchannel-logout (authorization servers, OpenID Connect Back-Channel Logout). */
+  backchannelLogout: number;
 }
 
 /**
@@ -302,6 +304,7 @@ const envSchema = z.object({
   RATE_LIMIT_LOGIN: intFromEnv('RATE_LIMIT_LOGIN', 30, 0, 1_000_000),
   RATE_LIMIT_CALLBACK: intFromEnv('RATE_LIMIT_CALLBACK', 30, 0, 1_000_000),
   RATE_LIMIT_ANONYMOUS_MCP: intFromEnv('RATE_LIMIT_ANONYMOUS_MCP', 600, 0, 1_000_000),
+  RATE_LIMIT_BACKCHANNEL_LOGOUT: intFromEnv('RATE_LIMIT_BACKCHANNEL_LOGOUT', 120, 0, 1_000_000),
   TRUSTED_PROXIES: z.string().default(''),
   MAX_STREAMS_PER_SESSION: intFromEnv('MAX_STREAMS_PER_SESSION', 8, 1, 10_000),
   MAX_ANONYMOUS_STREAMS_PER_ADDRESS: intFromEnv('MAX_ANONYMOUS_STREAMS_PER_ADDRESS', 32, 1, 100_000),
@@ -584,6 +587,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       login: e.RATE_LIMIT_LOGIN,
       callback: e.RATE_LIMIT_CALLBACK,
       anonymousMcp: e.RATE_LIMIT_ANONYMOUS_MCP,
+      backchannelLogout: e.RATE_LIMIT_BACKCHANNEL_LOGOUT,
     },
     trustedProxies,
     maxStreamsPerSession: e.MAX_STREAMS_PER_SESSION,

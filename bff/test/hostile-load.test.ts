@@ -457,7 +457,7 @@ describe('configuration', () => {
 
   it('defaults: limits on, X-Forwarded-For not trusted', () => {
     const config = loadConfig(base);
-    expect(config.rateLimits).toEqual({ windowSeconds: 60, login: 30, callback: 30, anonymousMcp: 600 });
+    expect(config.rateLimits).toEqual({ windowSeconds: 60, login: 30, callback: 30, anonymousMcp: 600, backchannelLogout: 120 });
     expect(config.trustedProxies).toEqual([]);
     expect(config.maxStreamsPerSession).toBe(8);
     expect(config.maxAnonymousStreamsPerAddress).toBe(32);

@@ -181,6 +181,29 @@ describe.each(kinds)('$name store', (kind) => {
     await store.deleteSession(s.id); // twice is fine
   });
 
+  it('lists live sessions with their connections (by storage key, never the id), and deletes one by that key', async () => {
+    const s = session();
+    await store.createSession(s);
+    await store.putConnection(s.id, 'default', tokens({ subject: 'alice', authSessionId: 'as-sid' }));
+    await store.putConnection(s.id, 'other', tokens());
+    await store.bindMcpSession('mcp-listed', { sessionId: s.id, server: 'default' });
+    const ended = session({ idleExpiresAt: Date.now() - 1 });
+    await store.createSession(ended);
+    const listed = [];
+    for await (const one of store.listSessions()) listed.push(one);
+    const mine = listed.find((one) => one.key === storageKey(s.id));
+    expect(mine).toMatchObject({ createdAt: s.createdAt, expiresAt: s.expiresAt, idleExpiresAt: s.idleExpiresAt });
+    expect([...(mine?.connections.keys() ?? [])].sort()).toEqual(['default', 'other']);
+    expect(mine?.connections.get('default')).toMatchObject({ subject: 'alice', authSessionId: 'as-sid', generation: 0 });
+    expect(listed.some((one) => one.key === storageKey(ended.id))).toBe(false);
+    expect(JSON.stringify(listed.map((one) => one.key))).not.toContain(s.id);
+
+    expect(await store.deleteSessionByKey(storageKey(s.id))).toBe(true);
+    expect(await store.getSession(s.id)).toBeUndefined();
+    expect(await store.getMcpSessionOwner('mcp-listed')).toBeUndefined();
+    expect(await store.deleteSessionByKey(storageKey(s.id))).toBe(false);
+  });
+
   it('writes refreshes with compare-and-set on the generation, and never resurrects a deleted session', async () => {
     const s = session();
     await store.createSession(s);

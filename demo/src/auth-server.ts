@@ -19,6 +19,8 @@ export interface AuthServerOptions {
     redirect_uris: string[];
     /** Where the browser may be sent back after a sign-out here (OpenID Connect RP-Initiated Logout). */
     post_logout_redirect_uris?: string[];
+    /** Where this AS posts logout tokens when a person signs out here (OpenID Connect Back-Channel Logout). */
+    backchannel_logout_uri?: string;
     client_name?: string;
   }>;
   /**
@@ -63,6 +65,11 @@ export interface AuthServer {
   tokenRequests: Array<{ grantType: string; at: number }>;
   /** Every request that reached the revocation endpoint, with its token_type_hint if any. */
   revocations: Array<{ hint: string | undefined; at: number }>;
+  /**
+   * Every logout token this AS sent (OpenID Connect Back-Channel Logout), when the client answered:
+   * ok, or the error it met.
+   */
+  backchannelLogouts: Array<{ clientId: string; sub: string; ok: boolean; error?: string }>;
   /** Every dynamic client registration (RFC 7591) that succeeded, in order. */
   registrations: Array<{ clientId: string; at: number }>;
   /**
@@ -189,6 +196,9 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
           ctx.body = renderSignedOutPage();
         },
       },
+      // OpenID Connect Back-Channel Logout: a sign-out here posts a logout token to every client of the
+      // person's login that has a backchannel_logout_uri.
+      backchannelLogout: { enabled: true },
       // Open dynamic client registration (RFC 7591), fine for a demo; or behind an initial access token.
       registration: { enabled: true, ...(options.registrationInitialAccessToken ? { initialAccessToken: options.registrationInitialAccessToken } : {}) },
       resourceIndicators: {
@@ -253,6 +263,13 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   const tokenRequests: AuthServer['tokenRequests'] = [];
   const revocations: AuthServer['revocations'] = [];
   const registrations: AuthServer['registrations'] = [];
+  const backchannelLogouts: AuthServer['backchannelLogouts'] = [];
+  provider.on('backchannel.success', (_ctx: unknown, client: { clientId: string }, sub: string) => {
+    backchannelLogouts.push({ clientId: client.clientId, sub, ok: true });
+  });
+  provider.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }, sub: string) => {
+    backchannelLogouts.push({ clientId: client.clientId, sub, ok: false, error: err.message });
+  });
 
   // provider.use() runs before oidc-provider's own routing, so this sees every request, even failed ones.
   provider.use(async (koaCtx, next) => {
@@ -323,6 +340,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     tokenRequests,
     revocations,
     registrations,
+    backchannelLogouts,
     forgetClient: (clientId) => clientStore.destroy(clientId),
     provider,
   };

@@ -103,7 +103,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     issuer,
     resource: mcpUrl,
     clients: [
-      { ...DEMO_CLIENT, redirect_uris: [`${appUrl}/bff/callback/default`], post_logout_redirect_uris: [`${appUrl}/bff/logout/callback`] },
+      {
+        ...DEMO_CLIENT,
+        redirect_uris: [`${appUrl}/bff/callback/default`],
+        post_logout_redirect_uris: [`${appUrl}/bff/logout/callback`],
+        backchannel_logout_uri: `${appUrl}/bff/backchannel-logout`,
+      },
     ],
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
     ...options.authServer,

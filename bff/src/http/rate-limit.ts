@@ -4,7 +4,7 @@ import type { Config, RateLimitConfig } from '../config.js';
 import type { Logger } from '../log.js';
 
 /** What is limited per client address: the routes anyone can make the BFF work for. */
-export type LimitName = 'login' | 'callback' | 'anonymousMcp';
+export type LimitName = 'login' | 'callback' | 'anonymousMcp' | 'backchannelLogout';
 
 export interface RateLimits {
   /**
@@ -15,7 +15,7 @@ export interface RateLimits {
   close(): Promise<void>;
 }
 
-const NAMES: readonly LimitName[] = ['login', 'callback', 'anonymousMcp'];
+const NAMES: readonly LimitName[] = ['login', 'callback', 'anonymousMcp', 'backchannelLogout'];
 
 /** Keys in Redis sit beside the token store's (`mcp-bff:`), where a dump shows what they are. */
 const REDIS_PREFIX = 'mcp-bff:rl:';

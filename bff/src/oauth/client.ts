@@ -288,6 +288,23 @@ export class OAuthClient {
     return this.clients.reject(record.issuer, record.clientId);
   }
 
+  /**
+   * The metadata of `issuer` when it is this server's authorization server (the one its protected
+   * resource metadata names, as for a login), else undefined: nothing is fetched from an issuer that
+   * is not. Throws when the server's metadata cannot be had (it cannot tell). For logout tokens
+   * (logout-token.ts).
+   */
+  async authorizationServerIf(issuer: string): Promise<oauth.AuthorizationServer | undefined> {
+    const resource = await this.discovery.protectedResource(this.server.url);
+    if (resource.authorization_servers[0] !== issuer) return undefined;
+    return this.discovery.authorizationServer(issuer);
+  }
+
+  /** Whether `clientId` is the BFF's client at `as` for this server (or the one it replaced, while that works). */
+  async isOwnClient(as: oauth.AuthorizationServer, clientId: string): Promise<boolean> {
+    return (await this.clients.forRecord(this.server, as, clientId)) !== undefined;
+  }
+
   /** RFC 7009: best effort; the caller bounds the time. */
   async revoke(record: TokenRecord): Promise<void> {
     const as = await this.discovery.authorizationServer(record.issuer);
@@ -381,8 +398,24 @@ export class OAuthClient {
       ...(previous?.stepUp ? { stepUp: previous.stepUp } : {}),
       // Only a login that asked for `openid` gets one; a refresh without one keeps the last.
       ...(tokens.id_token ? { idToken: tokens.id_token } : previous?.idToken ? { idToken: previous.idToken } : {}),
+      ...idTokenSubject(tokens, previous),
     };
   }
+}
+
+/**
+ * Who the ID token says logged in (`sub`) and the AS's login session (`sid`): oauth4webapi has checked
+ * its claims (iss, aud, exp, iat) when it processed the token response. A response without one keeps
+ * what the login's ID token said.
+ */
+function idTokenSubject(tokens: oauth.TokenEndpointResponse, previous: TokenRecord | undefined): Pick<TokenRecord, 'subject' | 'authSessionId'> {
+  const claims = tokens.id_token ? oauth.getValidatedIdTokenClaims(tokens) : undefined;
+  const subject = claims?.sub ?? previous?.subject;
+  const sid = claims?.sid ?? previous?.authSessionId;
+  return {
+    ...(typeof subject === 'string' && subject ? { subject } : {}),
+    ...(typeof sid === 'string' && sid ? { authSessionId: sid } : {}),
+  };
 }
 
 /**

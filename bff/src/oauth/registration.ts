@@ -113,6 +113,16 @@ export interface ClientMetadataOptions {
   postLogoutRedirectUris?: string[];
   /** A client ID metadata document hosted elsewhere (https), used as client_id instead of the BFF's own. */
   externalUrl?: string | undefined;
+  /** Where authorization servers send logout tokens (OpenID Connect Back-Channel Logout 1.0 §2.2). */
+  backchannelLogoutUri?: string;
+}
+
+/**
+ * Back-Channel Logout 1.0 §2.2: the BFF's logout endpoint. A logout token without sid is accepted (it
+ * ends every session of that person at that AS), so sid is not required.
+ */
+function backchannelLogoutMetadata(o: ClientMetadataOptions): Record<string, unknown> {
+  return o.backchannelLogoutUri ? { backchannel_logout_uri: o.backchannelLogoutUri, backchannel_logout_session_required: false } : {};
 }
 
 /** The client_id the BFF uses at ASes that support client ID metadata documents. */
@@ -128,6 +138,7 @@ export function clientMetadataDocument(o: ClientMetadataOptions): Record<string,
     client_uri: o.publicUrl,
     redirect_uris: o.redirectUris,
     ...(o.postLogoutRedirectUris?.length ? { post_logout_redirect_uris: o.postLogoutRedirectUris } : {}),
+    ...backchannelLogoutMetadata(o),
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
@@ -477,6 +488,7 @@ export class ClientResolver {
           redirect_uris: redirectUris,
           // RFC 7591 §2: an AS that does not know this member ignores it.
           ...(postLogoutRedirectUris.length > 0 ? { post_logout_redirect_uris: postLogoutRedirectUris } : {}),
+          ...backchannelLogoutMetadata(this.metadata),
           grant_types: ['authorization_code', 'refresh_token'],
           response_types: ['code'],
           token_endpoint_auth_method: method,

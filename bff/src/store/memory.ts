@@ -10,6 +10,7 @@ import {
   type ReencryptReport,
   type SessionRecord,
   type SessionWithConnection,
+  type StoredSession as ListedSession,
   sessionEndsAt,
   type TokenRecord,
   type TokenStore,
@@ -73,6 +74,25 @@ export class MemoryTokenStore implements TokenStore {
 
   async deleteSession(id: string): Promise<void> {
     this.dropSession(storageKey(id));
+  }
+
+  async deleteSessionByKey(key: string): Promise<boolean> {
+    const existed = this.live(key) !== undefined;
+    this.dropSession(key);
+    return existed;
+  }
+
+  async *listSessions(): AsyncIterable<ListedSession> {
+    for (const key of [...this.sessions.keys()]) {
+      const stored = this.live(key);
+      if (!stored) continue;
+      const connections = new Map<string, TokenRecord>();
+      for (const [server, entry] of stored.connections) {
+        const record = this.openConnection(key, server, entry);
+        if (record) connections.set(server, record);
+      }
+      yield { key, createdAt: stored.createdAt, expiresAt: stored.expiresAt, idleExpiresAt: stored.idleExpiresAt, connections };
+    }
   }
 
   async rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean> {

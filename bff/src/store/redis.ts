@@ -6,7 +6,7 @@ import { StoreUnavailable } from './errors.js';
 import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
 import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
-import type { LockFence, McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from './types.js';
+import type { LockFence, McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, StoredSession, TokenRecord, TokenStore } from './types.js';
 
 export interface RedisStoreOptions {
   /** redis:// or rediss:// URL (credentials and database number as usual). */
@@ -328,6 +328,30 @@ export class RedisTokenStore implements TokenStore {
 
   async deleteSession(id: string): Promise<void> {
     await this.script('bffDeleteSession', [this.sessionKey(storageKey(id))], [`${this.prefix}m:`]);
+  }
+
+  async deleteSessionByKey(key: string): Promise<boolean> {
+    return (await this.script('bffDeleteSession', [this.sessionKey(key)], [`${this.prefix}m:`])) === 1;
+  }
+
+  async *listSessions(): AsyncIterable<StoredSession> {
+    const prefix = `${this.prefix}s:`;
+    for await (const redisKey of this.scan(`${prefix}*`)) {
+      const h = redisKey.slice(prefix.length);
+      const fields = await this.op(() => this.redis.hgetall(redisKey));
+      const session = this.liveSession(h, fields.created, fields.expires, fields.idle);
+      if (!session) continue;
+      const connections = new Map<string, TokenRecord>();
+      for (const [field, sealed] of Object.entries(fields)) {
+        if (!field.startsWith('c:')) continue;
+        const server = field.slice(2);
+        const generation = fields[`g:${server}`];
+        if (generation === undefined) continue;
+        const record = await this.openConnection(h, server, Number(generation), sealed);
+        if (record) connections.set(server, record);
+      }
+      yield { key: h, createdAt: session.createdAt, expiresAt: session.expiresAt, idleExpiresAt: session.idleExpiresAt, connections };
+    }
   }
 
   async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {

@@ -5,6 +5,7 @@ import type {
   ReencryptReport,
   SessionRecord,
   SessionWithConnection,
+  StoredSession,
   TokenRecord,
   TokenStore,
 } from './types.js';
@@ -87,6 +88,12 @@ export class ServerBoundStore implements TokenStore {
   }
   deleteSession(id: string): Promise<void> {
     return this.inner.deleteSession(id);
+  }
+  deleteSessionByKey(key: string): Promise<boolean> {
+    return this.inner.deleteSessionByKey(key);
+  }
+  listSessions(): AsyncIterable<StoredSession> {
+    return this.inner.listSessions();
   }
   rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean> {
     return this.inner.rotateSession(previousId, next);

@@ -8,7 +8,16 @@ import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
 import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
 import { Database, type SqliteDatabase } from './sqlite-driver.js';
-import type { LockFence, McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from './types.js';
+import type {
+  LockFence,
+  McpSessionOwner,
+  ReencryptReport,
+  SessionRecord,
+  SessionWithConnection,
+  StoredSession,
+  TokenRecord,
+  TokenStore,
+} from './types.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. The directory is created (0700) and the file made 0600. */
@@ -123,6 +132,26 @@ export class SqliteTokenStore implements TokenStore {
 
   async deleteSession(id: string): Promise<void> {
     this.run(() => this.q.deleteSession.run(storageKey(id)));
+  }
+
+  async deleteSessionByKey(key: string): Promise<boolean> {
+    return this.run(() => this.q.deleteSession.run(key).changes > 0);
+  }
+
+  async *listSessions(): AsyncIterable<StoredSession> {
+    const now = this.now();
+    const rows = this.run(
+      () => this.q.listSessions.all(now, now) as Array<SessionRow & { key: string }>,
+    );
+    for (const row of rows) {
+      const connections = new Map<string, TokenRecord>();
+      const found = this.run(() => this.q.listConnections.all(row.key) as ConnectionRow[]);
+      for (const c of found) {
+        const record = this.run(() => this.openConnection(row.key, c));
+        if (record) connections.set(c.server, record);
+      }
+      yield { key: row.key, createdAt: row.created_at, expiresAt: row.expires_at, idleExpiresAt: row.idle_expires_at, connections };
+    }
   }
 
   async rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean> {
@@ -364,6 +393,7 @@ function prepare(db: SqliteDatabase) {
     // Never past the absolute end, never for an ended session.
     touchSession: db.prepare('UPDATE sessions SET idle_expires_at = min(?, expires_at) WHERE key = ? AND idle_expires_at > ?'),
     deleteSession: db.prepare('DELETE FROM sessions WHERE key = ?'),
+    listSessions: db.prepare('SELECT key, created_at, expires_at, idle_expires_at FROM sessions WHERE expires_at > ? AND idle_expires_at > ?'),
     getConnection: db.prepare('SELECT server, generation, sealed FROM connections WHERE session_key = ? AND server = ?'),
     getSessionWithConnection: db.prepare(
       `SELECT s.created_at, s.expires_at, s.idle_expires_at, c.server, c.generation, c.sealed

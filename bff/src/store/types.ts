@@ -45,6 +45,27 @@ export interface TokenRecord {
    * refresh may bring another). Used only as `id_token_hint` at that AS's end_session_endpoint.
    */
   idToken?: string;
+  /**
+   * From the validated ID token of an `openid` login (kept across refreshes that bring none): who the
+   * AS says logged in (`sub`) and its login session at the AS (`sid`, when it says). An OpenID Connect
+   * Back-Channel Logout names one of them; an administrator lists sessions by them (admin.ts).
+   */
+  subject?: string;
+  authSessionId?: string;
+}
+
+/** One stored session as an administrator, or a back-channel logout, sees it: a pass over the store. */
+export interface StoredSession {
+  /**
+   * Where the session is stored: the SHA-256 of its id (`storageKey`). The id itself, which the cookie
+   * carries, is never stored, so it cannot be listed.
+   */
+  key: string;
+  createdAt: number;
+  expiresAt: number;
+  idleExpiresAt: number;
+  /** The connections that open (an undecryptable one is left out, as everywhere). */
+  connections: Map<string, TokenRecord>;
 }
 
 export interface SessionWithConnection {
@@ -90,6 +111,13 @@ export interface TokenStore {
   touchSession(id: string, idleExpiresAt: number): Promise<void>;
   /** Deletes the session with its connections and MCP session bindings. */
   deleteSession(id: string): Promise<void>;
+  /** Like deleteSession, for the session stored under `key` (StoredSession.key); true when there was one. */
+  deleteSessionByKey(key: string): Promise<boolean>;
+  /**
+   * Every live session with its connections, in no order: a pass over the whole store (SCAN on Redis),
+   * for administration and back-channel logout, never for a request's own session.
+   */
+  listSessions(): AsyncIterable<StoredSession>;
   /**
    * A login's session rotation, in one step: creates `next`, moves every connection of the live session
    * `previousId` into it (same records, same generations) and deletes `previousId` with its MCP session
