@@ -174,6 +174,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       const { contentType, body } = await metrics.render();
       return c.body(body, 200, { 'Content-Type': contentType });
     });
+  } else {
+    // Not the SPA's page either: a scraper pointed here by mistake gets a plain 404.
+    app.get('/metrics', () => {
+      throw new ApiFailure('not_found', 'No such endpoint.');
+    });
   }
   const signOut = new SignOut({ publicUrl: config.publicUrl, store, log, cookies, sessions, clients, timeoutMs: REVOKE_TIMEOUT_MS });
   app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut, metrics }));

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,9 @@ import { createMetrics, startMetricsServer } from '../src/metrics.js';
 import { MemoryTokenStore } from '../src/store/memory.js';
 import { RedisTokenStore } from '../src/store/redis.js';
 import { SqliteTokenStore } from '../src/store/sqlite.js';
-import type { TokenStore } from '../src/store/types.js';
+import { refreshTiming, TokenManager } from '../src/oauth/tokens.js';
+import { refreshLockName } from '../src/store/locks.js';
+import type { TokenRecord, TokenStore } from '../src/store/types.js';
 import { expireSoon, INITIALIZE, MCP_HEADERS, TestBrowser } from './support.js';
 import { cipherFor, newKey, type RedisServer, startRedis, tempDir, until } from './vault-support.js';
 
@@ -132,14 +135,18 @@ describe('/metrics', () => {
     return res.text();
   };
 
-  it('is off by default: 404', async () => {
-    const plain = await startStack();
+  it('is off by default: 404, not the SPA page', async () => {
+    const spa = tempDir('spa');
+    writeFileSync(join(spa.path, 'index.html'), '<!doctype html><title>app</title>');
+    const plain = await startStack({ staticDir: spa.path });
     try {
+      expect((await fetch(`${plain.appUrl}/elsewhere`)).status).toBe(200);
       const res = await fetch(`${plain.appUrl}/metrics`);
       expect(res.status).toBe(404);
       expect(await res.json()).toMatchObject({ error: 'not_found', requestId: expect.stringMatching(UUID) });
     } finally {
       await plain.close();
+      spa.remove();
     }
   });
 
@@ -244,5 +251,51 @@ describe('/metrics', () => {
     const refused = await browser.request('/bff/callback/default?code=x&state=y', { csrf: false });
     expect(refused.status).toBe(400);
     expect(await refused.text()).toContain(`Reference: <code>${refused.headers.get('x-request-id')}</code>`);
+  });
+});
+
+describe('refresh outcomes', () => {
+  it('a refresh another instance holds the lock for, and finishes, counts as waited', async () => {
+    const store = new MemoryTokenStore();
+    // Tells when this instance found the refresh lock taken.
+    let lockBusy!: () => void;
+    const foundBusy = new Promise<void>((resolve) => {
+      lockBusy = resolve;
+    });
+    const watched: TokenStore = Object.create(store);
+    watched.acquireLock = async (name, ttlMs) => {
+      const token = await store.acquireLock(name, ttlMs);
+      if (!token) lockBusy();
+      return token;
+    };
+    const metrics = createMetrics();
+    const tokens = new TokenManager(watched, new Map(), createLogger('silent'), refreshTiming(2_000), metrics);
+    const now = Date.now();
+    await store.createSession({ id: 's1', createdAt: now, expiresAt: now + 3_600_000, idleExpiresAt: now + 3_600_000 });
+    const stale: TokenRecord = {
+      accessToken: 'old-access',
+      refreshToken: 'old-refresh',
+      scopes: [],
+      issuedAt: now - 600_000,
+      expiresAt: now + 1_000,
+      issuer: 'https://as.example',
+      clientId: 'client',
+      resource: 'https://mcp.example/mcp',
+      generation: 1,
+    };
+    await store.putConnection('s1', 'default', stale);
+    const stored = (await store.getConnection('s1', 'default')) as TokenRecord;
+    // Another instance is refreshing.
+    const lockName = refreshLockName('s1', 'default');
+    const held = (await store.acquireLock(lockName, 5_000)) as string;
+    const access = tokens.getAccess('s1', 'default');
+    await foundBusy;
+    // It stores its tokens and lets go; this instance uses them.
+    expect(await store.replaceConnection('s1', 'default', stored.generation, { ...stored, accessToken: 'new-access', issuedAt: Date.now(), expiresAt: Date.now() + 600_000 })).toBe(true);
+    await store.releaseLock(lockName, held);
+    expect(await access).toMatchObject({ kind: 'ok', record: { accessToken: 'new-access' } });
+    const { body } = await metrics.render();
+    expect(sample(body, 'mcp_bff_token_refreshes_total', { server: 'default', outcome: 'waited' })).toBe(1);
+    expect(sample(body, 'mcp_bff_token_refreshes_total', { server: 'default', outcome: 'ok' })).toBe(0);
   });
 });
