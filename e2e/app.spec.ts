@@ -81,7 +81,38 @@ test('an access denied at the consent page brings the person back with a clear m
   await page.getByRole('button', { name: 'Deny' }).click();
   await expect(page).toHaveURL(/login_error=access_denied/);
   await expect(page.getByRole('alert')).toContainText(/denied/i);
+  // The reference to quote in a report: the id of the BFF request the failure is logged under.
+  const reference = new URL(page.url()).searchParams.get('login_ref');
+  expect(reference).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  await expect(page.getByRole('alert')).toContainText(`Reference: ${reference}`);
   await expect(page.getByText('Not connected')).toBeVisible();
+  await page.getByRole('alert').getByRole('button', { name: 'Dismiss' }).click();
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  await expect(page).not.toHaveURL(/login_ref=/);
+});
+
+test('a call the BFF refuses shows its reference: the id the BFF answered with (header and body)', async ({ page, runTool }) => {
+  await page.goto('/');
+  await signIn(page);
+  // The fault: the tool call leaves with a header the BFF refuses to forward (400, its own JSON body).
+  await page.route(
+    (url) => url.pathname === '/mcp/default',
+    async (route) => {
+      if (!route.request().postData()?.includes('"tools/call"')) return route.continue();
+      return route.continue({ headers: { ...route.request().headers(), 'mcp-param-token': `=?base64?${'c2VjcmV0'.repeat(3)}=?=` } });
+    },
+  );
+  const refusals: Array<{ header: string | undefined; body: unknown }> = [];
+  page.on('response', async (r) => {
+    if (r.url().endsWith('/mcp/default') && r.status() === 400) refusals.push({ header: r.headers()['x-request-id'], body: await r.json() });
+  });
+  await runTool('echo', { message: 'hello' });
+  const error = page.getByRole('alert').filter({ hasText: 'The call failed' });
+  await expect(error).toContainText('Reference: ');
+  const shown = await error.locator('code').textContent();
+  expect(shown).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  // The id shown is the refused request's: in its X-Request-Id header and its body.
+  expect(refusals).toContainEqual({ header: shown, body: expect.objectContaining({ error: 'bad_request', requestId: shown }) });
 });
 
 test('nothing the browser can see holds a token, code or verifier', async ({ page, context, signIn, runTool }) => {

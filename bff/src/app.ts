@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
+import { routePath } from 'hono/route';
 import type { Config } from './config.js';
 import { clientAddressResolver } from './http/client-address.js';
 import type { Drain } from './http/drain.js';
@@ -7,6 +8,7 @@ import { ApiFailure, rateLimited, serviceUnavailable } from './http/errors.js';
 import { memoryRateLimits, type RateLimits } from './http/rate-limit.js';
 import { securityHeaderList, securityHeaders } from './http/security-headers.js';
 import type { Logger } from './log.js';
+import { bearerMatches, countStoreErrors, type Metrics, metricsFor } from './metrics.js';
 import { requireSameOriginApi } from './http/csrf.js';
 import { McpProxy } from './mcp/proxy.js';
 import { BACKCHANNEL_LOGOUT_PATH } from './oauth/clients.js';
@@ -41,15 +43,23 @@ export interface AppDeps {
   limits?: RateLimits;
   /** The process's shutdown (main.ts): streams and refresh locks it closes and releases. */
   drain?: Drain;
+  /** Counters for GET /metrics (default: from the configuration, none when metrics are off). */
+  metrics?: Metrics;
+  /** True once the process is shutting down: /readyz answers 503 so that load balancers stop sending. */
+  draining?: () => boolean;
 }
+
+/** How long /readyz waits for the store's answer. */
+export const READY_TIMEOUT_MS = 1_000;
 
 /** Routes and middleware only: everything stateful comes in through `deps`. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const { config, log } = deps;
+  const metrics = deps.metrics ?? metricsFor(config);
   const limits = deps.limits ?? memoryRateLimits(config, log);
   const clientAddress = clientAddressResolver(config.trustedProxies, log);
   // Token records are read only for the server they were issued for: see ServerBoundStore.
-  const store = new ServerBoundStore(deps.store, config.servers, log);
+  const store = new ServerBoundStore(countStoreErrors(deps.store, metrics), config.servers, log);
   const policy = {
     allowHttpLoopback: config.allowHttpLoopback,
     timeoutMs: config.authServerTimeoutMs,
@@ -96,7 +106,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // A refresh in progress ends by its deadline, then writes (retried for a few seconds if the store falters).
     refreshDeadlineMs(config.authServerTimeoutMs) + 10_000,
   );
-  const tokens = new TokenManager(store, clients, log, { ...refreshTiming(config.authServerTimeoutMs), locks: deps.drain });
+  const tokens = new TokenManager(store, clients, log, { ...refreshTiming(config.authServerTimeoutMs), locks: deps.drain }, metrics);
   const proxy = new McpProxy({
     store,
     tokens,
@@ -110,6 +120,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     maxStreamsPerSession: config.maxStreamsPerSession,
     maxAnonymousStreamsPerAddress: config.maxAnonymousStreamsPerAddress,
     drain: deps.drain,
+    metrics,
   });
 
   const app = new Hono<AppEnv>();
@@ -124,15 +135,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     await next();
     // The proxy writes its streamed answers itself, X-Request-Id included.
     if (c.get('sentStatus') === undefined) c.header('X-Request-Id', requestId);
+    const status = c.get('sentStatus') ?? c.res.status;
+    const elapsed = performance.now() - started;
     // The path only: the callback's query string carries the authorization code and state.
     requestLog.info({
       event: 'request',
       reqId: requestId,
       method: c.req.method,
       path: c.req.path,
-      status: c.get('sentStatus') ?? c.res.status,
-      ms: Math.round(performance.now() - started),
+      status,
+      ms: Math.round(elapsed),
     });
+    // By the pattern of the route that answered (never the path: bounded label values).
+    if (metrics.enabled) metrics.request(routePath(c) || 'none', c.req.method, status, elapsed / 1000);
   });
   app.use('*', securityHeaders({ hsts: config.secureCookies }));
   app.use('/bff/*', async function noStore(c, next) {
@@ -140,9 +155,40 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     c.header('Cache-Control', 'no-store');
   });
 
+  // Liveness: the process answers. Readiness: it can serve (its store answers, and it is not stopping).
   app.get('/healthz', (c) => c.json({ ok: true }));
+  app.get('/readyz', async (c) => {
+    c.header('Cache-Control', 'no-store');
+    const notReady = (reason: string) => c.json({ ready: false, reason, requestId: c.get('requestId') }, 503);
+    if (deps.draining?.()) return notReady('shutting down');
+    const problem = await storeProblem(store);
+    if (problem) {
+      log.warn({ event: 'not_ready', reason: problem, reqId: c.get('requestId') });
+      return notReady(problem);
+    }
+    return c.json({ ready: true });
+  });
+  // Only with METRICS_TOKEN, and only to its bearer; METRICS_PORT serves them on loopback instead (main.ts).
+  const metricsToken = config.metrics.token;
+  if (metricsToken !== undefined) {
+    app.get('/metrics', async (c) => {
+      c.header('Cache-Control', 'no-store');
+      if (!bearerMatches(c.req.header('authorization'), metricsToken)) {
+        log.warn({ event: 'security', kind: 'metrics_refused', reqId: c.get('requestId') });
+        c.header('WWW-Authenticate', 'Bearer realm="metrics"');
+        return c.json({ error: 'unauthorized', message: 'A bearer token is required.', requestId: c.get('requestId') }, 401);
+      }
+      const { contentType, body } = await metrics.render();
+      return c.body(body, 200, { 'Content-Type': contentType });
+    });
+  } else {
+    // Not the SPA's page either: a scraper pointed here by mistake gets a plain 404.
+    app.get('/metrics', () => {
+      throw new ApiFailure('not_found', 'No such endpoint.');
+    });
+  }
   const signOut = new SignOut({ publicUrl: config.publicUrl, store, log, cookies, sessions, clients, timeoutMs: REVOKE_TIMEOUT_MS });
-  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut }));
+  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut, metrics }));
   app.route('/bff', signOut.routes());
 
   app.route('/bff', backchannelLogoutRoutes({ store, log, clients, policy, limits, clientAddress, revokeTimeoutMs: REVOKE_TIMEOUT_MS }));
@@ -172,21 +218,43 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   if (config.staticDir) app.route('/', spaRoutes(config.staticDir));
 
-  app.notFound((c) => c.json({ error: 'not_found', message: 'Not found.' }, 404));
+  // Every JSON error names its request: the SPA shows it as the reference a person reports, and the
+  // request's log lines carry the same id.
+  app.notFound((c) => c.json({ error: 'not_found', message: 'Not found.', requestId: c.get('requestId') }, 404));
   app.onError((error, c) => {
+    const requestId = c.get('requestId');
     if (error instanceof ApiFailure) {
       for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
-      return c.json(error.toJSON(), error.status as 400);
+      return c.json({ ...error.toJSON(), requestId }, error.status as 400);
     }
     if (error instanceof StoreUnavailable) {
       // Fail closed: never 401 (that would send the user to log in again), never another store.
       log.error({ event: 'store_unavailable', reqId: c.get('requestId') });
       const failure = serviceUnavailable();
       for (const [name, value] of Object.entries(failure.headers)) c.header(name, value);
-      return c.json(failure.toJSON(), 503);
+      return c.json({ ...failure.toJSON(), requestId }, 503);
     }
-    log.error({ event: 'unhandled_error', err: { name: error.name, message: error.message }, reqId: c.get('requestId') });
-    return c.json({ error: 'internal_error', message: 'Something went wrong.' }, 500);
+    log.error({ event: 'unhandled_error', err: { name: error.name, message: error.message }, reqId: requestId });
+    return c.json({ error: 'internal_error', message: 'Something went wrong.', requestId }, 500);
   });
   return app;
+}
+
+/** Why the store cannot serve now (it failed, or did not answer within READY_TIMEOUT_MS), or undefined. */
+async function storeProblem(store: TokenStore): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('token store did not answer in time'), READY_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([
+      store.ping().then(
+        () => undefined,
+        (error: unknown) => (error instanceof StoreUnavailable ? 'token store unavailable' : 'token store failed'),
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -110,6 +110,16 @@ export interface Config {
   tokenEncryptionKeys: EncryptionKey[];
   /** A session unused for this long ends, seconds (SESSION_TTL_SECONDS is the absolute end). */
   sessionIdleTimeoutSeconds: number;
+
+  /** GET /metrics (Prometheus): off unless one of these is set. */
+  metrics: MetricsConfig;
+}
+
+export interface MetricsConfig {
+  /** METRICS_TOKEN: /metrics is served on the app's port to requests bearing this token. */
+  token: string | undefined;
+  /** METRICS_PORT: /metrics is served on a listener of its own on 127.0.0.1 (main.ts starts it). */
+  port: number | undefined;
 }
 
 export interface RateLimitConfig {
@@ -308,6 +318,23 @@ const envSchema = z.object({
   TRUSTED_PROXIES: z.string().default(''),
   MAX_STREAMS_PER_SESSION: intFromEnv('MAX_STREAMS_PER_SESSION', 8, 1, 10_000),
   MAX_ANONYMOUS_STREAMS_PER_ADDRESS: intFromEnv('MAX_ANONYMOUS_STREAMS_PER_ADDRESS', 32, 1, 100_000),
+  // Empty is unset. A token is compared in constant time; it must be long enough not to be guessed.
+  METRICS_TOKEN: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^[\x21-\x7e]{32,256}$/, 'METRICS_TOKEN must be 32-256 visible characters without spaces, e.g. from openssl rand -hex 32')
+      .optional(),
+  ),
+  METRICS_PORT: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.coerce
+      .number({ error: 'METRICS_PORT must be a number' })
+      .int('METRICS_PORT must be an integer')
+      .min(0, 'METRICS_PORT must be at least 0')
+      .max(65535, 'METRICS_PORT must be at most 65535')
+      .optional(),
+  ),
 });
 
 /**
@@ -593,6 +620,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxStreamsPerSession: e.MAX_STREAMS_PER_SESSION,
     maxAnonymousStreamsPerAddress: e.MAX_ANONYMOUS_STREAMS_PER_ADDRESS,
     ...vault,
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
   };
   return Object.freeze(config);
 }

@@ -9,6 +9,7 @@ import { Drain } from './http/drain.js';
 import { openRateLimits } from './http/rate-limit.js';
 import { clientLimitOptions } from './http/server-limits.js';
 import { createLogger } from './log.js';
+import { metricsFor, startMetricsServer } from './metrics.js';
 import { describeTokenStore, openTokenStore } from './store/open.js';
 
 /** Ended sessions are purged this often (Redis expires them by itself). */
@@ -47,7 +48,11 @@ async function main(): Promise<void> {
 
   const limits = await openRateLimits(config, log);
   const drain = new Drain();
-  const app = createApp({ config, store, log, limits, drain });
+  // One set of counters for the app and the loopback metrics listener (METRICS_PORT), if any.
+  const metrics = metricsFor(config);
+  const app = createApp({ config, store, log, limits, drain, metrics, draining: () => drain.draining });
+  const metricsServer =
+    config.metrics.port === undefined ? undefined : await startMetricsServer({ port: config.metrics.port, metrics, token: config.metrics.token, log });
   // Slow clients (headers or bodies dribbled in) are cut off instead of holding connections for minutes.
   const serverOptions = clientLimitOptions(config);
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions }, (info) => {
@@ -79,7 +84,9 @@ async function main(): Promise<void> {
       exiting = true;
       if (forced) connections.closeAll();
       const released = await drain.releaseLocks();
+      // Metrics last, so that scrapes see the drain to its end.
       await Promise.allSettled([store.close(), limits.close()]);
+      await metricsServer?.close().catch(() => undefined);
       log.info({ event: 'stopped', forced, refreshLocksReleased: released });
       // pino writes synchronously to stdout; nothing is left to flush.
       process.exit(0);

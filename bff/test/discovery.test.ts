@@ -89,7 +89,7 @@ describe('discovery', () => {
   it('refuses path-inserted metadata that names only the origin', async () => {
     const { variant, browser } = await setup({ prmResource: (u) => new URL(u).origin });
     const res = await callAndLogin(browser, variant);
-    expect(res.headers.get('location')).toBe('/?login_error=resource_mismatch');
+    expect(res.headers.get('location')).toMatch(/^\/\?login_error=resource_mismatch&login_ref=[0-9a-f-]{36}$/);
     expect(variant.authorizeRequests).toHaveLength(0);
   });
 
@@ -177,7 +177,7 @@ describe('discovery', () => {
     const { variant, browser } = await setup(options);
     const res = await callAndLogin(browser, variant);
     expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe(`/?login_error=${code}`);
+    expect(res.headers.get('location')).toMatch(new RegExp(`^/\\?login_error=${code}&login_ref=[0-9a-f-]{36}$`));
     expect(variant.authorizeRequests).toHaveLength(0);
     expect(variant.registrations).toHaveLength(0);
     expect(variant.tokenRequests).toHaveLength(0);

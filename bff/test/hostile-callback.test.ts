@@ -301,7 +301,7 @@ describe('issuer checks', () => {
     const app = await start({ metadata: { issuer: 'https://evil.example' } });
     const res = await app.browser().request('/bff/login?server=default&returnTo=/x', { csrf: false });
     expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe('/x?login_error=authorization_failed');
+    expect(res.headers.get('location')).toMatch(/^\/x\?login_error=authorization_failed&login_ref=[0-9a-f-]{36}$/);
     expect(setCookieLine(res, 'mcp_login')).toBeUndefined();
     expect(app.variant.authorizeRequests).toHaveLength(0);
     expect(app.variant.registrations).toHaveLength(0);
@@ -331,7 +331,7 @@ describe('the AS’s error parameters are never reflected', () => {
     expect(res.status).toBe(302);
     const location = res.headers.get('location') as string;
     expectSameOriginPath(location, app.origin);
-    expect(location).toBe(`/tools?login_error=${code}`);
+    expect(location).toMatch(new RegExp(`^/tools\\?login_error=${code}&login_ref=[0-9a-f-]{36}$`));
     const body = await res.text();
     for (const bit of ['<script', '<img', 'onerror', 'javascript:', 'alert']) {
       expect(body).not.toContain(bit);
@@ -395,6 +395,6 @@ describe('Host and forwarded headers change nothing', () => {
     expect(doc.redirect_uris).toEqual([`${app.origin}/bff/callback/default`]);
 
     const errorRedirect = await browser.request('/bff/login?server=nope', { csrf: false, headers: HOSTILE });
-    expect(errorRedirect.headers.get('location')).toBe('/?login_error=authorization_failed');
+    expect(errorRedirect.headers.get('location')).toMatch(/^\/\?login_error=authorization_failed&login_ref=[0-9a-f-]{36}$/);
   });
 });

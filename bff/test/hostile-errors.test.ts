@@ -116,7 +116,7 @@ describe('failures inside the BFF say nothing about themselves', () => {
       ] as const) {
         const res = await failing.browser.request(path, init);
         const body = await res.clone().json();
-        expect(body).toEqual({ error: 'internal_error', message: 'Something went wrong.' });
+        expect(body).toEqual({ error: 'internal_error', message: 'Something went wrong.', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
         await expectCleanError(res, 500, 'internal_error', ['ECONNREFUSED', 'internal.sock', 'hunter2']);
       }
       expect(failing.logs.join('')).toMatch(/"event":"unhandled_error"/);
@@ -152,7 +152,7 @@ describe('navigations get small pages or bare redirects', () => {
     try {
       const res = await broken.browser().request('/bff/login?server=default', { csrf: false });
       expect(res.status).toBe(302);
-      expect(res.headers.get('location')).toBe('/?login_error=pkce_unsupported');
+      expect(res.headers.get('location')).toMatch(/^\/\?login_error=pkce_unsupported&login_ref=[0-9a-f-]{36}$/);
       expect(res.headers.get('cache-control')).toBe('no-store');
       expect(await res.text()).toBe('');
     } finally {

@@ -176,7 +176,7 @@ describe('per-address limits', () => {
     const upstream = app.variant.hits.mcp;
     const refused = await anonymousPost(app.port);
     expect(refused.status).toBe(429);
-    expect(JSON.parse(refused.body)).toEqual({ error: 'rate_limited', message: expect.any(String) });
+    expect(JSON.parse(refused.body)).toEqual({ error: 'rate_limited', message: expect.any(String), requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     const retryAfter = Number(refused.headers['retry-after']);
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);

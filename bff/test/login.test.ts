@@ -162,7 +162,7 @@ describe('callback failures make no token request and create no session', () => 
     const before = stack.as.tokenRequests.length;
     const res = await browser.request(callback.pathname + callback.search, { csrf: false });
     expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe('/somewhere?login_error=access_denied');
+    expect(res.headers.get('location')).toMatch(/^\/somewhere\?login_error=access_denied&login_ref=[0-9a-f-]{36}$/);
     expect(await res.text()).not.toMatch(/script/);
     await expectNothingHappened(browser, res, before);
   });
@@ -173,7 +173,7 @@ describe('callback failures make no token request and create no session', () => 
     callback.searchParams.set('code', 'not-a-real-code');
     const res = await browser.request(callback.pathname + callback.search, { csrf: false });
     expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe('/?login_error=token_exchange_failed');
+    expect(res.headers.get('location')).toMatch(/^\/\?login_error=token_exchange_failed&login_ref=[0-9a-f-]{36}$/);
     expect(cookieLine(res, 'mcp_session')).toBeUndefined();
     expect((await browser.session()).authenticated).toBe(false);
   });

@@ -203,7 +203,7 @@ describe('the proxy route', () => {
     expect(res.status).toBe(400);
     expect(res.headers.get('cache-control')).toBe('no-store');
     const body = await res.json();
-    expect(body).toEqual({ error: 'bad_request', message: expect.stringContaining('Mcp-Param-token') });
+    expect(body).toEqual({ error: 'bad_request', message: expect.stringContaining('Mcp-Param-token'), requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     expect(JSON.stringify(body)).not.toContain('c2VjcmV0');
   });
 });

@@ -157,7 +157,7 @@ describe('a registered client the authorization server has forgotten', () => {
     expect((await call(browser)).status).toBe(401);
     // Rejected at the token endpoint now: the next login is refused by the BFF itself, without a request.
     const retry = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
-    expect(retry.headers.get('location')).toBe('/?login_error=registration_failed');
+    expect(retry.headers.get('location')).toMatch(/^\/\?login_error=registration_failed&login_ref=[0-9a-f-]{36}$/);
     expect(s.as.registrations).toHaveLength(registrations);
   });
 });

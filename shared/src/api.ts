@@ -71,6 +71,8 @@ export interface ApiError {
   loginUrl?: string;
   /** For insufficient_scope: the scopes the server asked for. */
   scope?: string;
+  /** The id of the request that failed, as in the BFF's log and its X-Request-Id header. */
+  requestId?: string;
 }
 
 /**
@@ -96,6 +98,8 @@ export type LoginErrorCode =
   | 'rate_limited';
 
 export const LOGIN_ERROR_PARAM = 'login_error';
+/** Next to `login_error`: the id of the BFF request the login failed in (its log lines carry it). */
+export const LOGIN_REFERENCE_PARAM = 'login_ref';
 
 /**
  * An authorization server the person can also sign out at after logging out of the app (OpenID Connect

@@ -33,11 +33,13 @@ export class BffError extends Error {
   readonly scope: string | undefined;
   /** Seconds, from Retry-After, when the BFF sent it. */
   readonly retryAfter: number | undefined;
+  /** The BFF's id for the request that failed: shown as the reference a person reports (it is in the BFF's log). */
+  readonly requestId: string | undefined;
 
   constructor(
     code: BffErrorCode,
     status: number,
-    extra: { loginUrl?: string; scope?: string; retryAfter?: number; cause?: unknown } = {},
+    extra: { loginUrl?: string; scope?: string; retryAfter?: number; requestId?: string; cause?: unknown } = {},
   ) {
     super(`BFF answered ${status} ${code}`, { cause: extra.cause });
     this.code = code;
@@ -45,6 +47,7 @@ export class BffError extends Error {
     this.loginUrl = extra.loginUrl;
     this.scope = extra.scope;
     this.retryAfter = extra.retryAfter;
+    this.requestId = extra.requestId;
   }
 
   /** A problem with the session as a whole, shown as a banner rather than next to one action. */
@@ -74,7 +77,16 @@ const ApiErrorBody = z.looseObject({
   error: z.string(),
   loginUrl: z.string().optional(),
   scope: z.string().optional(),
+  requestId: z.string().optional(),
 });
+
+/** The BFF's request ids are UUIDs; anything else (a proxy's page, a header someone added) is not shown. */
+const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** `value` when it is a request id the BFF could have made, else undefined. */
+export function requestIdOrUndefined(value: string | null | undefined): string | undefined {
+  return value && REQUEST_ID.test(value) ? value : undefined;
+}
 
 /** Turns a non-2xx BFF response into a BffError. Reads (and so consumes) the body. */
 export async function processErrorResponse(response: Response): Promise<BffError> {
@@ -94,6 +106,8 @@ export async function processErrorResponse(response: Response): Promise<BffError
     loginUrl: parsed.success ? parsed.data.loginUrl : undefined,
     scope: parsed.success ? parsed.data.scope : undefined,
     retryAfter,
+    // The body's, else the header's (an answer without a BFF body, e.g. an MCP server's own error).
+    requestId: requestIdOrUndefined(parsed.success ? parsed.data.requestId : undefined) ?? requestIdOrUndefined(response.headers.get('X-Request-Id')),
   });
 }
 

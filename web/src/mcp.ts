@@ -58,6 +58,9 @@ const entries = new Map<string, Entry>();
 /** What each server turned out to speak, for this page's life: the next connect skips the probe. */
 const remembered = new Map<string, RememberedEra>();
 
+/** Statuses the BFF answers itself with a JSON `{ "error": code }` body, besides the session-level ones. */
+const BFF_REFUSALS = new Set([400, 413, 429, 500, 502, 504]);
+
 /** The operator's protocol choice per server, from /bff/session. */
 const preferences = new Map<string, ProtocolPreference>();
 
@@ -74,9 +77,10 @@ export async function processMcpResponse(response: Response, hadMcpSession: bool
   if (response.status === 401 || response.status === 403 || response.status === 503) {
     throw await processErrorResponse(response);
   }
-  // The BFF's own refusal of a request it would not forward (a malformed header, a body too large)
-  // is `{ "error": "<code>" }`; an MCP server's 400 carries a JSON-RPC error object, left to the SDK.
-  if (response.status === 400 || response.status === 413) {
+  // The BFF's own refusal of a request it would not forward (a malformed header, a body too large, too
+  // many streams, an MCP server it could not reach) is `{ "error": "<code>" }`; an MCP server's own
+  // error answer carries a JSON-RPC error object (or none), left to the SDK.
+  if (BFF_REFUSALS.has(response.status)) {
     const body: unknown = await response
       .clone()
       .json()

@@ -1,7 +1,7 @@
 /**
  * Every URL the SPA uses: its own routes and the BFF's. Nothing else builds paths by hand.
  */
-import { bffRoutes, LOGIN_ERROR_PARAM, LOGOUT_PARAM } from '@mcp-bff/shared';
+import { bffRoutes, LOGIN_ERROR_PARAM, LOGIN_REFERENCE_PARAM, LOGOUT_PARAM } from '@mcp-bff/shared';
 
 /** Route patterns, for the router. */
 export const routePatterns = {
@@ -63,6 +63,7 @@ export function protocolPath(server: string): string {
 export function returnToFor(location: { pathname: string; search: string }): string {
   const params = new URLSearchParams(location.search);
   params.delete(LOGIN_ERROR_PARAM);
+  params.delete(LOGIN_REFERENCE_PARAM);
   params.delete(LOGOUT_PARAM);
   const search = params.toString();
   return search ? `${location.pathname}?${search}` : location.pathname;

@@ -14,11 +14,16 @@ const MESSAGES: Record<LoginErrorCode, string> = {
   rate_limited: 'Too many sign-in attempts came from your network. Wait a minute and try again.',
 };
 
+/** The BFF's own request ids (UUIDs): the only thing a page may show as a reference. */
+const REFERENCE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /**
  * A static page for a callback that is refused outright. It reflects nothing from the request: the
- * text comes from a fixed table keyed by our own code.
+ * text comes from a fixed table keyed by our own code, and the reference is the BFF's own request id
+ * (in the log lines of this request), for a person to quote when reporting it.
  */
-export function loginFailedPage(code: LoginErrorCode): string {
+export function loginFailedPage(code: LoginErrorCode, reference?: string): string {
+  const ref = reference !== undefined && REFERENCE.test(reference) ? `\n<p>Reference: <code>${reference}</code></p>` : '';
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign-in failed</title></head>
@@ -26,7 +31,7 @@ export function loginFailedPage(code: LoginErrorCode): string {
 <main>
 <h1>Sign-in failed</h1>
 <p>${MESSAGES[code]}</p>
-<p>Nothing was changed. You can <a href="/">go back to the app</a> and sign in again.</p>
+<p>Nothing was changed. You can <a href="/">go back to the app</a> and sign in again.</p>${ref}
 </main>
 </body>
 </html>

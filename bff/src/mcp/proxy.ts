@@ -6,6 +6,7 @@ import { type Drain, SHUTDOWN_TRAILER, type StreamKind } from '../http/drain.js'
 import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
 import { nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchClient } from '../http/node.js';
 import type { Logger } from '../log.js';
+import { type Metrics, noMetrics, upstreamOutcome } from '../metrics.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
 import { type ChallengeHintsCache, loginUrlAfter } from '../oauth/hints.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
@@ -35,6 +36,8 @@ export interface ProxyOptions {
   maxAnonymousStreamsPerAddress: number;
   /** The process's shutdown: open streams are closed with a retry hint when it drains. */
   drain?: Drain;
+  /** Upstream latency and open streams are counted here (default: not at all). */
+  metrics?: Metrics;
 }
 
 export interface ProxyTarget {
@@ -58,9 +61,11 @@ export class McpProxy {
 
   /** The security headers with lower-case names, as Node's header objects have them. */
   private readonly responseHeaders: Array<[string, string]>;
+  private readonly metrics: Metrics;
 
   constructor(private readonly options: ProxyOptions) {
     this.responseHeaders = options.responseHeaders.map(([name, value]) => [name.toLowerCase(), value]);
+    this.metrics = options.metrics ?? noMetrics;
   }
 
   /**
@@ -138,7 +143,7 @@ export class McpProxy {
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
-      const upstream = await this.send(c, target.url, method, requestHeaders, body, token);
+      const upstream = await this.send(c, target, method, requestHeaders, body, token);
       const status = upstream.statusCode;
 
       if (status === 401) {
@@ -186,7 +191,7 @@ export class McpProxy {
         upstream.destroy();
         throw error;
       }
-      return this.answer(c, status, headers, upstream, slot);
+      return this.answer(c, target, status, headers, upstream, slot);
     }
   }
 
@@ -195,11 +200,16 @@ export class McpProxy {
    * (no web-stream conversion), with the headers the middleware would have added; otherwise as a
    * web Response.
    */
-  private answer(c: Context, status: number, headers: Record<string, string>, upstream: UpstreamAnswer, slot: Slot): Response {
+  private answer(c: Context, target: ProxyTarget, status: number, headers: Record<string, string>, upstream: UpstreamAnswer, slot: Slot): Response {
     const stream = status >= 200 && status < 300 && headers['content-type']?.toLowerCase().startsWith('text/event-stream') === true;
     if (stream) {
       // A stream: its slot is given back when it ends, upstream or because the browser went away.
-      const release = slot.release ?? this.streams.take(slot.owner);
+      const give = slot.release ?? this.streams.take(slot.owner);
+      const closed = this.metrics.streamOpened(target.id);
+      const release = () => {
+        give();
+        closed();
+      };
       slot.release = release;
       void upstream.finished.then(release);
       nodeResponse(c)?.once('close', release);
@@ -264,25 +274,37 @@ export class McpProxy {
     });
   }
 
-  private async send(c: Context, url: string, method: string, headers: UpstreamRequestHeaders, body: Uint8Array | undefined, token: string | undefined) {
-    let target = this.targets.get(url);
+  private async send(
+    c: Context,
+    server: ProxyTarget,
+    method: string,
+    headers: UpstreamRequestHeaders,
+    body: Uint8Array | undefined,
+    token: string | undefined,
+  ) {
+    let target = this.targets.get(server.url);
     if (!target) {
-      target = new URL(url);
-      this.targets.set(url, target);
+      target = new URL(server.url);
+      this.targets.set(server.url, target);
     }
+    const started = this.metrics.enabled ? performance.now() : 0;
+    const took = () => (performance.now() - started) / 1000;
     const reqId = c.get('requestId');
     // The request's own checked headers: a retry replaces the token it carried.
     if (token) headers.authorization = `Bearer ${token}`;
     else if (headers.authorization !== undefined) delete headers.authorization;
     try {
-      return await this.upstream.send(target, {
+      const answer = await this.upstream.send(target, {
         method,
         headers,
         body,
         watchClient: watchClient(c),
         headersTimeoutMs: this.options.upstreamTimeoutMs,
       });
+      if (this.metrics.enabled) this.metrics.upstream(server.id, upstreamOutcome(answer.statusCode), took());
+      return answer;
     } catch (error) {
+      if (this.metrics.enabled) this.metrics.upstream(server.id, error instanceof UpstreamTimeout ? 'timeout' : 'error', took());
       if (error instanceof UpstreamTimeout) {
         this.options.log.warn({ event: 'upstream_timeout', reqId });
         throw new ApiFailure('upstream_timeout', 'The MCP server did not answer in time.', {}, {}, { cause: error });

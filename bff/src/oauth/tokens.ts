@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import { type Metrics, noMetrics, type RefreshOutcome } from '../metrics.js';
 import { StoreUnavailable } from '../store/errors.js';
 import { refreshLockName } from '../store/locks.js';
 import type { LockFence, TokenRecord, TokenStore } from '../store/types.js';
@@ -98,6 +99,7 @@ export class TokenManager {
     private readonly clients: ReadonlyMap<string, OAuthClient>,
     private readonly log: Logger,
     options: TokenManagerOptions = {},
+    private readonly metrics: Pick<Metrics, 'refresh'> = noMetrics,
   ) {
     const defaults = refreshTiming(10_000);
     this.lockTtlMs = options.lockTtlMs ?? defaults.lockTtlMs;
@@ -125,7 +127,7 @@ export class TokenManager {
       let running = this.inflight.get(key);
       if (!running) {
         const id = ++this.started;
-        const outcome = this.refreshOnce(sessionId, server, record, rejectedAccessToken, deadline).finally(() => {
+        const outcome = this.counted(server, this.refreshOnce(sessionId, server, record, rejectedAccessToken, deadline)).finally(() => {
           if (this.inflight.get(key)?.id === id) this.inflight.delete(key);
         });
         running = { id, outcome };
@@ -139,6 +141,18 @@ export class TokenManager {
     }
   }
 
+  /** Counts one refresh by its outcome (see RefreshOutcome); a store failure counts as failed. */
+  private async counted(server: string, refresh: Promise<{ outcome: AccessOutcome; how: RefreshOutcome }>): Promise<AccessOutcome> {
+    try {
+      const { outcome, how } = await refresh;
+      this.metrics.refresh(server, how);
+      return outcome;
+    } catch (error) {
+      this.metrics.refresh(server, 'failed');
+      throw error;
+    }
+  }
+
   /** Takes the store's lock for (session, server), or waits for whoever holds it and uses their result. */
   private async refreshOnce(
     sessionId: string,
@@ -146,8 +160,12 @@ export class TokenManager {
     seen: TokenRecord,
     rejected: string | undefined,
     deadline: number,
-  ): Promise<AccessOutcome> {
+  ): Promise<{ outcome: AccessOutcome; how: RefreshOutcome }> {
     const lockName = refreshLockName(sessionId, server);
+    const own = (outcome: AccessOutcome) => ({
+      outcome,
+      how: (outcome.kind === 'ok' ? 'ok' : outcome.kind === 'unavailable' ? 'failed' : 'rejected') as RefreshOutcome,
+    });
     const settled = (current: TokenRecord | undefined): AccessOutcome | undefined => {
       if (!current) return { kind: 'login_required' };
       if (current.generation !== seen.generation || !isStale(current, rejected)) return { kind: 'ok', record: current };
@@ -162,17 +180,19 @@ export class TokenManager {
           // Under the lock, look again: another instance may have refreshed meanwhile, and then only
           // its refresh token is still good.
           const current = await this.store.getConnection(sessionId, server);
-          return settled(current) ?? (await this.refresh(sessionId, server, current as TokenRecord, lock, deadline));
+          const done = settled(current);
+          if (done) return { outcome: done, how: 'waited' };
+          return own(await this.refresh(sessionId, server, current as TokenRecord, lock, deadline));
         } finally {
           await lock.release();
         }
       }
       await sleep(Math.max(0, Math.min(pause, deadline - Date.now())));
       const outcome = settled(await this.store.getConnection(sessionId, server));
-      if (outcome) return outcome;
+      if (outcome) return { outcome, how: 'waited' };
       if (Date.now() >= deadline) {
         this.log.warn({ event: 'refresh_wait_timed_out', server });
-        return { kind: 'unavailable', cause: new Error('the refresh did not finish in time') };
+        return { outcome: { kind: 'unavailable', cause: new Error('the refresh did not finish in time') }, how: 'failed' };
       }
     }
   }

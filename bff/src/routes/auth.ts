@@ -3,6 +3,7 @@ import {
   bffRoutes,
   type ConnectionInfo,
   LOGIN_ERROR_PARAM,
+  LOGIN_REFERENCE_PARAM,
   type LoginErrorCode,
   type LogoutResult,
   type SessionInfo,
@@ -17,6 +18,7 @@ import { loginBouncePage, loginFailedPage } from '../http/pages.js';
 import type { RateLimits } from '../http/rate-limit.js';
 import { safeReturnTo } from '../http/return-to.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { CallbackFailure, MAX_STEP_UP_ATTEMPTS, normaliseScopes, type OAuthClient, splitScopes } from '../oauth/client.js';
 import { boundedScope, CHALLENGE_SCOPE_PARAM, type ChallengeHintsCache } from '../oauth/hints.js';
 import { CLIENT_METADATA_PATH, type ClientMetadataOptions, clientMetadataDocument } from '../oauth/registration.js';
@@ -43,6 +45,8 @@ export interface AuthRouteDeps {
   clientAddress: ClientAddress;
   /** Offers, after a logout, to sign out at the authorization servers too (end-session.ts). */
   signOut: SignOut;
+  /** Logins started, completed and failed are counted here. */
+  metrics: Metrics;
 }
 
 /** A step-up's scope parameter: scope tokens only, bounded. */
@@ -75,14 +79,22 @@ function loginErrorFor(error: unknown): LoginErrorCode {
 
 /** /bff/login, /bff/callback/:server (and its bounce), /bff/session, /bff/logout. */
 export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
-  const { config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut } = deps;
+  const { config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut, metrics } = deps;
   const app = new Hono<AppEnv>();
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
 
-  const backToApp = (code: LoginErrorCode, returnTo = '/') => {
+  // A failed login: back to the app with the code to explain and this request's id as the reference
+  // to report (the log lines about the failure carry it), or a page saying the same.
+  const backToApp = (c: Context<AppEnv>, code: LoginErrorCode, returnTo = '/') => {
+    metrics.loginFailed(code);
     const url = new URL(returnTo, config.publicOrigin);
     url.searchParams.set(LOGIN_ERROR_PARAM, code);
+    url.searchParams.set(LOGIN_REFERENCE_PARAM, c.get('requestId'));
     return `${url.pathname}${url.search}${url.hash}`;
+  };
+  const failedPage = (c: Context<AppEnv>, code: LoginErrorCode, status: 400 | 429) => {
+    metrics.loginFailed(code);
+    return c.html(loginFailedPage(code, c.get('requestId')), status);
   };
 
   // The client ID metadata document: this URL is the BFF's client_id at ASes that support them.
@@ -96,21 +108,21 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     const returnTo = safeReturnTo(c.req.query('returnTo'), config.publicOrigin);
     // Before discovery, registration or a cookie: back to the app, which says to wait.
     if ((await limits.consume('login', clientAddress(c), c.get('requestId'))) !== undefined) {
-      return c.redirect(backToApp('rate_limited', returnTo), 302);
+      return c.redirect(backToApp(c, 'rate_limited', returnTo), 302);
     }
     const client = clients.get(c.req.query('server') ?? '');
-    if (!client) return c.redirect(backToApp('authorization_failed'), 302);
+    if (!client) return c.redirect(backToApp(c, 'authorization_failed'), 302);
     const server = client.server.id;
     const stepUpParam = c.req.query('scope');
     let stepUp: { required: string[]; previous: TokenRecord | undefined } | undefined;
     if (stepUpParam !== undefined) {
-      if (stepUpParam.length > 1000 || !SCOPE_PARAM.test(stepUpParam)) return c.redirect(backToApp('authorization_failed', returnTo), 302);
+      if (stepUpParam.length > 1000 || !SCOPE_PARAM.test(stepUpParam)) return c.redirect(backToApp(c, 'authorization_failed', returnTo), 302);
       const session = await sessions.current(c);
       const record = session ? await store.getConnection(session.id, server) : undefined;
       const required = normaliseScopes(splitScopes(stepUpParam) ?? []);
       // Never a loop: after three authorizations for the same need, the proxy stops offering this URL.
       if (record?.stepUp && record.stepUp.scope === required.join(' ') && record.stepUp.attempts >= MAX_STEP_UP_ATTEMPTS) {
-        return c.redirect(backToApp('insufficient_scope', returnTo), 302);
+        return c.redirect(backToApp(c, 'insufficient_scope', returnTo), 302);
       }
       stepUp = { required, previous: record };
     }
@@ -124,10 +136,11 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       });
       await cookies.writeLoginTransaction(c, start.transaction);
       log.info({ event: 'login_started', server, stepUp: Boolean(stepUp), reqId: c.get('requestId') });
+      metrics.loginStarted(server);
       return c.redirect(start.authorizationUrl, 302);
     } catch (error) {
       log.error({ event: 'login_failed', server, err: describe(error), reqId: c.get('requestId') });
-      return c.redirect(backToApp(loginErrorFor(error), returnTo), 302);
+      return c.redirect(backToApp(c, loginErrorFor(error), returnTo), 302);
     }
   });
 
@@ -137,11 +150,11 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     cookies.clearLoginTransaction(c);
     if (!completion) {
       log.warn({ event: 'security', kind: 'completion_refused', reqId: c.get('requestId') });
-      return c.html(loginFailedPage('login_expired'), 400);
+      return failedPage(c, 'login_expired', 400);
     }
     const pending = await store.getSession(completion.pendingSessionId);
     let record = pending ? await store.getConnection(pending.id, completion.server) : undefined;
-    if (!pending || !record) return c.html(loginFailedPage('login_expired'), 400);
+    if (!pending || !record) return failedPage(c, 'login_expired', 400);
     await store.deleteSession(pending.id);
     const previous = await sessions.current(c);
     const before = previous ? await store.getConnection(previous.id, completion.server) : undefined;
@@ -160,7 +173,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     const retryAfter = await limits.consume('callback', clientAddress(c), c.get('requestId'));
     if (retryAfter === undefined) return undefined;
     c.header('Retry-After', String(retryAfter));
-    return c.html(loginFailedPage('rate_limited'), 429);
+    return failedPage(c, 'rate_limited', 429);
   };
 
   // An authorization response, at the redirect URI of the server whose login it answers.
@@ -172,7 +185,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     const transaction = await cookies.readLoginTransaction(c);
     const refuse = (code: LoginErrorCode, reason: string) => {
       log.warn({ event: 'security', kind: 'callback_refused', reason, reqId });
-      return c.html(loginFailedPage(code), 400);
+      return failedPage(c, code, 400);
     };
     const client = clients.get(c.req.param('server'));
     if (!client) return refuse('login_expired', 'not the redirect URI of a configured server');
@@ -205,10 +218,10 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       if (error instanceof CallbackFailure) {
         if (error.suspicious) return refuse(error.code, error.message);
         log.warn({ event: 'login_failed', loginError: error.code, err: describe(error.cause), reqId });
-        return c.redirect(backToApp(error.code, transaction.returnTo), 302);
+        return c.redirect(backToApp(c, error.code, transaction.returnTo), 302);
       }
       log.error({ event: 'login_failed', err: describe(error), reqId });
-      return c.redirect(backToApp('token_exchange_failed', transaction.returnTo), 302);
+      return c.redirect(backToApp(c, 'token_exchange_failed', transaction.returnTo), 302);
     }
     // Every authorization counts towards a need, the first one included: a server that keeps asking
     // for the scope it already named in its 401 gets three authorizations in all, not four.
@@ -225,6 +238,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       server: transaction.server,
     });
     log.info({ event: 'login_succeeded', server: transaction.server, scopes: record.scopes, reqId });
+    metrics.loginCompleted(transaction.server);
     return c.html(loginBouncePage(COMPLETE_PATH), 200);
   });
 
@@ -235,7 +249,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     const limited = await callbackLimited(c);
     if (limited) return limited;
     log.warn({ event: 'security', kind: 'callback_refused', reason: 'not the redirect URI of a configured server', reqId: c.get('requestId') });
-    return c.html(loginFailedPage('login_expired'), 400);
+    return failedPage(c, 'login_expired', 400);
   };
   app.get('/callback', strayCallback);
   app.get('/callback/*', strayCallback);

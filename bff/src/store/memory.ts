@@ -270,6 +270,9 @@ export class MemoryTokenStore implements TokenStore {
     return report;
   }
 
+  /** Always answers: the store is this process. */
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {}
 
   /** The stored session if it has not ended; an ended one is deleted on the spot. */

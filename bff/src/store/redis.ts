@@ -503,6 +503,12 @@ export class RedisTokenStore implements TokenStore {
     return report;
   }
 
+  /** PING; fails at once while the connection is down or being re-established. */
+  async ping(): Promise<void> {
+    if (this.redis.status !== 'ready' && this.redis.status !== 'wait') throw new StoreUnavailable('token store unavailable');
+    await this.op(() => this.redis.ping());
+  }
+
   async close(): Promise<void> {
     this.redis.disconnect(false);
   }

@@ -140,6 +140,9 @@ export class ServerBoundStore implements TokenStore {
   reencryptAll(): Promise<ReencryptReport> {
     return this.inner.reencryptAll();
   }
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -341,6 +341,12 @@ export class SqliteTokenStore implements TokenStore {
     return report;
   }
 
+  /** Reads a table of the file: a missing, closed or unreadable database throws. */
+  async ping(): Promise<void> {
+    if (!this.db.open) throw new StoreUnavailable('token store closed');
+    this.run(() => this.q.ping.get());
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -443,5 +449,6 @@ function prepare(db: SqliteDatabase) {
     purgeSessions: db.prepare('DELETE FROM sessions WHERE expires_at <= ? OR idle_expires_at <= ?'),
     purgeOnce: db.prepare('DELETE FROM once_markers WHERE until <= ?'),
     purgeLocks: db.prepare('DELETE FROM locks WHERE until <= ?'),
+    ping: db.prepare('SELECT 1 FROM sessions LIMIT 1'),
   };
 }

@@ -178,5 +178,10 @@ export interface TokenStore {
   purgeExpired(): Promise<number>;
   /** Re-encrypts every record that is not under the newest key (key rotation). */
   reencryptAll(): Promise<ReencryptReport>;
+  /**
+   * One cheap round trip to the store (readiness): resolves when it answers, throws StoreUnavailable
+   * when it does not. Callers bound how long they wait.
+   */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

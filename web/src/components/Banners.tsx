@@ -1,8 +1,9 @@
-import { LOGIN_ERROR_PARAM, LOGOUT_PARAM } from '@mcp-bff/shared';
+import { LOGIN_ERROR_PARAM, LOGIN_REFERENCE_PARAM, LOGOUT_PARAM } from '@mcp-bff/shared';
 import { useLocation, useSearchParams } from 'react-router';
-import { bffErrorMessage, loginErrorMessage, logoutOutcomeMessage } from '../bff';
+import { bffErrorMessage, loginErrorMessage, logoutOutcomeMessage, requestIdOrUndefined } from '../bff';
 import { type SessionProblem, useSessionProblems } from '../problems';
 import { bffLoginHref } from '../urls';
+import { Reference } from './Reference';
 
 /**
  * The top-of-page messages: a failed login, how a sign-out at an authorization server went, and
@@ -12,18 +13,19 @@ export function Banners() {
   const problems = useSessionProblems();
   const [searchParams, setSearchParams] = useSearchParams();
   const loginError = searchParams.get(LOGIN_ERROR_PARAM);
+  const loginReference = requestIdOrUndefined(searchParams.get(LOGIN_REFERENCE_PARAM));
   const logoutOutcome = searchParams.get(LOGOUT_PARAM);
 
-  function dismiss(param: string) {
+  function dismiss(...names: string[]) {
     setSearchParams(
       (params) => {
-        params.delete(param);
+        for (const name of names) params.delete(name);
         return params;
       },
       { replace: true },
     );
   }
-  const dismissLoginError = () => dismiss(LOGIN_ERROR_PARAM);
+  const dismissLoginError = () => dismiss(LOGIN_ERROR_PARAM, LOGIN_REFERENCE_PARAM);
 
   if (loginError === null && logoutOutcome === null && problems.length === 0) return null;
   const logoutMessage = logoutOutcome === null ? undefined : logoutOutcomeMessage(logoutOutcome);
@@ -39,7 +41,10 @@ export function Banners() {
       )}
       {loginError !== null && (
         <div role="alert" className="banner banner-error">
-          <p>{loginErrorMessage(loginError)}</p>
+          <p>
+            {loginErrorMessage(loginError)}
+            <Reference id={loginReference} />
+          </p>
           <button type="button" className="button-secondary" onClick={dismissLoginError}>
             Dismiss
           </button>
@@ -77,7 +82,10 @@ function ProblemBanner({ problem }: { problem: SessionProblem }) {
   }
   return (
     <div role="alert" className="banner banner-error">
-      <p>{bffErrorMessage(error)}</p>
+      <p>
+        {bffErrorMessage(error)}
+        <Reference id={error.requestId} />
+      </p>
     </div>
   );
 }

@@ -1,4 +1,5 @@
 import { BffError, bffErrorMessage } from '../bff';
+import { Reference } from './Reference';
 
 /** A failed MCP request, next to what failed; session-level problems point at the banner. */
 export function CallError({ error, what = 'The call' }: { error: unknown; what?: string }) {
@@ -18,6 +19,7 @@ export function CallError({ error, what = 'The call' }: { error: unknown; what?:
     <div role="alert" className="result-error">
       <p>
         {what} failed: {message}
+        {error instanceof BffError && <Reference id={error.requestId} />}
       </p>
     </div>
   );

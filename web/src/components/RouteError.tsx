@@ -2,11 +2,13 @@ import { isRouteErrorResponse, Link, useLocation, useRouteError } from 'react-ro
 import type { RouteErrorData } from '../routes/route-errors';
 import { homePath, loginHref } from '../urls';
 import { AppHeader } from './Layout';
+import { Reference } from './Reference';
 
 interface Described {
   title: string;
   message: string;
   connectServer?: string | undefined;
+  requestId?: string | undefined;
 }
 
 function isRouteErrorData(value: unknown): value is RouteErrorData {
@@ -23,6 +25,7 @@ function describe(error: unknown): Described {
       title: error.status === 401 ? 'Not connected' : 'Something went wrong',
       message: body?.message ?? `The request failed (HTTP ${error.status}).`,
       connectServer: body?.connectServer,
+      requestId: typeof body?.requestId === 'string' ? body.requestId : undefined,
     };
   }
   if (error instanceof TypeError) {
@@ -35,11 +38,14 @@ function describe(error: unknown): Described {
 export function RouteErrorView({ backLink = true }: { backLink?: boolean }) {
   const error = useRouteError();
   const location = useLocation();
-  const { title, message, connectServer } = describe(error);
+  const { title, message, connectServer, requestId } = describe(error);
   return (
     <div className="route-error">
       <h1>{title}</h1>
-      <p>{message}</p>
+      <p>
+        {message}
+        <Reference id={requestId} />
+      </p>
       {connectServer !== undefined && (
         <p>
           <a className="button" href={loginHref(connectServer, location)}>

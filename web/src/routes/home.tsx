@@ -11,6 +11,7 @@ import { closeAllClients, closeClient, forgetClient } from '../mcp';
 import { clearAllProblems } from '../problems';
 import { loginHref, logPath, promptsPath, resourcesPath, toolPath, toolsPath } from '../urls';
 import { RouteErrorBoundary } from '../components/RouteError';
+import { Reference } from '../components/Reference';
 import { loadSession, signedIn } from './session';
 
 export async function loader({ request }: LoaderFunctionArgs) {
@@ -319,6 +320,7 @@ function DetailsError({ connection }: { connection: ConnectionInfo }) {
       <StatusBadge text="Error" tone="error" />
       <p role="alert" className="error">
         {text}
+        {error instanceof BffError && !error.isSessionProblem && <Reference id={error.requestId} />}
       </p>
     </>
   );

@@ -10,6 +10,8 @@ export interface RouteErrorData {
   message: string;
   /** When set, the boundary offers a "Connect" link for this server. */
   connectServer?: string;
+  /** The BFF's id for the request that failed, shown as a reference to report. */
+  requestId?: string;
 }
 
 export function routeError(status: number, body: RouteErrorData): ReturnType<typeof data<RouteErrorData>> {
@@ -23,7 +25,9 @@ function isJsonRpcError(error: unknown): error is Error & { code: number } {
 
 /** Rethrows a BffError or an MCP error as route error data; anything else unchanged. */
 export function rethrowForRoute(error: unknown): never {
-  if (error instanceof BffError) throw routeError(error.status, { message: bffErrorMessage(error) });
+  if (error instanceof BffError) {
+    throw routeError(error.status, { message: bffErrorMessage(error), ...(error.requestId ? { requestId: error.requestId } : {}) });
+  }
   // Says which revisions the server offered (its own list of version strings, shown as text).
   if (error instanceof NoCommonProtocolError) throw routeError(502, { message: error.message });
   if (isJsonRpcError(error)) {
