@@ -141,6 +141,14 @@ export interface TokenStore {
   getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined>;
   putRegisteredClient(issuer: string, client: Record<string, unknown>): Promise<void>;
 
+  /**
+   * A short-lived note (what a login or a refresh did, for the connection details view), encrypted like
+   * everything else, under the hash of `key`; it lapses after `ttlMs`. Never a secret's only copy: notes
+   * are left out of key rotation (`reencryptAll`), and one under a removed key reads as absent.
+   */
+  putNote(key: string, value: Record<string, unknown>, ttlMs: number): Promise<void>;
+  getNote(key: string): Promise<Record<string, unknown> | undefined>;
+
   /** Deletes ended sessions with everything they hold; returns how many. */
   purgeExpired(): Promise<number>;
   /** Re-encrypts every record that is not under the newest key (key rotation). */
