@@ -16,6 +16,7 @@ import { redirectUriFor } from './oauth/redirect-uri.js';
 import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
 import { refreshDeadlineMs, refreshTiming, TokenManager } from './oauth/tokens.js';
 import { authRoutes } from './routes/auth.js';
+import { connectionRoutes } from './routes/connection.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
 import { CookieJar } from './session/cookies.js';
@@ -133,6 +134,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress }));
+  app.route('/bff', connectionRoutes({ config, store, log, cookies, sessions }));
 
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
   app.all('/mcp/:server', sameOrigin, async (c) => {

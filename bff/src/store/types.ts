@@ -1,3 +1,5 @@
+import type { ClientDetails, DiscoveryDetails, LoginStep } from '@mcp-bff/shared';
+
 /** A browser session: only the random id travels in the (sealed) cookie. */
 export interface SessionRecord {
   id: string;
@@ -40,6 +42,13 @@ export interface TokenRecord {
   generation: number;
   /** Step-up authorizations made for one need (a set of scopes the server asked for), to stop loops. */
   stepUp?: { scope: string; attempts: number };
+  /**
+   * What the login that made this connection found and did, for the connection details view: never a
+   * secret (URLs, the client's source and id, steps). Kept across refreshes; absent in records stored before.
+   */
+  login?: { at: number; steps: LoginStep[]; discovery: DiscoveryDetails | null; client: ClientDetails | null };
+  /** When these tokens came from a refresh: when it was. */
+  refreshedAt?: number;
 }
 
 export interface SessionWithConnection {
