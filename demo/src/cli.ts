@@ -36,6 +36,8 @@ const stack = await startStack({
   staticDir: join(here, '../../web/dist'),
   logLevel: process.env.LOG_LEVEL ?? 'info',
   mcpProtocols,
+  // The demo shows the access token's claims in the connection details view (off by default elsewhere).
+  env: { CONNECTION_CLAIMS: process.env.CONNECTION_CLAIMS ?? '1' },
 });
 
 console.log(`

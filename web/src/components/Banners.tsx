@@ -1,14 +1,16 @@
 import { LOGIN_ERROR_PARAM } from '@mcp-bff/shared';
-import { useLocation, useSearchParams } from 'react-router';
+import { Link, useLocation, useSearchParams } from 'react-router';
 import { bffErrorMessage, loginErrorMessage } from '../bff';
 import { type SessionProblem, useSessionProblems } from '../problems';
-import { bffLoginHref } from '../urls';
+import { bffLoginHref, connectionPath } from '../urls';
 
 /** The top-of-page messages: a failed login, and session-level problems reported by MCP calls. */
 export function Banners() {
   const problems = useSessionProblems();
   const [searchParams, setSearchParams] = useSearchParams();
   const loginError = searchParams.get(LOGIN_ERROR_PARAM);
+  // On a server's pages, its connection details say which step of the sign-in failed, and why.
+  const failedServer = /^\/servers\/([^/]+)/.exec(useLocation().pathname)?.[1];
 
   function dismissLoginError() {
     setSearchParams(
@@ -25,7 +27,15 @@ export function Banners() {
     <div className="banners">
       {loginError !== null && (
         <div role="alert" className="banner banner-error">
-          <p>{loginErrorMessage(loginError)}</p>
+          <p>
+            {loginErrorMessage(loginError)}
+            {failedServer && (
+              <>
+                {' '}
+                <Link to={connectionPath(failedServer)}>What happened?</Link>
+              </>
+            )}
+          </p>
           <button type="button" className="button-secondary" onClick={dismissLoginError}>
             Dismiss
           </button>
