@@ -45,7 +45,7 @@ export function RouteErrorView({ backLink = true }: { backLink?: boolean }) {
           <a className="button" href={loginHref(connectServer, location)}>
             Connect
           </a>{' '}
-          <Link to={connectionPath(connectServer)}>Connection details</Link>
+          <Link to={connectionPath(connectServer)}>Sign-in details</Link>
         </p>
       )}
       {backLink && (

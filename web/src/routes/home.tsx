@@ -241,8 +241,9 @@ function DetailsError({ connection }: { connection: ConnectionInfo }) {
         <p>Sign in to use this server's tools, resources and prompts.</p>
         <ConnectLink connection={connection} />
         <p>
+          {/* Not "Connection …": next to Connect, one link's name must not contain the other's. */}
           <Link to={connectionPath(connection.server)}>
-            Connection details<span className="visually-hidden"> of {connection.name}</span>
+            Sign-in details<span className="visually-hidden"> of {connection.name}</span>
           </Link>
         </p>
       </>
