@@ -1,6 +1,7 @@
 import type { ConnectionDetails } from '@mcp-bff/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from '../../demo/src/stack.js';
+import { unsealData } from 'iron-session';
+import { DEMO_CLIENT, DEMO_SESSION_SECRET, type Stack, startStack } from '../../demo/src/stack.js';
 import { expireSoon, TestBrowser } from './support.js';
 
 /**
@@ -29,14 +30,21 @@ async function secretsOf(s: Stack, browser: TestBrowser): Promise<string[]> {
   const record = await s.store.getConnection(await browser.sessionId(), 'default');
   if (!record) throw new Error('not connected');
   const [header, payload, signature] = record.accessToken.split('.');
-  return [record.accessToken, record.refreshToken as string, `${header}.${payload}`, signature as string, 'demo-client-secret'].filter(Boolean);
+  return [record.accessToken, record.refreshToken as string, `${header}.${payload}`, signature as string, DEMO_CLIENT.client_secret].filter(Boolean);
 }
 
 describe('connection details', () => {
   it('after a login: where discovery found what, the configured client, scopes, lifetimes; no claims with the switch off; no token', async () => {
     const browser = new TestBrowser(stack.appUrl);
-    await browser.login();
+    const callback = await browser.authorize();
+    // The login's own secrets: the code, and the verifier and state in the sealed login cookie.
+    const sealed = /mcp_login=([^;]+)/.exec(browser.jar.header(`${stack.appUrl}/bff/callback`) ?? '')?.[1] as string;
+    const transaction = await unsealData<{ codeVerifier: string; state: string }>(sealed, { password: { 1: DEMO_SESSION_SECRET } });
+    const loginSecrets = [callback.searchParams.get('code') as string, transaction.codeVerifier, transaction.state];
+    expect(loginSecrets.every((s) => s.length >= 16)).toBe(true);
+    await browser.finishLogin(callback);
     const { res, text, body } = await details(browser);
+    for (const secret of loginSecrets) expect(text.includes(secret), 'a login secret in the answer').toBe(false);
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     const mcpOrigin = new URL(stack.mcpUrl).origin;
