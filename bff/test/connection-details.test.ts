@@ -2,6 +2,7 @@ import type { ConnectionDetails } from '@mcp-bff/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unsealData } from 'iron-session';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET, type Stack, startStack } from '../../demo/src/stack.js';
+import { loginThroughForms } from '../../demo/src/login-driver.js';
 import { expireSoon, TestBrowser } from './support.js';
 
 /**
@@ -171,6 +172,37 @@ describe('connection details', () => {
     expect(failed).toMatchObject({ step: 'authorization_server_metadata', status: 'failed' });
     expect(failed?.detail).toMatch(/could not be reached.*Try again in a moment/);
     expect(body.discovery?.resourceMetadataUrl).toBe(`${new URL(fresh.mcpUrl).origin}/.well-known/oauth-protected-resource/mcp`);
+  });
+
+  it('an authorization code the AS will not exchange: the token exchange step failed, and what to do', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    const callback = await browser.authorize();
+    callback.searchParams.set('code', 'not-a-real-code');
+    const res = await browser.request(callback.pathname + callback.search, { csrf: false });
+    expect(res.headers.get('location')).toBe('/?login_error=token_exchange_failed');
+    const { body } = await details(browser);
+    expect(body.login).toMatchObject({ outcome: 'failed', error: 'token_exchange_failed' });
+    expect(body.login?.steps.at(-2)).toMatchObject({ step: 'authorization_response', status: 'ok' });
+    expect(body.login?.steps.at(-1)).toMatchObject({ step: 'token_exchange', status: 'failed' });
+    expect(body.login?.steps.at(-1)?.detail).toMatch(/would not exchange the authorization code.*Connect again/);
+  });
+
+  it('a dynamically registered client: its source, when it was registered, and where', async () => {
+    const two = await startStack({ secondServer: true });
+    try {
+      const browser = new TestBrowser(two.appUrl);
+      const start = await browser.request('/bff/login?server=notes&returnTo=/', { csrf: false });
+      const callback = await loginThroughForms(start.headers.get('location') as string, 'alice', 'alice-demo-password', 'allow', browser.asJar);
+      await browser.finishLogin(callback);
+      const { body } = await details(browser, 'notes');
+      const registered = two.second?.as.registrations[0];
+      expect(body.client).toEqual({ source: 'dynamic_registration', clientId: registered?.clientId, since: expect.any(Number) });
+      expect(Math.abs((body.client?.since as number) - (registered?.at as number))).toBeLessThan(5_000);
+      expect(body.login?.steps.find((s) => s.step === 'client')).toMatchObject({ status: 'ok', url: `${two.second?.issuer}/reg` });
+      expect(body.discovery?.issuer).toBe(two.second?.issuer);
+    } finally {
+      await two.close();
+    }
   });
 
   it('same rules as every /bff endpoint: X-CSRF required, unknown servers are 404, nobody else sees anything', async () => {
