@@ -60,7 +60,7 @@ export function Component() {
       </p>
       <div className="server-head">
         <p className="server-name">{details.name}</p>
-        <StatusBadge text={connected ? 'Connected' : 'Not connected'} tone={connected ? 'ok' : 'off'} />
+        <StatusBadge text={connected ? 'Signed in' : 'Not signed in'} tone={connected ? 'ok' : 'off'} />
       </div>
       <ServerTabs server={server} />
       <h1>Connection details</h1>
@@ -80,7 +80,10 @@ export function Component() {
         )}
       </div>
       {!connected && !details.login && (
-        <p className="muted">Not connected. Connect to see how the BFF signs in to this server; a sign-in that fails is explained here.</p>
+        <p className="muted">
+          The BFF holds no sign-in for this server. A server that needs none works without one; for one that does, connect, and this
+          page shows how the sign-in went, or where and why it failed.
+        </p>
       )}
       <LoginSteps login={details.login} />
       {details.discovery && <Discovery discovery={details.discovery} />}
