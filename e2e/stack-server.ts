@@ -61,7 +61,8 @@ const stack = await startStack({
   logLevel: env.LOG_LEVEL ?? 'warn',
   // Every spec signs in from 127.0.0.1 against this one BFF: the per-address limits on sign-in (tested in
   // bff/test/hostile-load.test.ts) must not turn a quick test run into a flood.
-  env: { TOKEN_STORE: 'memory', RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_CALLBACK: '100000' },
+  // The connection details view shows the access token's claims (off by default; the demo turns it on).
+  env: { TOKEN_STORE: 'memory', RATE_LIMIT_LOGIN: '100000', RATE_LIMIT_CALLBACK: '100000', CONNECTION_CLAIMS: '1' },
   outboundFetch,
   ...(env.E2E_SECOND_AS_PORT
     ? { secondServer: true, secondAsPort: Number(env.E2E_SECOND_AS_PORT), secondMcpPort: Number(env.E2E_SECOND_MCP_PORT) }

@@ -21,6 +21,7 @@ import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
 import { refreshDeadlineMs, refreshTiming, TokenManager } from './oauth/tokens.js';
 import { authRoutes, REVOKE_TIMEOUT_MS } from './routes/auth.js';
 import { backchannelLogoutRoutes } from './routes/backchannel-logout.js';
+import { connectionRoutes } from './routes/connection.js';
 import { SignOut } from './routes/end-session.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
@@ -190,6 +191,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const signOut = new SignOut({ publicUrl: config.publicUrl, store, log, cookies, sessions, clients, timeoutMs: REVOKE_TIMEOUT_MS });
   app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut, metrics }));
   app.route('/bff', signOut.routes());
+  app.route('/bff', connectionRoutes({ config, store, log, cookies, sessions }));
 
   app.route('/bff', backchannelLogoutRoutes({ store, log, clients, policy, limits, clientAddress, revokeTimeoutMs: REVOKE_TIMEOUT_MS }));
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });

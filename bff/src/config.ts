@@ -73,6 +73,11 @@ export interface Config {
   allowHttpLoopback: boolean;
   /** Let the BFF contact private-network addresses named in metadata (an AS inside the same network). */
   allowPrivateNetworks: boolean;
+  /**
+   * CONNECTION_CLAIMS: the connection details view shows the access token's decoded JWT claims (who the
+   * person is there, their scopes, audience, expiry). Off by default; the demo turns it on.
+   */
+  connectionClaims: boolean;
   staticDir: string | undefined;
   logLevel: string;
   /** Absolute lifetime of a browser session, seconds. */
@@ -301,6 +306,7 @@ const envSchema = z.object({
   SESSION_SECRET: secretsSchema,
   ALLOW_HTTP_LOOPBACK: z.enum(['0', '1', 'true', 'false', '']).default('0'),
   ALLOW_PRIVATE_NETWORKS: z.enum(['0', '1', 'true', 'false', '']).default('0'),
+  CONNECTION_CLAIMS: z.enum(['0', '1', 'true', 'false', ''], { error: 'CONNECTION_CLAIMS must be 1 or 0' }).default('0'),
   STATIC_DIR: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SESSION_TTL_SECONDS: intFromEnv('SESSION_TTL_SECONDS', 8 * 3600, 60, 30 * 24 * 3600),
@@ -600,6 +606,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionSecrets: e.SESSION_SECRET,
     allowHttpLoopback,
     allowPrivateNetworks: e.ALLOW_PRIVATE_NETWORKS === '1' || e.ALLOW_PRIVATE_NETWORKS === 'true',
+    connectionClaims: e.CONNECTION_CLAIMS === '1' || e.CONNECTION_CLAIMS === 'true',
     staticDir: e.STATIC_DIR,
     logLevel: e.LOG_LEVEL,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
+import type { ConnectionDetails } from '@mcp-bff/shared';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { listen } from '../../demo/src/listen.js';
 import { createApp } from '../src/app.js';
@@ -363,6 +364,43 @@ describe('client registration', () => {
     expect(other.authorizeRequests.map((p) => p.get('client_id'))).not.toContain('configured');
     const sent = JSON.stringify(other.tokenRequests.map((t) => [t.authorization, [...t.params]]));
     expect(sent).not.toContain('configured');
+  });
+
+  it('credentials bound to the first AS, and the server moves to one with no other way to a client: the failure says so, and what to set', async () => {
+    const { variant, browser, app } = await setup({}, { OAUTH_CLIENT_ID: 'configured', OAUTH_CLIENT_SECRET: 'configured-secret' });
+    const firstUsed = Date.now();
+    expect((await callAndLogin(browser, variant)).status).toBe(200);
+    const other = await startVariant({ registration: false });
+    closers.push(other.close);
+    variant.moveTo(other);
+    const res = await callAndLogin(browser, { ...variant, issuer: other.issuer } as Variant);
+    expect(res.status).toBe(302);
+    expect(new URL(res.headers.get('location') as string, app.origin).searchParams.get('login_error')).toBe('registration_failed');
+    expect(other.authorizeRequests).toHaveLength(0);
+
+    const details = (await (await browser.request('/bff/servers/default/connection')).json()) as ConnectionDetails;
+    const failed = details.login?.steps.at(-1);
+    expect(failed).toMatchObject({ step: 'client', status: 'failed' });
+    const since = /bound to (\S+) since (\S+),/.exec(failed?.detail ?? '');
+    expect(since?.[1]).toBe(variant.issuer);
+    expect(Date.parse(since?.[2] as string)).toBeGreaterThanOrEqual(Math.floor(firstUsed / 1000) * 1000);
+    expect(failed?.detail).toContain(`the server now names ${other.issuer}`);
+    expect(failed?.detail).toContain(`set OAUTH_ISSUER ("issuer" in MCP_SERVERS) to ${other.issuer}`);
+    expect(failed?.detail).not.toMatch(/configure client credentials/i);
+  });
+
+  it('credentials configured for another issuer (OAUTH_ISSUER), at an AS with no other way to a client: the failure names both issuers', async () => {
+    const { variant, browser } = await setup(
+      { registration: false },
+      { OAUTH_CLIENT_ID: 'configured', OAUTH_CLIENT_SECRET: 'configured-secret', OAUTH_ISSUER: 'https://as.example.com' },
+    );
+    const login = await callAndLogin(browser, variant);
+    expect(login.headers.get('location')).toBe('/?login_error=registration_failed');
+    const details = (await (await browser.request('/bff/servers/default/connection')).json()) as ConnectionDetails;
+    const failed = details.login?.steps.at(-1);
+    expect(failed).toMatchObject({ step: 'client', status: 'failed' });
+    expect(failed?.detail).toContain('belong to https://as.example.com (its configured OAUTH_ISSUER)');
+    expect(failed?.detail).toContain(`the server now names ${variant.issuer}`);
   });
 
   it('uses an externally hosted client ID metadata document when configured', async () => {

@@ -1,3 +1,4 @@
+import type { ConnectionDetails } from '@mcp-bff/shared';
 import { unsealData } from 'iron-session';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MCP_HEADERS, rpc, type TestBrowser } from './support.js';
@@ -53,6 +54,8 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [value, Date.now() - started];
 }
 
+const FAILED_STEP = { prm: 'resource_metadata', metadata: 'authorization_server_metadata', registration: 'client' } as const;
+
 describe('discovery and registration faults at login: a login_error redirect, nothing stored', () => {
   for (const endpoint of ['prm', 'metadata', 'registration'] as const) {
     it.each(COMMON)(`${endpoint}: %s`, async (fault) => {
@@ -69,8 +72,12 @@ describe('discovery and registration faults at login: a login_error redirect, no
       else expect(['authorization_failed', 'registration_failed']).toContain(code);
       expect(new URL(location as string, app.origin).pathname).toBe('/here');
       expect(await res.text()).toBe('');
-      expect(setCookieLine(res, 'mcp_login')).toBeUndefined();
       expect(setCookieLine(res, 'mcp_session')).toBeUndefined();
+      // No login transaction: the login cookie only points this browser to the failed login's report,
+      // which names the step that failed.
+      const details = (await (await browser.request('/bff/servers/default/connection')).json()) as ConnectionDetails;
+      expect(details.login).toMatchObject({ outcome: 'failed', error: code });
+      expect(details.login?.steps.at(-1)).toMatchObject({ step: FAILED_STEP[endpoint], status: 'failed' });
       expect(app.variant.hits[endpoint]).toBeGreaterThan(0);
       expect(app.variant.authorizeRequests).toHaveLength(0);
       expect(app.variant.tokenRequests).toHaveLength(0);

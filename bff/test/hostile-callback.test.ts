@@ -1,3 +1,4 @@
+import type { ConnectionDetails } from '@mcp-bff/shared';
 import { sealData, unsealData } from 'iron-session';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TestBrowser } from './support.js';
@@ -299,10 +300,14 @@ describe('issuer checks', () => {
 
   it('AS metadata naming another issuer: refused before anything is sent to the AS', async () => {
     const app = await start({ metadata: { issuer: 'https://evil.example' } });
-    const res = await app.browser().request('/bff/login?server=default&returnTo=/x', { csrf: false });
+    const browser = app.browser();
+    const res = await browser.request('/bff/login?server=default&returnTo=/x', { csrf: false });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toMatch(/^\/x\?login_error=authorization_failed&login_ref=[0-9a-f-]{36}$/);
-    expect(setCookieLine(res, 'mcp_login')).toBeUndefined();
+    // No login transaction: the login cookie only points to the failed login's report.
+    const details = (await (await browser.request('/bff/servers/default/connection')).json()) as ConnectionDetails;
+    expect(details.login?.steps.at(-1)).toMatchObject({ step: 'authorization_server_metadata', status: 'failed' });
+    expect(details.login?.steps.at(-1)?.detail).toMatch(/^Authorization server metadata at .* is invalid./);
     expect(app.variant.authorizeRequests).toHaveLength(0);
     expect(app.variant.registrations).toHaveLength(0);
     expect(app.variant.tokenRequests).toHaveLength(0);

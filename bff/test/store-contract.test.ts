@@ -288,6 +288,17 @@ describe.each(kinds)('$name store', (kind) => {
     expect(await store.getRegisteredClient('https://other.example.com')).toBeUndefined();
   });
 
+  it('keeps short-lived notes under their key until they lapse', async () => {
+    await store.putNote('note:a', { step: 'client', detail: 'first' }, 60_000);
+    await store.putNote('note:a', { step: 'client', detail: 'second' }, 60_000);
+    expect(await store.getNote('note:a')).toEqual({ step: 'client', detail: 'second' });
+    expect(await store.getNote('note:b')).toBeUndefined();
+    await store.putNote('note:short', { x: 1 }, 100);
+    await until(async () => (await store.getNote('note:short')) === undefined, 5_000, 'the note to lapse');
+    await store.purgeExpired();
+    expect(await store.getNote('note:a')).toMatchObject({ detail: 'second' });
+  });
+
   it('extends a lock only for its owner, and only while it is held', async () => {
     const owner = (await store.acquireLock('extend:x', 300)) as string;
     expect(await store.extendLock('extend:x', 'not-the-owner', 60_000)).toBe(false);
@@ -408,11 +419,12 @@ describe.each(kinds.filter((k) => k.name !== 'memory'))('$name store at rest', (
     await store.putConnection(s.id, 'default', record);
     await store.bindMcpSession('mcp-session-plain', { sessionId: s.id, server: 'default' });
     await store.consumeOnce('login-transaction-id-plain', 60_000);
+    await store.putNote(`login:${s.id}`, { detail: 'note-plaintext-value' }, 60_000);
     await store.putRegisteredClient('https://as.example.com', { issuer: 'https://as.example.com', clientId: 'c1', clientSecret: 'registered-secret-value' });
     const dump = await kind.dump();
     expect(dump).toContain('v2.k1.');
     expect(dump).not.toContain('v1.k1.');
-    for (const secret of [record.accessToken, record.refreshToken as string, s.id, 'mcp-session-plain', 'login-transaction-id-plain', 'registered-secret-value']) {
+    for (const secret of [record.accessToken, record.refreshToken as string, s.id, 'mcp-session-plain', 'login-transaction-id-plain', 'registered-secret-value', 'note-plaintext-value']) {
       expect(dump.includes(secret), secret).toBe(false);
     }
   });

@@ -6,6 +6,9 @@ import { bearerChallenge, parseWwwAuthenticate } from '../src/oauth/www-authenti
 import { checkRequestHeaders, downstreamResponseHeaders, isValidMcpSessionId } from '../src/mcp/headers.js';
 import { createPkce, createState, stateMatches } from '../src/oauth/pkce.js';
 import { needsRefresh } from '../src/oauth/tokens.js';
+import { decodeJwt } from '../src/routes/connection.js';
+import { LoginTrace, whyFailed } from '../src/oauth/login-trace.js';
+import { OAuthFailure } from '../src/oauth/errors.js';
 import { RecordCipher } from '../src/store/cipher.js';
 import { storageKey } from '../src/store/keys.js';
 import { Sealer } from '../src/store/sealed.js';
@@ -372,5 +375,42 @@ describe('sealer', () => {
     for (let i = 0; i < 1_500; i++) storageKey(`id-${i}`);
     expect(storageKey(id)).toBe(key);
     expect(storageKey(`${id}x`)).not.toBe(key);
+  });
+});
+
+describe('connection details helpers', () => {
+  const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+  it("decodes a JWS access token's header and payload, never its signature; anything else has no claims", () => {
+    const token = `${b64({ alg: 'RS256', typ: 'at+jwt' })}.${b64({ sub: 'alice', scope: 'mcp:tools' })}.c2lnbmF0dXJl`;
+    const decoded = decodeJwt(token);
+    expect(decoded).toEqual({ header: { alg: 'RS256', typ: 'at+jwt' }, payload: { sub: 'alice', scope: 'mcp:tools' } });
+    expect(JSON.stringify(decoded)).not.toContain('c2lnbmF0dXJl');
+    const none = { header: null, payload: null };
+    expect(decodeJwt('opaque-access-token')).toEqual(none);
+    expect(decodeJwt(`${b64({ alg: 'RSA-OAEP', enc: 'A256GCM' })}.a.b.c.d`)).toEqual(none); // JWE
+    expect(decodeJwt(`${b64({ typ: 'JWT' })}.${b64({ sub: 'x' })}.sig`)).toEqual(none); // no alg
+    expect(decodeJwt(`${b64({ alg: 'none' })}.${b64([1, 2])}.`)).toEqual(none); // payload not an object
+    expect(decodeJwt(`${b64({ alg: 'RS256' })}.not+base64url.sig`)).toEqual(none);
+  });
+
+  it('a login trace keeps a bounded, secret-free record; a failure says what to do', async () => {
+    const trace = new LoginTrace();
+    await trace.run('resource_metadata', async () => 1, () => ({ detail: 'found', url: 'https://mcp.example.com/.well-known/x' }));
+    await expect(
+      trace.run('authorization_server_metadata', async () => {
+        throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable');
+      }, () => ({ detail: 'never' })),
+    ).rejects.toThrow('unavailable');
+    expect(trace.failedStep).toMatchObject({ step: 'authorization_server_metadata', status: 'failed' });
+    expect(trace.failedStep?.detail).toMatch(/^Authorization server metadata unavailable\. The authorization server could not be reached/);
+    trace.ok('client', 'x'.repeat(5000), `https://as.example.com/${'p'.repeat(5000)}`);
+    const client = trace.steps.find((s) => s.step === 'client');
+    expect(client?.detail.length).toBeLessThanOrEqual(800);
+    expect(client?.url?.length).toBeLessThanOrEqual(1000);
+    // Read back from the store: what does not parse starts afresh.
+    expect(LoginTrace.from(JSON.parse(JSON.stringify(trace.toJSON()))).steps).toHaveLength(3);
+    expect(LoginTrace.from({ steps: 'junk' }).steps).toEqual([]);
+    expect(whyFailed(new Error('with a token abc.def.ghi inside'))).not.toContain('abc.def.ghi');
   });
 });

@@ -50,6 +50,8 @@ const stack = await startStack({
   logLevel: process.env.LOG_LEVEL ?? 'info',
   mcpProtocols,
   mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) },
+  // The demo shows the access token's claims in the connection details view (off by default elsewhere).
+  env: { CONNECTION_CLAIMS: process.env.CONNECTION_CLAIMS ?? '1' },
 });
 
 console.log(`

@@ -137,6 +137,85 @@ export type LogoutOutcome =
 
 export const LOGOUT_PARAM = 'logout';
 
+/** The steps of a login, in order (the connection details view shows them). */
+export const LOGIN_STEPS = [
+  'resource_metadata',
+  'authorization_server_metadata',
+  'client',
+  'authorization_request',
+  'authorization_response',
+  'token_exchange',
+] as const;
+export type LoginStepName = (typeof LOGIN_STEPS)[number];
+
+export interface LoginStep {
+  step: LoginStepName;
+  status: 'ok' | 'failed';
+  /** Epoch ms. */
+  at: number;
+  /** What was found or done; for a failure, what went wrong and what a person can do about it. */
+  detail: string;
+  /** Where: the metadata document's URL, the endpoint used. */
+  url?: string;
+}
+
+/** How the BFF got its client at the authorization server. */
+export type ClientSource = 'configuration' | 'metadata_document' | 'dynamic_registration';
+
+/** What discovery found for a connection (MCP authorization: RFC 9728, then RFC 8414 / OIDC). */
+export interface DiscoveryDetails {
+  /** Where the protected resource metadata was found. */
+  resourceMetadataUrl: string | null;
+  /** The `resource` it names. */
+  resource: string | null;
+  /** The authorization servers it names; the first is used. */
+  authorizationServers: string[];
+  /** Where the authorization server's metadata was found. */
+  authorizationServerMetadataUrl: string | null;
+  issuer: string | null;
+}
+
+export interface ClientDetails {
+  source: ClientSource;
+  /** Not a secret: the client's public identifier. */
+  clientId: string;
+  /** When the BFF registered it (dynamic registration), or first used configured credentials at this issuer; null when unknown or not applicable. */
+  since: number | null;
+}
+
+/**
+ * GET /bff/servers/:server/connection: how the BFF is connected to one server, for a person debugging
+ * it. Never a token, a refresh token, a client secret, a code or a verifier.
+ */
+export interface ConnectionDetails {
+  server: string;
+  name: string;
+  status: ConnectionStatus;
+  /** From the login that made the connection; null without one (or for a connection older than this view). */
+  discovery: DiscoveryDetails | null;
+  client: ClientDetails | null;
+  scopes: { requested: string[]; granted: string[] } | null;
+  token: {
+    issuedAt: number;
+    expiresAt: number | null;
+    /** Seconds, as issued; null when the authorization server did not say. */
+    lifetimeSeconds: number | null;
+    /** Whether the BFF holds a refresh token (never the token itself). */
+    refreshable: boolean;
+    /** When the BFF renews the access token, at the first use from then on; null when it never needs to. */
+    nextRefreshAt: number | null;
+  } | null;
+  lastRefresh: { at: number; outcome: 'ok' | 'failed'; detail: string } | null;
+  /**
+   * The access token's decoded JWT header and payload (decoded by the BFF; the signature and the token
+   * itself never leave it). `enabled` is the deployment's switch (CONNECTION_CLAIMS); null parts when
+   * it is off, or the token is not a JWT.
+   */
+  claims: { enabled: boolean; header: Record<string, unknown> | null; payload: Record<string, unknown> | null };
+  /** The login that made the connection, or the last one that failed in this browser (the newer of the two). */
+  login: { outcome: 'succeeded' | 'failed'; at: number; error: LoginErrorCode | null; steps: LoginStep[] } | null;
+}
+
 /** The BFF's routes, as the SPA sees them. */
 export const bffRoutes = {
   login: (server: string, returnTo: string) =>
@@ -148,4 +227,6 @@ export const bffRoutes = {
   /** Top-level GET after a logout: on to the sign-out page of `server`'s authorization server. */
   endSession: (server: string) => `/bff/logout/end-session?server=${encodeURIComponent(server)}`,
   mcp: (server: string) => `/mcp/${encodeURIComponent(server)}`,
+  /** GET: ConnectionDetails. */
+  connection: (server: string) => `/bff/servers/${encodeURIComponent(server)}/connection`,
 } as const;

@@ -4,6 +4,7 @@
  */
 import {
   type ApiErrorCode,
+  type ConnectionDetails,
   CSRF_HEADER,
   CSRF_VALUE,
   type LoginErrorCode,
@@ -143,6 +144,22 @@ export async function processSessionResponse(response: Response): Promise<Sessio
 
 export async function getSession(signal?: AbortSignal): Promise<SessionInfo> {
   return processSessionResponse(await sessionRequest(signal));
+}
+
+// Only what the page cannot do without is checked; the rest is shown as it came.
+const ConnectionDetailsSchema = z.looseObject({
+  server: z.string(),
+  status: z.string(),
+  claims: z.looseObject({ enabled: z.boolean() }),
+});
+
+/** How the BFF is connected to `server` (the connection details view): never a token or secret. */
+export async function getConnectionDetails(server: string, signal?: AbortSignal): Promise<ConnectionDetails> {
+  const response = await fetch(bffRoutes.connection(server), { headers: csrfHeaders(), credentials: 'same-origin', signal: signal ?? null });
+  if (!response.ok) throw await processErrorResponse(response);
+  const parsed = ConnectionDetailsSchema.safeParse(await response.json());
+  if (!parsed.success) throw new BffError('http_error', response.status, { cause: parsed.error });
+  return parsed.data as unknown as ConnectionDetails;
 }
 
 /** Ends one server's connection at the BFF (its tokens are revoked); the session and the rest stay. */

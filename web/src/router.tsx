@@ -43,6 +43,8 @@ export const router = createBrowserRouter([
           { path: routePatterns.protocol, lazy: () => import('./routes/protocol') },
         ],
       },
+      // Not inside the server's frame, whose loader connects first: this page explains a failed connection.
+      { path: routePatterns.connection, lazy: () => import('./routes/connection') },
       { path: '*', Component: NotFound },
     ],
   },

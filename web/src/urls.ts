@@ -15,6 +15,8 @@ export const routePatterns = {
   prompt: 'prompts/:prompt',
   log: 'log',
   protocol: 'protocol',
+  /** Outside the server frame: it must show a server that cannot be connected to. */
+  connection: '/servers/:server/connection',
 } as const;
 
 export const homePath = routePatterns.home;
@@ -54,6 +56,10 @@ export function logPath(server: string): string {
 
 export function protocolPath(server: string): string {
   return `${serverPath(server)}/protocol`;
+}
+
+export function connectionPath(server: string): string {
+  return `${serverPath(server)}/connection`;
 }
 
 /**

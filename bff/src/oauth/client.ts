@@ -7,6 +7,7 @@ import type { Discovery } from './discovery.js';
 import { endSessionEndpoint, endSessionRequestUrl } from './end-session.js';
 import { OAuthFailure } from './errors.js';
 import { isTransient, type OutboundPolicy, requestOptions, tokenRequestOptions } from './http.js';
+import { LoginTrace } from './login-trace.js';
 import { createPkce, createState, stateMatches } from './pkce.js';
 import { clientAuth, type ClientResolver, type RegisteredClient } from './registration.js';
 
@@ -36,6 +37,8 @@ export interface AuthorizationOptions {
   hints: ChallengeHints;
   /** Step-up: the scopes the server asked for, and the connection's tokens so far (if any). */
   stepUp?: { required: string[]; previous: TokenRecord | undefined };
+  /** Where the steps taken are recorded (for the connection details view). */
+  trace?: LoginTrace;
 }
 
 export interface AuthorizationStart {
@@ -72,10 +75,44 @@ export class OAuthClient {
 
   /** Builds the authorization request (OAuth 2.1 §4.1.1 + PKCE S256 + RFC 8707 resource). */
   async startAuthorization(options: AuthorizationOptions): Promise<AuthorizationStart> {
-    const resource = await this.discovery.protectedResource(this.server.url, options.hints.resourceMetadata);
+    const trace = options.trace ?? new LoginTrace();
+    const resource = await trace.run(
+      'resource_metadata',
+      () => this.discovery.protectedResource(this.server.url, options.hints.resourceMetadata),
+      (found) => {
+        trace.discovery = {
+          resourceMetadataUrl: this.discovery.whereFound(found) ?? null,
+          resource: found.resource,
+          authorizationServers: found.authorization_servers,
+          authorizationServerMetadataUrl: null,
+          issuer: null,
+        };
+        const servers = found.authorization_servers;
+        return {
+          detail: `Names the resource ${found.resource} and ${servers.length === 1 ? 'the authorization server' : 'the authorization servers'} ${servers.join(', ')}${servers.length > 1 ? ' (the first is used)' : ''}.`,
+          url: this.discovery.whereFound(found),
+        };
+      },
+    );
     const issuer = resource.authorization_servers[0] as string;
-    const as = await this.discovery.authorizationServer(issuer);
-    const client = await this.clients.resolveForLogin(this.server, as);
+    const as = await trace.run(
+      'authorization_server_metadata',
+      () => this.discovery.authorizationServer(issuer),
+      (found) => {
+        if (trace.discovery) trace.discovery = { ...trace.discovery, authorizationServerMetadataUrl: this.discovery.whereFound(found) ?? null, issuer: found.issuer };
+        const cimd = found.client_id_metadata_document_supported === true ? 'yes' : 'no';
+        return {
+          detail: `Issuer ${found.issuer}; dynamic registration: ${found.registration_endpoint ? 'yes' : 'no'}; client ID metadata documents: ${cimd}.`,
+          url: this.discovery.whereFound(found),
+        };
+      },
+    );
+    const client = await trace.run(
+      'client',
+      () => this.clients.resolveForLogin(this.server, as),
+      (c) => ({ detail: describeClient(c), ...(c.source === 'dynamic_registration' && as.registration_endpoint ? { url: as.registration_endpoint } : {}) }),
+    );
+    trace.client = { source: client.source, clientId: client.clientId, since: await this.clients.since(this.server, client).catch(() => null) };
     const { code_verifier, code_challenge } = await createPkce();
     const state = createState();
     const scopes = this.chooseScopes(as, resource.scopes_supported, options);
@@ -94,6 +131,11 @@ export class OAuthClient {
     // Verbatim from the protected resource metadata (equal to the server URL): no normalisation.
     const resourceParam = this.server.resourceIndicator ? resource.resource : null;
     if (resourceParam) params.set('resource', resourceParam);
+    trace.ok(
+      'authorization_request',
+      `The person was sent to the authorization server to sign in and consent; scopes requested: ${scopes.length ? scopes.join(' ') : 'none'}${resourceParam ? `; resource ${resourceParam}` : ''}.`,
+      as.authorization_endpoint,
+    );
     return {
       authorizationUrl: url.href,
       transaction: {
@@ -136,7 +178,7 @@ export class OAuthClient {
    * Checks the authorization response against the transaction (state, then RFC 9207 iss, then error)
    * and only then exchanges the code. Nothing reaches the token endpoint unless every check passed.
    */
-  async finishAuthorization(transaction: LoginTransaction, callback: URLSearchParams): Promise<TokenRecord> {
+  async finishAuthorization(transaction: LoginTransaction, callback: URLSearchParams, trace = new LoginTrace()): Promise<TokenRecord> {
     // RFC 9700 §4.4.2: the response arrived at this server's redirect URI, so it is for this server's
     // login only. Another server's login here means an AS sent a code where that login did not ask.
     if (transaction.server !== this.server.id) {
@@ -146,6 +188,29 @@ export class OAuthClient {
     if (states.length !== 1 || !stateMatches(states[0] as string, transaction.state)) {
       throw new CallbackFailure('state_mismatch', true, 'state missing, duplicated or not the expected one');
     }
+    const { as, registered, validated } = await trace.run(
+      'authorization_response',
+      () => this.checkAuthorizationResponse(transaction, callback),
+      () => ({ detail: 'The authorization server sent the browser back with an authorization code.' }),
+    );
+    return trace.run(
+      'token_exchange',
+      () => this.exchangeCode(transaction, as, registered, validated),
+      (record) =>
+        ({
+          detail: `Tokens issued; scopes granted: ${record.scopes.length ? record.scopes.join(' ') : 'none'}; access token ${
+            record.expiresAt !== undefined ? `valid for ${Math.round((record.expiresAt - record.issuedAt) / 1000)} s` : 'lifetime not given'
+          }; ${record.refreshToken ? 'with' : 'no'} refresh token.`,
+          url: as.token_endpoint,
+        }),
+    );
+  }
+
+  /** RFC 9207 iss, then the response's error, as the client the login was started as. */
+  private async checkAuthorizationResponse(
+    transaction: LoginTransaction,
+    callback: URLSearchParams,
+  ): Promise<{ as: oauth.AuthorizationServer; registered: RegisteredClient; validated: URLSearchParams }> {
     let as: oauth.AuthorizationServer;
     let registered: RegisteredClient | undefined;
     try {
@@ -158,11 +223,10 @@ export class OAuthClient {
     if (!registered) {
       throw new CallbackFailure('authorization_failed', false, 'the client this login was started as is gone (rejected or expired)');
     }
-    const { client, auth } = clientAuth(registered);
-    let validated: URLSearchParams;
+    const { client } = clientAuth(registered);
     try {
       // RFC 9207: iss required when advertised, and must match whenever present.
-      validated = oauth.validateAuthResponse(as, client, callback, transaction.state);
+      return { as, registered, validated: oauth.validateAuthResponse(as, client, callback, transaction.state) };
     } catch (error) {
       if (error instanceof oauth.AuthorizationResponseError) {
         // The AS does not know the client: checked with the AS itself before anything is replaced.
@@ -174,6 +238,15 @@ export class OAuthClient {
       }
       throw new CallbackFailure('authorization_failed', true, 'invalid authorization response', { cause: error });
     }
+  }
+
+  private async exchangeCode(
+    transaction: LoginTransaction,
+    as: oauth.AuthorizationServer,
+    registered: RegisteredClient,
+    validated: URLSearchParams,
+  ): Promise<TokenRecord> {
+    const { client, auth } = clientAuth(registered);
 
     // Not retried: a code is single-use, and a second attempt after a lost answer would make the AS
     // revoke what the first one issued.
@@ -399,6 +472,8 @@ export class OAuthClient {
       // Only a login that asked for `openid` gets one; a refresh without one keeps the last.
       ...(tokens.id_token ? { idToken: tokens.id_token } : previous?.idToken ? { idToken: previous.idToken } : {}),
       ...idTokenSubject(tokens, previous),
+      ...(previous?.login ? { login: previous.login } : {}),
+      ...(previous ? { refreshedAt: now } : {}),
     };
   }
 }
@@ -448,4 +523,15 @@ export function splitScopes(value: string | undefined): string[] | undefined {
 
 export function normaliseScopes(scopes: string[]): string[] {
   return [...new Set(scopes)].sort();
+}
+
+function describeClient(client: RegisteredClient): string {
+  switch (client.source) {
+    case 'configuration':
+      return `Configured client credentials (client ID ${client.clientId}).`;
+    case 'metadata_document':
+      return `A client ID metadata document: the client ID is its URL, ${client.clientId}.`;
+    case 'dynamic_registration':
+      return `A client registered dynamically (RFC 7591)${client.registeredAt ? ` on ${new Date(client.registeredAt).toISOString()}` : ''}, client ID ${client.clientId}.`;
+  }
 }

@@ -31,6 +31,8 @@ const newCache = <T>(): Cache<T> => new LRUCache<string, Promise<T>>({ max: DISC
 export class Discovery {
   private readonly resources = newCache<ProtectedResourceMetadata>();
   private readonly servers = newCache<oauth.AuthorizationServer>();
+  /** Where each document held was found (the connection details view shows it). */
+  private readonly foundAt = new WeakMap<object, string>();
 
   constructor(private readonly policy: OutboundPolicy) {}
 
@@ -46,6 +48,11 @@ export class Discovery {
 
   authorizationServer(issuer: string): Promise<oauth.AuthorizationServer> {
     return cached(this.servers, issuer, () => this.loadAuthorizationServer(issuer));
+  }
+
+  /** The URL a document this returned was read from. */
+  whereFound(document: object): string | undefined {
+    return this.foundAt.get(document);
   }
 
   /** Forgets cached metadata, e.g. after a server answered with a challenge naming other metadata. */
@@ -79,6 +86,7 @@ export class Discovery {
         );
       }
       for (const as of parsed.data.authorization_servers) checkOutboundUrl(as, this.policy, 'authorization server');
+      this.foundAt.set(parsed.data, candidate);
       return parsed.data;
     }
     throw new OAuthFailure('discovery_failed', `no protected resource metadata found for ${resourceUrl}`);
@@ -115,6 +123,7 @@ export class Discovery {
       if (as.issuer !== issuer) {
         throw new OAuthFailure('discovery_failed', `authorization server metadata names issuer "${as.issuer}", expected "${issuer}"`);
       }
+      this.foundAt.set(as, candidate);
       return checkAuthorizationServer(as, this.policy);
     }
     throw new OAuthFailure('discovery_failed', `no authorization server metadata found for ${issuer}`);

@@ -60,13 +60,20 @@ export interface ClientRegistry {
    * undefined when someone else holds it. It lapses after `ttlMs`.
    */
   lock(issuer: string, ttlMs: number): Promise<(() => Promise<void>) | undefined>;
-  pinnedIssuer(server: string): Promise<string | undefined>;
+  /** The issuer configured credentials were first used with, and since when (absent on pins made before it was kept). */
+  pinnedIssuer(server: string): Promise<IssuerPin | undefined>;
   pinIssuer(server: string, issuer: string): Promise<void>;
+}
+
+export interface IssuerPin {
+  issuer: string;
+  /** Epoch ms. */
+  since?: number;
 }
 
 export class MemoryClientRegistry implements ClientRegistry {
   private readonly clients = new Map<string, RegisteredClient>();
-  private readonly pins = new Map<string, string>();
+  private readonly pins = new Map<string, IssuerPin>();
   private readonly locks = new Map<string, number>();
   async get(issuer: string): Promise<RegisteredClient | undefined> {
     return this.clients.get(issuer);
@@ -82,11 +89,11 @@ export class MemoryClientRegistry implements ClientRegistry {
       if (this.locks.get(issuer) === until) this.locks.delete(issuer);
     };
   }
-  async pinnedIssuer(server: string): Promise<string | undefined> {
+  async pinnedIssuer(server: string): Promise<IssuerPin | undefined> {
     return this.pins.get(server);
   }
   async pinIssuer(server: string, issuer: string): Promise<void> {
-    this.pins.set(server, issuer);
+    this.pins.set(server, { issuer, since: Date.now() });
   }
 }
 
@@ -188,6 +195,7 @@ export class ClientResolver {
     if (!as.registration_endpoint) {
       // An AS that no longer registers clients: the one kept serves until its secret expires.
       if (known && alive(known, Date.now()) && lists(known, redirectUri)) return known;
+      if (server.clientId) throw new OAuthFailure('registration_failed', await this.credentialsBoundElsewhere(server, as.issuer));
       throw new OAuthFailure(
         'registration_failed',
         `no client for ${as.issuer}: configure client credentials for this server (it supports neither client ID metadata documents nor dynamic registration)`,
@@ -225,9 +233,37 @@ export class ClientResolver {
   private async configuredClientFits(server: ServerConfig, issuer: string): Promise<boolean> {
     if (server.issuer !== undefined) return server.issuer === issuer;
     const pinned = await this.registry.pinnedIssuer(server.id);
-    if (pinned !== undefined) return pinned === issuer;
+    if (pinned !== undefined) return pinned.issuer === issuer;
     await this.registry.pinIssuer(server.id, issuer);
     return true;
+  }
+
+  /**
+   * Why configured credentials were not used at `issuer`, which offers no other way to get a client: they
+   * belong to another authorization server (configured, or the first one they were used with), and the
+   * server now names this one. Said as such, with what to do: "configure client credentials" would be
+   * wrong advice to an operator who has.
+   */
+  private async credentialsBoundElsewhere(server: ServerConfig, issuer: string): Promise<string> {
+    const noOther = `${issuer} supports neither client ID metadata documents nor dynamic registration`;
+    if (server.issuer !== undefined) {
+      return `the client credentials configured for this server belong to ${server.issuer} (its configured OAUTH_ISSUER), but the server now names ${issuer} as its authorization server, and ${noOther}: if the server has moved there, set OAUTH_ISSUER ("issuer" in MCP_SERVERS) to ${issuer} with credentials registered at it`;
+    }
+    const pin = await this.registry.pinnedIssuer(server.id);
+    const since = pin?.since !== undefined ? ` since ${new Date(pin.since).toISOString()}` : ' (since before the date was recorded)';
+    return `the client credentials configured for this server are bound to ${pin?.issuer ?? 'another authorization server'}${since}, the first authorization server they were used with, but the server now names ${issuer}, and ${noOther}: if that move is intended, set OAUTH_ISSUER ("issuer" in MCP_SERVERS) to ${issuer} (with credentials registered there)`;
+  }
+
+  /**
+   * Since when the BFF has had `client` at its AS, for a person reading the connection details: when it
+   * registered it, or when configured credentials were first used there (null when configured with
+   * OAUTH_ISSUER, or unknown).
+   */
+  async since(server: ServerConfig, client: RegisteredClient): Promise<number | null> {
+    if (client.source === 'dynamic_registration') return client.registeredAt ?? null;
+    if (client.source !== 'configuration' || server.issuer !== undefined) return null;
+    const pin = await this.registry.pinnedIssuer(server.id);
+    return pin?.issuer === client.issuer ? (pin.since ?? null) : null;
   }
 
   /**

@@ -58,6 +58,13 @@ export interface TokenManagerOptions {
   locks?: { lock(release: () => Promise<void>): () => void };
 }
 
+/** Where the last failed refresh of (session, server) is noted for the connection details view. */
+export function refreshNoteKey(sessionId: string, server: string): string {
+  return `refresh:${sessionId}\u0000${server}`;
+}
+/** How long a failed refresh stays noted. */
+export const REFRESH_NOTE_TTL_MS = 60 * 60 * 1000;
+
 /** Writing refreshed tokens is retried this long: the AS has already spent the old refresh token. */
 const STORE_WRITE_RETRY_MS = [100, 300, 1_000, 2_000];
 
@@ -254,6 +261,7 @@ export class TokenManager {
       if (error instanceof OAuthFailure && error.code === 'issuer_changed') {
         // The server moved to another AS: these tokens are of no use there, the user logs in anew.
         this.log.info({ event: 'authorization_server_changed', server, issuer: record.issuer });
+        await this.noteFailure(sessionId, server, `The server now names another authorization server than ${record.issuer}, which issued these tokens: the connection was ended. Connect again to sign in at the new one.`);
         return this.end(sessionId, server, record, lock);
       }
       if (error instanceof OAuthFailure && error.code === 'invalid_client') {
@@ -261,6 +269,7 @@ export class TokenManager {
         // next login registers a new one.
         this.log.warn({ event: 'security', kind: 'client_rejected', server, issuer: record.issuer });
         await client.rejectClient(record).catch((e: unknown) => this.log.warn({ event: 'client_reject_failed', server, err: describe(e) }));
+        await this.noteFailure(sessionId, server, 'The authorization server no longer accepts the client these tokens were issued to (its registration was removed, or its secret expired): the connection was ended. Connect again.');
         return this.end(sessionId, server, record, lock);
       }
       if (error instanceof OAuthFailure && (error.code === 'invalid_grant' || error.code === 'invalid_response')) {
@@ -269,9 +278,17 @@ export class TokenManager {
         const stored = await this.store.getConnection(sessionId, server);
         if (stored && stored.generation !== record.generation) return { kind: 'ok', record: stored };
         this.log.warn({ event: 'security', kind: 'refresh_rejected', server, reason: error.code });
+        await this.noteFailure(
+          sessionId,
+          server,
+          record.refreshToken
+            ? 'The authorization server refused the refresh token (it expired, or access was revoked): the connection was ended. Connect again.'
+            : 'The access token expired and no refresh token was issued to renew it: the connection was ended. Connect again.',
+        );
         return this.end(sessionId, server, record, lock);
       }
       this.log.warn({ event: 'refresh_unavailable', server, err: describe(error) });
+      await this.noteFailure(sessionId, server, 'The authorization server could not be reached (or did not answer in time) to renew the access token. The connection is kept; renewing is tried again at the next use.');
       return { kind: 'unavailable', cause: error };
     }
     if (await this.writeRefreshed(sessionId, server, record.generation, next)) {
@@ -282,6 +299,13 @@ export class TokenManager {
     // instance wrote first. What the store holds wins.
     const stored = await this.store.getConnection(sessionId, server);
     return stored ? { kind: 'ok', record: stored } : { kind: 'login_required' };
+  }
+
+  /** Notes a failed refresh for the connection details view; never in the way of the refresh's outcome. */
+  private async noteFailure(sessionId: string, server: string, detail: string): Promise<void> {
+    await this.store
+      .putNote(refreshNoteKey(sessionId, server), { at: Date.now(), outcome: 'failed', detail }, REFRESH_NOTE_TTL_MS)
+      .catch((error: unknown) => this.log.warn({ event: 'refresh_note_failed', server, err: describe(error) }));
   }
 
   /**

@@ -23,9 +23,10 @@ import { CallbackFailure, MAX_STEP_UP_ATTEMPTS, normaliseScopes, type OAuthClien
 import { boundedScope, CHALLENGE_SCOPE_PARAM, type ChallengeHintsCache } from '../oauth/hints.js';
 import { CLIENT_METADATA_PATH, type ClientMetadataOptions, clientMetadataDocument } from '../oauth/registration.js';
 import { OAuthFailure } from '../oauth/errors.js';
+import { type LoginReport, LoginTrace } from '../oauth/login-trace.js';
 import { stateMatches } from '../oauth/pkce.js';
 import { describe } from '../oauth/tokens.js';
-import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
+import { type CookieJar, FAILED_LOGIN_TTL_SECONDS, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
 import { sessionEndsAt, type TokenRecord, type TokenStore } from '../store/types.js';
 import { type SignOut, withTimeout } from './end-session.js';
@@ -60,6 +61,11 @@ export const REVOKE_TIMEOUT_MS = 5_000;
 const COMPLETE_PATH = '/bff/callback/complete';
 
 
+/** The store note holding a login's steps so far (from the start to the callback), then its report if it fails. */
+export function loginNoteKey(txn: string): string {
+  return `login-report:${txn}`;
+}
+
 /** The code a failed login start shows the user; the details stay in the log. */
 function loginErrorFor(error: unknown): LoginErrorCode {
   if (!(error instanceof OAuthFailure)) return 'authorization_failed';
@@ -82,6 +88,20 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
   const { config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut, metrics } = deps;
   const app = new Hono<AppEnv>();
   const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
+
+  /**
+   * A login failed for a reason the person should be told (not a suspect callback): its steps are kept
+   * for the connection details view of this browser, for a while. Best effort: a store that cannot
+   * take the note changes nothing about the login's outcome.
+   */
+  const keepFailedLogin = async (c: Context<AppEnv>, txn: string, server: string, report: LoginReport) => {
+    try {
+      await store.putNote(loginNoteKey(txn), { ...report }, FAILED_LOGIN_TTL_SECONDS * 1000);
+      await cookies.writeFailedLogin(c, { failedLogin: true, txn, server });
+    } catch (error) {
+      log.warn({ event: 'login_report_not_kept', server, err: describe(error), reqId: c.get('requestId') });
+    }
+  };
 
   // A failed login: back to the app with the code to explain and this request's id as the reference
   // to report (the log lines about the failure carry it), or a page saying the same.
@@ -126,21 +146,30 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       }
       stepUp = { required, previous: record };
     }
+    const txn = randomBytes(16).toString('base64url');
+    const trace = new LoginTrace();
     try {
       const start = await client.startAuthorization({
         returnTo,
-        txn: randomBytes(16).toString('base64url'),
+        txn,
         // The scope of the challenge this browser met (see loginUrlAfter); anything else is ignored.
         hints: { ...hints.get(server), ...withScope(boundedScope(c.req.query(CHALLENGE_SCOPE_PARAM))) },
         ...(stepUp ? { stepUp } : {}),
+        trace,
       });
       await cookies.writeLoginTransaction(c, start.transaction);
+      // The steps so far, for the callback to complete (best effort: only the details view needs them).
+      await store.putNote(loginNoteKey(txn), { ...trace.toJSON() }, LOGIN_TTL_SECONDS * 1000).catch((error: unknown) => {
+        log.warn({ event: 'login_report_not_kept', server, err: describe(error), reqId: c.get('requestId') });
+      });
       log.info({ event: 'login_started', server, stepUp: Boolean(stepUp), reqId: c.get('requestId') });
       metrics.loginStarted(server);
       return c.redirect(start.authorizationUrl, 302);
     } catch (error) {
       log.error({ event: 'login_failed', server, err: describe(error), reqId: c.get('requestId') });
-      return c.redirect(backToApp(c, loginErrorFor(error), returnTo), 302);
+      const code = loginErrorFor(error);
+      await keepFailedLogin(c, txn, server, trace.report('failed', code));
+      return c.redirect(backToApp(c, code, returnTo), 302);
     }
   });
 
@@ -208,25 +237,33 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     }
 
     let record: Awaited<ReturnType<OAuthClient['finishAuthorization']>>;
+    let trace = new LoginTrace();
     try {
       // Checked before the code is used, so that a replayed callback is refused even when its state matches.
       if (!(await store.consumeOnce(`login:${transaction.txn}`, LOGIN_TTL_SECONDS * 1000))) {
         return refuse('login_expired', 'login transaction replayed');
       }
-      record = await client.finishAuthorization(transaction, params);
+      trace = LoginTrace.from(await store.getNote(loginNoteKey(transaction.txn)).catch(() => undefined));
+      record = await client.finishAuthorization(transaction, params, trace);
     } catch (error) {
       if (error instanceof CallbackFailure) {
         if (error.suspicious) return refuse(error.code, error.message);
         log.warn({ event: 'login_failed', loginError: error.code, err: describe(error.cause), reqId });
+        await keepFailedLogin(c, transaction.txn, transaction.server, trace.report('failed', error.code));
         return c.redirect(backToApp(c, error.code, transaction.returnTo), 302);
       }
       log.error({ event: 'login_failed', err: describe(error), reqId });
+      await keepFailedLogin(c, transaction.txn, transaction.server, trace.report('failed', 'token_exchange_failed'));
       return c.redirect(backToApp(c, 'token_exchange_failed', transaction.returnTo), 302);
     }
     // Every authorization counts towards a need, the first one included: a server that keeps asking
     // for the scope it already named in its 401 gets three authorizations in all, not four.
     const need = transaction.stepUp ?? normaliseScopes((splitScopes(transaction.scope) ?? []).filter((s) => s !== 'offline_access')).join(' ');
-    record = { ...record, stepUp: { scope: need, attempts: transaction.stepUp ? 0 : 1 } };
+    record = {
+      ...record,
+      stepUp: { scope: need, attempts: transaction.stepUp ? 0 : 1 },
+      login: { at: Date.now(), steps: trace.steps, discovery: trace.discovery, client: trace.client },
+    };
     // The tokens wait in a pending session of their own until the bounce below can merge them into
     // the browser's session (whose Strict cookie this cross-site-initiated request does not carry).
     const pending = await sessions.createDetached();

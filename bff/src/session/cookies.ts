@@ -88,6 +88,23 @@ export const logoutTransactionSchema = z.discriminatedUnion('phase', [
 export type LogoutTransaction = z.infer<typeof logoutTransactionSchema>;
 
 /**
+ * A login that failed, in place of its transaction: which report (a store note, keyed by the login's
+ * txn) the connection details view shows this browser. The callback cannot see the browser's Strict
+ * session cookie (its request comes from the AS's page), so the pointer rides the login cookie, as the
+ * transaction did; the report itself stays server-side and lapses with this.
+ */
+export const failedLoginSchema = z
+  .object({
+    failedLogin: z.literal(true),
+    txn: z.string().min(16),
+    server: z.string().min(1),
+  })
+  .strict();
+export type FailedLogin = z.infer<typeof failedLoginSchema>;
+/** How long a failed login's report is kept and shown. */
+export const FAILED_LOGIN_TTL_SECONDS = 15 * 60;
+
+/**
  * The Set-Cookie values written to this request's context. An answer the proxy writes straight to the
  * Node response carries them itself: reading them back through `c.res` would make Hono build a
  * Response that replaces the proxy's "already sent" marker, and the adapter would then try to answer
@@ -204,6 +221,22 @@ export class CookieJar {
   async writeLoginCompletion(c: Context, completion: LoginCompletion): Promise<void> {
     const sealed = await sealData(completion, { password: this.sealingPassword, ttl: COMPLETION_TTL_SECONDS });
     this.write(c, LOGIN_COOKIE, sealed, 'Lax', COMPLETION_TTL_SECONDS);
+  }
+
+  async readFailedLogin(c: Context): Promise<FailedLogin | undefined> {
+    const sealed = requestCookie(c, this.loginCookieName);
+    if (!sealed) return undefined;
+    const parsed = failedLoginSchema.safeParse(await this.unseal(sealed, FAILED_LOGIN_TTL_SECONDS));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  /**
+   * Replaces whatever the login cookie held (the failed login's transaction, used up): after the
+   * transaction's clearing in the same answer, which browsers apply in order.
+   */
+  async writeFailedLogin(c: Context, failed: FailedLogin): Promise<void> {
+    const sealed = await sealData(failed, { password: this.sealingPassword, ttl: FAILED_LOGIN_TTL_SECONDS });
+    this.write(c, LOGIN_COOKIE, sealed, 'Lax', FAILED_LOGIN_TTL_SECONDS);
   }
 
   clearLoginTransaction(c: Context): void {

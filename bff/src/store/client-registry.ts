@@ -1,4 +1,4 @@
-import type { ClientRegistry, RegisteredClient } from '../oauth/registration.js';
+import type { ClientRegistry, IssuerPin, RegisteredClient } from '../oauth/registration.js';
 import type { TokenStore } from './types.js';
 
 /**
@@ -26,12 +26,14 @@ export class StoreClientRegistry implements ClientRegistry {
   }
 
   // Pins live beside the clients under keys no issuer URL can take ("pin:<server id>").
-  async pinnedIssuer(server: string): Promise<string | undefined> {
+  async pinnedIssuer(server: string): Promise<IssuerPin | undefined> {
     const stored = await this.store.getRegisteredClient(`pin:${server}`);
-    return typeof stored?.pinnedIssuer === 'string' ? stored.pinnedIssuer : undefined;
+    if (typeof stored?.pinnedIssuer !== 'string') return undefined;
+    // Pins written before the date was kept have none.
+    return typeof stored.pinnedAt === 'number' ? { issuer: stored.pinnedIssuer, since: stored.pinnedAt } : { issuer: stored.pinnedIssuer };
   }
 
   async pinIssuer(server: string, issuer: string): Promise<void> {
-    await this.store.putRegisteredClient(`pin:${server}`, { pinnedIssuer: issuer });
+    await this.store.putRegisteredClient(`pin:${server}`, { pinnedIssuer: issuer, pinnedAt: Date.now() });
   }
 }

@@ -31,3 +31,7 @@ export function mcpOwnerAad(mcpKey: string): string {
 export function clientAad(issuer: string): string {
   return `client:${issuer}`;
 }
+
+export function noteAad(noteKey: string): string {
+  return `note:${noteKey}`;
+}

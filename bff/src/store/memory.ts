@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { RecordCipher } from './cipher.js';
-import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
+import { clientAad, connectionAad, mcpOwnerAad, noteAad, storageKey } from './keys.js';
 import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
 import {
@@ -44,6 +44,7 @@ export class MemoryTokenStore implements TokenStore {
   private readonly seen = new Map<string, number>();
   private readonly locks = new Map<string, { token: string; until: number }>();
   private readonly clients = new Map<string, string>();
+  private readonly notes = new Map<string, { sealed: string; until: number }>();
   private readonly sealer: Sealer;
   private readonly now: () => number;
 
@@ -234,6 +235,20 @@ export class MemoryTokenStore implements TokenStore {
 
   async putRegisteredClient(issuer: string, client: Record<string, unknown>): Promise<void> {
     this.clients.set(issuer, this.sealer.seal(client, clientAad(issuer)));
+  }
+
+  async putNote(key: string, value: Record<string, unknown>, ttlMs: number): Promise<void> {
+    const now = this.now();
+    for (const [k, note] of this.notes) if (note.until <= now) this.notes.delete(k);
+    const hashed = storageKey(key);
+    this.notes.set(hashed, { sealed: this.sealer.seal(value, noteAad(hashed)), until: now + ttlMs });
+  }
+
+  async getNote(key: string): Promise<Record<string, unknown> | undefined> {
+    const hashed = storageKey(key);
+    const note = this.notes.get(hashed);
+    if (!note || note.until <= this.now()) return undefined;
+    return this.sealer.open<Record<string, unknown>>(note.sealed, noteAad(hashed))?.value;
   }
 
   async purgeExpired(): Promise<number> {

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { RecordCipher } from './cipher.js';
 import { StoreUnavailable } from './errors.js';
-import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
+import { clientAad, connectionAad, mcpOwnerAad, noteAad, storageKey } from './keys.js';
 import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
 import type { LockFence, McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, StoredSession, TokenRecord, TokenStore } from './types.js';
@@ -29,6 +29,7 @@ export interface RedisStoreOptions {
  *                      m:<mcp h> 1 (bound MCP sessions). Expires (PEXPIREAT) when the session ends.
  *   p m:h        hash  s = session h, o = sealed owner. Expires with the session's absolute end.
  *   p once:h, p lock:h, p client:h   strings
+ *   p note:h     string  sealed note. Expires (PX) with the note.
  */
 const SCRIPTS = {
   // KEYS[1] session; ARGV: idleExpiresAt. Never past the absolute end, never for an ended session.
@@ -466,7 +467,18 @@ export class RedisTokenStore implements TokenStore {
     await this.op(() => this.redis.hset(key, { issuer, o: this.sealer.seal(client, clientAad(issuer)) }));
   }
 
-  /** Redis expires ended sessions, markers and locks by itself. */
+  async putNote(key: string, value: Record<string, unknown>, ttlMs: number): Promise<void> {
+    const hashed = storageKey(key);
+    await this.op(() => this.redis.set(`${this.prefix}note:${hashed}`, this.sealer.seal(value, noteAad(hashed)), 'PX', ttlMs));
+  }
+
+  async getNote(key: string): Promise<Record<string, unknown> | undefined> {
+    const hashed = storageKey(key);
+    const sealed = await this.op(() => this.redis.get(`${this.prefix}note:${hashed}`));
+    return sealed == null ? undefined : this.sealer.open<Record<string, unknown>>(sealed, noteAad(hashed))?.value;
+  }
+
+  /** Redis expires ended sessions, markers, locks and notes by itself. */
   async purgeExpired(): Promise<number> {
     return 0;
   }

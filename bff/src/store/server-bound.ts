@@ -134,6 +134,12 @@ export class ServerBoundStore implements TokenStore {
   putRegisteredClient(issuer: string, client: Record<string, unknown>): Promise<void> {
     return this.inner.putRegisteredClient(issuer, client);
   }
+  putNote(key: string, value: Record<string, unknown>, ttlMs: number): Promise<void> {
+    return this.inner.putNote(key, value, ttlMs);
+  }
+  getNote(key: string): Promise<Record<string, unknown> | undefined> {
+    return this.inner.getNote(key);
+  }
   purgeExpired(): Promise<number> {
     return this.inner.purgeExpired();
   }

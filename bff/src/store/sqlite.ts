@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import type { RecordCipher } from './cipher.js';
 import { StoreUnavailable } from './errors.js';
-import { clientAad, connectionAad, mcpOwnerAad, storageKey } from './keys.js';
+import { clientAad, connectionAad, mcpOwnerAad, noteAad, storageKey } from './keys.js';
 import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
 import { Database, type SqliteDatabase } from './sqlite-driver.js';
@@ -58,6 +58,7 @@ CREATE INDEX IF NOT EXISTS mcp_sessions_session ON mcp_sessions (session_key);
 CREATE TABLE IF NOT EXISTS once_markers (key TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS clients (key TEXT PRIMARY KEY, issuer TEXT NOT NULL, sealed TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notes (key TEXT PRIMARY KEY, sealed TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 /** A LEFT JOIN's columns: all null when there is no row to join. */
@@ -298,12 +299,26 @@ export class SqliteTokenStore implements TokenStore {
     this.run(() => this.q.upsertClient.run(storageKey(issuer), issuer, this.sealer.seal(client, clientAad(issuer))));
   }
 
+  async putNote(key: string, value: Record<string, unknown>, ttlMs: number): Promise<void> {
+    const hashed = storageKey(key);
+    this.run(() => this.q.upsertNote.run(hashed, this.sealer.seal(value, noteAad(hashed)), this.now() + ttlMs));
+  }
+
+  async getNote(key: string): Promise<Record<string, unknown> | undefined> {
+    const hashed = storageKey(key);
+    return this.run(() => {
+      const row = this.q.getNote.get(hashed, this.now()) as { sealed: string } | undefined;
+      return row ? this.sealer.open<Record<string, unknown>>(row.sealed, noteAad(hashed))?.value : undefined;
+    });
+  }
+
   async purgeExpired(): Promise<number> {
     const now = this.now();
     return this.run(
       this.db.transaction(() => {
         this.q.purgeOnce.run(now);
         this.q.purgeLocks.run(now);
+        this.q.purgeNotes.run(now);
         return this.q.purgeSessions.run(now, now).changes;
       }),
     );
@@ -450,5 +465,11 @@ function prepare(db: SqliteDatabase) {
     purgeOnce: db.prepare('DELETE FROM once_markers WHERE until <= ?'),
     purgeLocks: db.prepare('DELETE FROM locks WHERE until <= ?'),
     ping: db.prepare('SELECT 1 FROM sessions LIMIT 1'),
+    upsertNote: db.prepare(
+      `INSERT INTO notes (key, sealed, until) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET sealed = excluded.sealed, until = excluded.until`,
+    ),
+    getNote: db.prepare('SELECT sealed FROM notes WHERE key = ? AND until > ?'),
+    purgeNotes: db.prepare('DELETE FROM notes WHERE until <= ?'),
   };
 }

@@ -1,3 +1,5 @@
+import type { ClientDetails, DiscoveryDetails, LoginStep } from '@mcp-bff/shared';
+
 /** A browser session: only the random id travels in the (sealed) cookie. */
 export interface SessionRecord {
   id: string;
@@ -52,6 +54,13 @@ export interface TokenRecord {
    */
   subject?: string;
   authSessionId?: string;
+  /**
+   * What the login that made this connection found and did, for the connection details view: never a
+   * secret (URLs, the client's source and id, steps). Kept across refreshes; absent in records stored before.
+   */
+  login?: { at: number; steps: LoginStep[]; discovery: DiscoveryDetails | null; client: ClientDetails | null };
+  /** When these tokens came from a refresh: when it was. */
+  refreshedAt?: number;
 }
 
 /** One stored session as an administrator, or a back-channel logout, sees it: a pass over the store. */
@@ -173,6 +182,14 @@ export interface TokenStore {
   /** A registered OAuth client (RFC 7591 response, client secret included), per authorization server. */
   getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined>;
   putRegisteredClient(issuer: string, client: Record<string, unknown>): Promise<void>;
+
+  /**
+   * A short-lived note (what a login or a refresh did, for the connection details view), encrypted like
+   * everything else, under the hash of `key`; it lapses after `ttlMs`. Never a secret's only copy: notes
+   * are left out of key rotation (`reencryptAll`), and one under a removed key reads as absent.
+   */
+  putNote(key: string, value: Record<string, unknown>, ttlMs: number): Promise<void>;
+  getNote(key: string): Promise<Record<string, unknown> | undefined>;
 
   /** Deletes ended sessions with everything they hold; returns how many. */
   purgeExpired(): Promise<number>;

@@ -1,8 +1,8 @@
 import { LOGIN_ERROR_PARAM, LOGIN_REFERENCE_PARAM, LOGOUT_PARAM } from '@mcp-bff/shared';
-import { useLocation, useSearchParams } from 'react-router';
+import { Link, useLocation, useSearchParams } from 'react-router';
 import { bffErrorMessage, loginErrorMessage, logoutOutcomeMessage, requestIdOrUndefined } from '../bff';
 import { type SessionProblem, useSessionProblems } from '../problems';
-import { bffLoginHref } from '../urls';
+import { bffLoginHref, connectionPath } from '../urls';
 import { Reference } from './Reference';
 
 /**
@@ -15,6 +15,8 @@ export function Banners() {
   const loginError = searchParams.get(LOGIN_ERROR_PARAM);
   const loginReference = requestIdOrUndefined(searchParams.get(LOGIN_REFERENCE_PARAM));
   const logoutOutcome = searchParams.get(LOGOUT_PARAM);
+  // On a server's pages, its connection details say which step of the sign-in failed, and why.
+  const failedServer = /^\/servers\/([^/]+)/.exec(useLocation().pathname)?.[1];
 
   function dismiss(...names: string[]) {
     setSearchParams(
@@ -44,6 +46,12 @@ export function Banners() {
           <p>
             {loginErrorMessage(loginError)}
             <Reference id={loginReference} />
+            {failedServer && (
+              <>
+                {' '}
+                <Link to={connectionPath(failedServer)}>What happened?</Link>
+              </>
+            )}
           </p>
           <button type="button" className="button-secondary" onClick={dismissLoginError}>
             Dismiss

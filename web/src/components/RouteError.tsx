@@ -1,6 +1,6 @@
 import { isRouteErrorResponse, Link, useLocation, useRouteError } from 'react-router';
 import type { RouteErrorData } from '../routes/route-errors';
-import { homePath, loginHref } from '../urls';
+import { connectionPath, homePath, loginHref } from '../urls';
 import { AppHeader } from './Layout';
 import { Reference } from './Reference';
 
@@ -50,7 +50,8 @@ export function RouteErrorView({ backLink = true }: { backLink?: boolean }) {
         <p>
           <a className="button" href={loginHref(connectServer, location)}>
             Connect
-          </a>
+          </a>{' '}
+          <Link to={connectionPath(connectServer)}>Sign-in details</Link>
         </p>
       )}
       {backLink && (

@@ -9,7 +9,7 @@ import { loadServerDetails, type ServerDetails } from '../calls';
 import { StatusBadge } from '../components/StatusBadge';
 import { closeAllClients, closeClient, forgetClient } from '../mcp';
 import { clearAllProblems } from '../problems';
-import { loginHref, logPath, promptsPath, resourcesPath, toolPath, toolsPath } from '../urls';
+import { connectionPath, loginHref, logPath, promptsPath, resourcesPath, toolPath, toolsPath } from '../urls';
 import { RouteErrorBoundary } from '../components/RouteError';
 import { Reference } from '../components/Reference';
 import { loadSession, signedIn } from './session';
@@ -168,6 +168,7 @@ function ServerDetailsView({ connection, details }: { connection: ConnectionInfo
         {capabilities.resources && <Link to={resourcesPath(server)}>Resources</Link>}
         {capabilities.prompts && <Link to={promptsPath(server)}>Prompts</Link>}
         <Link to={logPath(server)}>Log</Link>
+        {signedIn(connection) && <Link to={connectionPath(server)}>Connection details</Link>}
       </nav>
       <h3>Tools</h3>
       {tools.length === 0 ? (
@@ -303,6 +304,12 @@ function DetailsError({ connection }: { connection: ConnectionInfo }) {
         <StatusBadge text="Not connected" tone="off" />
         <p>Sign in to use this server's tools, resources and prompts.</p>
         <ConnectLink connection={connection} />
+        <p>
+          {/* Not "Connection …": next to Connect, one link's name must not contain the other's. */}
+          <Link to={connectionPath(connection.server)}>
+            Sign-in details<span className="visually-hidden"> of {connection.name}</span>
+          </Link>
+        </p>
       </>
     );
   }

@@ -1,13 +1,14 @@
 /**
  * `/servers/:server/*`: the frame of one server's pages — its name and state, and links to its
- * tools, resources, prompts and log.
+ * tools, resources, prompts, log, protocol and connection details.
  */
-import { Link, type LoaderFunctionArgs, NavLink, Outlet, redirect, type ShouldRevalidateFunctionArgs, useLoaderData } from 'react-router';
+import { Link, type LoaderFunctionArgs, Outlet, redirect, type ShouldRevalidateFunctionArgs, useLoaderData } from 'react-router';
 import { RouteErrorBoundary } from '../components/RouteError';
+import { ServerTabs } from '../components/ServerTabs';
 import { StatusBadge } from '../components/StatusBadge';
 import { useSessionProblems } from '../problems';
 import { serverFacts } from '../mcp';
-import { homePath, logPath, promptsPath, protocolPath, resourcesPath, toolsPath } from '../urls';
+import { homePath, toolsPath } from '../urls';
 import { loadConnection, rethrowForServer, signedIn } from './session';
 
 export async function loader({ params, request }: LoaderFunctionArgs) {
@@ -65,13 +66,7 @@ export function Component() {
           <p className="instructions">{facts.instructions}</p>
         </details>
       )}
-      <nav aria-label="Server sections" className="tabs">
-        <NavLink to={toolsPath(server)}>Tools</NavLink>
-        <NavLink to={resourcesPath(server)}>Resources</NavLink>
-        <NavLink to={promptsPath(server)}>Prompts</NavLink>
-        <NavLink to={logPath(server)}>Log</NavLink>
-        <NavLink to={protocolPath(server)}>Protocol</NavLink>
-      </nav>
+      <ServerTabs server={server} />
       <Outlet />
     </div>
   );
