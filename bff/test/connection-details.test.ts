@@ -130,7 +130,7 @@ describe('connection details', () => {
     const browser = new TestBrowser(stack.appUrl);
     const callback = await browser.authorize({ consent: 'deny', returnTo: '/servers/default/connection' });
     const res = await browser.request(callback.pathname + callback.search, { csrf: false });
-    expect(res.headers.get('location')).toBe('/servers/default/connection?login_error=access_denied');
+    expect(res.headers.get('location')).toMatch(/^\/servers\/default\/connection\?login_error=access_denied&login_ref=[0-9a-f-]{36}$/);
     const { body, text } = await details(browser);
     expect(body.status).toBe('login_required');
     expect(body.login).toMatchObject({ outcome: 'failed', error: 'access_denied' });
@@ -162,7 +162,7 @@ describe('connection details', () => {
     try {
       await fresh.stopAuthServer();
       const res = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
-      expect(res.headers.get('location')).toBe('/?login_error=authorization_server_unavailable');
+      expect(res.headers.get('location')).toMatch(/^\/\?login_error=authorization_server_unavailable&login_ref=[0-9a-f-]{36}$/);
       body = (await details(browser)).body;
     } finally {
       await fresh.close();
@@ -179,7 +179,7 @@ describe('connection details', () => {
     const callback = await browser.authorize();
     callback.searchParams.set('code', 'not-a-real-code');
     const res = await browser.request(callback.pathname + callback.search, { csrf: false });
-    expect(res.headers.get('location')).toBe('/?login_error=token_exchange_failed');
+    expect(res.headers.get('location')).toMatch(/^\/\?login_error=token_exchange_failed&login_ref=[0-9a-f-]{36}$/);
     const { body } = await details(browser);
     expect(body.login).toMatchObject({ outcome: 'failed', error: 'token_exchange_failed' });
     expect(body.login?.steps.at(-2)).toMatchObject({ step: 'authorization_response', status: 'ok' });

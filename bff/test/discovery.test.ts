@@ -395,7 +395,7 @@ describe('client registration', () => {
       { OAUTH_CLIENT_ID: 'configured', OAUTH_CLIENT_SECRET: 'configured-secret', OAUTH_ISSUER: 'https://as.example.com' },
     );
     const login = await callAndLogin(browser, variant);
-    expect(login.headers.get('location')).toBe('/?login_error=registration_failed');
+    expect(login.headers.get('location')).toMatch(/^\/\?login_error=registration_failed&login_ref=[0-9a-f-]{36}$/);
     const details = (await (await browser.request('/bff/servers/default/connection')).json()) as ConnectionDetails;
     const failed = details.login?.steps.at(-1);
     expect(failed).toMatchObject({ step: 'client', status: 'failed' });
