@@ -11,13 +11,9 @@ import type { Logger } from './log.js';
 import { bearerMatches, countStoreErrors, type Metrics, metricsFor } from './metrics.js';
 import { requireSameOriginApi } from './http/csrf.js';
 import { McpProxy } from './mcp/proxy.js';
-import { BACKCHANNEL_LOGOUT_PATH } from './oauth/clients.js';
-import { OAuthClient } from './oauth/client.js';
-import { Discovery } from './oauth/discovery.js';
-import { createOutboundFetch } from './oauth/outbound.js';
+import { createOAuthClients } from './oauth/clients.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
-import { postLogoutRedirectUriFor, redirectUriFor } from './oauth/redirect-uri.js';
-import { type ClientRegistry, ClientResolver } from './oauth/registration.js';
+import type { ClientRegistry } from './oauth/registration.js';
 import { refreshDeadlineMs, refreshTiming, TokenManager } from './oauth/tokens.js';
 import { authRoutes, REVOKE_TIMEOUT_MS } from './routes/auth.js';
 import { backchannelLogoutRoutes } from './routes/backchannel-logout.js';
@@ -27,7 +23,6 @@ import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
 import { CookieJar } from './session/cookies.js';
 import { Sessions } from './session/session.js';
-import { StoreClientRegistry } from './store/client-registry.js';
 import { StoreUnavailable } from './store/errors.js';
 import { ServerBoundStore } from './store/server-bound.js';
 import type { TokenStore } from './store/types.js';
@@ -61,36 +56,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const clientAddress = clientAddressResolver(config.trustedProxies, log);
   // Token records are read only for the server they were issued for: see ServerBoundStore.
   const store = new ServerBoundStore(countStoreErrors(deps.store, metrics), config.servers, log);
-  const policy = {
-    allowHttpLoopback: config.allowHttpLoopback,
-    timeoutMs: config.authServerTimeoutMs,
-    fetch:
-      deps.outboundFetch ??
-      createOutboundFetch({
-        allowHttpLoopback: config.allowHttpLoopback,
-        allowPrivateNetworks: config.allowPrivateNetworks,
-        timeoutMs: config.authServerTimeoutMs,
-        maxResponseBytes: 1024 * 1024,
-      }),
-  };
-  const discovery = new Discovery(policy);
-  const clientMetadata = {
-    publicUrl: config.publicUrl,
-    redirectUris: config.servers.map((s) => redirectUriFor(config.publicUrl, s.id)),
-    postLogoutRedirectUris: [postLogoutRedirectUriFor(config.publicUrl)],
-    backchannelLogoutUri: `${config.publicUrl}${BACKCHANNEL_LOGOUT_PATH}`,
-    clientName: config.clientName,
-    externalUrl: config.clientMetadataUrl,
-  };
-  const resolver = new ClientResolver(
-    deps.registry ?? new StoreClientRegistry(store),
-    clientMetadata,
-    policy,
-    config.secureCookies || config.allowHttpLoopback,
-  );
-  const clients = new Map(
-    config.servers.map((s) => [s.id, new OAuthClient(s, discovery, resolver, redirectUriFor(config.publicUrl, s.id), policy)]),
-  );
+  // What the BFF is towards authorization servers, built as the admin command builds it too.
+  const { policy, discovery, clientMetadata, clients } = createOAuthClients(config, store, {
+    registry: deps.registry,
+    outboundFetch: deps.outboundFetch,
+  });
   const hints = new ChallengeHintsCache((id) => {
     const server = config.servers.find((s) => s.id === id);
     if (server) discovery.forget(server.url);

@@ -22,9 +22,8 @@ export interface OAuthClients {
 
 /**
  * What the BFF is towards authorization servers: the guarded outbound policy, discovery, the client it
- * is at each AS, and one OAuthClient per configured server, built as app.ts builds them (keep the two
- * alike; app.ts can use this once the branches that change it have landed). For the admin command,
- * which revokes tokens as the server does.
+ * is at each AS, and one OAuthClient per configured server: for the app (app.ts) and for the admin
+ * command, which revokes tokens as the server does.
  */
 export function createOAuthClients(
   config: Config,
