@@ -23,7 +23,7 @@ const stepSchema = z.object({
   detail: z.string(),
   url: z.string().optional(),
 });
-const traceSchema = z.object({
+export const loginTraceSchema = z.object({
   steps: z.array(stepSchema).max(MAX_STEPS),
   discovery: z
     .object({
@@ -42,10 +42,36 @@ const traceSchema = z.object({
     })
     .nullable(),
 });
-export type LoginTraceData = z.infer<typeof traceSchema>;
+export type LoginTraceData = z.infer<typeof loginTraceSchema>;
+
+/** A trace's JSON in a cookie stays under this many characters (the sealed cookie under 4 KB with the rest). */
+const COOKIE_TRACE_CHARS = 1800;
+
+/**
+ * A trace made small enough to travel in a sealed cookie (the login transaction, a failed login's
+ * pointer): details and URLs shortened, and if that is not enough, only the last steps kept. What an
+ * anonymous browser starts is never written to the store, so the trace goes with its cookie.
+ */
+export function compactTrace<T extends LoginTraceData>(data: T): T {
+  const shorten = (max: number, urlMax: number): T => ({
+    ...data,
+    steps: data.steps.map((s) => ({ ...s, detail: clip(s.detail, max), ...(s.url ? { url: clip(s.url, urlMax) } : {}) })),
+  });
+  for (const [detail, url] of [
+    [MAX_DETAIL, MAX_URL],
+    [240, 300],
+    [120, 160],
+  ] as const) {
+    const compact = shorten(detail, url);
+    if (JSON.stringify(compact).length <= COOKIE_TRACE_CHARS) return compact;
+  }
+  const smallest = shorten(120, 160);
+  while (smallest.steps.length > 1 && JSON.stringify(smallest).length > COOKIE_TRACE_CHARS) smallest.steps.shift();
+  return smallest;
+}
 
 /** A finished login's trace, as a failed one is kept for the browser that made it. */
-export const loginReportSchema = traceSchema.extend({
+export const loginReportSchema = loginTraceSchema.extend({
   outcome: z.enum(['succeeded', 'failed']),
   at: z.number(),
   error: z.string().nullable(),
@@ -65,7 +91,7 @@ export class LoginTrace {
   /** A trace read back from the store; anything malformed starts a new one. */
   static from(stored: unknown): LoginTrace {
     const trace = new LoginTrace();
-    const parsed = traceSchema.safeParse(stored);
+    const parsed = loginTraceSchema.safeParse(stored);
     if (parsed.success) {
       trace.steps = parsed.data.steps.map((s) => ({ ...s }));
       trace.discovery = parsed.data.discovery;

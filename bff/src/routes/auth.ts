@@ -23,10 +23,10 @@ import { CallbackFailure, MAX_STEP_UP_ATTEMPTS, normaliseScopes, type OAuthClien
 import { boundedScope, CHALLENGE_SCOPE_PARAM, type ChallengeHintsCache } from '../oauth/hints.js';
 import { CLIENT_METADATA_PATH, type ClientMetadataOptions, clientMetadataDocument } from '../oauth/registration.js';
 import { OAuthFailure } from '../oauth/errors.js';
-import { type LoginReport, LoginTrace } from '../oauth/login-trace.js';
+import { compactTrace, type LoginReport, LoginTrace } from '../oauth/login-trace.js';
 import { stateMatches } from '../oauth/pkce.js';
 import { describe } from '../oauth/tokens.js';
-import { type CookieJar, FAILED_LOGIN_TTL_SECONDS, LOGIN_TTL_SECONDS } from '../session/cookies.js';
+import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
 import { sessionEndsAt, type TokenRecord, type TokenStore } from '../store/types.js';
 import { type SignOut, withTimeout } from './end-session.js';
@@ -60,12 +60,6 @@ function withScope(scope: string | undefined): { scope?: string } {
 export const REVOKE_TIMEOUT_MS = 5_000;
 const COMPLETE_PATH = '/bff/callback/complete';
 
-
-/** The store note holding a login's steps so far (from the start to the callback), then its report if it fails. */
-export function loginNoteKey(txn: string): string {
-  return `login-report:${txn}`;
-}
-
 /** The code a failed login start shows the user; the details stay in the log. */
 function loginErrorFor(error: unknown): LoginErrorCode {
   if (!(error instanceof OAuthFailure)) return 'authorization_failed';
@@ -96,8 +90,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
    */
   const keepFailedLogin = async (c: Context<AppEnv>, txn: string, server: string, report: LoginReport) => {
     try {
-      await store.putNote(loginNoteKey(txn), { ...report }, FAILED_LOGIN_TTL_SECONDS * 1000);
-      await cookies.writeFailedLogin(c, { failedLogin: true, txn, server });
+      await cookies.writeFailedLogin(c, { failedLogin: true, txn, server, report: compactTrace(report) });
     } catch (error) {
       log.warn({ event: 'login_report_not_kept', server, err: describe(error), reqId: c.get('requestId') });
     }
@@ -157,11 +150,9 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
         ...(stepUp ? { stepUp } : {}),
         trace,
       });
-      await cookies.writeLoginTransaction(c, start.transaction);
-      // The steps so far, for the callback to complete (best effort: only the details view needs them).
-      await store.putNote(loginNoteKey(txn), { ...trace.toJSON() }, LOGIN_TTL_SECONDS * 1000).catch((error: unknown) => {
-        log.warn({ event: 'login_report_not_kept', server, err: describe(error), reqId: c.get('requestId') });
-      });
+      // The steps so far go with the transaction, for the callback to complete: nothing is stored for a
+      // login that has not come back with a code.
+      await cookies.writeLoginTransaction(c, { ...start.transaction, trace: compactTrace(trace.toJSON()) });
       log.info({ event: 'login_started', server, stepUp: Boolean(stepUp), reqId: c.get('requestId') });
       metrics.loginStarted(server);
       return c.redirect(start.authorizationUrl, 302);
@@ -243,7 +234,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       if (!(await store.consumeOnce(`login:${transaction.txn}`, LOGIN_TTL_SECONDS * 1000))) {
         return refuse('login_expired', 'login transaction replayed');
       }
-      trace = LoginTrace.from(await store.getNote(loginNoteKey(transaction.txn)).catch(() => undefined));
+      trace = LoginTrace.from(transaction.trace);
       record = await client.finishAuthorization(transaction, params, trace);
     } catch (error) {
       if (error instanceof CallbackFailure) {

@@ -5,12 +5,11 @@ import type { Config } from '../config.js';
 import { requireSameOriginApi } from '../http/csrf.js';
 import { ApiFailure } from '../http/errors.js';
 import type { Logger } from '../log.js';
-import { LOGIN_ERROR_ADVICE, loginReportSchema } from '../oauth/login-trace.js';
+import { LOGIN_ERROR_ADVICE, } from '../oauth/login-trace.js';
 import { refreshNoteKey } from '../oauth/tokens.js';
 import type { CookieJar } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
 import type { TokenRecord, TokenStore } from '../store/types.js';
-import { loginNoteKey } from './auth.js';
 import type { AppEnv } from './env.js';
 
 export interface ConnectionRouteDeps {
@@ -44,8 +43,8 @@ export function connectionRoutes(deps: ConnectionRouteDeps): Hono<AppEnv> {
     const refreshFailure = refreshNote?.success && (!record || refreshNote.data.at >= record.issuedAt) ? refreshNote.data : undefined;
 
     const failed = await cookies.readFailedLogin(c);
-    const stored = failed?.server === server.id ? loginReportSchema.safeParse(await store.getNote(loginNoteKey(failed.txn))) : undefined;
-    const failedLogin = stored?.success && stored.data.outcome === 'failed' && (!record || stored.data.at > (record.login?.at ?? record.issuedAt)) ? stored.data : undefined;
+    const stored = failed?.server === server.id ? failed.report : undefined;
+    const failedLogin = stored?.outcome === 'failed' && (!record || stored.at > (record.login?.at ?? record.issuedAt)) ? stored : undefined;
 
     const refreshed = record?.refreshedAt !== undefined ? { at: record.refreshedAt, outcome: 'ok' as const, detail: 'The access token was renewed with the refresh token.' } : undefined;
     const lastRefresh = [refreshed, refreshFailure].filter((r) => r !== undefined).sort((a, b) => b.at - a.at)[0] ?? null;

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { generateCookie } from 'hono/cookie';
 import { sealData, unsealData } from 'iron-session';
 import { z } from 'zod';
+import { loginReportSchema, loginTraceSchema } from '../oauth/login-trace.js';
 import type { SessionSecret } from '../config.js';
 import { requestCookie } from '../http/node.js';
 import { UnsealCache } from '../store/unseal-cache.js';
@@ -39,6 +40,8 @@ export const loginTransactionSchema = z
     /** For a step-up: the scopes the server asked for, which count the attempts for this need. */
     stepUp: z.string().optional(),
     createdAt: z.number().int(),
+    /** What the login did up to the authorization request, for the connection details (compactTrace). */
+    trace: loginTraceSchema.optional(),
   })
   .strict();
 export type LoginTransaction = z.infer<typeof loginTransactionSchema>;
@@ -98,6 +101,8 @@ export const failedLoginSchema = z
     failedLogin: z.literal(true),
     txn: z.string().min(16),
     server: z.string().min(1),
+    /** The failed login's steps (compactTrace): in the cookie, so that an anonymous browser's failures write nothing to the store. */
+    report: loginReportSchema,
   })
   .strict();
 export type FailedLogin = z.infer<typeof failedLoginSchema>;
