@@ -509,38 +509,50 @@ export class ClientResolver {
     const endpoint = checkOutboundUrl(as.registration_endpoint as string, this.policy, 'registration_endpoint');
     const method = registrationAuthMethod(as);
     const postLogoutRedirectUris = this.metadata.postLogoutRedirectUris ?? [];
-    let response: Response;
-    try {
-      response = await this.policy.fetch(endpoint, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          ...(initialAccessToken ? { authorization: `Bearer ${initialAccessToken}` } : {}),
-        },
-        body: JSON.stringify({
-          client_name: this.metadata.clientName,
-          client_uri: this.metadata.publicUrl,
-          redirect_uris: redirectUris,
-          // RFC 7591 §2: an AS that does not know this member ignores it.
-          ...(postLogoutRedirectUris.length > 0 ? { post_logout_redirect_uris: postLogoutRedirectUris } : {}),
-          ...backchannelLogoutMetadata(this.metadata),
-          grant_types: ['authorization_code', 'refresh_token'],
-          response_types: ['code'],
-          token_endpoint_auth_method: method,
-          application_type: 'web',
-        }),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.policy.timeoutMs),
-      });
-    } catch (error) {
-      throw new OAuthFailure('as_unavailable', 'the registration endpoint could not be reached', { cause: error });
+    // The OpenID Connect logout members (RP-initiated and back-channel logout). RFC 7591 §2 says an AS
+    // ignores members it does not know; some refuse the whole registration instead (Better Auth answers
+    // 400 invalid_client_metadata), so a refusal is retried once without them: logging in matters more
+    // than signing out there.
+    const logoutMembers = {
+      ...(postLogoutRedirectUris.length > 0 ? { post_logout_redirect_uris: postLogoutRedirectUris } : {}),
+      ...backchannelLogoutMetadata(this.metadata),
+    };
+    const attempt = async (withLogout: boolean): Promise<{ response: Response; text: string }> => {
+      let response: Response;
+      try {
+        response = await this.policy.fetch(endpoint, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json',
+            ...(initialAccessToken ? { authorization: `Bearer ${initialAccessToken}` } : {}),
+          },
+          body: JSON.stringify({
+            client_name: this.metadata.clientName,
+            client_uri: this.metadata.publicUrl,
+            redirect_uris: redirectUris,
+            ...(withLogout ? logoutMembers : {}),
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+            token_endpoint_auth_method: method,
+            application_type: 'web',
+          }),
+          redirect: 'manual',
+          signal: AbortSignal.timeout(this.policy.timeoutMs),
+        });
+      } catch (error) {
+        throw new OAuthFailure('as_unavailable', 'the registration endpoint could not be reached', { cause: error });
+      }
+      if (response.status >= 500 || response.status === 429) {
+        await response.body?.cancel();
+        throw new OAuthFailure('as_unavailable', `the registration endpoint answered ${response.status}`);
+      }
+      return { response, text: await response.text() };
+    };
+    let { response, text } = await attempt(true);
+    if (response.status === 400 && Object.keys(logoutMembers).length > 0 && errorCodeOf(text) === 'invalid_client_metadata') {
+      ({ response, text } = await attempt(false));
     }
-    if (response.status >= 500 || response.status === 429) {
-      await response.body?.cancel();
-      throw new OAuthFailure('as_unavailable', `the registration endpoint answered ${response.status}`);
-    }
-    const text = await response.text();
     if (response.status !== 201 && response.status !== 200) {
       const error = errorCodeOf(text);
       throw new OAuthFailure(
