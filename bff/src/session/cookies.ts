@@ -46,6 +46,9 @@ export const loginTransactionSchema = z
   .strict();
 export type LoginTransaction = z.infer<typeof loginTransactionSchema>;
 
+/** The longest sealed value a cookie of ours may hold (browsers keep about 4 KB per cookie). */
+const MAX_SEALED_LENGTH = 4096;
+
 /**
  * A login whose tokens are in hand, waiting in a pending server-side session until the same-site
  * bounce (/bff/callback/complete) can see the browser's Strict session cookie and merge the two.
@@ -211,7 +214,12 @@ export class CookieJar {
    * login; only the callback reads it, and the proxy never forwards the Cookie header.
    */
   async writeLoginTransaction(c: Context, txn: LoginTransaction): Promise<void> {
-    const sealed = await sealData(txn, { password: this.sealingPassword, ttl: LOGIN_TTL_SECONDS });
+    let sealed = await sealData(txn, { password: this.sealingPassword, ttl: LOGIN_TTL_SECONDS });
+    if (sealed.length > MAX_SEALED_LENGTH && txn.trace) {
+      // The trace only feeds the connection details view: a long returnTo keeps its place before it.
+      const { trace: _trace, ...rest } = txn;
+      sealed = await sealData(rest, { password: this.sealingPassword, ttl: LOGIN_TTL_SECONDS });
+    }
     this.write(c, LOGIN_COOKIE, sealed, 'Lax', LOGIN_TTL_SECONDS);
   }
 
@@ -289,7 +297,7 @@ export class CookieJar {
 
   /** Tampered, truncated, expired or foreign seals all read as "no cookie", never as an error. */
   private async unseal(sealed: string, ttl: number): Promise<unknown> {
-    if (sealed.length > 4096) return undefined;
+    if (sealed.length > MAX_SEALED_LENGTH) return undefined;
     try {
       return await unsealData(sealed, { password: this.passwords, ttl });
     } catch {
