@@ -95,17 +95,19 @@ test('a call the BFF refuses shows its reference: the id the BFF answered with (
   await page.goto('/');
   await signIn(page);
   // The fault: the tool call leaves with a header the BFF refuses to forward (400, its own JSON body).
+  // The answer is read here, as it passes (the browser's own copy of a routed response's body is not
+  // always still there to read afterwards), and handed on unchanged.
+  const refusals: Array<{ header: string | undefined; body: unknown }> = [];
   await page.route(
     (url) => url.pathname === '/mcp/default',
     async (route) => {
       if (!route.request().postData()?.includes('"tools/call"')) return route.continue();
-      return route.continue({ headers: { ...route.request().headers(), 'mcp-param-token': `=?base64?${'c2VjcmV0'.repeat(3)}=?=` } });
+      const response = await route.fetch({ headers: { ...route.request().headers(), 'mcp-param-token': `=?base64?${'c2VjcmV0'.repeat(3)}=?=` } });
+      const body = await response.text();
+      if (response.status() === 400) refusals.push({ header: response.headers()['x-request-id'], body: JSON.parse(body) });
+      return route.fulfill({ response, body });
     },
   );
-  const refusals: Array<{ header: string | undefined; body: unknown }> = [];
-  page.on('response', async (r) => {
-    if (r.url().endsWith('/mcp/default') && r.status() === 400) refusals.push({ header: r.headers()['x-request-id'], body: await r.json() });
-  });
   await runTool('echo', { message: 'hello' });
   const error = page.getByRole('alert').filter({ hasText: 'The call failed' });
   await expect(error).toContainText('Reference: ');

@@ -54,7 +54,7 @@ test('after a denied consent: the steps, the one that failed, and why in words a
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('button', { name: 'Deny' }).click();
 
-  await expect(page).toHaveURL(/\/servers\/default\/connection\?login_error=access_denied$/);
+  await expect(page).toHaveURL(/\/servers\/default\/connection\?login_error=access_denied&login_ref=[0-9a-f-]{36}$/);
   await expect(page.getByRole('heading', { level: 2, name: 'The last sign-in failed' })).toBeVisible();
   const failure = page.locator('.connection-failure');
   await expect(failure).toHaveAttribute('role', 'alert');
