@@ -342,15 +342,7 @@ export class RedisTokenStore implements TokenStore {
       const fields = await this.op(() => this.redis.hgetall(redisKey));
       const session = this.liveSession(h, fields.created, fields.expires, fields.idle);
       if (!session) continue;
-      const connections = new Map<string, TokenRecord>();
-      for (const [field, sealed] of Object.entries(fields)) {
-        if (!field.startsWith('c:')) continue;
-        const server = field.slice(2);
-        const generation = fields[`g:${server}`];
-        if (generation === undefined) continue;
-        const record = await this.openConnection(h, server, Number(generation), sealed);
-        if (record) connections.set(server, record);
-      }
+      const connections = await this.connectionsOf(h, fields);
       yield { key: h, createdAt: session.createdAt, expiresAt: session.expiresAt, idleExpiresAt: session.idleExpiresAt, connections };
     }
   }
@@ -362,6 +354,11 @@ export class RedisTokenStore implements TokenStore {
   async listConnections(sessionId: string): Promise<Map<string, TokenRecord>> {
     const h = storageKey(sessionId);
     const fields = await this.op(() => this.redis.hgetall(this.sessionKey(h)));
+    return this.connectionsOf(h, fields);
+  }
+
+  /** The connections a session hash's fields hold (`c:<server>` sealed, `g:<server>` generation) that open. */
+  private async connectionsOf(h: string, fields: Record<string, string>): Promise<Map<string, TokenRecord>> {
     const out = new Map<string, TokenRecord>();
     for (const [field, sealed] of Object.entries(fields)) {
       if (!field.startsWith('c:')) continue;
