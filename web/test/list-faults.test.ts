@@ -1,8 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type TestApp } from '../../bff/test/hostile-support.js';
-import { TestBrowser } from '../../bff/test/support.js';
+import { type Answer, startFakeLegacyApp } from './fake-legacy-server.js';
 
 /**
  * The pages' list calls (web/src/calls.ts), in Node through the real BFF, against a server whose paging
@@ -11,12 +8,8 @@ import { TestBrowser } from '../../bff/test/support.js';
  * happened; nothing hangs. A fake MCP server (2025-11-25, no authorization), for faults only.
  */
 
-let mcp: Server;
-let app: TestApp;
-const realFetch = globalThis.fetch;
+let app: { origin: string; close(): Promise<void> };
 const requests: Record<string, number> = {};
-
-type Answer = { result: Record<string, unknown> } | { error: { code: number; message: string } };
 
 function list(method: string, cursor: string | undefined): Answer {
   if (method === 'resources/list') {
@@ -38,61 +31,16 @@ function list(method: string, cursor: string | undefined): Answer {
 }
 
 beforeAll(async () => {
-  mcp = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => {
-      body += chunk.toString();
-    });
-    req.on('end', () => {
-      if (req.method !== 'POST') {
-        res.writeHead(405).end();
-        return;
-      }
-      const message = JSON.parse(body) as { id?: number; method: string; params?: { cursor?: string } };
-      if (message.id === undefined) {
-        res.writeHead(202).end();
-        return;
-      }
-      requests[message.method] = (requests[message.method] ?? 0) + 1;
-      const answer = (payload: Answer, status = 200) => {
-        res.writeHead(status, { 'content-type': 'application/json', 'mcp-session-id': 'fake-session' });
-        res.end(JSON.stringify({ jsonrpc: '2.0', id: message.id, ...payload }));
-      };
-      if (message.method === 'initialize') {
-        answer({
-          result: {
-            protocolVersion: '2025-11-25',
-            capabilities: { resources: {}, tools: {}, prompts: {} },
-            serverInfo: { name: 'looping', version: '1' },
-          },
-        });
-      } else if (message.method === 'server/discover') {
-        answer({ error: { code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' } }, 400);
-      } else {
-        answer(list(message.method, message.params?.cursor));
-      }
-    });
+  app = await startFakeLegacyApp({
+    name: 'looping',
+    capabilities: { resources: {}, tools: {}, prompts: {} },
+    answer: (method, params) => {
+      requests[method] = (requests[method] ?? 0) + 1;
+      return list(method, params?.cursor);
+    },
   });
-  await new Promise<void>((resolve) => mcp.listen(0, '127.0.0.1', resolve));
-  app = await startApp(`http://127.0.0.1:${(mcp.address() as AddressInfo).port}/mcp`);
-  // What the page has that Node does not: its origin, and a fetch with the browser's cookie jar.
-  const browser = new TestBrowser(app.origin);
-  Object.assign(globalThis, { window: { location: { origin: app.origin } } });
-  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(input instanceof Request ? input.url : String(input), app.origin);
-    const headers = new Headers(init?.headers);
-    const cookie = browser.jar.header(url);
-    if (cookie) headers.set('cookie', cookie);
-    const res = await realFetch(url, { ...init, headers, redirect: 'manual' });
-    browser.jar.store(url, res.headers);
-    return res;
-  }) as typeof fetch;
 });
-afterAll(async () => {
-  globalThis.fetch = realFetch;
-  await app.close();
-  await new Promise<void>((resolve) => mcp.close(() => resolve()));
-});
+afterAll(() => app.close());
 
 describe('paging that goes wrong', () => {
   it('a cursor handed out again stops the list there, with the reason, and the next pages it had', async () => {
