@@ -29,7 +29,8 @@ import { describe } from '../oauth/tokens.js';
 import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
 import { sessionEndsAt, type TokenRecord, type TokenStore } from '../store/types.js';
-import { type SignOut, withTimeout } from './end-session.js';
+import { revokeConnections } from '../session/end-sessions.js';
+import type { SignOut } from './end-session.js';
 import type { AppEnv } from './env.js';
 
 export interface AuthRouteDeps {
@@ -304,6 +305,8 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     return c.json(body);
   });
 
+  // Revocation as every ending of a session does it (back-channel logout, the admin command too).
+  const revoking = { store, clients, log, revokeTimeoutMs: REVOKE_TIMEOUT_MS };
   app.post('/logout', sameOrigin, async (c) => {
     const session = await sessions.current(c);
     // ?server=ID disconnects that one server and keeps the session and its other connections.
@@ -313,11 +316,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       const record = session ? await store.getConnection(session.id, only) : undefined;
       if (session && record) {
         await store.deleteConnection(session.id, only);
-        try {
-          await withTimeout((clients.get(only) as OAuthClient).revoke(record), REVOKE_TIMEOUT_MS);
-        } catch (error) {
-          log.warn({ event: 'revocation_failed', server: only, err: describe(error) });
-        }
+        await revokeConnections(revoking, new Map([[only, record]]));
         log.info({ event: 'disconnect', server: only, reqId: c.get('requestId') });
       }
       return c.json({ ok: true });
@@ -327,17 +326,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       const connections = await store.listConnections(session.id);
       // The session ends first, so nothing can use the tokens while they are being revoked.
       await store.deleteSession(session.id);
-      const revoked = Promise.all(
-        [...connections].map(async ([server, record]) => {
-          const client = clients.get(server);
-          if (!client) return;
-          try {
-            await withTimeout(client.revoke(record), REVOKE_TIMEOUT_MS);
-          } catch (error) {
-            log.warn({ event: 'revocation_failed', server, err: describe(error) });
-          }
-        }),
-      );
+      const revoked = revokeConnections(revoking, connections);
       // The logout itself is done: an offer that cannot be made is only logged.
       const offered = signOut.offer(c, connections).catch((error: unknown) => {
         log.warn({ event: 'end_session_unavailable', err: describe(error), reqId: c.get('requestId') });
