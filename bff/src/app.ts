@@ -14,6 +14,7 @@ import { McpProxy } from './mcp/proxy.js';
 import { createOAuthClients } from './oauth/clients.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
 import type { ClientRegistry } from './oauth/registration.js';
+import { ServiceTokens } from './oauth/service-credentials.js';
 import { refreshDeadlineMs, refreshTiming, TokenManager } from './oauth/tokens.js';
 import { authRoutes, REVOKE_TIMEOUT_MS } from './routes/auth.js';
 import { backchannelLogoutRoutes } from './routes/backchannel-logout.js';
@@ -78,9 +79,19 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     refreshDeadlineMs(config.authServerTimeoutMs) + 10_000,
   );
   const tokens = new TokenManager(store, clients, log, { ...refreshTiming(config.authServerTimeoutMs), locks: deps.drain }, metrics);
+  // Servers used with the deployment's own identity (client credentials): tokens shared by every session.
+  const service = new ServiceTokens(config.servers, {
+    store,
+    discovery,
+    policy,
+    log,
+    deadlineMs: refreshDeadlineMs(config.authServerTimeoutMs),
+    locks: deps.drain,
+  });
   const proxy = new McpProxy({
     store,
     tokens,
+    service,
     log,
     maxBodyBytes: config.maxBodyBytes,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
@@ -168,6 +179,18 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.all('/mcp/:server', sameOrigin, async (c) => {
     const server = config.servers.find((s) => s.id === c.req.param('server'));
     if (!server) throw new ApiFailure('not_found', 'No MCP server with that id.');
+    if (service.handles(server.id)) {
+      return proxy.forward(c, server, async () => {
+        // The deployment's identity is used on behalf of a browser session (its streams, its idle end,
+        // its logout), never for a request without one; a person's own token for this server is never
+        // read. A browser without a session gets one here, counted like any request without a connection.
+        const session = await sessions.current(c);
+        if (session) return { session, record: undefined };
+        const retryAfter = await limits.consume('anonymousMcp', clientAddress(c), c.get('requestId'));
+        if (retryAfter !== undefined) throw rateLimited(retryAfter);
+        return { session: await sessions.rotate(c, undefined), record: undefined };
+      });
+    }
     return proxy.forward(c, server, async () => {
       const current = await sessions.currentWithConnection(c, server.id);
       // Without a connection to this server the request is anonymous: it uses nobody's tokens, and a

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { PROTOCOL_PREFERENCES, type ProtocolPreference } from '@mcp-bff/shared';
 import { z } from 'zod';
+import { readServiceCredentials, type ServiceCredentials } from './service-config.js';
 
 /**
  * The only reader of process.env. Parses everything once, reports every problem at once, and hands the
@@ -55,6 +56,11 @@ export interface ServerConfig {
    * it only hands this to the SPA in /bff/session.
    */
   protocol: ProtocolPreference;
+  /**
+   * `"grant": "client_credentials"`: the deployment's own client identity, shared by every signed-in
+   * person (service-config.ts). Undefined for servers people sign in to themselves.
+   */
+  service?: ServiceCredentials | undefined;
 }
 
 export interface Config {
@@ -281,6 +287,12 @@ const serverEntrySchema = z
       .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'initialAccessTokenEnv must name an environment variable, e.g. "OKTA_INITIAL_ACCESS_TOKEN"')
       .optional(),
     protocol: protocolSchema('protocol'),
+    /** "client_credentials": a service server (service-config.ts); default: people sign in. */
+    grant: z.enum(['authorization_code', 'client_credentials'], { error: 'grant must be "authorization_code" or "client_credentials"' }).optional(),
+    clientSecretEnv: z.string().optional(),
+    privateKeyEnv: z.string().optional(),
+    privateKeyFile: z.string().min(1).optional(),
+    signingAlg: z.string().optional(),
   })
   .strict()
   .refine((s) => !s.clientSecret || s.clientId, 'clientSecret needs a clientId');
@@ -416,19 +428,44 @@ function readServers(
     if (initialAccessToken && !/^[\x21-\x7e]+$/.test(initialAccessToken)) {
       problems.push('OAUTH_INITIAL_ACCESS_TOKEN must be a token of visible ASCII characters');
     }
+    const grant = env.OAUTH_GRANT || undefined;
+    if (grant !== undefined && grant !== 'authorization_code' && grant !== 'client_credentials') {
+      problems.push('OAUTH_GRANT must be authorization_code or client_credentials');
+    }
+    const service = readServiceCredentials(
+      {
+        grant: grant === 'client_credentials' ? grant : undefined,
+        clientId: e.OAUTH_CLIENT_ID,
+        // The variables' own names: OAUTH_CLIENT_SECRET and OAUTH_PRIVATE_KEY are the environment.
+        clientSecretInConfig: false,
+        clientSecretEnv: e.OAUTH_CLIENT_SECRET !== undefined ? 'OAUTH_CLIENT_SECRET' : undefined,
+        privateKeyEnv: env.OAUTH_PRIVATE_KEY ? 'OAUTH_PRIVATE_KEY' : undefined,
+        privateKeyFile: env.OAUTH_PRIVATE_KEY_FILE || undefined,
+        signingAlg: env.OAUTH_SIGNING_ALG || undefined,
+        loginOnly: [
+          ...(env.OAUTH_AUTHORIZATION_PARAMS ? ['OAUTH_AUTHORIZATION_PARAMS'] : []),
+          ...(initialAccessToken ? ['OAUTH_INITIAL_ACCESS_TOKEN'] : []),
+        ],
+      },
+      env,
+      'OAUTH_GRANT=client_credentials',
+      problems,
+    );
     return [
       {
         id: 'default',
         name: e.MCP_SERVER_NAME,
         url: e.MCP_SERVER_URL,
         clientId: e.OAUTH_CLIENT_ID,
-        clientSecret: e.OAUTH_CLIENT_SECRET,
+        // A service server's secret lives in `service` only: nothing that signs people in may use it.
+        clientSecret: service ? undefined : e.OAUTH_CLIENT_SECRET,
         issuer: e.OAUTH_ISSUER,
         scopes: splitScopes(e.OAUTH_SCOPES),
         resourceIndicator: env.OAUTH_RESOURCE_INDICATOR !== '0',
         authorizationParams: readAuthorizationParamsEnv(env.OAUTH_AUTHORIZATION_PARAMS, problems),
         initialAccessToken: initialAccessToken || undefined,
         protocol: e.MCP_PROTOCOL,
+        service,
       },
     ];
   }
@@ -456,6 +493,24 @@ function readServers(
     seen.add(entry.id);
     checkUrl(`MCP_SERVERS[${i}].url`, entry.url, allowHttpLoopback, problems);
     problems.push(...authorizationParamProblems(entry.authorizationParams, `MCP_SERVERS[${i}].authorizationParams`));
+    const service = readServiceCredentials(
+      {
+        grant: entry.grant,
+        clientId: entry.clientId,
+        clientSecretInConfig: entry.clientSecret !== undefined,
+        clientSecretEnv: entry.clientSecretEnv,
+        privateKeyEnv: entry.privateKeyEnv,
+        privateKeyFile: entry.privateKeyFile,
+        signingAlg: entry.signingAlg,
+        loginOnly: [
+          ...(Object.keys(entry.authorizationParams).length > 0 ? ['authorizationParams'] : []),
+          ...(entry.initialAccessTokenEnv !== undefined ? ['initialAccessTokenEnv'] : []),
+        ],
+      },
+      env,
+      `MCP_SERVERS[${i}] ("${entry.id}")`,
+      problems,
+    );
     return {
       id: entry.id,
       name: entry.name ?? entry.id,
@@ -468,6 +523,8 @@ function readServers(
       authorizationParams: entry.authorizationParams,
       initialAccessToken: readInitialAccessToken(entry.initialAccessTokenEnv, env, `MCP_SERVERS[${i}].initialAccessTokenEnv`, problems),
       protocol: entry.protocol,
+      // A service server's secret lives in `service` only: nothing that signs people in may use it.
+      ...(service ? { clientSecret: undefined, service } : {}),
     };
   });
 }

@@ -1,11 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type ClientMetadata, errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { PAGE_CSP, renderErrorPage, renderLogoutPage, renderSignedOutPage, STYLESHEET, STYLESHEET_PATH } from './auth-pages.js';
 import { findDemoUser } from './demo-users.js';
 import { createInteractionHandler, INTERACTION_PREFIX, sendPage } from './interactions.js';
 import { createMemoryAdapterFactory } from './memory-adapter.js';
+import type { ServiceClientRegistration } from './service-clients.js';
 
 export interface AuthServerOptions {
   /** e.g. http://127.0.0.1:4000: the origin the caller bound with listen(); no path. */
@@ -55,6 +56,12 @@ export interface AuthServerOptions {
    * (RFC 7591 §3.1) as a bearer token, else 401 (oidc-provider's `features.registration.initialAccessToken`).
    */
   registrationInitialAccessToken?: string;
+  /**
+   * Clients that use the client credentials grant (OAuth 2.1 §4.2) for themselves, with a secret or a
+   * private_key_jwt assertion (demo/src/service-clients.ts). Their tokens are JWTs for `resource`,
+   * like a person's. Without any, the grant is off.
+   */
+  serviceClients?: ServiceClientRegistration[];
 }
 
 export type AccessTokenTtl = number | ((grantType: string) => number);
@@ -118,12 +125,23 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   const clientStore = adapter('Client');
   const configuration: Configuration = {
     adapter,
-    clients: options.clients.map((c) => ({
-      ...c,
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_basic',
-    })),
+    clients: [
+      ...options.clients.map((c): ClientMetadata => ({
+        ...c,
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      })),
+      ...(options.serviceClients ?? []).map(
+        (c): ClientMetadata => ({
+          ...c,
+          grant_types: ['client_credentials'],
+          response_types: [],
+          redirect_uris: [],
+          ...(c.token_endpoint_auth_method === 'private_key_jwt' ? { token_endpoint_auth_signing_alg: 'ES256' } : {}),
+        }),
+      ),
+    ],
     // Applied to dynamically registered clients that do not say otherwise.
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],
@@ -178,6 +196,8 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
+      // OAuth client credentials, for the service clients only (their registrations allow the grant).
+      clientCredentials: { enabled: (options.serviceClients ?? []).length > 0 },
       // OpenID Connect RP-Initiated Logout (end_session_endpoint, on by default): with this demo's pages.
       rpInitiatedLogout: {
         enabled: true,

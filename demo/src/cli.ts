@@ -37,6 +37,13 @@ const numberFromEnv = (name: string): number | undefined => {
   }
   return Number(value);
 };
+// DEMO_SERVICE_CREDENTIALS=client_secret or =private_key_jwt adds a server used with the deployment's own
+// identity (client credentials, demo-only credentials from service-clients.ts).
+const serviceCredentials = process.env.DEMO_SERVICE_CREDENTIALS || undefined;
+if (serviceCredentials !== undefined && serviceCredentials !== 'client_secret' && serviceCredentials !== 'private_key_jwt') {
+  console.error(`DEMO_SERVICE_CREDENTIALS must be client_secret or private_key_jwt, got ${serviceCredentials}`);
+  process.exit(1);
+}
 const listPageSize = numberFromEnv('MCP_LIST_PAGE_SIZE');
 const bulkResources = numberFromEnv('MCP_BULK_RESOURCES');
 
@@ -49,6 +56,7 @@ const stack = await startStack({
   staticDir: join(here, '../../web/dist'),
   logLevel: process.env.LOG_LEVEL ?? 'info',
   mcpProtocols,
+  ...(serviceCredentials ? { serviceCredentials } : {}),
   mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) },
   // The demo shows the access token's claims in the connection details view (off by default elsewhere).
   env: { CONNECTION_CLAIMS: process.env.CONNECTION_CLAIMS ?? '1' },

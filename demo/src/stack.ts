@@ -10,6 +10,7 @@ import { type AuthServer, type AuthServerOptions, createAuthServer } from './aut
 /** How a demo authorization server imitates a real identity provider's quirks (auth-server.ts). */
 export type AuthServerQuirks = Pick<AuthServerOptions, 'requireAudience' | 'rejectResource' | 'registrationInitialAccessToken'>;
 import { listen } from './listen.js';
+import { demoServiceClients, demoServiceServer, type ServiceClientAuth } from './service-clients.js';
 import type { ListOptions } from './mcp-lists.js';
 import { createMcpServer, type McpDemo, type McpProtocols } from './mcp-server.js';
 
@@ -65,6 +66,12 @@ export interface StackOptions {
   mcpCompletions?: boolean;
   /** The (first) demo MCP server's lists in pages, with made-up resources to page through; default off. */
   mcpLists?: ListOptions;
+  /**
+   * Also configure a server "service" (the same demo MCP server) used with the deployment's own
+   * identity: client credentials with a demo-only secret or private key (service-clients.ts), which
+   * the demo authorization server then accepts. Default off.
+   */
+  serviceCredentials?: ServiceClientAuth;
 }
 
 export interface Stack {
@@ -111,6 +118,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       },
     ],
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
+    ...(options.serviceCredentials ? { serviceClients: demoServiceClients() } : {}),
     ...options.authServer,
   });
   asListener.handle(as.handler);
@@ -143,7 +151,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     second = { issuer: issuer2, mcpUrl: mcpUrl2, as: as2, mcp: mcp2 };
     closeSecond.push(() => mcp2.close().then(() => mcp2Listener.close()), () => as2Listener.close());
   }
-  const servers = second
+  const service = options.serviceCredentials ? demoServiceServer(mcpUrl, options.serviceCredentials) : undefined;
+  const servers = service
+    ? {
+        MCP_SERVERS: JSON.stringify([
+          { id: 'default', name: 'Demo MCP server', url: mcpUrl, clientId: DEMO_CLIENT.client_id, clientSecret: DEMO_CLIENT.client_secret, scopes: 'mcp:tools', ...options.serverSettings?.default },
+          ...(second ? [{ id: 'notes', name: 'Second demo MCP server', url: second.mcpUrl, ...options.serverSettings?.notes }] : []),
+          service.entry,
+        ]),
+        ...service.env,
+      }
+    : second
     ? {
         MCP_SERVERS: JSON.stringify([
           {

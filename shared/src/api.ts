@@ -31,6 +31,11 @@ export interface ConnectionInfo {
   loginUrl: string;
   /** The operator's protocol choice for this server. Optional: older BFFs omit it (then 'auto'). */
   protocol?: ProtocolPreference;
+  /**
+   * 'service': used with this deployment's own client identity (OAuth client credentials), the same
+   * for every signed-in person; nobody signs in to it (no Connect). Absent: people sign in themselves.
+   */
+  identity?: 'service';
 }
 
 export interface SessionInfo {
@@ -62,6 +67,12 @@ export type ApiErrorCode =
   | 'rate_limited'
   /** 429: this session (or, without one, this address) already has the most open MCP streams allowed. */
   | 'too_many_streams'
+  /**
+   * 502: a server used with this deployment's service identity (client credentials) could not get a
+   * token: the authorization server refused the credentials (its OAuth error code is in the message),
+   * or the MCP server refused a fresh token. No sign-in helps; an operator must look.
+   */
+  | 'service_credentials_failed'
   | 'internal_error';
 
 export interface ApiError {

@@ -71,6 +71,7 @@ const apiErrorCodes = [
   'service_unavailable',
   'rate_limited',
   'too_many_streams',
+  'service_credentials_failed',
   'internal_error',
 ] as const satisfies readonly ApiErrorCode[];
 
@@ -263,6 +264,8 @@ export function bffErrorMessage(error: BffError): string {
       return 'Too many requests came from your network. Try again shortly.';
     case 'too_many_streams':
       return 'Too many live connections to MCP servers are open. Close another tab or wait, then try again.';
+    case 'service_credentials_failed':
+      return "This deployment's service identity was refused for this server (the BFF's log says why). Ask whoever runs this app.";
     case 'not_found':
       return 'Not found.';
     default:

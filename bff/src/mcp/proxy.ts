@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { type Metrics, noMetrics, upstreamOutcome } from '../metrics.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
 import { type ChallengeHintsCache, loginUrlAfter } from '../oauth/hints.js';
+import type { ServiceTokens } from '../oauth/service-credentials.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
 import type { SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from '../store/types.js';
 import { bearerChallenge } from '../oauth/www-authenticate.js';
@@ -38,6 +39,11 @@ export interface ProxyOptions {
   drain?: Drain;
   /** Upstream latency and open streams are counted here (default: not at all). */
   metrics?: Metrics;
+  /**
+   * Tokens of the servers used with the deployment's own identity (client credentials): for those,
+   * never a person's token, and never a login.
+   */
+  service?: Pick<ServiceTokens, 'handles' | 'access' | 'refusedByServer'>;
 }
 
 export interface ProxyTarget {
@@ -139,13 +145,27 @@ export class McpProxy {
   ): Promise<Response> {
     const { store, tokens, hints } = this.options;
     let session = current?.session;
-    let access: AccessOutcome = current ? await tokens.accessWith(current.session.id, target.id, current.record) : { kind: 'login_required' };
+    const service = this.options.service?.handles(target.id) ? this.options.service : undefined;
+    let access: AccessOutcome = service
+      ? await service.access(target.id)
+      : current
+        ? await tokens.accessWith(current.session.id, target.id, current.record)
+        : { kind: 'login_required' };
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
       const upstream = await this.send(c, target, method, requestHeaders, body, token);
       const status = upstream.statusCode;
 
+      if (status === 401 && service) {
+        upstream.destroy();
+        // The deployment's token was refused: one new token, one retry, then a clear error (no login).
+        if (token && attempt === 0) {
+          access = await service.access(target.id, token);
+          continue;
+        }
+        throw service.refusedByServer(target.id);
+      }
       if (status === 401) {
         upstream.destroy();
         const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
@@ -164,6 +184,10 @@ export class McpProxy {
         const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
         if (challenge.error === 'insufficient_scope') {
           upstream.destroy();
+          if (service) {
+            const scope = normaliseScopes(splitScopes(challenge.scope ?? '') ?? []).join(' ');
+            throw new ApiFailure('insufficient_scope', "The MCP server needs permissions this deployment's service client was not granted.", { scope });
+          }
           throw this.stepUp(target, access.kind === 'ok' ? access.record : undefined, challenge.scope ?? '');
         }
       }

@@ -125,7 +125,8 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
       return c.redirect(backToApp(c, 'rate_limited', returnTo), 302);
     }
     const client = clients.get(c.req.query('server') ?? '');
-    if (!client) return c.redirect(backToApp(c, 'authorization_failed'), 302);
+    // A service server (client credentials) has no sign-in: nobody's login may ever stand in for it.
+    if (!client || client.server.service) return c.redirect(backToApp(c, 'authorization_failed'), 302);
     const server = client.server.id;
     const stepUpParam = c.req.query('scope');
     let stepUp: { required: string[]; previous: TokenRecord | undefined } | undefined;
@@ -298,6 +299,8 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
           expiresAt: record?.expiresAt ?? null,
           loginUrl: bffRoutes.login(server.id, '/'),
           protocol: server.protocol,
+          // Usable without signing in to it: the deployment's identity (its token is not the session's).
+          ...(server.service ? { identity: 'service' as const, status: 'connected' as const, scopes: [], expiresAt: null } : {}),
         };
       }),
       sessionExpiresAt: session ? sessionEndsAt(session) : null,

@@ -1,0 +1,266 @@
+import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_SERVICE_JWT_CLIENT, DEMO_SERVICE_SECRET_CLIENT, demoServiceServer } from '../../demo/src/service-clients.js';
+import { DEMO_CLIENT, DEMO_SESSION_SECRET, type Stack, startStack } from '../../demo/src/stack.js';
+import { createApp } from '../src/app.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { SERVICE_SESSION_ID } from '../src/oauth/service-credentials.js';
+import { SqliteTokenStore } from '../src/store/sqlite.js';
+import type { TokenRecord } from '../src/store/types.js';
+import { INITIALIZE, MCP_HEADERS, TestBrowser } from './support.js';
+import { cipherFor, newKey, tempDir } from './vault-support.js';
+
+/**
+ * Servers used with the deployment's own identity (`"grant": "client_credentials"`), against the real
+ * demo authorization server (oidc-provider, client credentials on) and the real demo MCP server, which
+ * checks the tokens' audience.
+ */
+
+const clientCredentialsRequests = (stack: Stack) => stack.as.tokenRequests.filter((r) => r.grantType === 'client_credentials').length;
+
+async function whoami(client: Client): Promise<{ sub: string; clientId: string }> {
+  const result = await client.callTool({ name: 'whoami', arguments: {} });
+  return result.structuredContent as { sub: string; clientId: string };
+}
+
+async function signedIn(stack: Stack, user = 'alice'): Promise<TestBrowser> {
+  const browser = new TestBrowser(stack.appUrl);
+  await browser.login({ user });
+  return browser;
+}
+
+describe('service credentials with a client secret', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ serviceCredentials: 'client_secret' });
+  });
+  afterAll(() => stack.close());
+
+  it('every signed-in person uses the one deployment token; their own tokens stay theirs', async () => {
+    const alice = await signedIn(stack, 'alice');
+    const bob = await signedIn(stack, 'bob');
+    const aliceService = await alice.mcpClient('service');
+    const bobService = await bob.mcpClient('service');
+    expect((await whoami(aliceService)).clientId).toBe(DEMO_SERVICE_SECRET_CLIENT.client_id);
+    expect((await whoami(bobService)).clientId).toBe(DEMO_SERVICE_SECRET_CLIENT.client_id);
+    // One token request for both sessions and every call.
+    expect(clientCredentialsRequests(stack)).toBe(1);
+    const aliceOwn = await alice.mcpClient('default');
+    expect(await whoami(aliceOwn)).toMatchObject({ sub: 'alice', clientId: DEMO_CLIENT.client_id });
+    await Promise.all([aliceService.close(), bobService.close(), aliceOwn.close()]);
+
+    // Stored once, for the deployment, not in anyone's session.
+    expect(await stack.store.getConnection(await alice.sessionId(), 'service')).toBeUndefined();
+    expect((await stack.store.getConnection(SERVICE_SESSION_ID, 'service'))?.clientId).toBe(DEMO_SERVICE_SECRET_CLIENT.client_id);
+  });
+
+  it('/bff/session says the server uses the service identity, and there is no login for it', async () => {
+    const browser = await signedIn(stack);
+    const session = (await browser.session()) as { connections: Array<{ server: string; status: string; identity?: string }> };
+    expect(session.connections.find((c) => c.server === 'service')).toMatchObject({ identity: 'service', status: 'connected' });
+    expect(session.connections.find((c) => c.server === 'default')?.identity).toBeUndefined();
+    const login = await browser.request('/bff/login?server=service&returnTo=/', { csrf: false });
+    expect(login.status).toBe(302);
+    expect(login.headers.get('location')).toContain('login_error=authorization_failed');
+  });
+
+  it('a person logging out leaves the deployment token alone', async () => {
+    const alice = await signedIn(stack, 'alice');
+    const bob = await signedIn(stack, 'bob');
+    const service = await alice.mcpClient('service');
+    await whoami(service);
+    await service.close();
+    const before = (await stack.store.getConnection(SERVICE_SESSION_ID, 'service')) as TokenRecord;
+    const requests = clientCredentialsRequests(stack);
+    const revocations = stack.as.revocations.length;
+    const out = await alice.request('/bff/logout', { method: 'POST' });
+    expect(out.status).toBe(200);
+    // Alice's own tokens were revoked (one access and one refresh token at most), not the deployment's.
+    expect(stack.as.revocations.length - revocations).toBeLessThanOrEqual(2);
+    const after = await stack.store.getConnection(SERVICE_SESSION_ID, 'service');
+    expect(after?.accessToken).toBe(before.accessToken);
+    const bobService = await bob.mcpClient('service');
+    expect((await whoami(bobService)).clientId).toBe(DEMO_SERVICE_SECRET_CLIENT.client_id);
+    await bobService.close();
+    expect(clientCredentialsRequests(stack)).toBe(requests);
+  });
+
+  it('renews the token before it expires with a new client credentials request', async () => {
+    const browser = await signedIn(stack);
+    const service = await browser.mcpClient('service');
+    await whoami(service);
+    const stored = (await stack.store.getConnection(SERVICE_SESSION_ID, 'service')) as TokenRecord;
+    // About to expire: less than half its lifetime left.
+    const now = Date.now();
+    expect(await stack.store.replaceConnection(SERVICE_SESSION_ID, 'service', stored.generation, { ...stored, issuedAt: now - 600_000, expiresAt: now + 1_000 })).toBe(true);
+    const requests = clientCredentialsRequests(stack);
+    expect((await whoami(service)).clientId).toBe(DEMO_SERVICE_SECRET_CLIENT.client_id);
+    expect(clientCredentialsRequests(stack)).toBe(requests + 1);
+    const renewed = (await stack.store.getConnection(SERVICE_SESSION_ID, 'service')) as TokenRecord;
+    expect(renewed.accessToken).not.toBe(stored.accessToken);
+    expect(renewed.expiresAt).toBeGreaterThan(now + 60_000);
+    await service.close();
+  });
+
+  it('a token the MCP server refuses is replaced once', async () => {
+    const browser = await signedIn(stack);
+    const stored = (await stack.store.getConnection(SERVICE_SESSION_ID, 'service')) as TokenRecord;
+    // A token that looks fresh but that the MCP server does not accept (as after a key rotation at the AS).
+    expect(await stack.store.replaceConnection(SERVICE_SESSION_ID, 'service', stored.generation, { ...stored, accessToken: 'not-a-valid-token' })).toBe(true);
+    const requests = clientCredentialsRequests(stack);
+    const res = await browser.request('/mcp/service', { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+    expect(clientCredentialsRequests(stack)).toBe(requests + 1);
+  });
+});
+
+describe('service credentials with private_key_jwt', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ serviceCredentials: 'private_key_jwt' });
+  });
+  afterAll(() => stack.close());
+
+  it('authenticates with a signed assertion and uses the token', async () => {
+    const browser = await signedIn(stack);
+    const service = await browser.mcpClient('service');
+    expect((await whoami(service)).clientId).toBe(DEMO_SERVICE_JWT_CLIENT.client_id);
+    await service.close();
+    expect(clientCredentialsRequests(stack)).toBe(1);
+  });
+});
+
+describe('service credentials refused', () => {
+  let stack: Stack;
+  const wrongSecret = 'wrong-demo-service-secret-value';
+  beforeAll(async () => {
+    stack = await startStack({ serviceCredentials: 'client_secret', env: { DEMO_SERVICE_CLIENT_SECRET: wrongSecret } });
+  });
+  afterAll(() => stack.close());
+
+  it('answers 502 naming the server and the authorization server error, never the secret, and offers no login', async () => {
+    const browser = await signedIn(stack);
+    const res = await browser.request('/mcp/service', { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
+    expect(res.status).toBe(502);
+    const text = await res.text();
+    const body = JSON.parse(text) as { error: string; message: string; loginUrl?: string };
+    expect(body.error).toBe('service_credentials_failed');
+    expect(body.message).toContain('Team tools (service identity)');
+    expect(body.message).toContain('invalid_client');
+    expect(body.loginUrl).toBeUndefined();
+    expect(text).not.toContain(wrongSecret);
+    expect(await stack.store.getConnection(SERVICE_SESSION_ID, 'service')).toBeUndefined();
+  });
+});
+
+describe('service credentials across two instances on one SQLite store', () => {
+  const dir = tempDir('service-credentials');
+  const key = newKey('k1');
+  let stack: Stack;
+  let storeB: SqliteTokenStore;
+  afterAll(async () => {
+    await stack?.close();
+    await storeB?.close();
+    dir.remove();
+  });
+
+  it('concurrent first use from both instances asks the authorization server once', async () => {
+    const path = join(dir.path, 'bff.db');
+    stack = await startStack({ serviceCredentials: 'client_secret', store: new SqliteTokenStore({ path, cipher: cipherFor(key) }) });
+    storeB = new SqliteTokenStore({ path, cipher: cipherFor(key) });
+    const service = demoServiceServer(stack.mcpUrl, 'client_secret');
+    const configB = loadConfig({
+      PUBLIC_URL: stack.appUrl,
+      ALLOW_HTTP_LOOPBACK: '1',
+      SESSION_SECRET: DEMO_SESSION_SECRET,
+      MCP_SERVERS: JSON.stringify([{ id: 'default', url: stack.mcpUrl, clientId: DEMO_CLIENT.client_id, clientSecret: DEMO_CLIENT.client_secret }, service.entry]),
+      ...service.env,
+    });
+    const appB = createApp({ config: configB, store: storeB, log: createLogger('silent') });
+    const browser = await signedIn(stack);
+    const cookie = browser.jar.header(stack.appUrl) as string;
+    const headers = { ...MCP_HEADERS, 'x-csrf': '1', cookie };
+    const calls = [
+      ...Array.from({ length: 4 }, () => fetch(`${stack.appUrl}/mcp/service`, { method: 'POST', headers, body: INITIALIZE })),
+      ...Array.from({ length: 4 }, () => appB.request(`${stack.appUrl}/mcp/service`, { method: 'POST', headers, body: INITIALIZE })),
+    ];
+    const answers = await Promise.all(calls);
+    for (const res of answers) {
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+    }
+    expect(clientCredentialsRequests(stack)).toBe(1);
+  });
+});
+
+describe('service credentials configuration', () => {
+  const base = { PUBLIC_URL: 'https://app.example.com', SESSION_SECRET: DEMO_SESSION_SECRET };
+  const problems = (env: Record<string, string>): string[] => {
+    try {
+      loadConfig({ ...base, ...env });
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+    return [];
+  };
+  const servers = (entry: Record<string, unknown>) => JSON.stringify([{ id: 'svc', url: 'https://mcp.example.com/mcp', grant: 'client_credentials', ...entry }]);
+
+  it('needs a client id and one way to authenticate', () => {
+    expect(problems({ MCP_SERVERS: servers({ clientSecretEnv: 'S' }), S: 'x' })).toEqual([expect.stringContaining('needs a clientId')]);
+    expect(problems({ MCP_SERVERS: servers({ clientId: 'c' }) })).toEqual([expect.stringContaining('needs clientSecretEnv')]);
+    expect(problems({ MCP_SERVERS: servers({ clientId: 'c', clientSecretEnv: 'S', privateKeyEnv: 'K' }), S: 'x', K: 'y' })).toEqual([
+      expect.stringContaining('not both'),
+    ]);
+  });
+
+  it('refuses a secret in the configuration itself, and never echoes one', () => {
+    const found = problems({ MCP_SERVERS: servers({ clientId: 'c', clientSecret: 'super-secret-value', clientSecretEnv: 'S' }), S: 'x' });
+    expect(found).toEqual([expect.stringContaining('must not be in the configuration itself')]);
+    expect(found.join('\n')).not.toContain('super-secret-value');
+  });
+
+  it('names a missing variable, an unreadable key and a key that is not one', () => {
+    expect(problems({ MCP_SERVERS: servers({ clientId: 'c', clientSecretEnv: 'NOT_SET_ANYWHERE' }) })).toEqual([
+      expect.stringContaining('NOT_SET_ANYWHERE named by clientSecretEnv is not set'),
+    ]);
+    expect(problems({ MCP_SERVERS: servers({ clientId: 'c', privateKeyFile: '/nonexistent/key.pem' }) })).toEqual([
+      expect.stringContaining('cannot be read (ENOENT)'),
+    ]);
+    const found = problems({ MCP_SERVERS: servers({ clientId: 'c', privateKeyEnv: 'K' }), K: 'not a key at all' });
+    expect(found).toEqual([expect.stringContaining('does not hold a private key')]);
+    expect(found.join('\n')).not.toContain('not a key at all');
+  });
+
+  it('checks the signing algorithm against the key, and settings only a login uses', () => {
+    const jwk = JSON.stringify(JSON.parse(demoServiceServer('https://mcp.example.com/mcp', 'private_key_jwt').env.DEMO_SERVICE_PRIVATE_KEY as string));
+    expect(problems({ MCP_SERVERS: servers({ clientId: 'c', privateKeyEnv: 'K', signingAlg: 'RS256' }), K: jwk })).toEqual([
+      expect.stringContaining('signingAlg RS256 does not fit'),
+    ]);
+    expect(problems({ MCP_SERVERS: servers({ clientId: 'c', privateKeyEnv: 'K', signingAlg: 'ES256' }), K: jwk })).toEqual([]);
+    expect(problems({ MCP_SERVERS: servers({ clientId: 'c', clientSecretEnv: 'S', authorizationParams: { prompt: 'login' } }), S: 'x' })).toEqual([
+      expect.stringContaining('authorizationParams is for signing people in'),
+    ]);
+    expect(
+      problems({ MCP_SERVERS: JSON.stringify([{ id: 'a', url: 'https://mcp.example.com/mcp', clientSecretEnv: 'S' }]), S: 'x' }),
+    ).toEqual([expect.stringContaining('only go with "grant": "client_credentials"')]);
+  });
+
+  it('reads the single-server variables as a deployment would set them', () => {
+    const config = loadConfig({
+      ...base,
+      MCP_SERVER_URL: 'https://mcp.example.com/mcp',
+      OAUTH_GRANT: 'client_credentials',
+      OAUTH_CLIENT_ID: 'svc',
+      OAUTH_CLIENT_SECRET: 'from-the-environment',
+    });
+    expect(config.servers[0]?.service?.clientId).toBe('svc');
+    expect(config.servers[0]?.clientSecret).toBeUndefined();
+    expect(problems({ MCP_SERVER_URL: 'https://mcp.example.com/mcp', OAUTH_GRANT: 'password' })).toEqual([
+      'OAUTH_GRANT must be authorization_code or client_credentials',
+    ]);
+  });
+});
