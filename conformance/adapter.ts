@@ -38,6 +38,9 @@ const SERVER_ID = 'default';
 interface Context {
   client_id?: string;
   client_secret?: string;
+  /** client-credentials-jwt: the private key registered for client_id (PKCS#8 PEM), and its algorithm. */
+  private_key_pem?: string;
+  signing_algorithm?: string;
   /** Tool calls the scenario wants made, with exactly these arguments (http-custom-headers). */
   toolCalls?: Array<{ name: string; arguments: Record<string, unknown> }>;
 }
@@ -49,6 +52,8 @@ function readContext(): Context {
   const context: Context = {};
   if (typeof parsed.client_id === 'string') context.client_id = parsed.client_id;
   if (typeof parsed.client_secret === 'string') context.client_secret = parsed.client_secret;
+  if (typeof parsed.private_key_pem === 'string') context.private_key_pem = parsed.private_key_pem;
+  if (typeof parsed.signing_algorithm === 'string') context.signing_algorithm = parsed.signing_algorithm;
   if (Array.isArray(parsed.toolCalls)) {
     context.toolCalls = parsed.toolCalls.filter(
       (c): c is { name: string; arguments: Record<string, unknown> } =>
@@ -59,7 +64,10 @@ function readContext(): Context {
 }
 
 /** The BFF's environment: exactly what an operator would set, nothing the BFF would not read anyway. */
-function bffEnvironment(appUrl: string, port: number, serverUrl: string, context: Context): Record<string, string> {
+function bffEnvironment(appUrl: string, port: number, serverUrl: string, context: Context, scenario: string): Record<string, string> {
+  // The client credentials scenarios are a deployment whose operator registered the BFF itself as a
+  // client of the MCP server's AS (a service server): the credentials go where an operator puts them.
+  const service = scenario.startsWith('auth/client-credentials-');
   return {
     PUBLIC_URL: appUrl,
     PORT: String(port),
@@ -74,6 +82,9 @@ function bffEnvironment(appUrl: string, port: number, serverUrl: string, context
     // Pre-registration: the scenario hands out the credentials an operator would have configured.
     ...(context.client_id ? { OAUTH_CLIENT_ID: context.client_id } : {}),
     ...(context.client_secret ? { OAUTH_CLIENT_SECRET: context.client_secret } : {}),
+    ...(service ? { OAUTH_GRANT: 'client_credentials' } : {}),
+    ...(service && context.private_key_pem ? { OAUTH_PRIVATE_KEY: context.private_key_pem } : {}),
+    ...(service && context.signing_algorithm ? { OAUTH_SIGNING_ALG: context.signing_algorithm } : {}),
   };
 }
 
@@ -99,7 +110,7 @@ async function main(): Promise<number> {
   try {
     let config: ReturnType<typeof loadConfig>;
     try {
-      config = loadConfig(bffEnvironment(listener.origin, listener.port, serverUrl, readContext()));
+      config = loadConfig(bffEnvironment(listener.origin, listener.port, serverUrl, readContext(), scenario));
     } catch (error) {
       if (error instanceof ConfigError) return finish('adapter_error', `the BFF refused its configuration: ${error.problems.join('; ')}`);
       throw error;
