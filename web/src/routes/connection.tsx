@@ -19,7 +19,8 @@ import { RouteErrorBoundary } from '../components/RouteError';
 import { ServerTabs } from '../components/ServerTabs';
 import { StatusBadge } from '../components/StatusBadge';
 import { homePath, loginHref } from '../urls';
-import { loadConnection } from './session';
+import { ServiceIdentityNote } from '../components/ServiceIdentityNote';
+import { loadConnection, usesServiceIdentity } from './session';
 import { rethrowForRoute } from './route-errors';
 
 export async function loader({ params, request }: LoaderFunctionArgs) {
@@ -53,6 +54,24 @@ export function Component() {
   const revalidator = useRevalidator();
   const location = useLocation();
   const connected = details.status === 'connected';
+  if (usesServiceIdentity(connection)) {
+    // Its token is the deployment's, not this person's: nothing of it is shown here, and there is no Connect.
+    return (
+      <div className="server-page">
+        <p className="back">
+          <Link to={homePath}>Back to servers</Link>
+        </p>
+        <div className="server-head">
+          <p className="server-name">{connection.name}</p>
+          <StatusBadge text="Service identity" tone="ok" />
+        </div>
+        <ServerTabs server={server} />
+        <h1>Connection details</h1>
+        <ServiceIdentityNote />
+        <p className="muted">Its access token belongs to the deployment, is renewed by the BFF, and is the same for everyone.</p>
+      </div>
+    );
+  }
   return (
     <div className="server-page">
       <p className="back">

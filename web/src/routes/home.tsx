@@ -6,20 +6,21 @@ import { Suspense, useEffect, useId, useRef, useState } from 'react';
 import { type ActionFunctionArgs, Await, Link, useAsyncError, useFetcher, useLoaderData, useLocation, type LoaderFunctionArgs } from 'react-router';
 import { BffError, bffErrorMessage, disconnect, logout } from '../bff';
 import { loadServerDetails, type ServerDetails } from '../calls';
+import { ServiceIdentityNote } from '../components/ServiceIdentityNote';
 import { StatusBadge } from '../components/StatusBadge';
 import { closeAllClients, closeClient, forgetClient } from '../mcp';
 import { clearAllProblems } from '../problems';
 import { connectionPath, loginHref, logPath, promptsPath, resourcesPath, toolPath, toolsPath } from '../urls';
 import { RouteErrorBoundary } from '../components/RouteError';
 import { Reference } from '../components/Reference';
-import { loadSession, signedIn } from './session';
+import { loadSession, signedIn, usesServiceIdentity } from './session';
 
 export async function loader({ request }: LoaderFunctionArgs) {
   const session = await loadSession(request);
   // Not awaited: the page shows each server while its details load.
   const servers = session.connections.map((connection) => {
     // Login is lazy: a server without a token is tried anyway, and works if it needs no login.
-    if (!signedIn(connection)) forgetClient(connection.server);
+    if (!signedIn(connection) && !usesServiceIdentity(connection)) forgetClient(connection.server);
     const details = loadServerDetails(connection.server);
     // <Await> shows the failure; this only keeps a page left before it renders from logging an
     // unhandled rejection.
@@ -79,7 +80,8 @@ function DisconnectButton({ server, name }: { server: string; name: string }) {
 
 export function Component() {
   const { session, servers } = useLoaderData<typeof loader>();
-  const anyConnected = session.connections.some((c) => c.status === 'connected');
+  // The deployment's own connections (service identity) are nobody's to log out of.
+  const anyConnected = session.connections.some(signedIn);
   const logoutFetcher = useFetcher<typeof action>({ key: LOGOUT_FETCHER });
   const offers = (logoutFetcher.data && 'signOut' in logoutFetcher.data ? logoutFetcher.data.signOut : undefined) ?? [];
   return (
@@ -112,7 +114,7 @@ function ServerCard({ connection, details }: { connection: ConnectionInfo; detai
       <Suspense
         fallback={
           <>
-            <StatusBadge text={signedIn(connection) ? 'Connected' : 'Checking…'} tone="pending" />
+            <StatusBadge text={connection.status === 'connected' ? 'Connected' : 'Checking…'} tone="pending" />
             <p className="muted" role="status">
               Loading {connection.name}…
             </p>
@@ -148,7 +150,9 @@ function ServerDetailsView({ connection, details }: { connection: ConnectionInfo
   return (
     <>
       <StatusBadge text="Connected" tone={expiring ? 'warn' : 'ok'} />
-      {whoami ? (
+      {usesServiceIdentity(connection) ? (
+        <ServiceIdentityNote />
+      ) : whoami ? (
         <p>
           Signed in as <strong className="subject">{whoami.sub}</strong>
         </p>

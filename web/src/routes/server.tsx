@@ -5,11 +5,12 @@
 import { Link, type LoaderFunctionArgs, Outlet, redirect, type ShouldRevalidateFunctionArgs, useLoaderData } from 'react-router';
 import { RouteErrorBoundary } from '../components/RouteError';
 import { ServerTabs } from '../components/ServerTabs';
+import { ServiceIdentityNote } from '../components/ServiceIdentityNote';
 import { StatusBadge } from '../components/StatusBadge';
 import { useSessionProblems } from '../problems';
 import { serverFacts } from '../mcp';
 import { homePath, toolsPath } from '../urls';
-import { loadConnection, rethrowForServer, signedIn } from './session';
+import { loadConnection, rethrowForServer, signedIn, usesServiceIdentity } from './session';
 
 export async function loader({ params, request }: LoaderFunctionArgs) {
   const connection = await loadConnection(request, params.server);
@@ -42,8 +43,9 @@ export function Component() {
       <div className="server-head">
         <p className="server-name">{connection.name}</p>
         <ConnectionBadge server={server} />
-        {!signedIn(connection) && <p className="muted">No sign-in needed.</p>}
+        {!signedIn(connection) && !usesServiceIdentity(connection) && <p className="muted">No sign-in needed.</p>}
       </div>
+      {usesServiceIdentity(connection) && <ServiceIdentityNote />}
       <dl className="protocol-facts">
         <div>
           <dt className="muted">MCP protocol</dt>

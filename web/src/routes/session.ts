@@ -21,9 +21,14 @@ export function loadSession(request: Request): Promise<SessionInfo> {
   return session;
 }
 
-/** Whether the BFF holds a token for this server (a server that needs none works without). */
+/** Whether the BFF holds a token of this person's for this server (a server that needs none works without). */
 export function signedIn(connection: ConnectionInfo): boolean {
-  return connection.status === 'connected';
+  return connection.status === 'connected' && !usesServiceIdentity(connection);
+}
+
+/** A server used with the deployment's own identity (client credentials): nobody signs in to it. */
+export function usesServiceIdentity(connection: ConnectionInfo): boolean {
+  return connection.identity === 'service';
 }
 
 /** The connection a server page is about; an unknown server is a 404. */
