@@ -68,6 +68,10 @@ const stack = await startStack({
     ? { secondServer: true, secondAsPort: Number(env.E2E_SECOND_AS_PORT), secondMcpPort: Number(env.E2E_SECOND_MCP_PORT) }
     : {}),
   ...(mcpProtocols ? { mcpProtocols } : {}),
+  // A server used with the deployment's own identity (e2e/service-credentials.spec.ts): client_secret or private_key_jwt.
+  ...(env.E2E_SERVICE_CREDENTIALS === 'client_secret' || env.E2E_SERVICE_CREDENTIALS === 'private_key_jwt'
+    ? { serviceCredentials: env.E2E_SERVICE_CREDENTIALS }
+    : {}),
   ...(listPageSize !== undefined || bulkResources !== undefined
     ? { mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) } }
     : {}),

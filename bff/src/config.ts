@@ -438,7 +438,8 @@ function readServers(
         clientId: e.OAUTH_CLIENT_ID,
         // The variables' own names: OAUTH_CLIENT_SECRET and OAUTH_PRIVATE_KEY are the environment.
         clientSecretInConfig: false,
-        clientSecretEnv: e.OAUTH_CLIENT_SECRET !== undefined ? 'OAUTH_CLIENT_SECRET' : undefined,
+        // Without OAUTH_GRANT, OAUTH_CLIENT_SECRET is the secret of the client people sign in with.
+        clientSecretEnv: grant === 'client_credentials' && e.OAUTH_CLIENT_SECRET !== undefined ? 'OAUTH_CLIENT_SECRET' : undefined,
         privateKeyEnv: env.OAUTH_PRIVATE_KEY ? 'OAUTH_PRIVATE_KEY' : undefined,
         privateKeyFile: env.OAUTH_PRIVATE_KEY_FILE || undefined,
         signingAlg: env.OAUTH_SIGNING_ALG || undefined,

@@ -259,6 +259,13 @@ describe('service credentials configuration', () => {
     });
     expect(config.servers[0]?.service?.clientId).toBe('svc');
     expect(config.servers[0]?.clientSecret).toBeUndefined();
+    // Without OAUTH_GRANT the secret is that of the client people sign in with, as ever.
+    const login = loadConfig({ ...base, MCP_SERVER_URL: 'https://mcp.example.com/mcp', OAUTH_CLIENT_ID: 'bff', OAUTH_CLIENT_SECRET: 'login-secret' });
+    expect(login.servers[0]?.service).toBeUndefined();
+    expect(login.servers[0]?.clientSecret).toBe('login-secret');
+    expect(problems({ MCP_SERVER_URL: 'https://mcp.example.com/mcp', OAUTH_PRIVATE_KEY: '{}' })).toEqual([
+      expect.stringContaining('only go with "grant": "client_credentials"'),
+    ]);
     expect(problems({ MCP_SERVER_URL: 'https://mcp.example.com/mcp', OAUTH_GRANT: 'password' })).toEqual([
       'OAUTH_GRANT must be authorization_code or client_credentials',
     ]);
