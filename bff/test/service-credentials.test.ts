@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SERVICE_JWT_CLIENT, DEMO_SERVICE_SECRET_CLIENT, demoServiceServer } from '../../demo/src/service-clients.js';
@@ -8,9 +9,10 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { SERVICE_SESSION_ID } from '../src/oauth/service-credentials.js';
 import { SqliteTokenStore } from '../src/store/sqlite.js';
-import type { TokenRecord } from '../src/store/types.js';
+import { RedisTokenStore } from '../src/store/redis.js';
+import type { TokenRecord, TokenStore } from '../src/store/types.js';
 import { INITIALIZE, MCP_HEADERS, TestBrowser } from './support.js';
-import { cipherFor, newKey, tempDir } from './vault-support.js';
+import { cipherFor, newKey, startRedis, tempDir } from './vault-support.js';
 
 /**
  * Servers used with the deployment's own identity (`"grant": "client_credentials"`), against the real
@@ -136,8 +138,15 @@ describe('service credentials with private_key_jwt', () => {
 describe('service credentials refused', () => {
   let stack: Stack;
   const wrongSecret = 'wrong-demo-service-secret-value';
+  const lines: string[] = [];
   beforeAll(async () => {
-    stack = await startStack({ serviceCredentials: 'client_secret', env: { DEMO_SERVICE_CLIENT_SECRET: wrongSecret } });
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    stack = await startStack({ serviceCredentials: 'client_secret', env: { DEMO_SERVICE_CLIENT_SECRET: wrongSecret }, log: createLogger('trace', sink) });
   });
   afterAll(() => stack.close());
 
@@ -153,46 +162,77 @@ describe('service credentials refused', () => {
     expect(body.loginUrl).toBeUndefined();
     expect(text).not.toContain(wrongSecret);
     expect(await stack.store.getConnection(SERVICE_SESSION_ID, 'service')).toBeUndefined();
+    // The log says why, without the secret (nor its Basic encoding).
+    const log = lines.join('');
+    expect(log).toContain('service_token_refused');
+    expect(log).not.toContain(wrongSecret);
+    expect(log).not.toContain(Buffer.from(`${DEMO_SERVICE_SECRET_CLIENT.client_id}:${wrongSecret}`).toString('base64'));
   });
 });
 
-describe('service credentials across two instances on one SQLite store', () => {
-  const dir = tempDir('service-credentials');
+/**
+ * Two BFF instances on one store (the stack's, and a second app on its own connection to the same
+ * file or Redis): their first uses arrive together, and the authorization server is asked once.
+ */
+async function concurrentFirstUse(stack: Stack, storeB: TokenStore): Promise<void> {
+  const service = demoServiceServer(stack.mcpUrl, 'client_secret');
+  const configB = loadConfig({
+    PUBLIC_URL: stack.appUrl,
+    ALLOW_HTTP_LOOPBACK: '1',
+    SESSION_SECRET: DEMO_SESSION_SECRET,
+    MCP_SERVERS: JSON.stringify([{ id: 'default', url: stack.mcpUrl, clientId: DEMO_CLIENT.client_id, clientSecret: DEMO_CLIENT.client_secret }, service.entry]),
+    ...service.env,
+  });
+  const appB = createApp({ config: configB, store: storeB, log: createLogger('silent') });
+  // As an instance's readiness check does before it takes traffic: its store connection is up.
+  await storeB.ping();
+  const browser = await signedIn(stack);
+  const cookie = browser.jar.header(stack.appUrl) as string;
+  const headers = { ...MCP_HEADERS, 'x-csrf': '1', cookie };
+  const calls = [
+    ...Array.from({ length: 4 }, () => fetch(`${stack.appUrl}/mcp/service`, { method: 'POST', headers, body: INITIALIZE })),
+    ...Array.from({ length: 4 }, () => appB.request(`${stack.appUrl}/mcp/service`, { method: 'POST', headers, body: INITIALIZE })),
+  ];
+  const answers = await Promise.all(calls);
+  for (const res of answers) {
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+  }
+  expect(clientCredentialsRequests(stack)).toBe(1);
+}
+
+describe('service credentials across two instances', () => {
   const key = newKey('k1');
-  let stack: Stack;
-  let storeB: SqliteTokenStore;
-  afterAll(async () => {
-    await stack?.close();
-    await storeB?.close();
-    dir.remove();
+
+  it('on one SQLite file: concurrent first use asks the authorization server once', async () => {
+    const dir = tempDir('service-credentials');
+    const path = join(dir.path, 'bff.db');
+    const stack = await startStack({ serviceCredentials: 'client_secret', store: new SqliteTokenStore({ path, cipher: cipherFor(key) }) });
+    const storeB = new SqliteTokenStore({ path, cipher: cipherFor(key) });
+    try {
+      await concurrentFirstUse(stack, storeB);
+    } finally {
+      await stack.close();
+      await storeB.close();
+      dir.remove();
+    }
   });
 
-  it('concurrent first use from both instances asks the authorization server once', async () => {
-    const path = join(dir.path, 'bff.db');
-    stack = await startStack({ serviceCredentials: 'client_secret', store: new SqliteTokenStore({ path, cipher: cipherFor(key) }) });
-    storeB = new SqliteTokenStore({ path, cipher: cipherFor(key) });
-    const service = demoServiceServer(stack.mcpUrl, 'client_secret');
-    const configB = loadConfig({
-      PUBLIC_URL: stack.appUrl,
-      ALLOW_HTTP_LOOPBACK: '1',
-      SESSION_SECRET: DEMO_SESSION_SECRET,
-      MCP_SERVERS: JSON.stringify([{ id: 'default', url: stack.mcpUrl, clientId: DEMO_CLIENT.client_id, clientSecret: DEMO_CLIENT.client_secret }, service.entry]),
-      ...service.env,
-    });
-    const appB = createApp({ config: configB, store: storeB, log: createLogger('silent') });
-    const browser = await signedIn(stack);
-    const cookie = browser.jar.header(stack.appUrl) as string;
-    const headers = { ...MCP_HEADERS, 'x-csrf': '1', cookie };
-    const calls = [
-      ...Array.from({ length: 4 }, () => fetch(`${stack.appUrl}/mcp/service`, { method: 'POST', headers, body: INITIALIZE })),
-      ...Array.from({ length: 4 }, () => appB.request(`${stack.appUrl}/mcp/service`, { method: 'POST', headers, body: INITIALIZE })),
-    ];
-    const answers = await Promise.all(calls);
-    for (const res of answers) {
-      expect(res.status).toBe(200);
-      await res.body?.cancel();
+  it('on one Redis: concurrent first use asks the authorization server once, and the token is stored encrypted', async () => {
+    const redis = await startRedis();
+    const stack = await startStack({ serviceCredentials: 'client_secret', store: new RedisTokenStore({ url: redis.url, cipher: cipherFor(key) }) });
+    const storeB = new RedisTokenStore({ url: redis.url, cipher: cipherFor(key) });
+    try {
+      await concurrentFirstUse(stack, storeB);
+      const stored = (await storeB.getConnection(SERVICE_SESSION_ID, 'service')) as TokenRecord;
+      const dump = await redis.dump();
+      expect(dump).not.toContain(stored.accessToken);
+      expect(dump).not.toContain(stored.accessToken.split('.')[1]);
+    } finally {
+      await stack.close();
+      await storeB.close();
+      await redis.close();
     }
-    expect(clientCredentialsRequests(stack)).toBe(1);
   });
 });
 

@@ -161,7 +161,8 @@ export class McpProxy {
         upstream.destroy();
         // The deployment's token was refused: one new token, one retry, then a clear error (no login).
         if (token && attempt === 0) {
-          access = await service.access(target.id, token);
+          const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
+          access = await service.access(target.id, token, challenge.resource_metadata);
           continue;
         }
         throw service.refusedByServer(target.id);

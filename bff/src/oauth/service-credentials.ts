@@ -65,10 +65,11 @@ export class ServiceTokens {
 
   /**
    * A usable token for `server`. @param rejected an access token the MCP server just refused: get
-   * another even if it looks fresh, unless someone already replaced it. Throws ApiFailure when the
+   * another even if it looks fresh, unless someone already replaced it; discovery starts afresh, at
+   * `resourceMetadata` (its challenge's) if given. Throws ApiFailure when the
    * AS refuses (no sign-in can help); answers `unavailable` when it cannot be reached in time.
    */
-  async access(server: string, rejected?: string): Promise<AccessOutcome> {
+  async access(server: string, rejected?: string, resourceMetadata?: string): Promise<AccessOutcome> {
     const config = this.servers.get(server);
     if (!config) throw new Error(`${server} is not a service server`);
     const { store } = this.options;
@@ -76,7 +77,7 @@ export class ServiceTokens {
     if (current && !isStale(current, rejected)) return { kind: 'ok', record: current };
     let running = this.inflight.get(server);
     if (!running) {
-      running = this.obtain(config, current, rejected).finally(() => this.inflight.delete(server));
+      running = this.obtain(config, current, rejected, resourceMetadata).finally(() => this.inflight.delete(server));
       this.inflight.set(server, running);
     }
     return running;
@@ -92,7 +93,12 @@ export class ServiceTokens {
   }
 
   /** Takes the store's lock for the server, or waits for whoever holds it and uses their token. */
-  private async obtain(server: ServerConfig & { service: ServiceCredentials }, seen: TokenRecord | undefined, rejected: string | undefined): Promise<AccessOutcome> {
+  private async obtain(
+    server: ServerConfig & { service: ServiceCredentials },
+    seen: TokenRecord | undefined,
+    rejected: string | undefined,
+    resourceMetadata: string | undefined,
+  ): Promise<AccessOutcome> {
     const { store, deadlineMs, log } = this.options;
     const deadline = Date.now() + deadlineMs;
     const lockName = refreshLockName(SERVICE_SESSION_ID, server.id);
@@ -108,7 +114,9 @@ export class ServiceTokens {
           const current = await store.getConnection(SERVICE_SESSION_ID, server.id);
           const done = settled(current);
           if (done) return { kind: 'ok', record: done };
-          return await this.fetchAndStore(server, current, deadline);
+          // A refused token may mean the server moved to another AS: what discovery found is not trusted.
+          if (rejected !== undefined) this.options.discovery.forget(server.url);
+          return await this.fetchAndStore(server, current, deadline, resourceMetadata);
         } finally {
           await release();
           unregister();
@@ -124,11 +132,16 @@ export class ServiceTokens {
     }
   }
 
-  private async fetchAndStore(server: ServerConfig & { service: ServiceCredentials }, current: TokenRecord | undefined, deadline: number): Promise<AccessOutcome> {
+  private async fetchAndStore(
+    server: ServerConfig & { service: ServiceCredentials },
+    current: TokenRecord | undefined,
+    deadline: number,
+    resourceMetadata: string | undefined,
+  ): Promise<AccessOutcome> {
     const { store, log } = this.options;
     let next: TokenRecord;
     try {
-      next = await this.request(server, current, deadline);
+      next = await this.request(server, current, deadline, resourceMetadata);
     } catch (error) {
       if (error instanceof ApiFailure) {
         log.warn({ event: 'service_token_refused', server: server.id, reason: error.message, err: describe(error.cause ?? error) });
@@ -155,9 +168,14 @@ export class ServiceTokens {
   }
 
   /** Discovery, then the token request (a refresh when there is a refresh token, else client credentials). */
-  private async request(server: ServerConfig & { service: ServiceCredentials }, current: TokenRecord | undefined, deadline: number): Promise<TokenRecord> {
+  private async request(
+    server: ServerConfig & { service: ServiceCredentials },
+    current: TokenRecord | undefined,
+    deadline: number,
+    resourceMetadata: string | undefined,
+  ): Promise<TokenRecord> {
     const { discovery } = this.options;
-    const resource = await within(discovery.protectedResource(server.url), deadline).catch((error: unknown) => {
+    const resource = await within(discovery.protectedResource(server.url, resourceMetadata), deadline).catch((error: unknown) => {
       throw discoveryFailure(server, error);
     });
     const named = resource.authorization_servers;
