@@ -293,6 +293,7 @@ const serverEntrySchema = z
     privateKeyEnv: z.string().optional(),
     privateKeyFile: z.string().min(1).optional(),
     signingAlg: z.string().optional(),
+    tokenEndpointAuthMethod: z.string().optional(),
   })
   .strict()
   .refine((s) => !s.clientSecret || s.clientId, 'clientSecret needs a clientId');
@@ -443,6 +444,7 @@ function readServers(
         privateKeyEnv: env.OAUTH_PRIVATE_KEY ? 'OAUTH_PRIVATE_KEY' : undefined,
         privateKeyFile: env.OAUTH_PRIVATE_KEY_FILE || undefined,
         signingAlg: env.OAUTH_SIGNING_ALG || undefined,
+        tokenEndpointAuthMethod: env.OAUTH_TOKEN_ENDPOINT_AUTH_METHOD || undefined,
         loginOnly: [
           ...(env.OAUTH_AUTHORIZATION_PARAMS ? ['OAUTH_AUTHORIZATION_PARAMS'] : []),
           ...(initialAccessToken ? ['OAUTH_INITIAL_ACCESS_TOKEN'] : []),
@@ -503,6 +505,7 @@ function readServers(
         privateKeyEnv: entry.privateKeyEnv,
         privateKeyFile: entry.privateKeyFile,
         signingAlg: entry.signingAlg,
+        tokenEndpointAuthMethod: entry.tokenEndpointAuthMethod,
         loginOnly: [
           ...(Object.keys(entry.authorizationParams).length > 0 ? ['authorizationParams'] : []),
           ...(entry.initialAccessTokenEnv !== undefined ? ['initialAccessTokenEnv'] : []),

@@ -15,7 +15,12 @@ export type ServiceSigningAlg = (typeof SERVICE_SIGNING_ALGS)[number];
 
 export type ServiceClientAuth =
   /** client_secret_basic, or client_secret_post when the AS lists only that. */
-  | { method: 'client_secret'; clientSecret: string }
+  | {
+      method: 'client_secret';
+      clientSecret: string;
+      /** Configured; else client_secret_basic unless the AS lists only client_secret_post. */
+      send: 'client_secret_basic' | 'client_secret_post' | undefined;
+    }
   /** RFC 7523 §2.2 client assertion. `alg`: configured, else chosen from the AS's metadata and the key. */
   | { method: 'private_key_jwt'; privateKey: KeyObject; alg: ServiceSigningAlg | undefined };
 
@@ -34,6 +39,8 @@ export interface ServiceSettings {
   privateKeyEnv: string | undefined;
   privateKeyFile: string | undefined;
   signingAlg: string | undefined;
+  /** How a secret is sent, when the client was registered for one way only (the AS's list says both). */
+  tokenEndpointAuthMethod: string | undefined;
   /** Settings that only an interactive (authorization code) login uses, present in this entry. */
   loginOnly: string[];
 }
@@ -55,6 +62,7 @@ export function readServiceCredentials(
     s.privateKeyEnv !== undefined && 'privateKeyEnv',
     s.privateKeyFile !== undefined && 'privateKeyFile',
     s.signingAlg !== undefined && 'signingAlg',
+    s.tokenEndpointAuthMethod !== undefined && 'tokenEndpointAuthMethod',
   ].filter((x): x is string => typeof x === 'string');
   if (s.grant !== 'client_credentials') {
     if (serviceOnly.length > 0) problems.push(`${label}: ${serviceOnly.join(', ')} only go with "grant": "client_credentials"`);
@@ -86,6 +94,17 @@ export function readServiceCredentials(
     else problems.push(`${label}: signingAlg must be one of ${SERVICE_SIGNING_ALGS.join(', ')}`);
     if (s.clientSecretEnv !== undefined) problems.push(`${label}: signingAlg goes with a private key, not with a client secret`);
   }
+  let send: 'client_secret_basic' | 'client_secret_post' | undefined;
+  if (s.tokenEndpointAuthMethod !== undefined) {
+    if (s.tokenEndpointAuthMethod === 'client_secret_basic' || s.tokenEndpointAuthMethod === 'client_secret_post') {
+      send = s.tokenEndpointAuthMethod;
+      if (s.clientSecretEnv === undefined) problems.push(`${label}: tokenEndpointAuthMethod ${send} goes with clientSecretEnv`);
+    } else if (s.tokenEndpointAuthMethod === 'private_key_jwt') {
+      if (s.clientSecretEnv !== undefined) problems.push(`${label}: tokenEndpointAuthMethod private_key_jwt goes with privateKeyEnv or privateKeyFile`);
+    } else {
+      problems.push(`${label}: tokenEndpointAuthMethod must be client_secret_basic, client_secret_post or private_key_jwt`);
+    }
+  }
   if (problems.length > before || !s.clientId) return undefined;
 
   if (s.clientSecretEnv !== undefined) {
@@ -94,7 +113,7 @@ export function readServiceCredentials(
       problems.push(`${label}: the environment variable ${s.clientSecretEnv} named by clientSecretEnv is not set`);
       return undefined;
     }
-    return { clientId: s.clientId, auth: { method: 'client_secret', clientSecret: secret } };
+    return { clientId: s.clientId, auth: { method: 'client_secret', clientSecret: secret, send } };
   }
   let text: string | undefined;
   let where: string;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_SERVICE_JWT_CLIENT, DEMO_SERVICE_SECRET_CLIENT, demoServiceServer } from '../../demo/src/service-clients.js';
+import { DEMO_SERVICE_JWT_CLIENT, DEMO_SERVICE_POST_CLIENT, DEMO_SERVICE_SECRET_CLIENT, demoServiceServer } from '../../demo/src/service-clients.js';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET, type Stack, startStack } from '../../demo/src/stack.js';
 import { createApp } from '../src/app.js';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -132,6 +132,21 @@ describe('service credentials with private_key_jwt', () => {
     expect((await whoami(service)).clientId).toBe(DEMO_SERVICE_JWT_CLIENT.client_id);
     await service.close();
     expect(clientCredentialsRequests(stack)).toBe(1);
+  });
+});
+
+describe('service credentials sent as client_secret_post', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ serviceCredentials: 'client_secret_post' });
+  });
+  afterAll(() => stack.close());
+
+  it('a client registered for client_secret_post only is authenticated that way when configured so', async () => {
+    const browser = await signedIn(stack);
+    const service = await browser.mcpClient('service');
+    expect((await whoami(service)).clientId).toBe(DEMO_SERVICE_POST_CLIENT.client_id);
+    await service.close();
   });
 });
 
@@ -281,6 +296,12 @@ describe('service credentials configuration', () => {
       expect.stringContaining('signingAlg RS256 does not fit'),
     ]);
     expect(problems({ MCP_SERVERS: servers({ clientId: 'c', privateKeyEnv: 'K', signingAlg: 'ES256' }), K: jwk })).toEqual([]);
+    expect(problems({ MCP_SERVERS: servers({ clientId: 'c', privateKeyEnv: 'K', tokenEndpointAuthMethod: 'client_secret_post' }), K: jwk })).toEqual([
+      expect.stringContaining('tokenEndpointAuthMethod client_secret_post goes with clientSecretEnv'),
+    ]);
+    expect(problems({ MCP_SERVERS: servers({ clientId: 'c', clientSecretEnv: 'S', tokenEndpointAuthMethod: 'none' }), S: 'x' })).toEqual([
+      expect.stringContaining('tokenEndpointAuthMethod must be'),
+    ]);
     expect(problems({ MCP_SERVERS: servers({ clientId: 'c', clientSecretEnv: 'S', authorizationParams: { prompt: 'login' } }), S: 'x' })).toEqual([
       expect.stringContaining('authorizationParams is for signing people in'),
     ]);

@@ -40,8 +40,8 @@ const numberFromEnv = (name: string): number | undefined => {
 // DEMO_SERVICE_CREDENTIALS=client_secret or =private_key_jwt adds a server used with the deployment's own
 // identity (client credentials, demo-only credentials from service-clients.ts).
 const serviceCredentials = process.env.DEMO_SERVICE_CREDENTIALS || undefined;
-if (serviceCredentials !== undefined && serviceCredentials !== 'client_secret' && serviceCredentials !== 'private_key_jwt') {
-  console.error(`DEMO_SERVICE_CREDENTIALS must be client_secret or private_key_jwt, got ${serviceCredentials}`);
+if (serviceCredentials !== undefined && serviceCredentials !== 'client_secret' && serviceCredentials !== 'client_secret_post' && serviceCredentials !== 'private_key_jwt') {
+  console.error(`DEMO_SERVICE_CREDENTIALS must be client_secret, client_secret_post or private_key_jwt, got ${serviceCredentials}`);
   process.exit(1);
 }
 const listPageSize = numberFromEnv('MCP_LIST_PAGE_SIZE');

@@ -11,6 +11,12 @@ export const DEMO_SERVICE_SECRET_CLIENT = {
   client_secret: 'demo-only-service-secret-not-for-production',
 } as const;
 
+/** Registered for client_secret_post only: the BFF must be told (`tokenEndpointAuthMethod`), as the AS lists both. */
+export const DEMO_SERVICE_POST_CLIENT = {
+  client_id: 'mcp-bff-demo-service-post',
+  client_secret: 'demo-only-service-post-secret-not-for-production',
+} as const;
+
 /** DEMO-ONLY EC P-256 private key (JWK) of the private_key_jwt service client. Public: protects nothing. */
 export const DEMO_SERVICE_PRIVATE_JWK = {
   kty: 'EC',
@@ -24,13 +30,14 @@ export const DEMO_SERVICE_PRIVATE_JWK = {
 export const DEMO_SERVICE_JWT_CLIENT = { client_id: 'mcp-bff-demo-service-jwt' } as const;
 
 /** How a service client authenticates at the demo authorization server. */
-export type ServiceClientAuth = 'client_secret' | 'private_key_jwt';
+export type ServiceClientAuth = 'client_secret' | 'client_secret_post' | 'private_key_jwt';
 
 /** The demo authorization server's registrations of both service clients (auth-server.ts `serviceClients`). */
 export function demoServiceClients(): ServiceClientRegistration[] {
   const { d: _private, ...publicJwk } = DEMO_SERVICE_PRIVATE_JWK;
   return [
     { client_id: DEMO_SERVICE_SECRET_CLIENT.client_id, client_secret: DEMO_SERVICE_SECRET_CLIENT.client_secret, token_endpoint_auth_method: 'client_secret_basic' },
+    { client_id: DEMO_SERVICE_POST_CLIENT.client_id, client_secret: DEMO_SERVICE_POST_CLIENT.client_secret, token_endpoint_auth_method: 'client_secret_post' },
     { client_id: DEMO_SERVICE_JWT_CLIENT.client_id, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...publicJwk, use: 'sig', alg: 'ES256' }] } },
   ];
 }
@@ -48,6 +55,12 @@ export interface ServiceClientRegistration {
  */
 export function demoServiceServer(url: string, auth: ServiceClientAuth, id = 'service'): { entry: Record<string, unknown>; env: Record<string, string> } {
   const entry = { id, name: 'Team tools (service identity)', url, grant: 'client_credentials', scopes: 'mcp:tools' };
+  if (auth === 'client_secret_post') {
+    return {
+      entry: { ...entry, clientId: DEMO_SERVICE_POST_CLIENT.client_id, clientSecretEnv: 'DEMO_SERVICE_CLIENT_SECRET', tokenEndpointAuthMethod: 'client_secret_post' },
+      env: { DEMO_SERVICE_CLIENT_SECRET: DEMO_SERVICE_POST_CLIENT.client_secret },
+    };
+  }
   if (auth === 'client_secret') {
     return {
       entry: { ...entry, clientId: DEMO_SERVICE_SECRET_CLIENT.client_id, clientSecretEnv: 'DEMO_SERVICE_CLIENT_SECRET' },

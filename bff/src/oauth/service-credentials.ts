@@ -310,8 +310,12 @@ export class ServiceTokens {
     const methods = as.token_endpoint_auth_methods_supported;
     if (auth.method === 'client_secret') {
       // RFC 8414 §2: without the list, client_secret_basic is the default.
-      const method = !methods || methods.includes('client_secret_basic') ? 'client_secret_basic' : methods.includes('client_secret_post') ? 'client_secret_post' : undefined;
-      if (!method) throw failure(server, `the authorization server ${as.issuer} takes neither client_secret_basic nor client_secret_post (it lists ${methods?.join(', ')}): configure a private key instead`);
+      const method =
+        auth.send ??
+        (!methods || methods.includes('client_secret_basic') ? 'client_secret_basic' : methods.includes('client_secret_post') ? 'client_secret_post' : undefined);
+      if (!method || (methods && !methods.includes(method))) {
+        throw failure(server, `the authorization server ${as.issuer} takes ${auth.send ? `no ${auth.send}` : 'neither client_secret_basic nor client_secret_post'} (it lists ${methods?.join(', ')})`);
+      }
       return {
         client: { client_id: clientId, token_endpoint_auth_method: method },
         auth: method === 'client_secret_basic' ? clientSecretBasic(clientId, auth.clientSecret) : oauth.ClientSecretPost(auth.clientSecret),
