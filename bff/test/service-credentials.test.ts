@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SERVICE_JWT_CLIENT, DEMO_SERVICE_POST_CLIENT, DEMO_SERVICE_SECRET_CLIENT, demoServiceServer } from '../../demo/src/service-clients.js';
+import { listen } from '../../demo/src/listen.js';
 import { DEMO_CLIENT, DEMO_SESSION_SECRET, type Stack, startStack } from '../../demo/src/stack.js';
 import { createApp } from '../src/app.js';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -147,6 +148,60 @@ describe('service credentials sent as client_secret_post', () => {
     const service = await browser.mcpClient('service');
     expect((await whoami(service)).clientId).toBe(DEMO_SERVICE_POST_CLIENT.client_id);
     await service.close();
+  });
+});
+
+describe('an MCP server that refuses the deployment token', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ serviceCredentials: 'client_secret' });
+  });
+  afterAll(() => stack.close());
+
+  it('gets one new token and one retry, then a clear 502 naming the server, never a login', async () => {
+    // A fault the demo MCP server cannot show: a server whose metadata names the demo AS but which
+    // answers 401 to every token (as one would after its keys changed).
+    const refusing = await listen(0, '127.0.0.1');
+    const url = `${refusing.origin}/mcp`;
+    const seen: string[] = [];
+    refusing.handle((req, res) => {
+      if (req.url === '/.well-known/oauth-protected-resource/mcp') {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ resource: url, authorization_servers: [stack.issuer] }));
+        return;
+      }
+      seen.push(req.headers.authorization ?? '');
+      req.resume();
+      res.statusCode = 401;
+      res.setHeader('www-authenticate', `Bearer error="invalid_token", resource_metadata="${refusing.origin}/.well-known/oauth-protected-resource/mcp"`);
+      res.end();
+    });
+    const service = demoServiceServer(url, 'client_secret', 'refusing');
+    const config = loadConfig({
+      PUBLIC_URL: stack.appUrl,
+      ALLOW_HTTP_LOOPBACK: '1',
+      SESSION_SECRET: DEMO_SESSION_SECRET,
+      // The demo AS knows one resource: the token is asked for without `resource`, and is for that one.
+      MCP_SERVERS: JSON.stringify([{ ...service.entry, name: 'Refusing tools', resourceIndicator: false }]),
+      ...service.env,
+    });
+    const app = createApp({ config, store: stack.store, log: createLogger('silent') });
+    try {
+      const browser = await signedIn(stack);
+      const headers = { ...MCP_HEADERS, 'x-csrf': '1', cookie: browser.jar.header(stack.appUrl) as string };
+      const requests = clientCredentialsRequests(stack);
+      const res = await app.request(`${stack.appUrl}/mcp/refusing`, { method: 'POST', headers, body: INITIALIZE });
+      expect(res.status).toBe(502);
+      const body = (await res.json()) as { error: string; message: string; loginUrl?: string };
+      expect(body.error).toBe('service_credentials_failed');
+      expect(body.message).toContain('Refusing tools');
+      expect(body.loginUrl).toBeUndefined();
+      expect(clientCredentialsRequests(stack) - requests).toBe(2);
+      expect(seen).toHaveLength(2);
+      expect(seen[0]).not.toBe(seen[1]);
+    } finally {
+      await refusing.close();
+    }
   });
 });
 
