@@ -55,6 +55,11 @@ export interface ServerConfig {
    * it only hands this to the SPA in /bff/session.
    */
   protocol: ProtocolPreference;
+  /**
+   * DPoP (RFC 9449): bind this server's tokens to a key the BFF holds when its authorization server
+   * supports it (`dpop_signing_alg_values_supported`). On unless false.
+   */
+  dpop?: boolean;
 }
 
 export interface Config {
@@ -281,6 +286,7 @@ const serverEntrySchema = z
       .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'initialAccessTokenEnv must name an environment variable, e.g. "OKTA_INITIAL_ACCESS_TOKEN"')
       .optional(),
     protocol: protocolSchema('protocol'),
+    dpop: z.boolean().default(true),
   })
   .strict()
   .refine((s) => !s.clientSecret || s.clientId, 'clientSecret needs a clientId');
@@ -429,6 +435,7 @@ function readServers(
         authorizationParams: readAuthorizationParamsEnv(env.OAUTH_AUTHORIZATION_PARAMS, problems),
         initialAccessToken: initialAccessToken || undefined,
         protocol: e.MCP_PROTOCOL,
+        dpop: env.OAUTH_DPOP !== '0',
       },
     ];
   }
@@ -468,6 +475,7 @@ function readServers(
       authorizationParams: entry.authorizationParams,
       initialAccessToken: readInitialAccessToken(entry.initialAccessTokenEnv, env, `MCP_SERVERS[${i}].initialAccessTokenEnv`, problems),
       protocol: entry.protocol,
+      dpop: entry.dpop,
     };
   });
 }

@@ -8,6 +8,7 @@ import { nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchCli
 import type { Logger } from '../log.js';
 import { type Metrics, noMetrics, upstreamOutcome } from '../metrics.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
+import { asksForDpopNonce, dpopNonces, dpopSigner } from '../oauth/dpop.js';
 import { type ChallengeHintsCache, loginUrlAfter } from '../oauth/hints.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
 import type { SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from '../store/types.js';
@@ -140,15 +141,27 @@ export class McpProxy {
     const { store, tokens, hints } = this.options;
     let session = current?.session;
     let access: AccessOutcome = current ? await tokens.accessWith(current.session.id, target.id, current.record) : { kind: 'login_required' };
+    let nonceRetried = false;
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
-      const upstream = await this.send(c, target, method, requestHeaders, body, token);
+      const bound = access.kind === 'ok' && access.record.tokenType === 'DPoP' ? access.record : undefined;
+      const dpop = bound !== undefined;
+      const upstream = await this.send(c, target, method, requestHeaders, body, token, bound);
       const status = upstream.statusCode;
+      // The resource server's newest nonce, for the next proof to it (RFC 9449 §9).
+      const freshNonce = dpop && dpopNonces.remember(this.targetUrl(target), headerValue(upstream.headers, 'dpop-nonce'));
 
       if (status === 401) {
         upstream.destroy();
-        const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
+        const wwwAuthenticate = headerValue(upstream.headers, 'www-authenticate');
+        if (freshNonce && !nonceRetried && asksForDpopNonce(wwwAuthenticate)) {
+          // The server wants a proof with its nonce: the same request once more (the body is buffered).
+          nonceRetried = true;
+          attempt--;
+          continue;
+        }
+        const challenge = bearerChallenge(wwwAuthenticate);
         hints.remember(target.id, challenge, token !== undefined);
         if (token && session && attempt === 0) {
           // The token may have been revoked or expired early: one refresh, one retry.
@@ -281,18 +294,23 @@ export class McpProxy {
     headers: UpstreamRequestHeaders,
     body: Uint8Array | undefined,
     token: string | undefined,
+    dpop: TokenRecord | undefined,
   ) {
-    let target = this.targets.get(server.url);
-    if (!target) {
-      target = new URL(server.url);
-      this.targets.set(server.url, target);
-    }
+    const target = this.targetUrl(server);
     const started = this.metrics.enabled ? performance.now() : 0;
     const took = () => (performance.now() - started) / 1000;
     const reqId = c.get('requestId');
-    // The request's own checked headers: a retry replaces the token it carried.
-    if (token) headers.authorization = `Bearer ${token}`;
-    else if (headers.authorization !== undefined) delete headers.authorization;
+    // The request's own checked headers: a retry replaces the token (and proof) it carried.
+    if (token && dpop?.dpop) {
+      headers.authorization = `DPoP ${token}`;
+      // A fresh proof for each request: htu is the server's URL without query (RFC 9449 §4.2).
+      const nonce = dpopNonces.get(target);
+      headers.dpop = dpopSigner(dpop.dpop).proof({ htm: method, htu: target, accessToken: token, ...(nonce !== undefined ? { nonce } : {}) });
+    } else {
+      if (token) headers.authorization = `Bearer ${token}`;
+      else if (headers.authorization !== undefined) delete headers.authorization;
+      if (headers.dpop !== undefined) delete headers.dpop;
+    }
     try {
       const answer = await this.upstream.send(target, {
         method,
@@ -317,6 +335,16 @@ export class McpProxy {
       }
       throw new ApiFailure('upstream_unavailable', 'The MCP server could not be reached.', {}, {}, { cause: error });
     }
+  }
+
+  /** The server's configured URL, parsed once: its keys come from configuration only, never from a request. */
+  private targetUrl(server: ProxyTarget): URL {
+    let target = this.targets.get(server.url);
+    if (!target) {
+      target = new URL(server.url);
+      this.targets.set(server.url, target);
+    }
+    return target;
   }
 
   /** Reads at most maxBodyBytes: refuses early on Content-Length, and stops reading past the limit. */
