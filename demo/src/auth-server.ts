@@ -55,6 +55,12 @@ export interface AuthServerOptions {
    * (RFC 7591 §3.1) as a bearer token, else 401 (oidc-provider's `features.registration.initialAccessToken`).
    */
   registrationInitialAccessToken?: string;
+  /**
+   * Issue DPoP-bound access tokens (RFC 9449) to clients that send a proof (oidc-provider's
+   * `features.dPoP`), advertising `dpop_signing_alg_values_supported`. `requireNonce` makes the token
+   * endpoint ask for its nonce first (400 use_dpop_nonce with a DPoP-Nonce header).
+   */
+  dpop?: { requireNonce?: boolean };
 }
 
 export type AccessTokenTtl = number | ((grantType: string) => number);
@@ -199,6 +205,15 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       // OpenID Connect Back-Channel Logout: a sign-out here posts a logout token to every client of the
       // person's login that has a backchannel_logout_uri.
       backchannelLogout: { enabled: true },
+      ...(options.dpop
+        ? {
+            dPoP: {
+              enabled: true,
+              nonceSecret: randomBytes(32),
+              requireNonce: () => options.dpop?.requireNonce === true,
+            },
+          }
+        : {}),
       // Open dynamic client registration (RFC 7591), fine for a demo; or behind an initial access token.
       registration: { enabled: true, ...(options.registrationInitialAccessToken ? { initialAccessToken: options.registrationInitialAccessToken } : {}) },
       resourceIndicators: {
