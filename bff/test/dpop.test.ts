@@ -213,6 +213,25 @@ describe('"dpop": false', () => {
   });
 });
 
+describe('an MCP server that does not know DPoP, behind an authorization server that does', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ authServer: { dpop: {} } });
+  });
+  afterAll(() => stack.close());
+
+  it('gets the bound token as a bearer token once it answers DPoP with a Bearer-only challenge', async () => {
+    const { sid, status } = await loginAndCall(stack);
+    expect(status).toBe(200);
+    const stored = await record(stack, sid);
+    expect(stored.tokenType).toBe('DPoP');
+    // The first call tried DPoP; the server named only Bearer; from then on, Bearer without a proof.
+    const schemes = stack.mcp.received.map((r) => String(r.headers.authorization ?? '').split(' ')[0]);
+    expect(schemes.filter((s) => s === 'DPoP')).toHaveLength(1);
+    expect(lastUpstream(stack)).toEqual({ authorization: `Bearer ${stored.accessToken}`, dpop: undefined });
+  });
+});
+
 describe('DPoP building blocks', () => {
   it('prefers ES256, else the first algorithm the AS lists that the BFF signs with', () => {
     expect(chooseDpopAlgorithm(['EdDSA', 'ES256'])).toBe('ES256');

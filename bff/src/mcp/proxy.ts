@@ -8,7 +8,7 @@ import { nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchCli
 import type { Logger } from '../log.js';
 import { type Metrics, noMetrics, upstreamOutcome } from '../metrics.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
-import { asksForDpopNonce, dpopNonces, dpopSigner } from '../oauth/dpop.js';
+import { asksForDpopNonce, dpopNonces, dpopSigner, namesDpop } from '../oauth/dpop.js';
 import { type ChallengeHintsCache, loginUrlAfter } from '../oauth/hints.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
 import type { SessionRecord, SessionWithConnection, TokenRecord, TokenStore } from '../store/types.js';
@@ -59,6 +59,12 @@ export class McpProxy {
   private readonly targets = new Map<string, URL>();
   /** Open streams per session (or address): each holds a browser and an upstream connection. */
   readonly streams = new StreamSlots();
+  /**
+   * Servers (by id) that refused a DPoP-bound token presented with the DPoP scheme with a challenge
+   * that does not name DPoP: they do not know DPoP (only their authorization server does), and take the
+   * token as a bearer token. Forgotten when one of them challenges with DPoP.
+   */
+  private readonly bearerOnly = new Set<string>();
 
   /** The security headers with lower-case names, as Node's header objects have them. */
   private readonly responseHeaders: Array<[string, string]>;
@@ -142,10 +148,11 @@ export class McpProxy {
     let session = current?.session;
     let access: AccessOutcome = current ? await tokens.accessWith(current.session.id, target.id, current.record) : { kind: 'login_required' };
     let nonceRetried = false;
+    let downgraded = false;
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
-      const bound = access.kind === 'ok' && access.record.tokenType === 'DPoP' ? access.record : undefined;
+      const bound = access.kind === 'ok' && access.record.tokenType === 'DPoP' && !this.bearerOnly.has(target.id) ? access.record : undefined;
       const dpop = bound !== undefined;
       const upstream = await this.send(c, target, method, requestHeaders, body, token, bound);
       const status = upstream.statusCode;
@@ -158,6 +165,17 @@ export class McpProxy {
         if (freshNonce && !nonceRetried && asksForDpopNonce(wwwAuthenticate)) {
           // The server wants a proof with its nonce: the same request once more (the body is buffered).
           nonceRetried = true;
+          attempt--;
+          continue;
+        }
+        if (namesDpop(wwwAuthenticate)) this.bearerOnly.delete(target.id);
+        else if (bound && !downgraded) {
+          // The MCP server does not know DPoP (its challenge names only Bearer): it can only take the
+          // token as a bearer token, which is all it would be there anyway. A server that checks DPoP
+          // refuses a bound token presented so (RFC 9449 §7.2), and says DPoP in its challenge.
+          this.bearerOnly.add(target.id);
+          this.options.log.info({ event: 'dpop_not_supported_by_server', server: target.id });
+          downgraded = true;
           attempt--;
           continue;
         }

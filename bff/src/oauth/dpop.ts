@@ -165,6 +165,11 @@ function origin(url: string | URL): string {
 /** The process's nonces. */
 export const dpopNonces = new DpopNonces();
 
+/** Whether a 401's challenges name the DPoP scheme at all: a server that never does does not know DPoP. */
+export function namesDpop(wwwAuthenticate: string | undefined): boolean {
+  return parseWwwAuthenticate(wwwAuthenticate).some((c) => c.scheme === 'dpop');
+}
+
 /** Whether a resource server's 401 challenge asks for a (new) DPoP nonce (RFC 9449 §9). */
 export function asksForDpopNonce(wwwAuthenticate: string | undefined): boolean {
   return parseWwwAuthenticate(wwwAuthenticate).some((c) => c.scheme === 'dpop' && c.params.error === 'use_dpop_nonce');
