@@ -74,8 +74,11 @@ export interface McpServerOptions {
    * Take only DPoP-bound access tokens (RFC 9449), each with a valid proof (dpop-proof.ts): a token
    * presented as a bearer token, or with a proof made with another key, is refused with 401.
    * `requireNonce` makes every proof carry this server's nonce (401 use_dpop_nonce + DPoP-Nonce first).
+   * `optional` also takes bearer tokens that are not DPoP-bound (a bound one presented as a bearer
+   * token is still refused, RFC 9449 §7.2): both kinds of client against one server (the bench).
+   * `iatWindowSeconds`: how far a proof's iat may be from now (default 60).
    */
-  dpop?: { requireNonce?: boolean };
+  dpop?: { requireNonce?: boolean; optional?: boolean; iatWindowSeconds?: number };
 }
 
 export interface McpDemo {
@@ -126,9 +129,16 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     scopes_supported: SCOPES_SUPPORTED,
     bearer_methods_supported: ['header'],
     resource_name: 'Demo MCP server',
-    ...(options.dpop ? { dpop_signing_alg_values_supported: DPOP_PROOF_ALGORITHMS, dpop_bound_access_tokens_required: true } : {}),
+    ...(options.dpop
+      ? { dpop_signing_alg_values_supported: DPOP_PROOF_ALGORITHMS, dpop_bound_access_tokens_required: options.dpop.optional !== true }
+      : {}),
   };
-  const dpop = options.dpop ? createDpopChecker(options.dpop) : undefined;
+  const dpop = options.dpop
+    ? createDpopChecker({
+        ...(options.dpop.requireNonce !== undefined ? { requireNonce: options.dpop.requireNonce } : {}),
+        ...(options.dpop.iatWindowSeconds !== undefined ? { iatWindowSeconds: options.dpop.iatWindowSeconds } : {}),
+      })
+    : undefined;
   /** The URL proofs must name (htu): this server's, without query or fragment. */
   const htu = `${resourceUrl.origin}${resourceUrl.pathname}`;
   const verify = options.introspectionEndpoint
@@ -175,16 +185,19 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     if (params.error) parts.push(`error="${params.error}"`);
     if (params.description) parts.push(`error_description="${params.description}"`);
     parts.push(`resource_metadata="${metadataUrl}"`, `scope="${params.scope}"`);
-    if (dpop) parts.push(`algs="${DPOP_PROOF_ALGORITHMS.join(' ')}"`);
-    return `${dpop ? 'DPoP' : 'Bearer'} ${parts.join(', ')}`;
+    if (!dpop) return `Bearer ${parts.join(', ')}`;
+    const dpopChallenge = `DPoP ${[...parts, `algs="${DPOP_PROOF_ALGORITHMS.join(' ')}"`].join(', ')}`;
+    return options.dpop?.optional ? `Bearer ${parts.join(', ')}, ${dpopChallenge}` : dpopChallenge;
   }
 
   /** The verified token, or the response refusing the request. */
   async function authenticate(request: Request): Promise<VerifiedAccessToken | Response> {
     const header = request.headers.get('authorization');
-    const scheme = dpop ? 'DPoP' : 'Bearer';
+    // With `optional`, a bearer token that is not DPoP-bound is taken too (checked below).
+    const asBearer = dpop !== undefined && options.dpop?.optional === true && header !== null && /^bearer\b/i.test(header);
+    const scheme = dpop && !asBearer ? 'DPoP' : 'Bearer';
     const match = header === null ? null : new RegExp(`^${scheme} +([A-Za-z0-9\\-._~+/]+=*) *$`, 'i').exec(header);
-    if (dpop && header && /^bearer\b/i.test(header)) {
+    if (dpop && !asBearer && header && /^bearer\b/i.test(header)) {
       // A DPoP-bound token (or any token) presented without proof of possession: refused.
       return json(401, { error: 'invalid_token', error_description: 'This server takes only DPoP-bound access tokens' }, {
         'WWW-Authenticate': challenge({ error: 'invalid_token', description: 'This server takes only DPoP-bound access tokens', scope: requiredScope }),
@@ -203,7 +216,8 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     if (!match?.[1]) return invalid('The access token is invalid');
     try {
       const verified = await verify(match[1]);
-      if (dpop) {
+      if (asBearer && verified.payload.cnf !== undefined) return invalid('A DPoP-bound access token needs a DPoP proof');
+      if (dpop && !asBearer) {
         try {
           await dpop.check(request.headers.get('dpop'), { htm: request.method, htu, accessToken: verified.token, claims: verified.payload });
         } catch (err) {
