@@ -194,6 +194,44 @@ describe('DPoP nonces (RFC 9449 §8, §9)', () => {
   });
 });
 
+describe('an authorization server that keeps refusing the proof at refresh (fault)', () => {
+  let stack: Stack;
+  let refusing = false;
+  const refused: Array<string | undefined> = [];
+  // The real AS, except that while `refusing` every refresh is answered use_dpop_nonce with a new nonce.
+  const outboundFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const body = init?.body;
+    if (refusing && body instanceof URLSearchParams && body.get('grant_type') === 'refresh_token') {
+      refused.push(decodeJwt(new Headers(init?.headers).get('dpop') as string).nonce as string | undefined);
+      return Response.json({ error: 'use_dpop_nonce' }, { status: 400, headers: { 'dpop-nonce': `fault-${refused.length}` } });
+    }
+    return fetch(input, init);
+  }) as typeof fetch;
+  beforeAll(async () => {
+    stack = await startStack({ dpop: {}, outboundFetch });
+  });
+  afterAll(() => stack.close());
+
+  it('retries once with the new nonce, then keeps the connection (503), and refreshes once the AS takes it', async () => {
+    const { browser, sid } = await loginAndCall(stack);
+    await expireSoon(stack, sid);
+    refusing = true;
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: string }).error).toBe('authorization_server_unavailable');
+    // The first with the nonce the AS last gave (oidc-provider hands one out on every answer), the second
+    // with the one the refusal brought; no third.
+    expect(refused).toHaveLength(2);
+    expect(refused[1]).toBe('fault-1');
+    expect(await stack.store.getConnection(sid, 'default')).toBeDefined();
+
+    refusing = false;
+    const again = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
+    expect(again.status).toBe(200);
+    await again.text();
+  });
+});
+
 describe('"dpop": false', () => {
   let stack: Stack;
   beforeAll(async () => {

@@ -326,6 +326,8 @@ export class OAuthClient {
       const code = tokenErrorCode(error);
       if (code === 'invalid_grant') throw new OAuthFailure('invalid_grant', 'refresh token rejected', { cause: error });
       if (code === 'invalid_client') throw new OAuthFailure('invalid_client', 'the authorization server refused the client', { cause: error });
+      // A DPoP proof refused (even after the nonce it asked for) says nothing about the grant: keep it.
+      if (code === 'use_dpop_nonce' || code === 'invalid_dpop_proof') throw new OAuthFailure('as_unavailable', 'the authorization server refused the DPoP proof', { cause: error });
       if (isTransient(error)) throw new OAuthFailure('as_unavailable', 'token endpoint unavailable', { cause: error });
       // An OAuth error response is the AS's verdict on this grant. Anything else (HTML, broken JSON, a
       // redirect, an oversized body) says nothing about the grant: the AS is broken, the tokens are kept.
