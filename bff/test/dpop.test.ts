@@ -1,8 +1,10 @@
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../../demo/src/stack.js';
+import { createLogger } from '../src/log.js';
 import { accessTokenHash, chooseDpopAlgorithm, DpopNonces, dpopFetch, DpopSigner, generateDpopKey, jwkThumbprint } from '../src/oauth/dpop.js';
 import { RecordCipher } from '../src/store/cipher.js';
 import { SqliteTokenStore } from '../src/store/sqlite.js';
@@ -162,8 +164,16 @@ describe('DPoP-bound tokens (demo AS and MCP server with DPoP)', () => {
 
 describe('DPoP nonces (RFC 9449 §8, §9)', () => {
   let stack: Stack;
+  /** The BFF's log at trace level. */
+  const lines: string[] = [];
   beforeAll(async () => {
-    stack = await startStack({ dpop: { requireNonce: true } });
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    stack = await startStack({ dpop: { requireNonce: true }, log: createLogger('trace', sink) });
   });
   afterAll(() => stack.close());
 
@@ -191,6 +201,17 @@ describe('DPoP nonces (RFC 9449 §8, §9)', () => {
     expect(res.status).toBe(200);
     await res.text();
     expect(grants(stack, 'refresh_token')).toBe(refreshes + 1);
+
+    // Through all of it, at trace level: no private key, proof, nonce or token in the log.
+    const after = await record(stack, second.sid);
+    const proof = lastUpstream(stack).dpop as string;
+    const secrets = [after.dpop?.jwk.d, after.accessToken, after.refreshToken, proof, decodeJwt(proof).nonce];
+    const log = lines.join('');
+    expect(log.length).toBeGreaterThan(1000);
+    for (const secret of secrets) {
+      expect(typeof secret === 'string' && secret.length >= 16).toBe(true);
+      expect(log.includes(secret as string)).toBe(false);
+    }
   });
 });
 
