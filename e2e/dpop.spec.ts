@@ -49,6 +49,10 @@ test('a DPoP server: sign in and run a tool; every call carries a DPoP proof, no
   await expect(page.getByRole('region', { name: 'Result' })).toContainText('hello, DPoP');
   await screenshot(page, 'dpop-tool-result');
 
+  // The connection details view says the tokens are DPoP-bound.
+  await page.goto('/servers/default/connection');
+  await expect(page.getByRole('list', { name: 'Sign-in steps' })).toContainText('bound with DPoP to a key the BFF holds for this connection (ES256)');
+
   // The token endpoint asked for its nonce once: the code exchange was sent twice.
   const tokens = (await (await fetch(`${inspector}/token-requests`)).json()) as Array<{ grantType: string }>;
   expect(tokens.filter((t) => t.grantType === 'authorization_code')).toHaveLength(2);

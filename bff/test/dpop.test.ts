@@ -72,11 +72,15 @@ describe('DPoP-bound tokens (demo AS and MCP server with DPoP)', () => {
     const metadata = (await (await fetch(`${stack.issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
     expect(metadata.dpop_signing_alg_values_supported).toContain('ES256');
 
-    const { sid, status } = await loginAndCall(stack);
+    const { browser, sid, status } = await loginAndCall(stack);
     expect(status).toBe(200);
     const stored = await record(stack, sid);
     expect(stored.tokenType).toBe('DPoP');
     expect(stored.dpop?.alg).toBe('ES256');
+    // The connection details view says so, and shows nothing of the key.
+    const details = await (await browser.request('/bff/servers/default/connection')).text();
+    expect(details).toContain('bound with DPoP to a key the BFF holds for this connection (ES256)');
+    expect(details).not.toContain(stored.dpop?.jwk.d as string);
     // The AS bound the token to the BFF's key: the proof at the token request was valid.
     expect((decodeJwt(stored.accessToken).cnf as { jkt: string }).jkt).toBe(stored.dpop?.jkt);
 

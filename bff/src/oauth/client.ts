@@ -199,7 +199,7 @@ export class OAuthClient {
       () => this.exchangeCode(transaction, as, registered, validated),
       (record) =>
         ({
-          detail: `Tokens issued; scopes granted: ${record.scopes.length ? record.scopes.join(' ') : 'none'}; access token ${
+          detail: `Tokens issued${record.tokenType === 'DPoP' ? ` bound with DPoP to a key the BFF holds for this connection (${record.dpop?.alg})` : ''}; scopes granted: ${record.scopes.length ? record.scopes.join(' ') : 'none'}; access token ${
             record.expiresAt !== undefined ? `valid for ${Math.round((record.expiresAt - record.issuedAt) / 1000)} s` : 'lifetime not given'
           }; ${record.refreshToken ? 'with' : 'no'} refresh token.`,
           url: as.token_endpoint,
