@@ -60,9 +60,9 @@ export class McpProxy {
   /** Open streams per session (or address): each holds a browser and an upstream connection. */
   readonly streams = new StreamSlots();
   /**
-   * Servers (by id) that refused a DPoP-bound token presented with the DPoP scheme with a challenge
-   * that does not name DPoP: they do not know DPoP (only their authorization server does), and take the
-   * token as a bearer token. Forgotten when one of them challenges with DPoP.
+   * Servers (by id) that refused a DPoP-bound token presented with the DPoP scheme, with a challenge
+   * that does not name DPoP, and then took it as a bearer token: they do not know DPoP (only their
+   * authorization server does). Forgotten when one of them challenges with DPoP.
    */
   private readonly bearerOnly = new Set<string>();
 
@@ -148,16 +148,18 @@ export class McpProxy {
     let session = current?.session;
     let access: AccessOutcome = current ? await tokens.accessWith(current.session.id, target.id, current.record) : { kind: 'login_required' };
     let nonceRetried = false;
-    let downgraded = false;
+    /** This send presents a DPoP-bound token as a bearer token, to see whether the server takes it so. */
+    let bearerProbe = false;
+    /** The token that was last tried that way: once per token. */
+    let probedToken: string | undefined;
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
-      const bound = access.kind === 'ok' && access.record.tokenType === 'DPoP' && !this.bearerOnly.has(target.id) ? access.record : undefined;
-      const dpop = bound !== undefined;
+      const bound = access.kind === 'ok' && access.record.tokenType === 'DPoP' && !bearerProbe && !this.bearerOnly.has(target.id) ? access.record : undefined;
       const upstream = await this.send(c, target, method, requestHeaders, body, token, bound);
       const status = upstream.statusCode;
       // The resource server's newest nonce, for the next proof to it (RFC 9449 §9).
-      const freshNonce = dpop && dpopNonces.remember(this.targetUrl(target), headerValue(upstream.headers, 'dpop-nonce'));
+      const freshNonce = bound !== undefined && dpopNonces.remember(this.targetUrl(target), headerValue(upstream.headers, 'dpop-nonce'));
 
       if (status === 401) {
         upstream.destroy();
@@ -169,16 +171,16 @@ export class McpProxy {
           continue;
         }
         if (namesDpop(wwwAuthenticate)) this.bearerOnly.delete(target.id);
-        else if (bound && !downgraded) {
-          // The MCP server does not know DPoP (its challenge names only Bearer): it can only take the
-          // token as a bearer token, which is all it would be there anyway. A server that checks DPoP
-          // refuses a bound token presented so (RFC 9449 §7.2), and says DPoP in its challenge.
-          this.bearerOnly.add(target.id);
-          this.options.log.info({ event: 'dpop_not_supported_by_server', server: target.id });
-          downgraded = true;
+        else if (bound && probedToken !== token) {
+          // Refused with a challenge that names only Bearer: the server may not know DPoP (only its
+          // authorization server does). Try the token as a bearer token, which is all it would be
+          // there; a server that checks DPoP refuses a bound token presented so (RFC 9449 §7.2).
+          probedToken = token;
+          bearerProbe = true;
           attempt--;
           continue;
         }
+        bearerProbe = false;
         const challenge = bearerChallenge(wwwAuthenticate);
         hints.remember(target.id, challenge, token !== undefined);
         if (token && session && attempt === 0) {
@@ -190,6 +192,12 @@ export class McpProxy {
         // Only the tokens that were just refused: another instance may have stored newer ones meanwhile.
         if (session && access.kind === 'ok') await store.deleteConnection(session.id, target.id, access.record.generation);
         throw loginRequired(loginUrlAfter(target.id, challenge));
+      }
+      if (bearerProbe && (status < 300 || status === 403)) {
+        // It took the token as a bearer token: from now on this server gets bound tokens so.
+        bearerProbe = false;
+        this.bearerOnly.add(target.id);
+        this.options.log.info({ event: 'dpop_not_supported_by_server', server: target.id });
       }
       if (status === 403) {
         const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
