@@ -219,6 +219,22 @@ describe('DPoP nonces (RFC 9449 §8, §9)', () => {
   });
 });
 
+describe('an authorization server that takes only EdDSA proofs', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ dpop: {}, authServer: { dpop: { algorithms: ['EdDSA'] } } });
+  });
+  afterAll(() => stack.close());
+
+  it('gets an Ed25519 key, and the MCP server takes its proofs', async () => {
+    const { sid, status } = await loginAndCall(stack);
+    expect(status).toBe(200);
+    const stored = await record(stack, sid);
+    expect(stored).toMatchObject({ tokenType: 'DPoP', dpop: { alg: 'EdDSA', jwk: { kty: 'OKP', crv: 'Ed25519' } } });
+    expect((decodeJwt(stored.accessToken).cnf as { jkt: string }).jkt).toBe(stored.dpop?.jkt);
+  });
+});
+
 describe('an authorization server that keeps refusing the proof at refresh (fault)', () => {
   let stack: Stack;
   let refusing = false;
@@ -283,14 +299,31 @@ describe('an MCP server that does not know DPoP, behind an authorization server 
   });
   afterAll(() => stack.close());
 
+  it('a refused bearer try is not taken for an answer: after the refresh, DPoP first again', async () => {
+    // Signed in, no call made yet: nothing is known of the server's DPoP.
+    const browser = new TestBrowser(stack.appUrl);
+    await browser.login();
+    const sid = await browser.sessionId();
+    // As if the token had been revoked early: the server refuses it however it is presented.
+    await stack.store.putConnection(sid, 'default', { ...(await record(stack, sid)), accessToken: 'revoked-early-and-refused-everywhere' });
+    const from = stack.mcp.received.length;
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
+    expect(res.status).toBe(200);
+    await res.text();
+    const schemes = stack.mcp.received.slice(from).map((r) => String(r.headers.authorization ?? '').split(' ')[0]);
+    // DPoP refused, Bearer refused (no fallback remembered), refresh, DPoP refused, Bearer taken.
+    expect(schemes).toEqual(['DPoP', 'Bearer', 'DPoP', 'Bearer']);
+  });
+
   it('gets the bound token as a bearer token once it answers DPoP with a Bearer-only challenge', async () => {
+    const from = stack.mcp.received.length;
     const { sid, status } = await loginAndCall(stack);
     expect(status).toBe(200);
     const stored = await record(stack, sid);
     expect(stored.tokenType).toBe('DPoP');
-    // The first call tried DPoP; the server named only Bearer; from then on, Bearer without a proof.
-    const schemes = stack.mcp.received.map((r) => String(r.headers.authorization ?? '').split(' ')[0]);
-    expect(schemes.filter((s) => s === 'DPoP')).toHaveLength(1);
+    // Since the server took a bound token as a bearer token (above), bound tokens go to it so.
+    const schemes = stack.mcp.received.slice(from).map((r) => String(r.headers.authorization ?? '').split(' ')[0]);
+    expect(schemes).not.toContain('DPoP');
     expect(lastUpstream(stack)).toEqual({ authorization: `Bearer ${stored.accessToken}`, dpop: undefined });
   });
 });

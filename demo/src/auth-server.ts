@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type AsymmetricSigningAlgorithm, errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { PAGE_CSP, renderErrorPage, renderLogoutPage, renderSignedOutPage, STYLESHEET, STYLESHEET_PATH } from './auth-pages.js';
 import { findDemoUser } from './demo-users.js';
 import { createInteractionHandler, INTERACTION_PREFIX, sendPage } from './interactions.js';
@@ -58,9 +58,10 @@ export interface AuthServerOptions {
   /**
    * Issue DPoP-bound access tokens (RFC 9449) to clients that send a proof (oidc-provider's
    * `features.dPoP`), advertising `dpop_signing_alg_values_supported`. `requireNonce` makes the token
-   * endpoint ask for its nonce first (400 use_dpop_nonce with a DPoP-Nonce header).
+   * endpoint ask for its nonce first (400 use_dpop_nonce with a DPoP-Nonce header). `algorithms`: the
+   * proof algorithms it takes and advertises (oidc-provider's default: ES256 and EdDSA).
    */
-  dpop?: { requireNonce?: boolean };
+  dpop?: { requireNonce?: boolean; algorithms?: AsymmetricSigningAlgorithm[] };
 }
 
 export type AccessTokenTtl = number | ((grantType: string) => number);
@@ -180,6 +181,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       short: { httpOnly: true, sameSite: 'lax', signed: true },
     },
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}` },
+    ...(options.dpop?.algorithms ? { enabledJWA: { dPoPSigningAlgValues: options.dpop.algorithms } } : {}),
     routes: ROUTES,
     features: {
       devInteractions: { enabled: false },

@@ -117,7 +117,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ],
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
     ...options.authServer,
-    ...(options.dpop ? { dpop: options.dpop } : {}),
+    ...(options.dpop ? { dpop: { ...options.authServer?.dpop, ...options.dpop } } : {}),
   });
   asListener.handle(as.handler);
   const mcp = createMcpServer({
