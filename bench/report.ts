@@ -7,8 +7,22 @@ import { type Era, LEGACY, MODERN } from './lib/requests.js';
 import type { SessionsResult } from './servers/sessions.js';
 
 export type Mode = 'json' | 'sse';
-/** bff-before: the BFF as it was before the performance fixes (BENCH_BEFORE_REF), run by the same harness. */
-export type Setup = 'direct' | 'nginx' | 'floor-node' | 'floor-hono-undici' | 'floor-hono-pipe' | 'floor-hono-web' | 'floor-hono-buffer' | 'floor-hono' | 'bff-before' | 'bff';
+/**
+ * bff-before: the BFF as it was before the performance fixes (BENCH_BEFORE_REF), run by the same harness.
+ * bff-dpop: today's BFF with DPoP-bound tokens (a proof signed per call).
+ */
+export type Setup =
+  | 'direct'
+  | 'nginx'
+  | 'floor-node'
+  | 'floor-hono-undici'
+  | 'floor-hono-pipe'
+  | 'floor-hono-web'
+  | 'floor-hono-buffer'
+  | 'floor-hono'
+  | 'bff-before'
+  | 'bff'
+  | 'bff-dpop';
 
 export interface ThroughputRow {
   mode: Mode;
@@ -86,6 +100,7 @@ const SETUP_LABEL: Record<Setup, string> = {
   'floor-hono': 'bare Hono + fetch',
   'bff-before': 'BFF before the fixes',
   bff: 'BFF',
+  'bff-dpop': 'BFF, DPoP-bound tokens',
 };
 const COLORS: Record<Setup, string> = {
   direct: '#4c78a8',
@@ -98,6 +113,7 @@ const COLORS: Record<Setup, string> = {
   'floor-hono': '#e7c6df',
   'bff-before': '#f2b0a8',
   bff: '#e45756',
+  'bff-dpop': '#9d2f2c',
 };
 const MiB = 1024 * 1024;
 
@@ -105,7 +121,7 @@ const f0 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–
 const f2 = (n: number | undefined) => (n === undefined || Number.isNaN(n) ? '–' : n.toFixed(2));
 const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b).toFixed(2) : '–');
 
-const ORDER: Setup[] = ['direct', 'nginx', 'floor-node', 'floor-hono-undici', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff'];
+const ORDER: Setup[] = ['direct', 'nginx', 'floor-node', 'floor-hono-undici', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff', 'bff-dpop'];
 function setupsOf(results: BenchResults): Setup[] {
   return ORDER.filter((s) => results.throughput.some((r) => r.setup === s));
 }
@@ -247,6 +263,7 @@ function markdown(results: BenchResults): string {
     out.push('');
   }
   out.push(...erasSection(results));
+  out.push(...dpopSection(results));
   const floorRows = (['nginx', 'floor-node', 'floor-hono-undici', 'floor-hono-pipe', 'floor-hono-web', 'floor-hono-buffer', 'floor-hono', 'bff-before', 'bff'] as Setup[])
     .map((setup) => row(results, 'json', 16, setup))
     .filter((r): r is ThroughputRow => r !== undefined);
@@ -376,6 +393,35 @@ function firstLoadSection(f: FirstLoad): string[] {
 
 /** The target of the 2026-07-28 call: no more BFF CPU than the 2025-11-25 one, within 10%. */
 const ERA_TARGET = 1.1;
+
+/** DPoP must not double the BFF's CPU per call (issue #15). */
+const DPOP_TARGET = 2;
+
+/** What a DPoP proof per call costs the BFF: its CPU per call with DPoP-bound tokens and with bearer tokens. */
+function dpopSection(results: BenchResults): string[] {
+  if (!results.throughput.some((r) => r.setup === 'bff-dpop')) return [];
+  const out = [
+    '## DPoP-bound tokens',
+    '',
+    `The BFF with DPoP-bound tokens (a proof signed for every call, RFC 9449) next to the BFF with bearer tokens, same calls, interleaved. Target: at most ${DPOP_TARGET}× the CPU per call.`,
+    '',
+    '| mode | concurrency | BFF CPU µs/req, bearer | with DPoP | ratio | req/s, bearer | with DPoP |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const mode of ['json', 'sse'] as Mode[]) {
+    for (const c of results.settings.concurrency) {
+      const bearer = row(results, mode, c, 'bff');
+      const dpop = row(results, mode, c, 'bff-dpop');
+      if (!bearer || !dpop) continue;
+      const cpu = (dpop.proxyCpuUs ?? Number.NaN) / (bearer.proxyCpuUs ?? Number.NaN);
+      out.push(
+        `| ${mode} | ${c} | ${f0(bearer.proxyCpuUs)} | ${f0(dpop.proxyCpuUs)} | ${Number.isNaN(cpu) ? '–' : `${cpu.toFixed(2)} ${cpu <= DPOP_TARGET ? '✅' : '❌'}`} | ${f0(bearer.rps)} | ${f0(dpop.rps)} |`,
+      );
+    }
+  }
+  out.push('');
+  return out;
+}
 
 /** The BFF's cost per call in both eras, side by side, from the interleaved JSON rows. */
 function erasSection(results: BenchResults): string[] {

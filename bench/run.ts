@@ -21,7 +21,7 @@ import type { MemorySample } from './lib/memory.js';
  * `pnpm bench`: what the BFF costs per MCP call, next to the MCP server alone and nginx adding the same
  * Authorization header. Every server runs in its own process pinned to CPU_SERVERS; autocannon runs in
  * another process pinned to CPU_LOAD. Knobs: BENCH_ROUNDS, BENCH_SECONDS, BENCH_SESSIONS (counts),
- * BENCH_SKIP (comma list of: throughput, modern, storm, sse, streams, profile, sessions, firstload), BENCH_BEFORE_REF (a git
+ * BENCH_SKIP (comma list of: throughput, modern, dpop, storm, sse, streams, profile, sessions, firstload), BENCH_BEFORE_REF (a git
  * commit whose BFF runs as "before the fixes"; 0 for none),
  * BENCH_TOKEN_STORE (memory, sqlite (default), or a redis:// URL), BENCH_PIN=0, BENCH_BFF_LOG=1,
  * BENCH_FLOOR (json16 (default), all, 0), BENCH_FLOOR_WEB=1 (two more bare proxies: node:http answered
@@ -123,7 +123,8 @@ async function main(): Promise<void> {
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
   mkdirSync(RESULTS_DIR, { recursive: true });
 
-  const [asPort, mcpPort, bffPort, beforePort, profilePort, nginxPort] = (await Promise.all(Array.from({ length: 6 }, freePort))) as [
+  const [asPort, mcpPort, bffPort, beforePort, profilePort, nginxPort, dpopPort] = (await Promise.all(Array.from({ length: 7 }, freePort))) as [
+    number,
     number,
     number,
     number,
@@ -142,7 +143,7 @@ async function main(): Promise<void> {
   const mcpUrl = `http://127.0.0.1:${mcpPort}/mcp`;
   const appUrl = (port: number) => `http://localhost:${port}`;
   // Today's BFF logs in at /bff/callback/<server>; a BFF from before e4d1a56 (BENCH_BEFORE_REF) at /bff/callback.
-  const redirects = [bffPort, beforePort, profilePort].flatMap((p) => [`${appUrl(p)}/bff/callback/default`, `${appUrl(p)}/bff/callback`]).join(',');
+  const redirects = [bffPort, beforePort, profilePort, dpopPort].flatMap((p) => [`${appUrl(p)}/bff/callback/default`, `${appUrl(p)}/bff/callback`]).join(',');
 
   const as = await start('auth server', 'servers/auth.ts', { cpus: CPU_SERVERS, args: [String(asPort), mcpUrl, redirects] });
   const mcp = await start('mcp server', 'servers/mcp.ts', { cpus: CPU_SERVERS, args: [String(mcpPort), mcpUrl, issuer], nodeArgs: ['--expose-gc'] });
@@ -155,6 +156,16 @@ async function main(): Promise<void> {
     nodeArgs: ['--expose-gc'],
     stdout: bffStdout,
   });
+  // The BFF with DPoP-bound tokens: a proof signed for every call (BENCH_SKIP=dpop leaves it out).
+  const bffDpop = SKIP.has('dpop')
+    ? undefined
+    : await start('bff (DPoP)', 'servers/bff.ts', {
+        cpus: CPU_SERVERS,
+        args: [String(dpopPort), mcpUrl, tokenStore('dpop')],
+        nodeArgs: ['--expose-gc'],
+        stdout: bffStdout,
+        env: { BENCH_BFF_DPOP: '1' },
+      });
   // The BFF as it was before the fixes, from a worktree of BEFORE_REF, in the same run.
   const beforeCheckout = BEFORE_REF !== '0' ? checkout(BEFORE_REF, join(tmp, 'before')) : undefined;
   if (beforeCheckout) cleanups.push(beforeCheckout.remove);
@@ -177,6 +188,7 @@ async function main(): Promise<void> {
   }
   const session = await login(bffPort);
   const sessionBefore = bffBefore ? await login(beforePort) : undefined;
+  const sessionDpop = bffDpop ? await login(dpopPort) : undefined;
   const accessToken = await bff.call<string>('accessToken', session.sid);
   log('logged in; token obtained');
 
@@ -217,6 +229,7 @@ async function main(): Promise<void> {
     ...floorTarget('floor-hono'),
     ...(sessionBefore ? { 'bff-before': (call?: Call) => bffTarget(beforePort, sessionBefore.cookie, call) } : {}),
     bff: (call?: Call) => bffTarget(bffPort, session.cookie, call),
+    ...(sessionDpop ? { 'bff-dpop': (call?: Call) => bffTarget(dpopPort, sessionDpop.cookie, call) } : {}),
   };
   const setups = Object.keys(targets) as Setup[];
   /** The processes whose CPU time is the proxy's: nginx's master and worker, or the BFF. */
@@ -225,6 +238,8 @@ async function main(): Promise<void> {
       ? [bff.pid]
       : setup === 'bff-before'
         ? [bffBefore?.pid ?? -1]
+        : setup === 'bff-dpop'
+          ? [bffDpop?.pid ?? -1]
         : setup === 'nginx'
           ? (nginx?.pids() ?? [])
           : floors[setup]

@@ -47,6 +47,18 @@ export const EXPECTATIONS: Record<string, Expectation> = {
  */
 export const EXPECTATIONS_BY_REVISION: Record<string, Record<string, Expectation>> = {};
 
+/**
+ * Scenarios the suite's requirement sets leave unscored (`not_scored`, reason `extension`) that this
+ * project implements and holds itself to: a full run judges them like the required ones, at every
+ * revision. One line each, with what it covers.
+ */
+export const REQUIRED_EXTENSIONS: Record<string, string> = {
+  'auth/dpop': 'DPoP-bound tokens (RFC 9449): proofs on the token request and on every MCP request',
+  'auth/dpop-nonce': 'DPoP nonces from the authorization server and the MCP server',
+  'auth/client-credentials-basic': 'service credentials with a client secret (bff/src/oauth/service-credentials.ts)',
+  'auth/client-credentials-jwt': 'service credentials with a private_key_jwt assertion',
+};
+
 const COMPLETED: Expectation = { kind: 'completed', why: 'a well-behaved client finishes what the scenario asks of it' };
 
 export function expectationFor(scenario: string, revision: string): Expectation {

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeBinary } from '../scripts/node-binary.js';
-import { expectationFor } from './expectations.js';
+import { expectationFor, REQUIRED_EXTENSIONS } from './expectations.js';
 import { type Outcome, parseOutcome } from './outcome.js';
 import { isRevision, REVISIONS, type RequirementSet, readRequirementSet } from './requirements.js';
 
@@ -14,7 +14,8 @@ import { isRevision, REVISIONS, type RequirementSet, readRequirementSet } from '
  * scenarios of that revision's requirement set (requirements/<revision>.yaml in the suite), each at
  * that revision's wire. A required scenario must end with no failed check, no warning, and the BFF's
  * answer to the browser that expectations.ts expects; the set's not-scored client scenarios
- * (extensions such as DPoP or client credentials) run too and are printed apart, never failing the run.
+ * (extensions such as client credentials) run too and are printed apart, never failing the run, except
+ * those the project implements (REQUIRED_EXTENSIONS in expectations.ts: DPoP), which are required.
  *
  *   pnpm test:conformance                                  both revisions' sets (2026-07-28, then 2025-11-25)
  *   pnpm test:conformance --revision 2025-11-25            one revision's set
@@ -147,16 +148,6 @@ function listedClientScenarios(node: string, cli: string): Array<{ name: string;
   return [...out.matchAll(/^\s*- (\S+)(?: \[([^\]]*)\])?$/gm)].map((m) => ({ name: m[1] as string, tags: (m[2] ?? '').split(',') }));
 }
 
-/**
- * Extension scenarios the sets list as not_scored that the BFF implements: judged like required ones
- * (one line each, so that every extension's entry merges on its own).
- */
-const REQUIRED_EXTENSIONS = new Set<string>([
-  // Service credentials (io.modelcontextprotocol/oauth-client-credentials): bff/src/oauth/service-credentials.ts.
-  'auth/client-credentials-basic',
-  'auth/client-credentials-jwt',
-]);
-
 function plan(args: Args, node: string, cli: string): Run[] {
   if (args.scenarios.length > 0) {
     const revisions = args.revisions.length > 0 ? args.revisions : [REVISIONS[0]];
@@ -168,8 +159,9 @@ function plan(args: Args, node: string, cli: string): Run[] {
     const set = requirementSet(cli, revision);
     for (const scenario of set.client) runs.push({ scenario, revision, section: 'required' });
     for (const n of set.notScored) {
-      const required = REQUIRED_EXTENSIONS.has(n.scenario);
-      runs.push({ scenario: n.scenario, revision, section: required ? 'required' : 'not_scored', ...(required ? {} : { note: n.reason }) });
+      // An extension the project implements is judged like a required scenario (expectations.ts).
+      const required = REQUIRED_EXTENSIONS[n.scenario];
+      runs.push(required ? { scenario: n.scenario, revision, section: 'required', note: required } : { scenario: n.scenario, revision, section: 'not_scored', note: n.reason });
     }
   }
   // Coverage the two sets leave out, on request: neither set has the 2025-03-26 back-compat scenarios

@@ -52,6 +52,10 @@ if (mcpProtocols !== undefined && !MCP_PROTOCOLS.includes(mcpProtocols)) {
 const listPageSize = env.E2E_MCP_LIST_PAGE_SIZE ? Number(env.E2E_MCP_LIST_PAGE_SIZE) : undefined;
 const bulkResources = env.E2E_MCP_BULK_RESOURCES ? Number(env.E2E_MCP_BULK_RESOURCES) : undefined;
 
+// DPoP (e2e/dpop.spec.ts): E2E_DPOP=1 binds tokens with DPoP at the demo AS and MCP server; =nonce also
+// makes both ask for nonces. Off unless asked for.
+const dpop = env.E2E_DPOP === '1' || env.E2E_DPOP === 'nonce' ? { requireNonce: env.E2E_DPOP === 'nonce' } : undefined;
+
 const stack = await startStack({
   appPort: Number(env.E2E_APP_PORT ?? 3310),
   asPort: Number(env.E2E_AS_PORT ?? 4310),
@@ -72,6 +76,7 @@ const stack = await startStack({
   ...(env.E2E_SERVICE_CREDENTIALS === 'client_secret' || env.E2E_SERVICE_CREDENTIALS === 'private_key_jwt'
     ? { serviceCredentials: env.E2E_SERVICE_CREDENTIALS }
     : {}),
+  ...(dpop ? { dpop } : {}),
   ...(listPageSize !== undefined || bulkResources !== undefined
     ? { mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) } }
     : {}),
@@ -87,7 +92,10 @@ const inspector = createServer((req, res) => {
     // How many requests the MCP server received: a hostile page's must not add any. And the MCP
     // sessions of the GET streams it received, so a test can tell when a page's stream has arrived.
     const getStreams = stack.mcp.received.filter((r) => r.method === 'GET').map((r) => String(r.headers['mcp-session-id'] ?? ''));
-    res.end(JSON.stringify({ count: stack.mcp.received.length, getStreams }));
+    // The authorization scheme of each request (never the token), whether it carried a DPoP proof, and
+    // the proofs the MCP server refused, by error.
+    const auth = stack.mcp.received.map((r) => ({ scheme: String(r.headers.authorization ?? '').split(' ')[0], proof: r.headers.dpop !== undefined }));
+    res.end(JSON.stringify({ count: stack.mcp.received.length, getStreams, auth, dpopRefused: stack.mcp.dpopRefused }));
   } else if (req.url === '/revocations') {
     res.end(JSON.stringify(stack.as.revocations));
   } else {

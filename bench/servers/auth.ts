@@ -13,6 +13,8 @@ const as = await createAuthServer({
   // Long enough that the token handed to the direct and nginx setups outlives the whole run; the
   // refresh storm makes the BFF's copy look stale instead.
   accessTokenTtlSeconds: 3600,
+  // DPoP-bound tokens for a client that asks with a proof (the bff-dpop setup); the others get bearer tokens.
+  dpop: {},
 });
 listening.handle(as.handler);
 

@@ -15,6 +15,7 @@ import { gcAndMeasure } from '../lib/memory.js';
  * argv: port, MCP server URL, token store (memory, sqlite:<file>, redis://…).
  * BENCH_BFF_ROOT: another checkout's bff/ directory to run instead (the "before" of the fixes).
  * BENCH_STATIC_DIR: the built SPA to serve as well (web/dist).
+ * BENCH_BFF_DPOP=1: DPoP-bound tokens (the bench's AS offers DPoP; without it the BFF asks for bearer tokens).
  */
 const [port, mcpUrl, tokenStore] = process.argv.slice(2) as [string, string, string];
 
@@ -42,6 +43,7 @@ const config = loadConfig({
   LOG_LEVEL: process.env.BENCH_BFF_LOG_LEVEL ?? 'info',
   TOKEN_STORE: tokenStore,
   TOKEN_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+  OAUTH_DPOP: process.env.BENCH_BFF_DPOP === '1' ? '1' : '0',
   // The built SPA, for the first-load measurement (bench/lib/firstload.ts).
   ...(process.env.BENCH_STATIC_DIR ? { STATIC_DIR: process.env.BENCH_STATIC_DIR } : {}),
 });

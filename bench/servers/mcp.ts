@@ -10,9 +10,12 @@ import { gcAndMeasure } from '../lib/memory.js';
  */
 const [port, resource, issuer] = process.argv.slice(2) as [string, string, string];
 const listening = await listen(Number(port), '127.0.0.1');
+// Bearer tokens (every setup but one) and DPoP-bound tokens with proofs (bff-dpop) alike. A short iat
+// window keeps the proofs remembered against replay few at the bench's rates.
+const dpop = { optional: true, iatWindowSeconds: 10 };
 const servers = {
-  json: createMcpServer({ resource, issuer, stateless: true, enableJsonResponse: true }),
-  sse: createMcpServer({ resource, issuer, stateless: true, enableJsonResponse: false }),
+  json: createMcpServer({ resource, issuer, stateless: true, enableJsonResponse: true, dpop }),
+  sse: createMcpServer({ resource, issuer, stateless: true, enableJsonResponse: false, dpop }),
 };
 let mode: keyof typeof servers = 'json';
 /** When set, the wall-clock time (ms, sub-ms precision) of every body write: the SSE probe's send times. */

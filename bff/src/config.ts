@@ -61,6 +61,11 @@ export interface ServerConfig {
    * person (service-config.ts). Undefined for servers people sign in to themselves.
    */
   service?: ServiceCredentials | undefined;
+  /**
+   * DPoP (RFC 9449): bind this server's tokens to a key the BFF holds when its authorization server
+   * supports it (`dpop_signing_alg_values_supported`). On unless false.
+   */
+  dpop?: boolean;
 }
 
 export interface Config {
@@ -294,6 +299,7 @@ const serverEntrySchema = z
     privateKeyFile: z.string().min(1).optional(),
     signingAlg: z.string().optional(),
     tokenEndpointAuthMethod: z.string().optional(),
+    dpop: z.boolean().default(true),
   })
   .strict()
   .refine((s) => !s.clientSecret || s.clientId, 'clientSecret needs a clientId');
@@ -469,6 +475,7 @@ function readServers(
         initialAccessToken: initialAccessToken || undefined,
         protocol: e.MCP_PROTOCOL,
         service,
+        dpop: env.OAUTH_DPOP !== '0',
       },
     ];
   }
@@ -529,6 +536,7 @@ function readServers(
       protocol: entry.protocol,
       // A service server's secret lives in `service` only: nothing that signs people in may use it.
       ...(service ? { clientSecret: undefined, service } : {}),
+      dpop: entry.dpop,
     };
   });
 }

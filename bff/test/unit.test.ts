@@ -63,8 +63,8 @@ describe('config', () => {
     ]);
     const c = loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: servers });
     expect(c.servers).toEqual([
-      { id: 'docs', name: 'Docs', url: 'https://docs.example.com/mcp', clientId: undefined, clientSecret: undefined, scopes: ['read', 'write'], resourceIndicator: true, authorizationParams: {}, initialAccessToken: undefined, protocol: 'auto' },
-      { id: 'crm', name: 'crm', url: 'https://crm.example.com/mcp', clientId: 'c', clientSecret: 's', scopes: [], resourceIndicator: false, authorizationParams: {}, initialAccessToken: undefined, protocol: 'auto' },
+      { id: 'docs', name: 'Docs', url: 'https://docs.example.com/mcp', clientId: undefined, clientSecret: undefined, scopes: ['read', 'write'], resourceIndicator: true, authorizationParams: {}, initialAccessToken: undefined, protocol: 'auto', dpop: true },
+      { id: 'crm', name: 'crm', url: 'https://crm.example.com/mcp', clientId: 'c', clientSecret: 's', scopes: [], resourceIndicator: false, authorizationParams: {}, initialAccessToken: undefined, protocol: 'auto', dpop: true },
     ]);
     expect(() => loadConfig({ ...base, MCP_SERVERS: servers })).toThrow(/not both/);
     expect(() => loadConfig({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: '[{"id":"A B","url":"x"}]' })).toThrow(/id must be/);

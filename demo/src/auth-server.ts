@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { exportJWK, generateKeyPair } from 'jose';
-import Provider, { type ClientMetadata, errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type AsymmetricSigningAlgorithm, type ClientMetadata, errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { PAGE_CSP, renderErrorPage, renderLogoutPage, renderSignedOutPage, STYLESHEET, STYLESHEET_PATH } from './auth-pages.js';
 import { findDemoUser } from './demo-users.js';
 import { createInteractionHandler, INTERACTION_PREFIX, sendPage } from './interactions.js';
@@ -62,6 +62,13 @@ export interface AuthServerOptions {
    * like a person's. Without any, the grant is off.
    */
   serviceClients?: ServiceClientRegistration[];
+  /**
+   * Issue DPoP-bound access tokens (RFC 9449) to clients that send a proof (oidc-provider's
+   * `features.dPoP`), advertising `dpop_signing_alg_values_supported`. `requireNonce` makes the token
+   * endpoint ask for its nonce first (400 use_dpop_nonce with a DPoP-Nonce header). `algorithms`: the
+   * proof algorithms it takes and advertises (oidc-provider's default: ES256 and EdDSA).
+   */
+  dpop?: { requireNonce?: boolean; algorithms?: AsymmetricSigningAlgorithm[] };
 }
 
 export type AccessTokenTtl = number | ((grantType: string) => number);
@@ -192,6 +199,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       short: { httpOnly: true, sameSite: 'lax', signed: true },
     },
     interactions: { url: (_ctx, interaction) => `${INTERACTION_PREFIX}${interaction.uid}` },
+    ...(options.dpop?.algorithms ? { enabledJWA: { dPoPSigningAlgValues: options.dpop.algorithms } } : {}),
     routes: ROUTES,
     features: {
       devInteractions: { enabled: false },
@@ -219,6 +227,15 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
       // OpenID Connect Back-Channel Logout: a sign-out here posts a logout token to every client of the
       // person's login that has a backchannel_logout_uri.
       backchannelLogout: { enabled: true },
+      ...(options.dpop
+        ? {
+            dPoP: {
+              enabled: true,
+              nonceSecret: randomBytes(32),
+              requireNonce: () => options.dpop?.requireNonce === true,
+            },
+          }
+        : {}),
       // Open dynamic client registration (RFC 7591), fine for a demo; or behind an initial access token.
       registration: { enabled: true, ...(options.registrationInitialAccessToken ? { initialAccessToken: options.registrationInitialAccessToken } : {}) },
       resourceIndicators: {

@@ -44,6 +44,15 @@ if (serviceCredentials !== undefined && serviceCredentials !== 'client_secret' &
   console.error(`DEMO_SERVICE_CREDENTIALS must be client_secret, client_secret_post or private_key_jwt, got ${serviceCredentials}`);
   process.exit(1);
 }
+// DEMO_DPOP=1 binds tokens with DPoP (RFC 9449) at the demo authorization server, and the demo MCP server
+// then takes only DPoP-bound tokens with a valid proof; DEMO_DPOP=nonce also makes both require nonces.
+const dpopSetting = process.env.DEMO_DPOP ?? '';
+if (!['', '0', '1', 'nonce'].includes(dpopSetting)) {
+  console.error(`DEMO_DPOP must be 1, nonce or 0, got ${dpopSetting}`);
+  process.exit(1);
+}
+const dpop = dpopSetting === '1' || dpopSetting === 'nonce' ? { requireNonce: dpopSetting === 'nonce' } : undefined;
+
 const listPageSize = numberFromEnv('MCP_LIST_PAGE_SIZE');
 const bulkResources = numberFromEnv('MCP_BULK_RESOURCES');
 
@@ -57,6 +66,7 @@ const stack = await startStack({
   logLevel: process.env.LOG_LEVEL ?? 'info',
   mcpProtocols,
   ...(serviceCredentials ? { serviceCredentials } : {}),
+  ...(dpop ? { dpop } : {}),
   mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) },
   // The demo shows the access token's claims in the connection details view (off by default elsewhere).
   env: { CONNECTION_CLAIMS: process.env.CONNECTION_CLAIMS ?? '1' },
@@ -68,7 +78,7 @@ console.log(`
   Open ${stack.appUrl} and sign in as alice / alice-demo-password (or bob / bob-demo-password).
 
   authorization server  ${stack.issuer}
-  MCP server            ${stack.mcpUrl}  (MCP ${mcpProtocols === 'both' ? '2026-07-28 and 2025-11-25' : mcpProtocols})
+  MCP server            ${stack.mcpUrl}  (MCP ${mcpProtocols === 'both' ? '2026-07-28 and 2025-11-25' : mcpProtocols})${dpop ? `\n  DPoP                  on${dpop.requireNonce ? ', with nonces' : ''}` : ''}
   Press Ctrl+C to stop.
 `);
 

@@ -18,6 +18,7 @@ import {
   KeysUnavailableError,
   type VerifiedAccessToken,
 } from './access-token.js';
+import { createDpopChecker, DPOP_PROOF_ALGORITHMS, DpopProofError } from './dpop-proof.js';
 import { checkListOptions, type ListOptions } from './mcp-lists.js';
 import { ADMIN_SCOPE, ADMIN_TOOL, buildMcpServer, createDemoState, type ProtocolEra } from './mcp-tools.js';
 import { confirmationPage } from './url-confirmations.js';
@@ -69,6 +70,15 @@ export interface McpServerOptions {
    * issuer's keys: for an authorization server that issues opaque access tokens.
    */
   introspectionEndpoint?: string;
+  /**
+   * Take only DPoP-bound access tokens (RFC 9449), each with a valid proof (dpop-proof.ts): a token
+   * presented as a bearer token, or with a proof made with another key, is refused with 401.
+   * `requireNonce` makes every proof carry this server's nonce (401 use_dpop_nonce + DPoP-Nonce first).
+   * `optional` also takes bearer tokens that are not DPoP-bound (a bound one presented as a bearer
+   * token is still refused, RFC 9449 §7.2): both kinds of client against one server (the bench).
+   * `iatWindowSeconds`: how far a proof's iat may be from now (default 60).
+   */
+  dpop?: { requireNonce?: boolean; optional?: boolean; iatWindowSeconds?: number };
 }
 
 export interface McpDemo {
@@ -83,6 +93,8 @@ export interface McpDemo {
    * 2025-11-25 is off.
    */
   setProtocols(protocols: McpProtocols): void;
+  /** With `dpop`: proofs refused so far, by the error they got (tests). */
+  dpopRefused: Record<string, number>;
 }
 
 export const SCOPES_SUPPORTED = ['mcp:tools', ADMIN_SCOPE];
@@ -117,7 +129,18 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
     scopes_supported: SCOPES_SUPPORTED,
     bearer_methods_supported: ['header'],
     resource_name: 'Demo MCP server',
+    ...(options.dpop
+      ? { dpop_signing_alg_values_supported: DPOP_PROOF_ALGORITHMS, dpop_bound_access_tokens_required: options.dpop.optional !== true }
+      : {}),
   };
+  const dpop = options.dpop
+    ? createDpopChecker({
+        ...(options.dpop.requireNonce !== undefined ? { requireNonce: options.dpop.requireNonce } : {}),
+        ...(options.dpop.iatWindowSeconds !== undefined ? { iatWindowSeconds: options.dpop.iatWindowSeconds } : {}),
+      })
+    : undefined;
+  /** The URL proofs must name (htu): this server's, without query or fragment. */
+  const htu = `${resourceUrl.origin}${resourceUrl.pathname}`;
   const verify = options.introspectionEndpoint
     ? createIntrospectionVerifier({ endpoint: options.introspectionEndpoint, resource: options.resource })
     : createAccessTokenVerifier({ issuer: options.issuer, resource: options.resource });
@@ -153,20 +176,34 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
   const jsonRpcError = (status: number, code: number, message: string, headers: Record<string, string> = {}) =>
     json(status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
 
-  /** RFC 6750 §3 challenge, with RFC 9728's resource_metadata so clients can discover the AS. */
+  /**
+   * RFC 6750 §3 challenge, with RFC 9728's resource_metadata so clients can discover the AS; with DPoP
+   * on, the DPoP scheme's (RFC 9449 §7.1), naming the proof algorithms it takes.
+   */
   function challenge(params: { error?: string; description?: string; scope: string }): string {
     const parts: string[] = [];
     if (params.error) parts.push(`error="${params.error}"`);
     if (params.description) parts.push(`error_description="${params.description}"`);
     parts.push(`resource_metadata="${metadataUrl}"`, `scope="${params.scope}"`);
-    return `Bearer ${parts.join(', ')}`;
+    if (!dpop) return `Bearer ${parts.join(', ')}`;
+    const dpopChallenge = `DPoP ${[...parts, `algs="${DPOP_PROOF_ALGORITHMS.join(' ')}"`].join(', ')}`;
+    return options.dpop?.optional ? `Bearer ${parts.join(', ')}, ${dpopChallenge}` : dpopChallenge;
   }
 
   /** The verified token, or the response refusing the request. */
   async function authenticate(request: Request): Promise<VerifiedAccessToken | Response> {
     const header = request.headers.get('authorization');
-    const match = header === null ? null : /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header);
-    if (!header || !/^bearer\b/i.test(header)) {
+    // With `optional`, a bearer token that is not DPoP-bound is taken too (checked below).
+    const asBearer = dpop !== undefined && options.dpop?.optional === true && header !== null && /^bearer\b/i.test(header);
+    const scheme = dpop && !asBearer ? 'DPoP' : 'Bearer';
+    const match = header === null ? null : new RegExp(`^${scheme} +([A-Za-z0-9\\-._~+/]+=*) *$`, 'i').exec(header);
+    if (dpop && !asBearer && header && /^bearer\b/i.test(header)) {
+      // A DPoP-bound token (or any token) presented without proof of possession: refused.
+      return json(401, { error: 'invalid_token', error_description: 'This server takes only DPoP-bound access tokens' }, {
+        'WWW-Authenticate': challenge({ error: 'invalid_token', description: 'This server takes only DPoP-bound access tokens', scope: requiredScope }),
+      });
+    }
+    if (!header || !new RegExp(`^${scheme}\\b`, 'i').test(header)) {
       // No credentials at all: RFC 6750 says no error code, just the challenge.
       return json(401, { error: 'unauthorized', error_description: 'A bearer access token is required' }, {
         'WWW-Authenticate': challenge({ scope: requiredScope }),
@@ -178,7 +215,22 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
       });
     if (!match?.[1]) return invalid('The access token is invalid');
     try {
-      return await verify(match[1]);
+      const verified = await verify(match[1]);
+      if (asBearer && verified.payload.cnf !== undefined) return invalid('A DPoP-bound access token needs a DPoP proof');
+      if (dpop && !asBearer) {
+        try {
+          await dpop.check(request.headers.get('dpop'), { htm: request.method, htu, accessToken: verified.token, claims: verified.payload });
+        } catch (err) {
+          if (!(err instanceof DpopProofError)) throw err;
+          const description = err.code === 'use_dpop_nonce' ? 'A DPoP nonce is required' : err.message;
+          const nonce = dpop.nonce;
+          return json(401, { error: err.code, error_description: description }, {
+            'WWW-Authenticate': challenge({ error: err.code, description, scope: requiredScope }),
+            ...(nonce ? { 'DPoP-Nonce': nonce } : {}),
+          });
+        }
+      }
+      return verified;
     } catch (err) {
       if (err instanceof InvalidAccessTokenError) return invalid(err.publicDescription);
       if (err instanceof KeysUnavailableError) {
@@ -352,6 +404,7 @@ export function createMcpServer(options: McpServerOptions): McpDemo {
       void listener(req, res);
     },
     received,
+    dpopRefused: dpop?.refused ?? {},
     setProtocols,
     async close() {
       const all = [...sessions.values()];

@@ -8,7 +8,7 @@ import type { TokenStore } from '../../bff/src/store/types.js';
 import { type AuthServer, type AuthServerOptions, createAuthServer } from './auth-server.js';
 
 /** How a demo authorization server imitates a real identity provider's quirks (auth-server.ts). */
-export type AuthServerQuirks = Pick<AuthServerOptions, 'requireAudience' | 'rejectResource' | 'registrationInitialAccessToken'>;
+export type AuthServerQuirks = Pick<AuthServerOptions, 'requireAudience' | 'rejectResource' | 'registrationInitialAccessToken' | 'dpop'>;
 import { listen } from './listen.js';
 import { demoServiceClients, demoServiceServer, type ServiceClientAuth } from './service-clients.js';
 import type { ListOptions } from './mcp-lists.js';
@@ -72,6 +72,11 @@ export interface StackOptions {
    * the demo authorization server then accepts. Default off.
    */
   serviceCredentials?: ServiceClientAuth;
+  /**
+   * DPoP (RFC 9449) at the (first) authorization server and MCP server: DPoP-bound tokens, which the
+   * MCP server takes only with a valid proof; `requireNonce` makes both ask for their nonces.
+   */
+  dpop?: { requireNonce?: boolean };
 }
 
 export interface Stack {
@@ -120,12 +125,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.accessTokenTtlSeconds ? { accessTokenTtlSeconds: options.accessTokenTtlSeconds } : {}),
     ...(options.serviceCredentials ? { serviceClients: demoServiceClients() } : {}),
     ...options.authServer,
+    ...(options.dpop ? { dpop: { ...options.authServer?.dpop, ...options.dpop } } : {}),
   });
   asListener.handle(as.handler);
   const mcp = createMcpServer({
     resource: mcpUrl,
     issuer,
     protocols: options.mcpProtocols,
+    ...(options.dpop ? { dpop: options.dpop } : {}),
     completions: options.mcpCompletions ?? true,
     ...(options.mcpLists ? { lists: options.mcpLists } : {}),
   });

@@ -8,6 +8,7 @@ import { nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchCli
 import type { Logger } from '../log.js';
 import { type Metrics, noMetrics, upstreamOutcome } from '../metrics.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
+import { asksForDpopNonce, dpopNonces, dpopSigner, namesDpop } from '../oauth/dpop.js';
 import { type ChallengeHintsCache, loginUrlAfter } from '../oauth/hints.js';
 import type { ServiceTokens } from '../oauth/service-credentials.js';
 import type { AccessOutcome, TokenManager } from '../oauth/tokens.js';
@@ -64,6 +65,12 @@ export class McpProxy {
   private readonly targets = new Map<string, URL>();
   /** Open streams per session (or address): each holds a browser and an upstream connection. */
   readonly streams = new StreamSlots();
+  /**
+   * Servers (by id) that refused a DPoP-bound token presented with the DPoP scheme, with a challenge
+   * that does not name DPoP, and then took it as a bearer token: they do not know DPoP (only their
+   * authorization server does). Forgotten when one of them challenges with DPoP.
+   */
+  private readonly bearerOnly = new Set<string>();
 
   /** The security headers with lower-case names, as Node's header objects have them. */
   private readonly responseHeaders: Array<[string, string]>;
@@ -151,11 +158,19 @@ export class McpProxy {
       : current
         ? await tokens.accessWith(current.session.id, target.id, current.record)
         : { kind: 'login_required' };
+    let nonceRetried = false;
+    /** This send presents a DPoP-bound token as a bearer token, to see whether the server takes it so. */
+    let bearerProbe = false;
+    /** The token that was last tried that way: once per token. */
+    let probedToken: string | undefined;
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
-      const upstream = await this.send(c, target, method, requestHeaders, body, token);
+      const bound = access.kind === 'ok' && access.record.tokenType === 'DPoP' && !bearerProbe && !this.bearerOnly.has(target.id) ? access.record : undefined;
+      const upstream = await this.send(c, target, method, requestHeaders, body, token, bound);
       const status = upstream.statusCode;
+      // The resource server's newest nonce, for the next proof to it (RFC 9449 §9).
+      const freshNonce = bound !== undefined && dpopNonces.remember(this.targetUrl(target), headerValue(upstream.headers, 'dpop-nonce'));
 
       if (status === 401 && service) {
         upstream.destroy();
@@ -169,7 +184,25 @@ export class McpProxy {
       }
       if (status === 401) {
         upstream.destroy();
-        const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
+        const wwwAuthenticate = headerValue(upstream.headers, 'www-authenticate');
+        if (freshNonce && !nonceRetried && asksForDpopNonce(wwwAuthenticate)) {
+          // The server wants a proof with its nonce: the same request once more (the body is buffered).
+          nonceRetried = true;
+          attempt--;
+          continue;
+        }
+        if (namesDpop(wwwAuthenticate)) this.bearerOnly.delete(target.id);
+        else if (bound && probedToken !== token) {
+          // Refused with a challenge that names only Bearer: the server may not know DPoP (only its
+          // authorization server does). Try the token as a bearer token, which is all it would be
+          // there; a server that checks DPoP refuses a bound token presented so (RFC 9449 §7.2).
+          probedToken = token;
+          bearerProbe = true;
+          attempt--;
+          continue;
+        }
+        bearerProbe = false;
+        const challenge = bearerChallenge(wwwAuthenticate);
         hints.remember(target.id, challenge, token !== undefined);
         if (token && session && attempt === 0) {
           // The token may have been revoked or expired early: one refresh, one retry.
@@ -180,6 +213,12 @@ export class McpProxy {
         // Only the tokens that were just refused: another instance may have stored newer ones meanwhile.
         if (session && access.kind === 'ok') await store.deleteConnection(session.id, target.id, access.record.generation);
         throw loginRequired(loginUrlAfter(target.id, challenge));
+      }
+      if (bearerProbe && (status < 300 || status === 403)) {
+        // It took the token as a bearer token: from now on this server gets bound tokens so.
+        bearerProbe = false;
+        this.bearerOnly.add(target.id);
+        this.options.log.info({ event: 'dpop_not_supported_by_server', server: target.id });
       }
       if (status === 403) {
         const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
@@ -306,18 +345,23 @@ export class McpProxy {
     headers: UpstreamRequestHeaders,
     body: Uint8Array | undefined,
     token: string | undefined,
+    dpop: TokenRecord | undefined,
   ) {
-    let target = this.targets.get(server.url);
-    if (!target) {
-      target = new URL(server.url);
-      this.targets.set(server.url, target);
-    }
+    const target = this.targetUrl(server);
     const started = this.metrics.enabled ? performance.now() : 0;
     const took = () => (performance.now() - started) / 1000;
     const reqId = c.get('requestId');
-    // The request's own checked headers: a retry replaces the token it carried.
-    if (token) headers.authorization = `Bearer ${token}`;
-    else if (headers.authorization !== undefined) delete headers.authorization;
+    // The request's own checked headers: a retry replaces the token (and proof) it carried.
+    if (token && dpop?.dpop) {
+      headers.authorization = `DPoP ${token}`;
+      // A fresh proof for each request: htu is the server's URL without query (RFC 9449 §4.2).
+      const nonce = dpopNonces.get(target);
+      headers.dpop = dpopSigner(dpop.dpop).proof({ htm: method, htu: target, accessToken: token, ...(nonce !== undefined ? { nonce } : {}) });
+    } else {
+      if (token) headers.authorization = `Bearer ${token}`;
+      else if (headers.authorization !== undefined) delete headers.authorization;
+      if (headers.dpop !== undefined) delete headers.dpop;
+    }
     try {
       const answer = await this.upstream.send(target, {
         method,
@@ -342,6 +386,16 @@ export class McpProxy {
       }
       throw new ApiFailure('upstream_unavailable', 'The MCP server could not be reached.', {}, {}, { cause: error });
     }
+  }
+
+  /** The server's configured URL, parsed once: its keys come from configuration only, never from a request. */
+  private targetUrl(server: ProxyTarget): URL {
+    let target = this.targets.get(server.url);
+    if (!target) {
+      target = new URL(server.url);
+      this.targets.set(server.url, target);
+    }
+    return target;
   }
 
   /** Reads at most maxBodyBytes: refuses early on Content-Length, and stops reading past the limit. */

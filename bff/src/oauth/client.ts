@@ -4,6 +4,7 @@ import type { ServerConfig } from '../config.js';
 import type { LoginTransaction } from '../session/cookies.js';
 import type { TokenRecord } from '../store/types.js';
 import type { Discovery } from './discovery.js';
+import { chooseDpopAlgorithm, dpopFetch, dpopSigner, generateDpopKey, type StoredDpopKey } from './dpop.js';
 import { endSessionEndpoint, endSessionRequestUrl } from './end-session.js';
 import { OAuthFailure } from './errors.js';
 import { isTransient, type OutboundPolicy, requestOptions, tokenRequestOptions } from './http.js';
@@ -198,7 +199,7 @@ export class OAuthClient {
       () => this.exchangeCode(transaction, as, registered, validated),
       (record) =>
         ({
-          detail: `Tokens issued; scopes granted: ${record.scopes.length ? record.scopes.join(' ') : 'none'}; access token ${
+          detail: `Tokens issued${record.tokenType === 'DPoP' ? ` bound with DPoP to a key the BFF holds for this connection (${record.dpop?.alg})` : ''}; scopes granted: ${record.scopes.length ? record.scopes.join(' ') : 'none'}; access token ${
             record.expiresAt !== undefined ? `valid for ${Math.round((record.expiresAt - record.issuedAt) / 1000)} s` : 'lifetime not given'
           }; ${record.refreshToken ? 'with' : 'no'} refresh token.`,
           url: as.token_endpoint,
@@ -247,13 +248,17 @@ export class OAuthClient {
     validated: URLSearchParams,
   ): Promise<TokenRecord> {
     const { client, auth } = clientAuth(registered);
+    // DPoP when the AS supports it and this server does not turn it off: a new key for this connection.
+    const alg = this.server.dpop !== false ? chooseDpopAlgorithm(as.dpop_signing_alg_values_supported) : undefined;
+    const dpop = alg ? generateDpopKey(alg) : undefined;
 
-    // Not retried: a code is single-use, and a second attempt after a lost answer would make the AS
+    // Not retried (a DPoP nonce aside, RFC 9449 §8, which the AS asks for before it looks at the code):
+    // a code is single-use, and a second attempt after a lost answer would make the AS
     // revoke what the first one issued.
     const response = await oauth
       .authorizationCodeGrantRequest(as, client, auth, validated, this.redirectUri, transaction.codeVerifier, {
         ...(transaction.resource ? { additionalParameters: { resource: transaction.resource } } : {}),
-        ...tokenRequestOptions(as.token_endpoint as string, this.policy),
+        ...withDpop(tokenRequestOptions(as.token_endpoint as string, this.policy), dpop),
       })
       .catch((error: unknown) => {
         throw new CallbackFailure('authorization_server_unavailable', false, 'token endpoint unavailable', { cause: error });
@@ -278,6 +283,7 @@ export class OAuthClient {
         resource: transaction.resource ?? this.server.url,
         requested: splitScopes(transaction.scope) ?? [],
         generation: 0,
+        dpop,
       });
     } catch (error) {
       throw new CallbackFailure('token_exchange_failed', false, 'token response rejected', { cause: error });
@@ -308,7 +314,7 @@ export class OAuthClient {
       if (left < MIN_REQUEST_MS) throw new OAuthFailure('as_unavailable', 'no time left for the token request');
       const response = await oauth.refreshTokenGrantRequest(as, client, auth, refreshToken, {
         ...(this.server.resourceIndicator ? { additionalParameters: { resource: record.resource } } : {}),
-        ...tokenRequestOptions(as.token_endpoint as string, this.policy, left),
+        ...withDpop(tokenRequestOptions(as.token_endpoint as string, this.policy, left), record.dpop),
       });
       return oauth.processRefreshTokenResponse(as, client, response);
     };
@@ -320,6 +326,8 @@ export class OAuthClient {
       const code = tokenErrorCode(error);
       if (code === 'invalid_grant') throw new OAuthFailure('invalid_grant', 'refresh token rejected', { cause: error });
       if (code === 'invalid_client') throw new OAuthFailure('invalid_client', 'the authorization server refused the client', { cause: error });
+      // A DPoP proof refused (even after the nonce it asked for) says nothing about the grant: keep it.
+      if (code === 'use_dpop_nonce' || code === 'invalid_dpop_proof') throw new OAuthFailure('as_unavailable', 'the authorization server refused the DPoP proof', { cause: error });
       if (isTransient(error)) throw new OAuthFailure('as_unavailable', 'token endpoint unavailable', { cause: error });
       // An OAuth error response is the AS's verdict on this grant. Anything else (HTML, broken JSON, a
       // redirect, an oversized body) says nothing about the grant: the AS is broken, the tokens are kept.
@@ -333,6 +341,8 @@ export class OAuthClient {
         resource: record.resource,
         requested: record.scopes,
         generation: record.generation + 1,
+        // A refresh keeps the connection's key: a DPoP-bound refresh token only works with it.
+        dpop: record.dpop,
       });
     } catch (error) {
       throw new OAuthFailure('as_unavailable', 'token endpoint answered an unusable token response', { cause: error });
@@ -445,10 +455,12 @@ export class OAuthClient {
   private toRecord(
     tokens: oauth.TokenEndpointResponse,
     previous: TokenRecord | undefined,
-    o: { issuer: string; clientId: string; resource: string; requested: string[]; generation: number },
+    o: { issuer: string; clientId: string; resource: string; requested: string[]; generation: number; dpop: StoredDpopKey | undefined },
   ): TokenRecord {
-    if (tokens.token_type.toLowerCase() !== 'bearer') {
-      throw new OAuthFailure('invalid_response', 'token_type must be Bearer');
+    const tokenType = tokens.token_type.toLowerCase();
+    // DPoP only when the request carried a proof; an AS that ignored it issued a bearer token.
+    if (tokenType !== 'bearer' && !(tokenType === 'dpop' && o.dpop)) {
+      throw new OAuthFailure('invalid_response', o.dpop ? 'token_type must be DPoP or Bearer' : 'token_type must be Bearer');
     }
     if (!tokens.access_token) throw new OAuthFailure('invalid_response', 'access_token missing');
     const now = Date.now();
@@ -474,6 +486,8 @@ export class OAuthClient {
       ...idTokenSubject(tokens, previous),
       ...(previous?.login ? { login: previous.login } : {}),
       ...(previous ? { refreshedAt: now } : {}),
+      ...(tokenType === 'dpop' ? { tokenType: 'DPoP' as const } : {}),
+      ...(o.dpop ? { dpop: o.dpop } : {}),
     };
   }
 }
@@ -505,6 +519,12 @@ function tokenErrorCode(error: unknown): string | undefined {
     return named ?? (error.status === 401 ? 'invalid_client' : undefined);
   }
   return undefined;
+}
+
+/** Token request options that add a DPoP proof (and follow the AS's nonce) when there is a key. */
+function withDpop<T extends { [oauth.customFetch]?: typeof fetch }>(options: T, key: StoredDpopKey | undefined): T {
+  if (!key) return options;
+  return { ...options, [oauth.customFetch]: dpopFetch(dpopSigner(key), options[oauth.customFetch] ?? fetch) };
 }
 
 /** `promise`, or as_unavailable once `deadline` passes (what it waits for goes on, bounded by its own timeout). */

@@ -85,7 +85,12 @@ export function parseWwwAuthenticate(header: string | null | undefined): Challen
   return out;
 }
 
-/** The parameters of the first Bearer challenge, or an empty object. */
+/**
+ * The parameters of the first Bearer challenge, else of the first DPoP one (RFC 9449 §7.1: a server
+ * that takes only DPoP-bound tokens challenges with that scheme, with the same parameters), or an
+ * empty object.
+ */
 export function bearerChallenge(header: string | null | undefined): Record<string, string> {
-  return parseWwwAuthenticate(header).find((c) => c.scheme === 'bearer')?.params ?? {};
+  const challenges = parseWwwAuthenticate(header);
+  return (challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'dpop'))?.params ?? {};
 }

@@ -1,4 +1,5 @@
 import type { ClientDetails, DiscoveryDetails, LoginStep } from '@mcp-bff/shared';
+import type { StoredDpopKey } from '../oauth/dpop.js';
 
 /** A browser session: only the random id travels in the (sealed) cookie. */
 export interface SessionRecord {
@@ -61,6 +62,16 @@ export interface TokenRecord {
   login?: { at: number; steps: LoginStep[]; discovery: DiscoveryDetails | null; client: ClientDetails | null };
   /** When these tokens came from a refresh: when it was. */
   refreshedAt?: number;
+  /**
+   * 'DPoP' when the access token is DPoP-bound (token_type DPoP, RFC 9449): it is sent as
+   * `Authorization: DPoP …` with a proof signed by `dpop`. Absent: a bearer token.
+   */
+  tokenType?: 'DPoP';
+  /**
+   * The connection's DPoP key pair (private JWK), when its tokens were requested with DPoP: every
+   * proof for them is signed with it, refreshes included. Only ever stored inside this encrypted record.
+   */
+  dpop?: StoredDpopKey;
 }
 
 /** One stored session as an administrator, or a back-channel logout, sees it: a pass over the store. */
