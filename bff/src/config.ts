@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { PROTOCOL_PREFERENCES, type ProtocolPreference } from '@mcp-bff/shared';
 import { z } from 'zod';
+import { type EnterpriseIdpConfig, readEnterpriseIdp, SERVER_AUTHORIZATIONS, type ServerAuthorization } from './enterprise/config.js';
 
 /**
  * The only reader of process.env. Parses everything once, reports every problem at once, and hands the
@@ -55,6 +56,11 @@ export interface ServerConfig {
    * it only hands this to the SPA in /bff/session.
    */
   protocol: ProtocolPreference;
+  /**
+   * "enterprise": tokens for this server come from the enterprise IdP (ENTERPRISE_IDP_*) by token
+   * exchange and the JWT bearer grant (enterprise/), never from a consent screen. Absent: OAuth as usual.
+   */
+  authorization?: ServerAuthorization;
 }
 
 export interface Config {
@@ -118,6 +124,9 @@ export interface Config {
 
   /** GET /metrics (Prometheus): off unless one of these is set. */
   metrics: MetricsConfig;
+
+  /** The enterprise identity provider of enterprise-managed servers (ENTERPRISE_IDP_*); absent when none is configured. */
+  enterpriseIdp?: EnterpriseIdpConfig;
 }
 
 export interface MetricsConfig {
@@ -281,6 +290,7 @@ const serverEntrySchema = z
       .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'initialAccessTokenEnv must name an environment variable, e.g. "OKTA_INITIAL_ACCESS_TOKEN"')
       .optional(),
     protocol: protocolSchema('protocol'),
+    authorization: z.enum(SERVER_AUTHORIZATIONS, { error: `authorization must be one of ${SERVER_AUTHORIZATIONS.join(', ')}` }).optional(),
   })
   .strict()
   .refine((s) => !s.clientSecret || s.clientId, 'clientSecret needs a clientId');
@@ -429,6 +439,7 @@ function readServers(
         authorizationParams: readAuthorizationParamsEnv(env.OAUTH_AUTHORIZATION_PARAMS, problems),
         initialAccessToken: initialAccessToken || undefined,
         protocol: e.MCP_PROTOCOL,
+        ...serverAuthorization(env.MCP_SERVER_AUTHORIZATION, 'MCP_SERVER_AUTHORIZATION', problems),
       },
     ];
   }
@@ -468,8 +479,17 @@ function readServers(
       authorizationParams: entry.authorizationParams,
       initialAccessToken: readInitialAccessToken(entry.initialAccessTokenEnv, env, `MCP_SERVERS[${i}].initialAccessTokenEnv`, problems),
       protocol: entry.protocol,
+      ...serverAuthorization(entry.authorization, `MCP_SERVERS[${i}].authorization`, problems),
     };
   });
+}
+
+/** `"authorization": "enterprise"` (or MCP_SERVER_AUTHORIZATION=enterprise); "oauth" or nothing is the default. */
+function serverAuthorization(value: string | undefined, label: string, problems: string[]): Pick<ServerConfig, 'authorization'> {
+  if (value === undefined || value === '' || value === 'oauth') return {};
+  if (value === 'enterprise') return { authorization: 'enterprise' };
+  problems.push(`${label} must be one of ${SERVER_AUTHORIZATIONS.join(', ')}`);
+  return {};
 }
 
 // Token vault configuration: TOKEN_STORE, REDIS_URL, TOKEN_ENCRYPTION_KEYS, SESSION_IDLE_TIMEOUT_SECONDS.
@@ -592,6 +612,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const servers = readServers(serverEnv, env, allowHttpLoopback, problems);
   const vault = readVaultConfig(env, options, problems);
   const trustedProxies = readTrustedProxies(env.TRUSTED_PROXIES, problems);
+  const enterpriseIdp = readEnterpriseIdp(env, servers, { allowHttpLoopback, trustedProxies, checkUrl }, problems);
   if (problems.length > 0 || !e || !publicUrl) throw new ConfigError(problems);
 
   const config: Config = {
@@ -628,6 +649,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxAnonymousStreamsPerAddress: e.MAX_ANONYMOUS_STREAMS_PER_ADDRESS,
     ...vault,
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
+    ...(enterpriseIdp ? { enterpriseIdp } : {}),
   };
   return Object.freeze(config);
 }

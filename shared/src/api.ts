@@ -31,6 +31,11 @@ export interface ConnectionInfo {
   loginUrl: string;
   /** The operator's protocol choice for this server. Optional: older BFFs omit it (then 'auto'). */
   protocol?: ProtocolPreference;
+  /**
+   * 'organisation': an enterprise-managed server. Access comes from the person's sign-in at their
+   * organisation's identity provider, without a consent screen per server. Absent for ordinary servers.
+   */
+  managedBy?: 'organisation';
 }
 
 export interface SessionInfo {
@@ -62,6 +67,8 @@ export type ApiErrorCode =
   | 'rate_limited'
   /** 429: this session (or, without one, this address) already has the most open MCP streams allowed. */
   | 'too_many_streams'
+  /** 403: an enterprise-managed server: the organisation's identity provider, or the server's authorization server, refused access. */
+  | 'enterprise_access_denied'
   | 'internal_error';
 
 export interface ApiError {
@@ -95,7 +102,9 @@ export type LoginErrorCode =
   /** More permission was asked for several times and still not granted. */
   | 'insufficient_scope'
   /** Too many sign-ins started (or finished) from this network address; wait and try again. */
-  | 'rate_limited';
+  | 'rate_limited'
+  /** An enterprise-managed server: the organisation's identity provider, or the server's authorization server, refused access. */
+  | 'enterprise_access_denied';
 
 export const LOGIN_ERROR_PARAM = 'login_error';
 /** Next to `login_error`: the id of the BFF request the login failed in (its log lines carry it). */

@@ -71,6 +71,7 @@ const apiErrorCodes = [
   'service_unavailable',
   'rate_limited',
   'too_many_streams',
+  'enterprise_access_denied',
   'internal_error',
 ] as const satisfies readonly ApiErrorCode[];
 
@@ -230,6 +231,8 @@ const loginErrorMessages: Record<LoginErrorCode, string> = {
   registration_failed: 'This app could not register with the authorization server. Please try again later.',
   insufficient_scope: 'The extra permission was not granted, so the action still cannot be done.',
   rate_limited: 'Too many sign-in attempts came from your network. Wait a minute and try again.',
+  enterprise_access_denied:
+    "Your organisation's identity provider did not allow access to this server, or the server did not accept it. Ask your administrator if you need it.",
 };
 
 export function loginErrorMessage(code: string): string {
@@ -263,6 +266,8 @@ export function bffErrorMessage(error: BffError): string {
       return 'Too many requests came from your network. Try again shortly.';
     case 'too_many_streams':
       return 'Too many live connections to MCP servers are open. Close another tab or wait, then try again.';
+    case 'enterprise_access_denied':
+      return "Your organisation's identity provider did not allow access to this server, or the server did not accept it. Ask your administrator if you need it.";
     case 'not_found':
       return 'Not found.';
     default:

@@ -14,6 +14,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   service_unavailable: 503,
   rate_limited: 429,
   too_many_streams: 429,
+  enterprise_access_denied: 403,
   internal_error: 500,
 };
 

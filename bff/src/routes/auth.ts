@@ -298,6 +298,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
           expiresAt: record?.expiresAt ?? null,
           loginUrl: bffRoutes.login(server.id, '/'),
           protocol: server.protocol,
+          ...(server.authorization === 'enterprise' ? { managedBy: 'organisation' as const } : {}),
         };
       }),
       sessionExpiresAt: session ? sessionEndsAt(session) : null,
