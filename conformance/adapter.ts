@@ -38,6 +38,13 @@ const SERVER_ID = 'default';
 interface Context {
   client_id?: string;
   client_secret?: string;
+  /**
+   * auth/enterprise-managed-authorization: the enterprise IdP (issuer, the BFF's client there) and an ID
+   * token it issued to the person, as if they had signed in already.
+   */
+  idp_issuer?: string;
+  idp_client_id?: string;
+  idp_id_token?: string;
   /** Tool calls the scenario wants made, with exactly these arguments (http-custom-headers). */
   toolCalls?: Array<{ name: string; arguments: Record<string, unknown> }>;
 }
@@ -49,6 +56,10 @@ function readContext(): Context {
   const context: Context = {};
   if (typeof parsed.client_id === 'string') context.client_id = parsed.client_id;
   if (typeof parsed.client_secret === 'string') context.client_secret = parsed.client_secret;
+  for (const key of ['idp_issuer', 'idp_client_id', 'idp_id_token'] as const) {
+    const value = parsed[key];
+    if (typeof value === 'string') context[key] = value;
+  }
   if (Array.isArray(parsed.toolCalls)) {
     context.toolCalls = parsed.toolCalls.filter(
       (c): c is { name: string; arguments: Record<string, unknown> } =>
@@ -74,8 +85,23 @@ function bffEnvironment(appUrl: string, port: number, serverUrl: string, context
     // Pre-registration: the scenario hands out the credentials an operator would have configured.
     ...(context.client_id ? { OAUTH_CLIENT_ID: context.client_id } : {}),
     ...(context.client_secret ? { OAUTH_CLIENT_SECRET: context.client_secret } : {}),
+    // Enterprise-managed authorization: the server is marked as such and the IdP named, as an operator
+    // would. The person has signed in at the IdP through an authenticating proxy in front of the app
+    // (the scenario's IdP has no sign-in page), which forwards their ID token: the adapter is that proxy.
+    ...(context.idp_issuer && context.idp_client_id
+      ? {
+          MCP_SERVER_AUTHORIZATION: 'enterprise',
+          ENTERPRISE_IDP_ISSUER: context.idp_issuer,
+          ENTERPRISE_IDP_CLIENT_ID: context.idp_client_id,
+          ENTERPRISE_IDP_ID_TOKEN_HEADER: ENTERPRISE_ID_TOKEN_HEADER,
+          TRUSTED_PROXIES: '127.0.0.1, ::1',
+        }
+      : {}),
   };
 }
+
+/** Where the authenticating proxy (the adapter) forwards the person's ID token. */
+const ENTERPRISE_ID_TOKEN_HEADER = 'X-Forwarded-Id-Token';
 
 function say(message: string): void {
   process.stderr.write(`[adapter] ${message}\n`);
@@ -109,9 +135,12 @@ async function main(): Promise<number> {
     listener.handle(getRequestListener(app.fetch));
     say(`scenario ${scenario}: BFF at ${listener.origin}, MCP server ${serverUrl}`);
 
-    const browser = new Browser(listener.origin, { log: say });
-    outcome.logins = browser.logins;
     const context = readContext();
+    const browser = new Browser(listener.origin, {
+      log: say,
+      ...(context.idp_id_token ? { proxyHeaders: { [ENTERPRISE_ID_TOKEN_HEADER]: context.idp_id_token } } : {}),
+    });
+    outcome.logins = browser.logins;
     let connected: Connected | undefined;
     try {
       // The SPA's own connect: protocol negotiation, capabilities, input handlers (web/src/mcp-connect.ts).
