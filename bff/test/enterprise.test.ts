@@ -1,0 +1,173 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loginThroughForms } from '../../demo/src/login-driver.js';
+import { type Stack, startStack } from '../../demo/src/stack.js';
+import { IDP_CONNECTION } from '../src/enterprise/idp.js';
+import { grants, rpc, TestBrowser } from './support.js';
+
+/**
+ * Enterprise-managed authorization against real servers: the demo enterprise IdP (oidc-provider,
+ * issuing ID-JAGs by token exchange), the demo authorization server (taking them as JWT bearer grants)
+ * and the demo MCP server.
+ */
+
+const INIT = rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } });
+const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** Everything the browser saw: bodies and headers (cookies included) of every answer. */
+class WatchedBrowser extends TestBrowser {
+  readonly seen: string[] = [];
+  override async request(path: string, init: RequestInit & { csrf?: boolean } = {}): Promise<Response> {
+    const res = await super.request(path, init);
+    const copy = res.clone();
+    this.seen.push([...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n'), await copy.text().catch(() => ''));
+    return res;
+  }
+}
+
+/** Signs in at the IdP as `user` through /bff/login?server=default; returns where the BFF finally sends the browser. */
+async function signInAndConnect(stack: Stack, browser: TestBrowser, user: string): Promise<string> {
+  const login = await browser.request('/bff/login?server=default&returnTo=/servers/default', { csrf: false });
+  expect(login.status).toBe(302);
+  const toIdp = new URL(login.headers.get('location') as string);
+  expect(toIdp.origin).toBe(stack.idp?.issuer);
+  const callback = await loginThroughForms(toIdp.href, user, `${user}-demo-password`, 'allow', browser.asJar);
+  expect(callback.pathname).toBe('/bff/idp/callback');
+  const back = await browser.finishLogin(callback);
+  // Back to the login of the server, which now connects without any page.
+  const again = back.headers.get('location') as string;
+  expect(again).toBe('/bff/login?server=default&returnTo=%2Fservers%2Fdefault');
+  const done = await browser.request(again, { csrf: false });
+  expect(done.status).toBe(302);
+  return done.headers.get('location') as string;
+}
+
+describe('enterprise-managed authorization', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      enterprise: { allow: ({ sub }) => sub !== 'bob', idpRefreshTokenTtlSeconds: 2 * 3600 },
+      env: { SESSION_IDLE_TIMEOUT_SECONDS: String(24 * 3600), SESSION_TTL_SECONDS: String(24 * 3600) },
+    });
+  });
+  afterAll(() => stack.close());
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('signs in once at the IdP (OIDC code + PKCE + state + nonce) and connects with no consent page, then calls a tool', async () => {
+    const browser = new WatchedBrowser(stack.appUrl);
+    // Before: the SPA's first call is answered login_required, pointing at the server's login URL.
+    const first = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(first.status).toBe(401);
+    const challenge = (await first.json()) as { error: string; loginUrl: string };
+    expect(challenge.error).toBe('login_required');
+    expect(challenge.loginUrl).toMatch(/^\/bff\/login\?server=default&returnTo=%2F/);
+
+    const login = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
+    const toIdp = new URL(login.headers.get('location') as string);
+    expect(toIdp.origin).toBe(stack.idp?.issuer);
+    expect(toIdp.searchParams.get('scope')).toBe('openid');
+    expect(toIdp.searchParams.get('redirect_uri')).toBe(`${stack.appUrl}/bff/idp/callback`);
+    expect(toIdp.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(toIdp.searchParams.get('nonce')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(toIdp.searchParams.get('state')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const asAuthorizationCodes = grants(stack, 'authorization_code');
+    expect(await signInAndConnect(stack, browser, 'alice')).toBe('/servers/default');
+    // No authorization at the MCP server's AS: one JWT bearer grant, after one token exchange at the IdP.
+    expect(grants(stack, 'authorization_code')).toBe(asAuthorizationCodes);
+    expect(grants(stack, 'urn:ietf:params:oauth:grant-type:jwt-bearer')).toBeGreaterThanOrEqual(1);
+    expect(stack.idp?.as.tokenRequests.map((r) => r.grantType)).toContain('urn:ietf:params:oauth:grant-type:token-exchange');
+
+    const info = await browser.session();
+    expect(info.connections[0]).toMatchObject({ server: 'default', status: 'connected', managedBy: 'organisation', scopes: ['mcp:tools'] });
+
+    const client = await browser.mcpClient();
+    const result = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(result.structuredContent).toMatchObject({ sub: 'alice', clientId: 'mcp-bff-demo', scopes: ['mcp:tools'] });
+    await client.close();
+
+    // The ID token stays in the BFF: in its store, never in anything the browser got.
+    const idToken = (await stack.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    expect(idToken).toMatch(/^eyJ/);
+    await browser.request('/bff/servers/default/connection');
+    const seen = browser.seen.join('\n');
+    expect(seen).not.toContain(idToken);
+    expect(seen).not.toContain(idToken.split('.')[1]);
+    for (const cookie of browser.jar.header(stack.appUrl)?.split('; ') ?? []) expect(cookie).not.toMatch(/eyJ/);
+  });
+
+  it('connects again by itself, with no page, when the connection is gone and the IdP sign-in lasts', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    const record = await stack.store.getConnection(sid, 'default');
+    // The connection is gone (a logout of this one server, or a refused refresh): the next call gets new tokens.
+    await stack.store.deleteConnection(sid, 'default');
+    const before = grants(stack, 'urn:ietf:params:oauth:grant-type:jwt-bearer');
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(200);
+    expect(grants(stack, 'urn:ietf:params:oauth:grant-type:jwt-bearer')).toBe(before + 1);
+    expect((await stack.store.getConnection(sid, 'default'))?.accessToken).not.toBe(record?.accessToken);
+  });
+
+  it('says clearly when the IdP refuses the exchange (its policy)', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    const back = new URL(await signInAndConnect(stack, browser, 'bob'), stack.appUrl);
+    expect(back.pathname).toBe('/servers/default');
+    expect(back.searchParams.get('login_error')).toBe('enterprise_access_denied');
+    // The SPA's calls get the same answer, not a login loop.
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { error: string; message: string; loginUrl?: string };
+    expect(body.error).toBe('enterprise_access_denied');
+    expect(body.message).toMatch(/identity provider did not allow access to this server \(invalid_grant\)/);
+    expect(body.loginUrl).toBeUndefined();
+  });
+
+  it('renews the ID token at the IdP when it expired and the IdP session lasts', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    const before = (await stack.store.getConnection(sid, IDP_CONNECTION))?.idToken;
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 65 * 60 * 1000 });
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(200);
+    const after = (await stack.store.getConnection(sid, IDP_CONNECTION))?.idToken;
+    expect(after).toMatch(/^eyJ/);
+    expect(after).not.toBe(before);
+  });
+
+  it('asks to sign in at the IdP again once the ID token has expired and cannot be renewed', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3 * 3600 * 1000 });
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(401);
+    const body = (await res.json()) as { error: string; loginUrl: string };
+    expect(body.error).toBe('login_required');
+    const login = await browser.request(body.loginUrl, { csrf: false });
+    expect(new URL(login.headers.get('location') as string).origin).toBe(stack.idp?.issuer);
+  });
+});
+
+describe('enterprise-managed authorization: the authorization server refuses the grant', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // The IdP's administrator mapped the BFF to a client the authorization server does not know it as.
+    stack = await startStack({ enterprise: { idJagClientId: 'some-other-client' } });
+  });
+  afterAll(() => stack.close());
+
+  it('says which party refused', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    const back = new URL(await signInAndConnect(stack, browser, 'alice'), stack.appUrl);
+    expect(back.searchParams.get('login_error')).toBe('enterprise_access_denied');
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body).toMatchObject({ error: 'enterprise_access_denied' });
+    expect(body.message).toMatch(/authorization server did not accept the grant .*\(invalid_grant\)/);
+    expect(await stack.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+  });
+});
