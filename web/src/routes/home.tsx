@@ -6,6 +6,7 @@ import { Suspense, useEffect, useId, useRef, useState } from 'react';
 import { type ActionFunctionArgs, Await, Link, useAsyncError, useFetcher, useLoaderData, useLocation, type LoaderFunctionArgs } from 'react-router';
 import { BffError, bffErrorMessage, disconnect, logout } from '../bff';
 import { loadServerDetails, type ServerDetails } from '../calls';
+import { connectText, ManagedBy } from '../components/ManagedBy';
 import { StatusBadge } from '../components/StatusBadge';
 import { closeAllClients, closeClient, forgetClient } from '../mcp';
 import { clearAllProblems } from '../problems';
@@ -109,6 +110,7 @@ function ServerCard({ connection, details }: { connection: ConnectionInfo; detai
   return (
     <section className="card" aria-labelledby={headingId}>
       <h2 id={headingId}>{connection.name}</h2>
+      <ManagedBy connection={connection} />
       <Suspense
         fallback={
           <>
@@ -132,7 +134,8 @@ function ConnectLink({ connection }: { connection: ConnectionInfo }) {
   return (
     <p>
       <a className="button" href={loginHref(connection.server, location)}>
-        Connect<span className="visually-hidden"> to {connection.name}</span>
+        {connectText(connection)}
+        <span className="visually-hidden"> to {connection.name}</span>
       </a>
     </p>
   );
