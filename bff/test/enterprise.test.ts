@@ -171,3 +171,49 @@ describe('enterprise-managed authorization: the authorization server refuses the
     expect(await stack.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
   });
 });
+
+describe('enterprise-managed authorization behind an authenticating proxy (ENTERPRISE_IDP_ID_TOKEN_HEADER)', () => {
+  const HEADER = 'X-Forwarded-Id-Token';
+  let trusted: Stack;
+  let untrusted: Stack;
+  let idToken: string;
+  beforeAll(async () => {
+    // The tests' requests come from 127.0.0.1: a trusted proxy for one BFF, not for the other.
+    [trusted, untrusted] = await Promise.all([
+      startStack({ enterprise: {}, env: { ENTERPRISE_IDP_ID_TOKEN_HEADER: HEADER, TRUSTED_PROXIES: '127.0.0.1' } }),
+      startStack({ enterprise: {}, env: { ENTERPRISE_IDP_ID_TOKEN_HEADER: HEADER, TRUSTED_PROXIES: '10.9.9.9' } }),
+    ]);
+    // A real ID token of the IdP for the BFF's client, as the proxy got it when alice signed in there.
+    const browser = new TestBrowser(trusted.appUrl);
+    await signInAndConnect(trusted, browser, 'alice');
+    idToken = (await trusted.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    expect(idToken).toMatch(/^eyJ/);
+  });
+  afterAll(() => Promise.all([trusted.close(), untrusted.close()]));
+
+  it('takes the ID token the trusted proxy forwards: no IdP page, straight to the server', async () => {
+    const browser = new TestBrowser(trusted.appUrl);
+    const res = await browser.request('/bff/login?server=default&returnTo=/servers/default', { csrf: false, headers: { [HEADER]: idToken } });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('/servers/default');
+    const client = await browser.mcpClient();
+    expect((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent).toMatchObject({ sub: 'alice' });
+    await client.close();
+  });
+
+  it('ignores the header from anyone else, and sends the person to sign in at the IdP', async () => {
+    const browser = new TestBrowser(untrusted.appUrl);
+    const res = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false, headers: { [HEADER]: idToken } });
+    expect(new URL(res.headers.get('location') as string).origin).toBe(untrusted.idp?.issuer);
+  });
+
+  it('leaves the signature to the IdP: a forged ID token is refused at the token exchange', async () => {
+    const [header, payload] = idToken.split('.') as [string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'bob' })).toString('base64url')}.${'A'.repeat(342)}`;
+    const browser = new TestBrowser(trusted.appUrl);
+    const res = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false, headers: { [HEADER]: forged } });
+    expect(new URL(res.headers.get('location') as string, trusted.appUrl).searchParams.get('login_error')).toBe('enterprise_access_denied');
+    expect(await trusted.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+  });
+});
