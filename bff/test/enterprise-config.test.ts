@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 const base = {
   PUBLIC_URL: 'https://app.example.com',
   MCP_SERVER_URL: 'https://mcp.example.com/mcp',
+  OAUTH_CLIENT_ID: 'bff-at-the-as',
   // Test-only, public in this repository.
   SESSION_SECRET: 'NJQA7l/CJUKp+wCOMZfFr1oEnfR1tDEyZd495OrN7qWg09pxMdYpbzvoRIFeukRC',
 };
@@ -25,7 +26,7 @@ function problems(env: Record<string, string | undefined>): string[] {
 describe('enterprise-managed authorization configuration', () => {
   it('marks servers and names the IdP, with openid always among its scopes', () => {
     const config = loadConfig({
-      ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise' }, { id: 'docs', url: 'https://docs.example.com/mcp' }),
+      ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' }, { id: 'docs', url: 'https://docs.example.com/mcp' }),
       ...idp,
       ENTERPRISE_IDP_SCOPES: 'profile email',
       ENTERPRISE_IDP_CLIENT_SECRET_ENV: 'MY_IDP_SECRET',
@@ -52,6 +53,12 @@ describe('enterprise-managed authorization configuration', () => {
     expect(problems({ ...base, MCP_SERVER_AUTHORIZATION: 'sso' })).toEqual(['MCP_SERVER_AUTHORIZATION must be one of oauth, enterprise']);
     expect(problems(several({ id: 'a', url: 'https://a.example/mcp', authorization: 'idjag' }))).toEqual([
       'MCP_SERVERS[0][authorization]: authorization must be one of oauth, enterprise',
+    ]);
+    expect(problems({ ...base, ...idp, OAUTH_CLIENT_ID: undefined, MCP_SERVER_AUTHORIZATION: 'enterprise' })).toEqual([
+      'default is enterprise-managed: it needs the client pre-registered at its authorization server (OAUTH_CLIENT_ID), the one the IdP\'s administrator mapped the BFF to',
+    ]);
+    expect(problems({ ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise' }), ...idp })).toEqual([
+      'crm is enterprise-managed: it needs the client pre-registered at its authorization server ("clientId" of crm), the one the IdP\'s administrator mapped the BFF to',
     ]);
     expect(problems({ ...base, ...idp })).toEqual([
       'ENTERPRISE_IDP_ISSUER is set but no server is enterprise-managed: give one "authorization": "enterprise"',

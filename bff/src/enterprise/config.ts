@@ -44,11 +44,19 @@ const RESERVED_HEADERS = new Set(['authorization', 'cookie', 'host', 'origin', '
  */
 export function readEnterpriseIdp(
   env: Record<string, string | undefined>,
-  servers: ReadonlyArray<{ id: string; authorization?: ServerAuthorization }>,
+  servers: ReadonlyArray<{ id: string; authorization?: ServerAuthorization; clientId: string | undefined }>,
   helpers: Helpers,
   problems: string[],
 ): EnterpriseIdpConfig | undefined {
   const managed = servers.filter((s) => s.authorization === 'enterprise').map((s) => s.id);
+  // ext-auth §6.1: the IdP puts the BFF's client ID at the server's AS into the ID-JAG, from a mapping its
+  // administrator made; a client registered on the fly could not be in it.
+  for (const s of servers) {
+    if (s.authorization === 'enterprise' && !s.clientId) {
+      const where = servers.length === 1 && s.id === 'default' ? 'OAUTH_CLIENT_ID' : `"clientId" of ${s.id}`;
+      problems.push(`${s.id} is enterprise-managed: it needs the client pre-registered at its authorization server (${where}), the one the IdP's administrator mapped the BFF to`);
+    }
+  }
   const issuer = env.ENTERPRISE_IDP_ISSUER || undefined;
   const clientId = env.ENTERPRISE_IDP_CLIENT_ID || undefined;
   if (!issuer) {
