@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { MemoryTokenStore } from '../src/store/memory.js';
 
 /** Enterprise-managed authorization's settings: ENTERPRISE_IDP_* and a server's "authorization". */
 
@@ -88,5 +91,34 @@ describe('enterprise-managed authorization configuration', () => {
     }
     const config = loadConfig({ ...managed, TRUSTED_PROXIES: '10.0.0.1', ENTERPRISE_IDP_ID_TOKEN_HEADER: 'X-Forwarded-Id-Token' });
     expect(config.enterpriseIdp?.idTokenHeader).toBe('x-forwarded-id-token');
+  });
+});
+
+describe('/bff/login with enterprise-managed and ordinary servers side by side', () => {
+  it('takes the enterprise-managed server to the IdP and leaves the other to its own authorization server', async () => {
+    const asked: string[] = [];
+    const outboundFetch = (async (input: RequestInfo | URL) => {
+      asked.push(new URL(input instanceof Request ? input.url : String(input)).host);
+      throw new TypeError('fetch failed'); // nothing is reachable: only where the BFF went matters
+    }) as typeof fetch;
+    const config = loadConfig({
+      ...several(
+        { id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' },
+        { id: 'docs', url: 'https://docs.example.com/mcp' },
+      ),
+      ...idp,
+    });
+    const app = createApp({ config, store: new MemoryTokenStore(), log: createLogger('silent'), outboundFetch });
+    const crm = await app.request('/bff/login?server=crm&returnTo=/');
+    expect(crm.status).toBe(302);
+    expect(asked).toEqual(['login.example.com']);
+    expect(new URL(crm.headers.get('location') as string, 'https://app.example.com').searchParams.get('login_error')).toBe(
+      'authorization_server_unavailable',
+    );
+    asked.length = 0;
+    const docs = await app.request('/bff/login?server=docs&returnTo=/');
+    expect(docs.status).toBe(302);
+    expect(asked[0]).toBe('docs.example.com');
+    expect(asked).not.toContain('login.example.com');
   });
 });
