@@ -90,7 +90,13 @@ describe('enterprise-managed authorization', () => {
     // The ID token stays in the BFF: in its store, never in anything the browser got.
     const idToken = (await stack.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
     expect(idToken).toMatch(/^eyJ/);
-    await browser.request('/bff/servers/default/connection');
+    const details = (await (await browser.request('/bff/servers/default/connection')).json()) as {
+      login: { outcome: string; steps: Array<{ step: string; detail: string }> } | null;
+      client: { source: string; clientId: string } | null;
+    };
+    expect(details.client).toMatchObject({ source: 'configuration', clientId: 'mcp-bff-demo' });
+    expect(details.login?.outcome).toBe('succeeded');
+    expect(details.login?.steps.find((s) => s.step === 'token_exchange')?.detail).toMatch(/^Enterprise-managed: .* no consent page/);
     const seen = browser.seen.join('\n');
     expect(seen).not.toContain(idToken);
     expect(seen).not.toContain(idToken.split('.')[1]);

@@ -129,6 +129,29 @@ export class EnterpriseConnector {
       clientId: registered.clientId,
       resource: resource.resource,
       generation: 0,
+      // For the connection details view: what was found and done (never a token).
+      login: {
+        at: now,
+        steps: [
+          { step: 'resource_metadata', status: 'ok', at: now, detail: `Names the resource ${resource.resource} and the authorization server ${as.issuer}.` },
+          { step: 'client', status: 'ok', at: now, detail: `Configured client credentials (client ID ${registered.clientId}).` },
+          {
+            step: 'token_exchange',
+            status: 'ok',
+            at: now,
+            detail: `Enterprise-managed: the ID token of the sign-in at ${idp.config.issuer} was exchanged there for an identity assertion grant (ID-JAG), which ${as.issuer} accepted as a JWT bearer grant; no consent page. Scopes granted: ${granted ?? (requested.join(' ') || 'none')}.`,
+            ...(as.token_endpoint ? { url: as.token_endpoint } : {}),
+          },
+        ],
+        discovery: {
+          resourceMetadataUrl: discovery.whereFound(resource) ?? null,
+          resource: resource.resource,
+          authorizationServers: resource.authorization_servers,
+          authorizationServerMetadataUrl: discovery.whereFound(as) ?? null,
+          issuer: as.issuer,
+        },
+        client: { source: registered.source, clientId: registered.clientId, since: null },
+      },
     };
     await store.putConnection(sessionId, id, record);
     log.info({ event: 'enterprise_connected', server: id, scopes: record.scopes });
