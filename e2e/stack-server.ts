@@ -68,6 +68,8 @@ const stack = await startStack({
     ? { secondServer: true, secondAsPort: Number(env.E2E_SECOND_AS_PORT), secondMcpPort: Number(env.E2E_SECOND_MCP_PORT) }
     : {}),
   ...(mcpProtocols ? { mcpProtocols } : {}),
+  // Enterprise-managed authorization (e2e/enterprise.spec.ts): a demo enterprise IdP whose policy admits alice, not bob.
+  ...(env.E2E_IDP_PORT ? { enterprise: { idpPort: Number(env.E2E_IDP_PORT), allow: ({ sub }: { sub: string }) => sub !== 'bob' } } : {}),
   ...(listPageSize !== undefined || bulkResources !== undefined
     ? { mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) } }
     : {}),
