@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CookieJar } from '../../demo/src/cookie-jar.js';
 import { loginThroughForms } from '../../demo/src/login-driver.js';
 import { type Stack, startStack } from '../../demo/src/stack.js';
 import { IDP_CONNECTION } from '../src/enterprise/idp.js';
@@ -129,6 +130,22 @@ describe('enterprise-managed authorization', () => {
     expect(body.error).toBe('enterprise_access_denied');
     expect(body.message).toMatch(/identity provider did not allow access to this server \(invalid_grant\)/);
     expect(body.loginUrl).toBeUndefined();
+  });
+
+  it("ends the enterprise connections of the previous person when another signs in at the IdP in the same browser", async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    expect((await stack.store.getConnection(await browser.sessionId(), 'default'))?.subject).toBe('alice');
+    // Alice's sign-in is over (as when its ID token expired); bob signs in at the IdP in this browser.
+    await stack.store.deleteConnection(await browser.sessionId(), IDP_CONNECTION);
+    const login = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
+    const callback = await loginThroughForms(login.headers.get('location') as string, 'bob', 'bob-demo-password', 'allow', new CookieJar());
+    const back = await browser.finishLogin(callback);
+    const done = await browser.request(back.headers.get('location') as string, { csrf: false });
+    // Bob may not use the server (the IdP's policy), and alice's connection is gone, not left to him.
+    expect(new URL(done.headers.get('location') as string, stack.appUrl).searchParams.get('login_error')).toBe('enterprise_access_denied');
+    expect(await stack.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+    expect((await stack.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.subject).toBe('bob');
   });
 
   it('renews the ID token at the IdP when it expired and the IdP session lasts', async () => {

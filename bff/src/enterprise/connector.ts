@@ -44,21 +44,38 @@ export class EnterpriseConnector {
    * The person's ID token for this session, renewed at the IdP first when it has expired and the IdP
    * gave a refresh token; undefined when they must sign in at the IdP (again).
    */
-  async idToken(sessionId: string): Promise<string | undefined> {
+  async idToken(sessionId: string): Promise<{ idToken: string; subject: string | undefined } | undefined> {
     const { store, idp, log } = this.deps;
     const record = await store.getConnection(sessionId, IDP_CONNECTION);
     if (!record) return undefined;
-    if (idTokenUsable(record.idToken)) return record.idToken;
+    if (record.idToken && idTokenUsable(record.idToken)) return { idToken: record.idToken, subject: record.subject };
     if (!record.refreshToken) return undefined;
     try {
       const next = await idp.refreshSignIn(record);
-      if (!idTokenUsable(next.idToken)) return undefined;
+      if (!next.idToken || !idTokenUsable(next.idToken) || next.subject !== record.subject) return undefined;
       await store.replaceConnection(sessionId, IDP_CONNECTION, record.generation, next);
-      return next.idToken;
+      return { idToken: next.idToken, subject: next.subject };
     } catch (error) {
       log.warn({ event: 'idp_refresh_failed', err: describe(error) });
       if (error instanceof EnterpriseFailure && error.transient) throw error;
       return undefined;
+    }
+  }
+
+  /**
+   * After a sign-in at the IdP: ends the session's enterprise-managed connections made from another
+   * person's sign-in (the browser was handed over), so that nobody goes on using another's access.
+   */
+  async dropOthers(sessionId: string): Promise<void> {
+    const { store, log } = this.deps;
+    const signIn = await store.getConnection(sessionId, IDP_CONNECTION);
+    for (const [id, server] of this.deps.servers) {
+      if (server.authorization !== 'enterprise') continue;
+      const record = await store.getConnection(sessionId, id);
+      if (record && record.subject !== signIn?.subject) {
+        await store.deleteConnection(sessionId, id, record.generation);
+        log.info({ event: 'enterprise_connection_dropped', server: id, reason: 'another person signed in at the identity provider' });
+      }
     }
   }
 
@@ -81,8 +98,9 @@ export class EnterpriseConnector {
     const { store, idp, discovery, resolver, policy, log } = this.deps;
     const server = this.deps.servers.get(id);
     if (server?.authorization !== 'enterprise') return { kind: 'login_required' };
-    const idToken = await this.idToken(sessionId);
-    if (!idToken) return { kind: 'login_required' };
+    const signIn = await this.idToken(sessionId);
+    if (!signIn) return { kind: 'login_required' };
+    const { idToken } = signIn;
 
     const resource = await discovery.protectedResource(server.url, this.deps.hints(id).resourceMetadata);
     const as = await discovery.authorizationServer(resource.authorization_servers[0] as string);
@@ -129,6 +147,8 @@ export class EnterpriseConnector {
       clientId: registered.clientId,
       resource: resource.resource,
       generation: 0,
+      // Whose sign-in at the IdP these tokens came from (see dropOthers).
+      ...(signIn.subject ? { subject: signIn.subject } : {}),
       // For the connection details view: what was found and done (never a token).
       login: {
         at: now,

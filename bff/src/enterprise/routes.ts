@@ -107,6 +107,7 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
     if ((await limits.consume('login', clientAddress(c), reqId)) !== undefined) return backToApp(c, 'rate_limited', returnTo);
     const session = await adoptForwardedSignIn(c, await sessions.current(c));
     if (session) {
+      await connector.dropOthers(session.id);
       try {
         const outcome = await connector.connect(session.id, id);
         if (outcome.kind === 'ok') {
