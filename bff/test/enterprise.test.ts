@@ -132,6 +132,25 @@ describe('enterprise-managed authorization', () => {
     expect(body.loginUrl).toBeUndefined();
   });
 
+  it('steps up by exchanging again for more scopes, without a page', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const call = rpc('tools/call', { name: 'admin_report', arguments: {} }, 2);
+    const headers = { ...MCP_HEADERS, 'mcp-protocol-version': '2026-07-28' };
+    const refused = await browser.request('/mcp/default', { method: 'POST', headers, body: call });
+    expect(refused.status).toBe(403);
+    const body = (await refused.json()) as { error: string; scope: string; loginUrl: string };
+    expect(body.error).toBe('insufficient_scope');
+    expect(body.scope.split(' ')).toContain('mcp:admin');
+    const stepUp = await browser.request(body.loginUrl, { csrf: false });
+    expect(stepUp.headers.get('location')).toBe('/');
+    expect((await stack.store.getConnection(await browser.sessionId(), 'default'))?.scopes.sort()).toEqual(['mcp:admin', 'mcp:tools']);
+    const client = await browser.mcpClient();
+    const report = await client.callTool({ name: 'admin_report', arguments: {} });
+    expect(report.isError).toBeFalsy();
+    await client.close();
+  });
+
   it("ends the enterprise connections of the previous person when another signs in at the IdP in the same browser", async () => {
     const browser = new TestBrowser(stack.appUrl);
     await signInAndConnect(stack, browser, 'alice');

@@ -1,7 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../log.js';
-import type { ChallengeHints } from '../oauth/client.js';
+import { type ChallengeHints, normaliseScopes } from '../oauth/client.js';
 import type { Discovery } from '../oauth/discovery.js';
 import { OAuthFailure } from '../oauth/errors.js';
 import { type OutboundPolicy, tokenRequestOptions } from '../oauth/http.js';
@@ -84,17 +84,22 @@ export class EnterpriseConnector {
    * no usable IdP sign-in; throws EnterpriseFailure when the IdP or the authorization server refuses
    * (or cannot be reached), OAuthFailure when discovery does.
    */
-  connect(sessionId: string, server: string): Promise<AccessOutcome> {
-    const key = `${sessionId}\u0000${server}`;
+  connect(sessionId: string, server: string, stepUp?: string[]): Promise<AccessOutcome> {
+    const key = `${sessionId}\u0000${server}\u0000${stepUp?.join(' ') ?? ''}`;
     let running = this.inflight.get(key);
     if (!running) {
-      running = this.connectOnce(sessionId, server).finally(() => this.inflight.delete(key));
+      running = this.connectOnce(sessionId, server, stepUp).finally(() => this.inflight.delete(key));
       this.inflight.set(key, running);
     }
     return running;
   }
 
-  private async connectOnce(sessionId: string, id: string): Promise<AccessOutcome> {
+  /**
+   * @param stepUp scopes the server asked for (403 insufficient_scope): asked for with those asked for
+   *   and granted before, and counted as the other logins' step-ups are, so that the proxy stops
+   *   offering it after MAX_STEP_UP_ATTEMPTS.
+   */
+  private async connectOnce(sessionId: string, id: string, stepUp: string[] | undefined): Promise<AccessOutcome> {
     const { store, idp, discovery, resolver, policy, log } = this.deps;
     const server = this.deps.servers.get(id);
     if (server?.authorization !== 'enterprise') return { kind: 'login_required' };
@@ -105,8 +110,11 @@ export class EnterpriseConnector {
     const resource = await discovery.protectedResource(server.url, this.deps.hints(id).resourceMetadata);
     const as = await discovery.authorizationServer(resource.authorization_servers[0] as string);
     const registered = await resolver.resolveForLogin(server, as);
-    const scopes = server.scopes.length > 0 ? server.scopes : (resource.scopes_supported ?? []);
-    const requested = scopes.filter((s) => s !== 'offline_access');
+    const base = server.scopes.length > 0 ? server.scopes : (resource.scopes_supported ?? []);
+    const previous = stepUp ? await store.getConnection(sessionId, id) : undefined;
+    const scopes = stepUp ? [...(previous?.requestedScopes ?? base), ...(previous?.scopes ?? []), ...stepUp] : base;
+    const requested = [...new Set(scopes.filter((s) => s !== 'offline_access'))];
+    const need = stepUp ? normaliseScopes(stepUp).join(' ') : undefined;
 
     // 1. At the IdP: the ID token for an ID-JAG naming this server's AS (audience) and the server (resource).
     const grant = await idp.exchange(idToken, {
@@ -147,6 +155,7 @@ export class EnterpriseConnector {
       clientId: registered.clientId,
       resource: resource.resource,
       generation: 0,
+      ...(need !== undefined ? { stepUp: { scope: need, attempts: previous?.stepUp?.scope === need ? previous.stepUp.attempts + 1 : 1 } } : {}),
       // Whose sign-in at the IdP these tokens came from (see dropOthers).
       ...(signIn.subject ? { subject: signIn.subject } : {}),
       // For the connection details view: what was found and done (never a token).

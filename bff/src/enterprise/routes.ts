@@ -20,6 +20,9 @@ import type { SessionRecord, TokenStore } from '../store/types.js';
 import type { EnterpriseConnector } from './connector.js';
 import { EnterpriseFailure, type EnterpriseIdp, IDP_CONNECTION } from './idp.js';
 
+/** A step-up's scope parameter: scope tokens only (as routes/auth.ts). */
+const SCOPE_PARAM = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
+
 /** The IdP's redirect URI is PUBLIC_URL + this. */
 export const IDP_CALLBACK_PATH = '/bff/idp/callback';
 const COMPLETE_PATH = '/bff/callback/complete';
@@ -105,11 +108,15 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
     const reqId = c.get('requestId');
     const returnTo = safeReturnTo(c.req.query('returnTo'), config.publicOrigin);
     if ((await limits.consume('login', clientAddress(c), reqId)) !== undefined) return backToApp(c, 'rate_limited', returnTo);
+    // A step-up (403 insufficient_scope): the scopes the server asked for, as routes/auth.ts takes them.
+    const stepUpParam = c.req.query('scope');
+    if (stepUpParam !== undefined && (stepUpParam.length > 1000 || !SCOPE_PARAM.test(stepUpParam))) return backToApp(c, 'authorization_failed', returnTo);
+    const stepUp = stepUpParam === undefined ? undefined : stepUpParam.split(' ');
     const session = await adoptForwardedSignIn(c, await sessions.current(c));
     if (session) {
       await connector.dropOthers(session.id);
       try {
-        const outcome = await connector.connect(session.id, id);
+        const outcome = await connector.connect(session.id, id, stepUp);
         if (outcome.kind === 'ok') {
           log.info({ event: 'login_succeeded', server: id, via: 'enterprise', scopes: outcome.record.scopes, reqId });
           metrics.loginCompleted(id);
@@ -129,7 +136,7 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
         codeVerifier: start.codeVerifier,
         nonce: start.nonce,
         server: IDP_CONNECTION,
-        returnTo: bffRoutes.login(id, returnTo),
+        returnTo: `${bffRoutes.login(id, returnTo)}${stepUpParam !== undefined ? `&scope=${encodeURIComponent(stepUpParam)}` : ''}`,
         issuer: idp.config.issuer,
         clientId: idp.config.clientId,
         resource: null,
