@@ -132,6 +132,18 @@ describe('enterprise-managed authorization', () => {
     expect(body.loginUrl).toBeUndefined();
   });
 
+  it('logging out ends the IdP sign-in with the session: the next connection needs the IdP again', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    expect((await browser.request('/bff/logout', { method: 'POST' })).status).toBe(200);
+    expect(await stack.store.getConnection(sid, IDP_CONNECTION)).toBeUndefined();
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(401);
+    const login = await browser.request(((await res.json()) as { loginUrl: string }).loginUrl, { csrf: false });
+    expect(new URL(login.headers.get('location') as string).origin).toBe(stack.idp?.issuer);
+  });
+
   it('steps up by exchanging again for more scopes, without a page', async () => {
     const browser = new TestBrowser(stack.appUrl);
     await signInAndConnect(stack, browser, 'alice');
