@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CookieJar } from '../../demo/src/cookie-jar.js';
 import { loginThroughForms } from '../../demo/src/login-driver.js';
-import { type Stack, startStack } from '../../demo/src/stack.js';
+import { DEMO_CLIENT, DEMO_IDP_CLIENT, type Stack, startStack } from '../../demo/src/stack.js';
 import { IDP_CONNECTION } from '../src/enterprise/idp.js';
 import { grants, rpc, TestBrowser } from './support.js';
 
@@ -142,6 +142,47 @@ describe('enterprise-managed authorization', () => {
     expect(res.status).toBe(401);
     const login = await browser.request(((await res.json()) as { loginUrl: string }).loginUrl, { csrf: false });
     expect(new URL(login.headers.get('location') as string).origin).toBe(stack.idp?.issuer);
+  });
+
+  it('the demo IdP and AS check what the extension says they must (§4.1, §5.1)', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const idToken = (await stack.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+    const post = (url: string, auth: string, form: Record<string, string>) =>
+      fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+    const idpAuth = basic(DEMO_IDP_CLIENT.client_id, DEMO_IDP_CLIENT.client_secret);
+    const exchange = {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
+      subject_token: idToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      audience: stack.issuer,
+      resource: stack.mcpUrl,
+      scope: 'mcp:tools',
+    };
+    const idpToken = `${stack.idp?.issuer}/token`;
+    expect(((await (await post(idpToken, idpAuth, { ...exchange, requested_token_type: 'urn:ietf:params:oauth:token-type:access_token' })).json()) as { error: string }).error).toBe('invalid_request');
+    expect(((await (await post(idpToken, idpAuth, { ...exchange, subject_token: `${idToken.slice(0, -4)}AAAA` })).json()) as { error: string }).error).toBe('invalid_grant');
+    const issued = await post(idpToken, idpAuth, exchange);
+    expect(issued.status).toBe(200);
+    const grant = (await issued.json()) as { access_token: string; issued_token_type: string; token_type: string };
+    expect(grant).toMatchObject({ issued_token_type: 'urn:ietf:params:oauth:token-type:id-jag', token_type: 'N_A' });
+    const [header, payload] = grant.access_token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>) as [
+      Record<string, unknown>,
+      Record<string, unknown>,
+    ];
+    expect(header.typ).toBe('oauth-id-jag+jwt');
+    expect(payload).toMatchObject({ iss: stack.idp?.issuer, sub: 'alice', aud: stack.issuer, resource: stack.mcpUrl, client_id: DEMO_CLIENT.client_id, scope: 'mcp:tools' });
+    expect(Object.keys(payload).sort()).toEqual(['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'resource', 'scope', 'sub']);
+
+    const asToken = `${stack.issuer}/token`;
+    const asAuth = basic(DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret);
+    const bearer = { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: grant.access_token };
+    // The ID token itself is no grant (typ), and the grant is good once.
+    expect(((await (await post(asToken, asAuth, { ...bearer, assertion: idToken })).json()) as { error: string }).error).toBe('invalid_grant');
+    expect((await post(asToken, asAuth, bearer)).status).toBe(200);
+    expect(((await (await post(asToken, asAuth, bearer)).json()) as { error: string }).error).toBe('invalid_grant');
   });
 
   it('steps up by exchanging again for more scopes, without a page', async () => {
