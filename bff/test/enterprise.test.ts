@@ -1,8 +1,10 @@
+import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CookieJar } from '../../demo/src/cookie-jar.js';
 import { loginThroughForms } from '../../demo/src/login-driver.js';
 import { DEMO_CLIENT, DEMO_IDP_CLIENT, type Stack, startStack } from '../../demo/src/stack.js';
 import { IDP_CONNECTION } from '../src/enterprise/idp.js';
+import { createLogger } from '../src/log.js';
 import { grants, rpc, TestBrowser } from './support.js';
 
 /**
@@ -310,5 +312,37 @@ describe('enterprise-managed authorization behind an authenticating proxy (ENTER
     const res = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false, headers: { [HEADER]: forged } });
     expect(new URL(res.headers.get('location') as string, trusted.appUrl).searchParams.get('login_error')).toBe('enterprise_access_denied');
     expect(await trusted.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+  });
+});
+
+describe('enterprise-managed authorization in the logs', () => {
+  it('never writes a JWT (ID token, ID-JAG, access token) or refresh token, even at trace level', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const stack = await startStack({ enterprise: { allow: ({ sub }) => sub !== 'bob' }, log: createLogger('trace', sink) });
+    try {
+      const alice = new TestBrowser(stack.appUrl);
+      await signInAndConnect(stack, alice, 'alice');
+      const client = await alice.mcpClient();
+      await client.callTool({ name: 'whoami', arguments: {} });
+      await client.close();
+      await signInAndConnect(stack, new TestBrowser(stack.appUrl), 'bob');
+      const sid = await alice.sessionId();
+      const secrets = [await stack.store.getConnection(sid, IDP_CONNECTION), await stack.store.getConnection(sid, 'default')].flatMap((r) =>
+        [r?.idToken, r?.accessToken, r?.refreshToken].filter((v): v is string => typeof v === 'string' && v !== ''),
+      );
+      expect(secrets.length).toBeGreaterThanOrEqual(3);
+      const log = lines.join('');
+      expect(log).toContain('"event":"enterprise_connected"');
+      for (const secret of secrets) expect(log).not.toContain(secret);
+      expect(log).not.toMatch(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/);
+    } finally {
+      await stack.close();
+    }
   });
 });
