@@ -181,7 +181,7 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
     if (!(await store.consumeOnce(`login:${transaction.txn}`, LOGIN_TTL_SECONDS * 1000))) return refuse('login_expired', 'login transaction replayed');
     let record: Awaited<ReturnType<EnterpriseIdp['finishSignIn']>>;
     try {
-      record = await idp.finishSignIn(params, transaction as typeof transaction & { nonce: string });
+      record = await idp.finishSignIn(params, { state: transaction.state, nonce: transaction.nonce, codeVerifier: transaction.codeVerifier });
     } catch (error) {
       log.warn({ event: 'login_failed', via: 'enterprise_idp', err: describe(error), reqId });
       const code: LoginErrorCode =
