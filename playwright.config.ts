@@ -24,6 +24,15 @@ export const multiPorts = {
   secondMcp: ports.mcp + 2,
 };
 
+/** A stack whose MCP server is enterprise-managed, started by e2e/enterprise.spec.ts itself. */
+export const enterprisePorts = {
+  app: ports.app + 3,
+  as: ports.as + 3,
+  mcp: ports.mcp + 3,
+  inspect: ports.inspect + 3,
+  idp: ports.as + 4,
+};
+
 export default defineConfig({
   testDir: './e2e',
   fullyParallel: false,

@@ -41,6 +41,13 @@ interface Context {
   /** client-credentials-jwt: the private key registered for client_id (PKCS#8 PEM), and its algorithm. */
   private_key_pem?: string;
   signing_algorithm?: string;
+  /**
+   * auth/enterprise-managed-authorization: the enterprise IdP (issuer, the BFF's client there) and an ID
+   * token it issued to the person, as if they had signed in already.
+   */
+  idp_issuer?: string;
+  idp_client_id?: string;
+  idp_id_token?: string;
   /** Tool calls the scenario wants made, with exactly these arguments (http-custom-headers). */
   toolCalls?: Array<{ name: string; arguments: Record<string, unknown> }>;
 }
@@ -54,6 +61,10 @@ function readContext(): Context {
   if (typeof parsed.client_secret === 'string') context.client_secret = parsed.client_secret;
   if (typeof parsed.private_key_pem === 'string') context.private_key_pem = parsed.private_key_pem;
   if (typeof parsed.signing_algorithm === 'string') context.signing_algorithm = parsed.signing_algorithm;
+  for (const key of ['idp_issuer', 'idp_client_id', 'idp_id_token'] as const) {
+    const value = parsed[key];
+    if (typeof value === 'string') context[key] = value;
+  }
   if (Array.isArray(parsed.toolCalls)) {
     context.toolCalls = parsed.toolCalls.filter(
       (c): c is { name: string; arguments: Record<string, unknown> } =>
@@ -85,8 +96,23 @@ function bffEnvironment(appUrl: string, port: number, serverUrl: string, context
     ...(service ? { OAUTH_GRANT: 'client_credentials' } : {}),
     ...(service && context.private_key_pem ? { OAUTH_PRIVATE_KEY: context.private_key_pem } : {}),
     ...(service && context.signing_algorithm ? { OAUTH_SIGNING_ALG: context.signing_algorithm } : {}),
+    // Enterprise-managed authorization: the server is marked as such and the IdP named, as an operator
+    // would. The person has signed in at the IdP through an authenticating proxy in front of the app
+    // (the scenario's IdP has no sign-in page), which forwards their ID token: the adapter is that proxy.
+    ...(context.idp_issuer && context.idp_client_id
+      ? {
+          MCP_SERVER_AUTHORIZATION: 'enterprise',
+          ENTERPRISE_IDP_ISSUER: context.idp_issuer,
+          ENTERPRISE_IDP_CLIENT_ID: context.idp_client_id,
+          ENTERPRISE_IDP_ID_TOKEN_HEADER: ENTERPRISE_ID_TOKEN_HEADER,
+          TRUSTED_PROXIES: '127.0.0.1, ::1',
+        }
+      : {}),
   };
 }
+
+/** Where the authenticating proxy (the adapter) forwards the person's ID token. */
+const ENTERPRISE_ID_TOKEN_HEADER = 'X-Forwarded-Id-Token';
 
 function say(message: string): void {
   process.stderr.write(`[adapter] ${message}\n`);
@@ -120,9 +146,12 @@ async function main(): Promise<number> {
     listener.handle(getRequestListener(app.fetch));
     say(`scenario ${scenario}: BFF at ${listener.origin}, MCP server ${serverUrl}`);
 
-    const browser = new Browser(listener.origin, { log: say });
-    outcome.logins = browser.logins;
     const context = readContext();
+    const browser = new Browser(listener.origin, {
+      log: say,
+      ...(context.idp_id_token ? { proxyHeaders: { [ENTERPRISE_ID_TOKEN_HEADER]: context.idp_id_token } } : {}),
+    });
+    outcome.logins = browser.logins;
     let connected: Connected | undefined;
     try {
       // The SPA's own connect: protocol negotiation, capabilities, input handlers (web/src/mcp-connect.ts).

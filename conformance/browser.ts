@@ -55,6 +55,11 @@ export interface BrowserOptions {
   /** Hard stop for this stand-in, far above any sane BFF limit: a BFF that never stops is reported, not looped on. */
   maxLogins?: number;
   log?: (message: string) => void;
+  /**
+   * Headers an authenticating reverse proxy in front of the app adds to every request that reaches the
+   * BFF (ENTERPRISE_IDP_ID_TOKEN_HEADER: the ID token of the person it signed in). Never sent elsewhere.
+   */
+  proxyHeaders?: Record<string, string>;
 }
 
 export class Browser {
@@ -65,6 +70,7 @@ export class Browser {
 
   private readonly maxLogins: number;
   private readonly log: (message: string) => void;
+  private readonly proxyHeaders: Record<string, string>;
   /** Bumped after every login, so that a request that was already under way is retried, not re-logged-in. */
   private generation = 0;
   private loginInFlight: Promise<void> | undefined;
@@ -75,6 +81,13 @@ export class Browser {
   ) {
     this.maxLogins = options.maxLogins ?? 8;
     this.log = options.log ?? (() => {});
+    this.proxyHeaders = options.proxyHeaders ?? {};
+  }
+
+  /** What the proxy in front of the app adds, on requests to the app only. */
+  private addProxyHeaders(url: URL, headers: Headers): void {
+    if (url.origin !== new URL(this.appUrl).origin) return;
+    for (const [name, value] of Object.entries(this.proxyHeaders)) headers.set(name, value);
   }
 
   /** The SDK transport's fetch: the SPA's same-origin request, plus the login-and-retry loop. */
@@ -130,6 +143,12 @@ export class Browser {
     if (toAs.origin === start.origin) {
       record.loginError = toAs.searchParams.get(LOGIN_ERROR_PARAM) ?? undefined;
       record.returnedTo = `${toAs.pathname}${toAs.search}`;
+      // Straight back to the app without an error: connected with no page in between (an
+      // enterprise-managed server, whose tokens came from the person's sign-in at their IdP).
+      if (record.loginError === undefined && !toAs.pathname.startsWith('/bff/')) {
+        this.log(`connected without a sign-in page, back at ${record.returnedTo}`);
+        return;
+      }
       throw new LoginRefused(record.loginError, `the BFF refused to start a login: it redirected to ${record.returnedTo}`);
     }
     record.authorizationUrl = toAs.href;
@@ -185,6 +204,7 @@ export class Browser {
     });
     const cookie = this.jar.header(url);
     if (cookie) headers.set('cookie', cookie);
+    this.addProxyHeaders(url, headers);
     const res = await fetch(url, { headers, redirect: 'manual' });
     this.jar.store(url, res.headers);
     return res;
@@ -200,6 +220,7 @@ export class Browser {
     const cookie = this.jar.header(url);
     if (cookie) headers.set('cookie', cookie);
     else headers.delete('cookie');
+    this.addProxyHeaders(url, headers);
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });
     this.jar.store(url, res.headers);
     return res;

@@ -57,6 +57,7 @@ export const REQUIRED_EXTENSIONS: Record<string, string> = {
   'auth/dpop-nonce': 'DPoP nonces from the authorization server and the MCP server',
   'auth/client-credentials-basic': 'service credentials with a client secret (bff/src/oauth/service-credentials.ts)',
   'auth/client-credentials-jwt': 'service credentials with a private_key_jwt assertion',
+  'auth/enterprise-managed-authorization': 'enterprise-managed authorization: ID-JAG by token exchange, then the JWT bearer grant (bff/src/enterprise/)',
 };
 
 const COMPLETED: Expectation = { kind: 'completed', why: 'a well-behaved client finishes what the scenario asks of it' };

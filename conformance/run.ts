@@ -15,7 +15,8 @@ import { isRevision, REVISIONS, type RequirementSet, readRequirementSet } from '
  * that revision's wire. A required scenario must end with no failed check, no warning, and the BFF's
  * answer to the browser that expectations.ts expects; the set's not-scored client scenarios
  * (extensions such as client credentials) run too and are printed apart, never failing the run, except
- * those the project implements (REQUIRED_EXTENSIONS in expectations.ts: DPoP), which are required.
+ * those the project implements (REQUIRED_EXTENSIONS in expectations.ts: DPoP, service credentials,
+ * enterprise-managed authorization), which are required.
  *
  *   pnpm test:conformance                                  both revisions' sets (2026-07-28, then 2025-11-25)
  *   pnpm test:conformance --revision 2025-11-25            one revision's set

@@ -77,6 +77,8 @@ const stack = await startStack({
     ? { serviceCredentials: env.E2E_SERVICE_CREDENTIALS }
     : {}),
   ...(dpop ? { dpop } : {}),
+  // Enterprise-managed authorization (e2e/enterprise.spec.ts): a demo enterprise IdP whose policy admits alice, not bob.
+  ...(env.E2E_IDP_PORT ? { enterprise: { idpPort: Number(env.E2E_IDP_PORT), allow: ({ sub }: { sub: string }) => sub !== 'bob' } } : {}),
   ...(listPageSize !== undefined || bulkResources !== undefined
     ? { mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) } }
     : {}),

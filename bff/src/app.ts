@@ -4,6 +4,10 @@ import { routePath } from 'hono/route';
 import type { Config } from './config.js';
 import { clientAddressResolver } from './http/client-address.js';
 import type { Drain } from './http/drain.js';
+import { EnterpriseConnector } from './enterprise/connector.js';
+import { EnterpriseIdp } from './enterprise/idp.js';
+import { enterpriseRoutes, IDP_CALLBACK_PATH } from './enterprise/routes.js';
+import { EnterpriseTokenManager } from './enterprise/tokens.js';
 import { ApiFailure, rateLimited, serviceUnavailable } from './http/errors.js';
 import { memoryRateLimits, type RateLimits } from './http/rate-limit.js';
 import { securityHeaderList, securityHeaders } from './http/security-headers.js';
@@ -58,7 +62,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Token records are read only for the server they were issued for: see ServerBoundStore.
   const store = new ServerBoundStore(countStoreErrors(deps.store, metrics), config.servers, log);
   // What the BFF is towards authorization servers, built as the admin command builds it too.
-  const { policy, discovery, clientMetadata, clients } = createOAuthClients(config, store, {
+  const { policy, discovery, clientMetadata, clients, resolver } = createOAuthClients(config, store, {
     registry: deps.registry,
     outboundFetch: deps.outboundFetch,
   });
@@ -78,7 +82,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // A refresh in progress ends by its deadline, then writes (retried for a few seconds if the store falters).
     refreshDeadlineMs(config.authServerTimeoutMs) + 10_000,
   );
-  const tokens = new TokenManager(store, clients, log, { ...refreshTiming(config.authServerTimeoutMs), locks: deps.drain }, metrics);
+  const tokenOptions = { ...refreshTiming(config.authServerTimeoutMs), locks: deps.drain };
+  const tokens = config.enterpriseIdp
+    ? new EnterpriseTokenManager(store, clients, log, tokenOptions, metrics)
+    : new TokenManager(store, clients, log, tokenOptions, metrics);
+  // Enterprise-managed servers (enterprise/): their tokens come from the IdP sign-in, not a consent screen.
+  const enterprise = config.enterpriseIdp
+    ? (() => {
+        const idp = new EnterpriseIdp(config.enterpriseIdp, policy, `${config.publicUrl}${IDP_CALLBACK_PATH}`);
+        const servers = new Map(config.servers.map((s) => [s.id, s]));
+        const connector = new EnterpriseConnector({ idp, store, discovery, resolver, policy, servers, hints: (id) => hints.get(id), log });
+        if (tokens instanceof EnterpriseTokenManager) tokens.useConnector(connector);
+        return { idp, connector };
+      })()
+    : undefined;
   // Servers used with the deployment's own identity (client credentials): tokens shared by every session.
   const service = new ServiceTokens(config.servers, {
     store,
@@ -170,6 +187,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     });
   }
   const signOut = new SignOut({ publicUrl: config.publicUrl, store, log, cookies, sessions, clients, timeoutMs: REVOKE_TIMEOUT_MS });
+  if (enterprise) {
+    app.route('/bff', enterpriseRoutes({ config, store, log, cookies, sessions, ...enterprise, limits, clientAddress, metrics }));
+  }
   app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut, metrics }));
   app.route('/bff', signOut.routes());
   app.route('/bff', connectionRoutes({ config, store, log, cookies, sessions }));

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { PROTOCOL_PREFERENCES, type ProtocolPreference } from '@mcp-bff/shared';
 import { z } from 'zod';
 import { readServiceCredentials, type ServiceCredentials } from './service-config.js';
+import { type EnterpriseIdpConfig, readEnterpriseIdp, SERVER_AUTHORIZATIONS, type ServerAuthorization } from './enterprise/config.js';
 
 /**
  * The only reader of process.env. Parses everything once, reports every problem at once, and hands the
@@ -66,6 +67,11 @@ export interface ServerConfig {
    * supports it (`dpop_signing_alg_values_supported`). On unless false.
    */
   dpop?: boolean;
+  /**
+   * "enterprise": tokens for this server come from the enterprise IdP (ENTERPRISE_IDP_*) by token
+   * exchange and the JWT bearer grant (enterprise/), never from a consent screen. Absent: OAuth as usual.
+   */
+  authorization?: ServerAuthorization;
 }
 
 export interface Config {
@@ -129,6 +135,9 @@ export interface Config {
 
   /** GET /metrics (Prometheus): off unless one of these is set. */
   metrics: MetricsConfig;
+
+  /** The enterprise identity provider of enterprise-managed servers (ENTERPRISE_IDP_*); absent when none is configured. */
+  enterpriseIdp?: EnterpriseIdpConfig;
 }
 
 export interface MetricsConfig {
@@ -300,6 +309,7 @@ const serverEntrySchema = z
     signingAlg: z.string().optional(),
     tokenEndpointAuthMethod: z.string().optional(),
     dpop: z.boolean().default(true),
+    authorization: z.enum(SERVER_AUTHORIZATIONS, { error: `authorization must be one of ${SERVER_AUTHORIZATIONS.join(', ')}` }).optional(),
   })
   .strict()
   .refine((s) => !s.clientSecret || s.clientId, 'clientSecret needs a clientId');
@@ -476,6 +486,7 @@ function readServers(
         protocol: e.MCP_PROTOCOL,
         service,
         dpop: env.OAUTH_DPOP !== '0',
+        ...serverAuthorization(env.MCP_SERVER_AUTHORIZATION, 'MCP_SERVER_AUTHORIZATION', problems),
       },
     ];
   }
@@ -537,8 +548,17 @@ function readServers(
       // A service server's secret lives in `service` only: nothing that signs people in may use it.
       ...(service ? { clientSecret: undefined, service } : {}),
       dpop: entry.dpop,
+      ...serverAuthorization(entry.authorization, `MCP_SERVERS[${i}].authorization`, problems),
     };
   });
+}
+
+/** `"authorization": "enterprise"` (or MCP_SERVER_AUTHORIZATION=enterprise); "oauth" or nothing is the default. */
+function serverAuthorization(value: string | undefined, label: string, problems: string[]): Pick<ServerConfig, 'authorization'> {
+  if (value === undefined || value === '' || value === 'oauth') return {};
+  if (value === 'enterprise') return { authorization: 'enterprise' };
+  problems.push(`${label} must be one of ${SERVER_AUTHORIZATIONS.join(', ')}`);
+  return {};
 }
 
 // Token vault configuration: TOKEN_STORE, REDIS_URL, TOKEN_ENCRYPTION_KEYS, SESSION_IDLE_TIMEOUT_SECONDS.
@@ -661,6 +681,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const servers = readServers(serverEnv, env, allowHttpLoopback, problems);
   const vault = readVaultConfig(env, options, problems);
   const trustedProxies = readTrustedProxies(env.TRUSTED_PROXIES, problems);
+  const enterpriseIdp = readEnterpriseIdp(env, servers, { allowHttpLoopback, trustedProxies, checkUrl }, problems);
   if (problems.length > 0 || !e || !publicUrl) throw new ConfigError(problems);
 
   const config: Config = {
@@ -697,6 +718,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxAnonymousStreamsPerAddress: e.MAX_ANONYMOUS_STREAMS_PER_ADDRESS,
     ...vault,
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT },
+    ...(enterpriseIdp ? { enterpriseIdp } : {}),
   };
   return Object.freeze(config);
 }

@@ -4,6 +4,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { type AsymmetricSigningAlgorithm, type ClientMetadata, errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { PAGE_CSP, renderErrorPage, renderLogoutPage, renderSignedOutPage, STYLESHEET, STYLESHEET_PATH } from './auth-pages.js';
 import { findDemoUser } from './demo-users.js';
+import { type IdJagIssuerOptions, JWT_BEARER_GRANT, registerIdJagIssuer, registerJwtBearer, TOKEN_EXCHANGE_GRANT, type TrustedIdpOptions } from './id-jag.js';
 import { createInteractionHandler, INTERACTION_PREFIX, sendPage } from './interactions.js';
 import { createMemoryAdapterFactory } from './memory-adapter.js';
 import type { ServiceClientRegistration } from './service-clients.js';
@@ -69,6 +70,16 @@ export interface AuthServerOptions {
    * proof algorithms it takes and advertises (oidc-provider's default: ES256 and EdDSA).
    */
   dpop?: { requireNonce?: boolean; algorithms?: AsymmetricSigningAlgorithm[] };
+  /**
+   * Enterprise-managed authorization, as the enterprise IdP: token exchange (RFC 8693) of the ID tokens
+   * this server issues for ID-JAGs (id-jag.ts). Its clients may use the token exchange grant.
+   */
+  idJagIssuer?: IdJagIssuerOptions;
+  /**
+   * Enterprise-managed authorization, as an MCP server's AS: the JWT bearer grant (RFC 7523) with
+   * ID-JAGs from this IdP (id-jag.ts). Its clients, configured and registered, may use that grant.
+   */
+  trustedIdp?: TrustedIdpOptions;
 }
 
 export type AccessTokenTtl = number | ((grantType: string) => number);
@@ -125,8 +136,17 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   const resourceScopes = options.scopes ?? DEFAULT_RESOURCE_SCOPES;
 
   // Fresh signing key per process: nothing outlives the demo, so there is nothing to persist or rotate.
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
-  const signingKey = { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'RS256', use: 'sig' };
+  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const kid = randomUUID();
+  const signingKey = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
+  const signer = { privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }, kid };
+  // Enterprise-managed authorization adds a grant to every client (id-jag.ts).
+  const grantTypes = [
+    'authorization_code',
+    'refresh_token',
+    ...(options.idJagIssuer ? [TOKEN_EXCHANGE_GRANT] : []),
+    ...(options.trustedIdp ? [JWT_BEARER_GRANT] : []),
+  ];
 
   const adapter = createMemoryAdapterFactory();
   const clientStore = adapter('Client');
@@ -135,7 +155,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     clients: [
       ...options.clients.map((c): ClientMetadata => ({
         ...c,
-        grant_types: ['authorization_code', 'refresh_token'],
+        grant_types: grantTypes,
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_basic',
       })),
@@ -151,7 +171,7 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
     ],
     // Applied to dynamically registered clients that do not say otherwise.
     clientDefaults: {
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: grantTypes,
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
@@ -291,6 +311,17 @@ export async function createAuthServer(options: AuthServerOptions): Promise<Auth
   };
 
   const provider = new Provider(options.issuer, configuration);
+  if (options.idJagIssuer) registerIdJagIssuer(provider, options.issuer, signer, options.idJagIssuer);
+  if (options.trustedIdp) {
+    registerJwtBearer(provider, {
+      issuer: options.issuer,
+      resource: options.resource,
+      resourceScopes,
+      trusted: options.trustedIdp,
+      accessTokenTtlSeconds: accessTokenTtl,
+      signer,
+    });
+  }
 
   // Server errors are real bugs: show them. Client errors (bad grants, bad requests) are expected and quiet.
   provider.on('server_error', (_ctx: unknown, err: Error) => {

@@ -53,6 +53,9 @@ if (!['', '0', '1', 'nonce'].includes(dpopSetting)) {
 }
 const dpop = dpopSetting === '1' || dpopSetting === 'nonce' ? { requireNonce: dpopSetting === 'nonce' } : undefined;
 
+// DEMO_ENTERPRISE=1: the MCP server is enterprise-managed. People sign in at a demo enterprise IdP (on
+// IDP_PORT, default 4300) whose policy lets alice use it and not bob; no consent page at the server's AS.
+const enterprise = process.env.DEMO_ENTERPRISE === '1';
 const listPageSize = numberFromEnv('MCP_LIST_PAGE_SIZE');
 const bulkResources = numberFromEnv('MCP_BULK_RESOURCES');
 
@@ -70,6 +73,7 @@ const stack = await startStack({
   mcpLists: { ...(listPageSize !== undefined ? { pageSize: listPageSize } : {}), ...(bulkResources !== undefined ? { bulkResources } : {}) },
   // The demo shows the access token's claims in the connection details view (off by default elsewhere).
   env: { CONNECTION_CLAIMS: process.env.CONNECTION_CLAIMS ?? '1' },
+  ...(enterprise ? { enterprise: { idpPort: Number(process.env.IDP_PORT ?? 4300), allow: ({ sub }) => sub !== 'bob' } } : {}),
 });
 
 console.log(`
@@ -77,7 +81,7 @@ console.log(`
 
   Open ${stack.appUrl} and sign in as alice / alice-demo-password (or bob / bob-demo-password).
 
-  authorization server  ${stack.issuer}
+  authorization server  ${stack.issuer}${stack.idp ? `\n  enterprise IdP        ${stack.idp.issuer}  (the MCP server is enterprise-managed: alice may use it, bob may not)` : ''}
   MCP server            ${stack.mcpUrl}  (MCP ${mcpProtocols === 'both' ? '2026-07-28 and 2025-11-25' : mcpProtocols})${dpop ? `\n  DPoP                  on${dpop.requireNonce ? ', with nonces' : ''}` : ''}
   Press Ctrl+C to stop.
 `);

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../../bff/src/log.js';
 import { MemoryTokenStore } from '../../bff/src/store/memory.js';
 import type { TokenStore } from '../../bff/src/store/types.js';
 import { type AuthServer, type AuthServerOptions, createAuthServer } from './auth-server.js';
+import type { IdJagIssuerOptions } from './id-jag.js';
 
 /** How a demo authorization server imitates a real identity provider's quirks (auth-server.ts). */
 export type AuthServerQuirks = Pick<AuthServerOptions, 'requireAudience' | 'rejectResource' | 'registrationInitialAccessToken' | 'dpop'>;
@@ -27,6 +28,15 @@ export const DEMO_CLIENT = {
  * Demo-only cookie secret: public in this repository, so it protects nothing. Made like a real one
  * (`openssl rand -base64 48`), because the BFF refuses anything that does not look random.
  */
+/**
+ * Demo-only credentials of the BFF at the demo enterprise IdP (enterprise-managed authorization). Public
+ * in this repository: never use them for anything else.
+ */
+export const DEMO_IDP_CLIENT = {
+  client_id: 'mcp-bff-enterprise',
+  client_secret: 'demo-only-idp-client-secret-not-for-production',
+} as const;
+
 export const DEMO_SESSION_SECRET = 'Iqi//AH7AvPUAHv5/PeSDHXTeoxhD/mEznKnVUB5ySnqHXTDQCwcIBQ39v4mi7u3';
 
 export interface StackOptions {
@@ -77,6 +87,23 @@ export interface StackOptions {
    * MCP server takes only with a valid proof; `requireNonce` makes both ask for their nonces.
    */
   dpop?: { requireNonce?: boolean };
+  /**
+   * Enterprise-managed authorization: also start a demo enterprise IdP (another demo authorization
+   * server, same sign-in pages and people) that issues ID-JAGs, make the authorization server accept
+   * them (JWT bearer grant), and configure the (single) MCP server as enterprise-managed.
+   */
+  enterprise?: {
+    idpPort?: number;
+    /** The IdP's policy (default: everyone may use the server). */
+    allow?: IdJagIssuerOptions['allow'];
+    /** How long the IdP's refresh tokens last (default 14 days). */
+    idpRefreshTokenTtlSeconds?: number;
+    /**
+     * The client ID the IdP's administrator mapped the BFF to at the authorization server (default: the
+     * BFF's, DEMO_CLIENT): another one makes the authorization server refuse the ID-JAGs.
+     */
+    idJagClientId?: string;
+  };
 }
 
 export interface Stack {
@@ -92,6 +119,8 @@ export interface Stack {
   app: ReturnType<typeof createApp>;
   /** The second server and its authorization server, when asked for. */
   second?: { issuer: string; mcpUrl: string; as: AuthServer; mcp: McpDemo };
+  /** The enterprise IdP, when asked for. */
+  idp?: { issuer: string; as: AuthServer };
   /** Stops and starts the authorization server's listener on the same port, to show an outage. */
   stopAuthServer(): Promise<void>;
   startAuthServer(): Promise<void>;
@@ -111,9 +140,26 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const mcpUrl = `${mcpListener.origin}/mcp`;
   const appUrl = appListener.origin;
 
+  let idp: Stack['idp'];
+  const closeIdp: Array<() => Promise<void>> = [];
+  if (options.enterprise) {
+    const idpListener = await listen(options.enterprise.idpPort ?? 0, '127.0.0.1');
+    const idpAs = await createAuthServer({
+      issuer: idpListener.origin,
+      // The IdP's own API (its sign-in's access token); the MCP server is never its resource.
+      resource: `${idpListener.origin}/api`,
+      clients: [{ ...DEMO_IDP_CLIENT, redirect_uris: [`${appUrl}/bff/idp/callback`], client_name: 'MCP BFF (enterprise)' }],
+      ...(options.enterprise.idpRefreshTokenTtlSeconds ? { refreshTokenTtlSeconds: options.enterprise.idpRefreshTokenTtlSeconds } : {}),
+      idJagIssuer: { clientIds: { [issuer]: options.enterprise.idJagClientId ?? DEMO_CLIENT.client_id }, ...(options.enterprise.allow ? { allow: options.enterprise.allow } : {}) },
+    });
+    idpListener.handle(idpAs.handler);
+    idp = { issuer: idpListener.origin, as: idpAs };
+    closeIdp.push(() => idpListener.close());
+  }
   const as = await createAuthServer({
     issuer,
     resource: mcpUrl,
+    ...(idp ? { trustedIdp: { issuer: idp.issuer, jwksUri: `${idp.issuer}/jwks` } } : {}),
     clients: [
       {
         ...DEMO_CLIENT,
@@ -189,6 +235,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         OAUTH_CLIENT_ID: DEMO_CLIENT.client_id,
         OAUTH_CLIENT_SECRET: DEMO_CLIENT.client_secret,
         OAUTH_SCOPES: 'mcp:tools',
+        ...(idp
+          ? {
+              MCP_SERVER_AUTHORIZATION: 'enterprise',
+              ENTERPRISE_IDP_ISSUER: idp.issuer,
+              ENTERPRISE_IDP_CLIENT_ID: DEMO_IDP_CLIENT.client_id,
+              ENTERPRISE_IDP_CLIENT_SECRET_ENV: 'DEMO_IDP_CLIENT_SECRET',
+              DEMO_IDP_CLIENT_SECRET: DEMO_IDP_CLIENT.client_secret,
+            }
+          : {}),
       };
   const config = loadConfig({
     PUBLIC_URL: appUrl,
@@ -221,6 +276,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     store,
     app,
     ...(second ? { second } : {}),
+    ...(idp ? { idp } : {}),
     async stopAuthServer() {
       asDown = true;
       await new Promise<void>((resolve) => {
@@ -242,6 +298,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         mcp.close().then(() => mcpListener.close()),
         asDown ? undefined : asListener.close(),
         ...closeSecond.map((close) => close()),
+        ...closeIdp.map((close) => close()),
       ]);
     },
   };

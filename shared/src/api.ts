@@ -36,6 +36,11 @@ export interface ConnectionInfo {
    * for every signed-in person; nobody signs in to it (no Connect). Absent: people sign in themselves.
    */
   identity?: 'service';
+  /**
+   * 'organisation': an enterprise-managed server. Access comes from the person's sign-in at their
+   * organisation's identity provider, without a consent screen per server. Absent for ordinary servers.
+   */
+  managedBy?: 'organisation';
 }
 
 export interface SessionInfo {
@@ -73,6 +78,8 @@ export type ApiErrorCode =
    * or the MCP server refused a fresh token. No sign-in helps; an operator must look.
    */
   | 'service_credentials_failed'
+  /** 403: an enterprise-managed server: the organisation's identity provider, or the server's authorization server, refused access. */
+  | 'enterprise_access_denied'
   | 'internal_error';
 
 export interface ApiError {
@@ -106,7 +113,9 @@ export type LoginErrorCode =
   /** More permission was asked for several times and still not granted. */
   | 'insufficient_scope'
   /** Too many sign-ins started (or finished) from this network address; wait and try again. */
-  | 'rate_limited';
+  | 'rate_limited'
+  /** An enterprise-managed server: the organisation's identity provider, or the server's authorization server, refused access. */
+  | 'enterprise_access_denied';
 
 export const LOGIN_ERROR_PARAM = 'login_error';
 /** Next to `login_error`: the id of the BFF request the login failed in (its log lines carry it). */

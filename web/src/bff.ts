@@ -72,6 +72,7 @@ const apiErrorCodes = [
   'rate_limited',
   'too_many_streams',
   'service_credentials_failed',
+  'enterprise_access_denied',
   'internal_error',
 ] as const satisfies readonly ApiErrorCode[];
 
@@ -231,6 +232,8 @@ const loginErrorMessages: Record<LoginErrorCode, string> = {
   registration_failed: 'This app could not register with the authorization server. Please try again later.',
   insufficient_scope: 'The extra permission was not granted, so the action still cannot be done.',
   rate_limited: 'Too many sign-in attempts came from your network. Wait a minute and try again.',
+  enterprise_access_denied:
+    "Your organisation's identity provider did not allow access to this server, or the server did not accept it. Ask your administrator if you need it.",
 };
 
 export function loginErrorMessage(code: string): string {
@@ -266,6 +269,8 @@ export function bffErrorMessage(error: BffError): string {
       return 'Too many live connections to MCP servers are open. Close another tab or wait, then try again.';
     case 'service_credentials_failed':
       return "This deployment's service identity was refused for this server (the BFF's log says why). Ask whoever runs this app.";
+    case 'enterprise_access_denied':
+      return "Your organisation's identity provider did not allow access to this server, or the server did not accept it. Ask your administrator if you need it.";
     case 'not_found':
       return 'Not found.';
     default:

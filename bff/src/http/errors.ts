@@ -15,6 +15,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   rate_limited: 429,
   too_many_streams: 429,
   service_credentials_failed: 502,
+  enterprise_access_denied: 403,
   internal_error: 500,
 };
 

@@ -12,6 +12,7 @@ const MESSAGES: Record<LoginErrorCode, string> = {
   registration_failed: 'This app could not register with the authorization server.',
   insufficient_scope: 'The permission the server needs was not granted.',
   rate_limited: 'Too many sign-in attempts came from your network. Wait a minute and try again.',
+  enterprise_access_denied: "Your organisation's identity provider, or the server's authorization server, refused access to this server.",
 };
 
 /** The BFF's own request ids (UUIDs): the only thing a page may show as a reference. */

@@ -161,6 +161,8 @@ export const LOGIN_ERROR_ADVICE: Record<LoginErrorCode, string> = {
     "The BFF could not get a client at the authorization server. Configure client credentials registered there for this server, or ask its operator to allow client ID metadata documents or dynamic registration.",
   insufficient_scope: 'The server asked for more permission several times and it was still not granted. Ask its operator which scopes it needs.',
   rate_limited: 'Too many sign-ins were started from this network address. Wait a minute and try again.',
+  enterprise_access_denied:
+    "The organisation's identity provider refused the token exchange for this server, or the server's authorization server refused the identity assertion. The BFF log says which; the IdP's policy decides who may use which server.",
 };
 
 const FAILURE_ADVICE: Partial<Record<OAuthFailure['code'], string>> = {

@@ -301,6 +301,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
           protocol: server.protocol,
           // Usable without signing in to it: the deployment's identity (its token is not the session's).
           ...(server.service ? { identity: 'service' as const, status: 'connected' as const, scopes: [], expiresAt: null } : {}),
+          ...(server.authorization === 'enterprise' ? { managedBy: 'organisation' as const } : {}),
         };
       }),
       sessionExpiresAt: session ? sessionEndsAt(session) : null,

@@ -42,6 +42,8 @@ export const loginTransactionSchema = z
     createdAt: z.number().int(),
     /** What the login did up to the authorization request, for the connection details (compactTrace). */
     trace: loginTraceSchema.optional(),
+    /** OpenID Connect nonce: a sign-in at the enterprise IdP (enterprise/routes.ts), whose ID token must carry it. */
+    nonce: z.string().min(16).optional(),
   })
   .strict();
 export type LoginTransaction = z.infer<typeof loginTransactionSchema>;

@@ -7,6 +7,7 @@ import { type ActionFunctionArgs, Await, Link, useAsyncError, useFetcher, useLoa
 import { BffError, bffErrorMessage, disconnect, logout } from '../bff';
 import { loadServerDetails, type ServerDetails } from '../calls';
 import { ServiceIdentityNote } from '../components/ServiceIdentityNote';
+import { connectText, ManagedBy } from '../components/ManagedBy';
 import { StatusBadge } from '../components/StatusBadge';
 import { closeAllClients, closeClient, forgetClient } from '../mcp';
 import { clearAllProblems } from '../problems';
@@ -111,6 +112,7 @@ function ServerCard({ connection, details }: { connection: ConnectionInfo; detai
   return (
     <section className="card" aria-labelledby={headingId}>
       <h2 id={headingId}>{connection.name}</h2>
+      <ManagedBy connection={connection} />
       <Suspense
         fallback={
           <>
@@ -134,7 +136,8 @@ function ConnectLink({ connection }: { connection: ConnectionInfo }) {
   return (
     <p>
       <a className="button" href={loginHref(connection.server, location)}>
-        Connect<span className="visually-hidden"> to {connection.name}</span>
+        {connectText(connection)}
+        <span className="visually-hidden"> to {connection.name}</span>
       </a>
     </p>
   );

@@ -1,0 +1,196 @@
+import * as oauth from 'oauth4webapi';
+import type { ServerConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { type ChallengeHints, normaliseScopes } from '../oauth/client.js';
+import type { Discovery } from '../oauth/discovery.js';
+import { OAuthFailure } from '../oauth/errors.js';
+import { type OutboundPolicy, tokenRequestOptions } from '../oauth/http.js';
+import { type ClientResolver, clientAuth } from '../oauth/registration.js';
+import type { AccessOutcome } from '../oauth/tokens.js';
+import { describe } from '../oauth/tokens.js';
+import type { TokenRecord, TokenStore } from '../store/types.js';
+import { EnterpriseFailure, type EnterpriseIdp, failureOf, IDP_CONNECTION, idTokenUsable, JWT_BEARER_GRANT } from './idp.js';
+
+/**
+ * Connects a browser session to an enterprise-managed MCP server without a consent screen (ext-auth
+ * enterprise-managed authorization): the person's ID token from their IdP sign-in is exchanged at the
+ * IdP for an ID-JAG (RFC 8693), which the MCP server's authorization server takes as a JWT bearer grant
+ * (RFC 7523) from the BFF's client there. The tokens land in the session's ordinary connection record,
+ * so the proxy, refresh and logout treat them like any other.
+ */
+export class EnterpriseConnector {
+  /** One connection attempt at a time per (session, server) in this process; others wait for it. */
+  private readonly inflight = new Map<string, Promise<AccessOutcome>>();
+
+  constructor(
+    private readonly deps: {
+      idp: EnterpriseIdp;
+      store: TokenStore;
+      discovery: Discovery;
+      resolver: ClientResolver;
+      policy: OutboundPolicy;
+      servers: ReadonlyMap<string, ServerConfig>;
+      hints: (server: string) => ChallengeHints;
+      log: Logger;
+    },
+  ) {}
+
+  /** Whether `server` is enterprise-managed. */
+  manages(server: string): boolean {
+    return this.deps.servers.get(server)?.authorization === 'enterprise';
+  }
+
+  /**
+   * The person's ID token for this session, renewed at the IdP first when it has expired and the IdP
+   * gave a refresh token; undefined when they must sign in at the IdP (again).
+   */
+  async idToken(sessionId: string): Promise<{ idToken: string; subject: string | undefined } | undefined> {
+    const { store, idp, log } = this.deps;
+    const record = await store.getConnection(sessionId, IDP_CONNECTION);
+    if (!record) return undefined;
+    if (record.idToken && idTokenUsable(record.idToken)) return { idToken: record.idToken, subject: record.subject };
+    if (!record.refreshToken) return undefined;
+    try {
+      const next = await idp.refreshSignIn(record);
+      if (!next.idToken || !idTokenUsable(next.idToken) || next.subject !== record.subject) return undefined;
+      await store.replaceConnection(sessionId, IDP_CONNECTION, record.generation, next);
+      return { idToken: next.idToken, subject: next.subject };
+    } catch (error) {
+      log.warn({ event: 'idp_refresh_failed', err: describe(error) });
+      if (error instanceof EnterpriseFailure && error.transient) throw error;
+      return undefined;
+    }
+  }
+
+  /**
+   * After a sign-in at the IdP: ends the session's enterprise-managed connections made from another
+   * person's sign-in (the browser was handed over), so that nobody goes on using another's access.
+   */
+  async dropOthers(sessionId: string): Promise<void> {
+    const { store, log } = this.deps;
+    const signIn = await store.getConnection(sessionId, IDP_CONNECTION);
+    for (const [id, server] of this.deps.servers) {
+      if (server.authorization !== 'enterprise') continue;
+      const record = await store.getConnection(sessionId, id);
+      if (record && record.subject !== signIn?.subject) {
+        await store.deleteConnection(sessionId, id, record.generation);
+        log.info({ event: 'enterprise_connection_dropped', server: id, reason: 'another person signed in at the identity provider' });
+      }
+    }
+  }
+
+  /**
+   * Gets tokens for `server` and stores them as the session's connection. login_required when there is
+   * no usable IdP sign-in; throws EnterpriseFailure when the IdP or the authorization server refuses
+   * (or cannot be reached), OAuthFailure when discovery does.
+   */
+  connect(sessionId: string, server: string, stepUp?: string[]): Promise<AccessOutcome> {
+    const key = `${sessionId}\u0000${server}\u0000${stepUp?.join(' ') ?? ''}`;
+    let running = this.inflight.get(key);
+    if (!running) {
+      running = this.connectOnce(sessionId, server, stepUp).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, running);
+    }
+    return running;
+  }
+
+  /**
+   * @param stepUp scopes the server asked for (403 insufficient_scope): asked for with those asked for
+   *   and granted before, and counted as the other logins' step-ups are, so that the proxy stops
+   *   offering it after MAX_STEP_UP_ATTEMPTS.
+   */
+  private async connectOnce(sessionId: string, id: string, stepUp: string[] | undefined): Promise<AccessOutcome> {
+    const { store, idp, discovery, resolver, policy, log } = this.deps;
+    const server = this.deps.servers.get(id);
+    if (server?.authorization !== 'enterprise') return { kind: 'login_required' };
+    const signIn = await this.idToken(sessionId);
+    if (!signIn) return { kind: 'login_required' };
+    const { idToken } = signIn;
+
+    const resource = await discovery.protectedResource(server.url, this.deps.hints(id).resourceMetadata);
+    const as = await discovery.authorizationServer(resource.authorization_servers[0] as string);
+    const registered = await resolver.resolveForLogin(server, as);
+    const base = server.scopes.length > 0 ? server.scopes : (resource.scopes_supported ?? []);
+    const previous = stepUp ? await store.getConnection(sessionId, id) : undefined;
+    const scopes = stepUp ? [...(previous?.requestedScopes ?? base), ...(previous?.scopes ?? []), ...stepUp] : base;
+    const requested = [...new Set(scopes.filter((s) => s !== 'offline_access'))];
+    const need = stepUp ? normaliseScopes(stepUp).join(' ') : undefined;
+
+    // 1. At the IdP: the ID token for an ID-JAG naming this server's AS (audience) and the server (resource).
+    const grant = await idp.exchange(idToken, {
+      audience: as.issuer,
+      resource: resource.resource,
+      scope: requested.length > 0 ? requested.join(' ') : undefined,
+    });
+
+    // 2. At the server's AS: the ID-JAG as a JWT bearer grant, with the BFF's client credentials there.
+    const { client, auth } = clientAuth(registered);
+    let tokens: oauth.TokenEndpointResponse;
+    try {
+      const parameters: Record<string, string> = {
+        assertion: grant.assertion,
+        ...(server.resourceIndicator ? { resource: resource.resource } : {}),
+      };
+      const response = await oauth.genericTokenEndpointRequest(as, client, auth, JWT_BEARER_GRANT, parameters, {
+        ...tokenRequestOptions(as.token_endpoint as string, policy),
+      });
+      tokens = await oauth.processGenericTokenEndpointResponse(as, client, response);
+    } catch (error) {
+      const failure = failureOf('as', error, 'JWT bearer grant');
+      if (failure.oauthError === 'invalid_client') await resolver.reject(as.issuer, registered.clientId).catch(() => undefined);
+      throw failure;
+    }
+    if (tokens.token_type.toLowerCase() !== 'bearer') throw new EnterpriseFailure('as', undefined, false, 'token_type must be Bearer');
+    const now = Date.now();
+    const expiresIn = tokens.expires_in;
+    const granted = typeof tokens.scope === 'string' ? tokens.scope : grant.scope;
+    const record: TokenRecord = {
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token,
+      scopes: granted !== undefined ? granted.split(' ').filter(Boolean) : requested,
+      requestedScopes: requested,
+      issuedAt: now,
+      expiresAt: typeof expiresIn === 'number' && expiresIn > 0 ? now + expiresIn * 1000 : undefined,
+      issuer: as.issuer,
+      clientId: registered.clientId,
+      resource: resource.resource,
+      generation: 0,
+      ...(need !== undefined ? { stepUp: { scope: need, attempts: previous?.stepUp?.scope === need ? previous.stepUp.attempts + 1 : 1 } } : {}),
+      // Whose sign-in at the IdP these tokens came from (see dropOthers).
+      ...(signIn.subject ? { subject: signIn.subject } : {}),
+      // For the connection details view: what was found and done (never a token).
+      login: {
+        at: now,
+        steps: [
+          { step: 'resource_metadata', status: 'ok', at: now, detail: `Names the resource ${resource.resource} and the authorization server ${as.issuer}.` },
+          { step: 'client', status: 'ok', at: now, detail: `Configured client credentials (client ID ${registered.clientId}).` },
+          {
+            step: 'token_exchange',
+            status: 'ok',
+            at: now,
+            detail: `Enterprise-managed: the ID token of the sign-in at ${idp.config.issuer} was exchanged there for an identity assertion grant (ID-JAG), which ${as.issuer} accepted as a JWT bearer grant; no consent page. Scopes granted: ${granted ?? (requested.join(' ') || 'none')}.`,
+            ...(as.token_endpoint ? { url: as.token_endpoint } : {}),
+          },
+        ],
+        discovery: {
+          resourceMetadataUrl: discovery.whereFound(resource) ?? null,
+          resource: resource.resource,
+          authorizationServers: resource.authorization_servers,
+          authorizationServerMetadataUrl: discovery.whereFound(as) ?? null,
+          issuer: as.issuer,
+        },
+        client: { source: registered.source, clientId: registered.clientId, since: null },
+      },
+    };
+    await store.putConnection(sessionId, id, record);
+    log.info({ event: 'enterprise_connected', server: id, scopes: record.scopes });
+    const stored = await store.getConnection(sessionId, id);
+    return stored ? { kind: 'ok', record: stored } : { kind: 'login_required' };
+  }
+}
+
+/** Whether an error from connect() means "the authorization server or IdP is unavailable" (503), not a refusal. */
+export function isUnavailable(error: unknown): boolean {
+  if (error instanceof EnterpriseFailure) return error.transient;
+  return error instanceof OAuthFailure && error.code === 'as_unavailable';
+}

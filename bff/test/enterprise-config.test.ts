@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { ConfigError, loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { MemoryTokenStore } from '../src/store/memory.js';
+
+/** Enterprise-managed authorization's settings: ENTERPRISE_IDP_* and a server's "authorization". */
+
+const base = {
+  PUBLIC_URL: 'https://app.example.com',
+  MCP_SERVER_URL: 'https://mcp.example.com/mcp',
+  OAUTH_CLIENT_ID: 'bff-at-the-as',
+  // Test-only, public in this repository.
+  SESSION_SECRET: 'NJQA7l/CJUKp+wCOMZfFr1oEnfR1tDEyZd495OrN7qWg09pxMdYpbzvoRIFeukRC',
+};
+const idp = { ENTERPRISE_IDP_ISSUER: 'https://login.example.com', ENTERPRISE_IDP_CLIENT_ID: 'bff' };
+const several = (...servers: Array<Record<string, unknown>>) => ({ ...base, MCP_SERVER_URL: undefined, MCP_SERVERS: JSON.stringify(servers) });
+
+function problems(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('enterprise-managed authorization configuration', () => {
+  it('marks servers and names the IdP, with openid always among its scopes', () => {
+    const config = loadConfig({
+      ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' }, { id: 'docs', url: 'https://docs.example.com/mcp' }),
+      ...idp,
+      ENTERPRISE_IDP_SCOPES: 'profile email',
+      ENTERPRISE_IDP_CLIENT_SECRET_ENV: 'MY_IDP_SECRET',
+      MY_IDP_SECRET: 'idp-secret',
+    });
+    expect(config.servers.map((s) => s.authorization)).toEqual(['enterprise', undefined]);
+    expect(config.enterpriseIdp).toEqual({
+      issuer: 'https://login.example.com',
+      clientId: 'bff',
+      clientSecret: 'idp-secret',
+      scopes: ['openid', 'profile', 'email'],
+      idTokenHeader: undefined,
+    });
+    expect(loadConfig({ ...base, ...idp, MCP_SERVER_AUTHORIZATION: 'enterprise' }).servers[0]?.authorization).toBe('enterprise');
+    // Without any of it: nothing changes.
+    expect(loadConfig(base).enterpriseIdp).toBeUndefined();
+    expect(loadConfig({ ...base, MCP_SERVER_AUTHORIZATION: 'oauth' }).servers[0]?.authorization).toBeUndefined();
+  });
+
+  it('says what is missing or wrong, never echoing the secret', () => {
+    expect(problems({ ...base, MCP_SERVER_AUTHORIZATION: 'enterprise' })).toEqual([
+      'ENTERPRISE_IDP_ISSUER is required: default is enterprise-managed (authorization "enterprise")',
+    ]);
+    expect(problems({ ...base, MCP_SERVER_AUTHORIZATION: 'sso' })).toEqual(['MCP_SERVER_AUTHORIZATION must be one of oauth, enterprise']);
+    expect(problems(several({ id: 'a', url: 'https://a.example/mcp', authorization: 'idjag' }))).toEqual([
+      'MCP_SERVERS[0][authorization]: authorization must be one of oauth, enterprise',
+    ]);
+    expect(problems({ ...base, ...idp, OAUTH_CLIENT_ID: undefined, MCP_SERVER_AUTHORIZATION: 'enterprise' })).toEqual([
+      'default is enterprise-managed: it needs the client pre-registered at its authorization server (OAUTH_CLIENT_ID), the one the IdP\'s administrator mapped the BFF to',
+    ]);
+    expect(problems({ ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise' }), ...idp })).toEqual([
+      'crm is enterprise-managed: it needs the client pre-registered at its authorization server ("clientId" of crm), the one the IdP\'s administrator mapped the BFF to',
+    ]);
+    expect(problems({ ...base, ...idp })).toEqual([
+      'ENTERPRISE_IDP_ISSUER is set but no server is enterprise-managed: give one "authorization": "enterprise"',
+    ]);
+    const managed = { ...base, MCP_SERVER_AUTHORIZATION: 'enterprise' };
+    expect(problems({ ...managed, ENTERPRISE_IDP_ISSUER: 'https://login.example.com' })).toEqual([
+      'ENTERPRISE_IDP_CLIENT_ID is required with ENTERPRISE_IDP_ISSUER: the client registered for the BFF at the IdP',
+    ]);
+    expect(problems({ ...managed, ...idp, ENTERPRISE_IDP_ISSUER: 'http://login.example.com' })).toEqual([
+      'ENTERPRISE_IDP_ISSUER must use https (http is only allowed for loopback hosts)',
+    ]);
+    const secretProblems = problems({ ...managed, ...idp, ENTERPRISE_IDP_CLIENT_SECRET_ENV: 's3cr3t-value!' });
+    expect(secretProblems).toEqual(['ENTERPRISE_IDP_CLIENT_SECRET_ENV must name an environment variable, e.g. "IDP_CLIENT_SECRET" (not the secret itself)']);
+    expect(problems({ ...managed, ...idp, ENTERPRISE_IDP_CLIENT_SECRET_ENV: 'UNSET_SECRET' })).toEqual([
+      'ENTERPRISE_IDP_CLIENT_SECRET_ENV: the environment variable UNSET_SECRET it names is not set',
+    ]);
+    expect(problems({ ...managed, ...idp, ENTERPRISE_IDP_SCOPES: 'openid "x"' })).toEqual(['ENTERPRISE_IDP_SCOPES must be space-separated scope tokens']);
+  });
+
+  it('believes a forwarded ID token header only with trusted proxies, and never in a header with another use', () => {
+    const managed = { ...base, ...idp, MCP_SERVER_AUTHORIZATION: 'enterprise' };
+    expect(problems({ ...managed, ENTERPRISE_IDP_ID_TOKEN_HEADER: 'X-Forwarded-Id-Token' })).toEqual([
+      'ENTERPRISE_IDP_ID_TOKEN_HEADER needs TRUSTED_PROXIES: the header is believed only from the proxies named there',
+    ]);
+    for (const header of ['Authorization', 'Cookie', 'X-Forwarded-For', 'x id']) {
+      expect(problems({ ...managed, TRUSTED_PROXIES: '10.0.0.1', ENTERPRISE_IDP_ID_TOKEN_HEADER: header })[0]).toMatch(/^ENTERPRISE_IDP_ID_TOKEN_HEADER must be a header name/);
+    }
+    const config = loadConfig({ ...managed, TRUSTED_PROXIES: '10.0.0.1', ENTERPRISE_IDP_ID_TOKEN_HEADER: 'X-Forwarded-Id-Token' });
+    expect(config.enterpriseIdp?.idTokenHeader).toBe('x-forwarded-id-token');
+  });
+});
+
+describe('/bff/login with enterprise-managed and ordinary servers side by side', () => {
+  it('takes the enterprise-managed server to the IdP and leaves the other to its own authorization server', async () => {
+    const asked: string[] = [];
+    const outboundFetch = (async (input: RequestInfo | URL) => {
+      asked.push(new URL(input instanceof Request ? input.url : String(input)).host);
+      throw new TypeError('fetch failed'); // nothing is reachable: only where the BFF went matters
+    }) as typeof fetch;
+    const config = loadConfig({
+      ...several(
+        { id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' },
+        { id: 'docs', url: 'https://docs.example.com/mcp' },
+      ),
+      ...idp,
+    });
+    const app = createApp({ config, store: new MemoryTokenStore(), log: createLogger('silent'), outboundFetch });
+    const crm = await app.request('/bff/login?server=crm&returnTo=/');
+    expect(crm.status).toBe(302);
+    expect(asked).toEqual(['login.example.com']);
+    expect(new URL(crm.headers.get('location') as string, 'https://app.example.com').searchParams.get('login_error')).toBe(
+      'authorization_server_unavailable',
+    );
+    asked.length = 0;
+    const docs = await app.request('/bff/login?server=docs&returnTo=/');
+    expect(docs.status).toBe(302);
+    expect(asked[0]).toBe('docs.example.com');
+    expect(asked).not.toContain('login.example.com');
+  });
+});

@@ -1,0 +1,348 @@
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CookieJar } from '../../demo/src/cookie-jar.js';
+import { loginThroughForms } from '../../demo/src/login-driver.js';
+import { DEMO_CLIENT, DEMO_IDP_CLIENT, type Stack, startStack } from '../../demo/src/stack.js';
+import { IDP_CONNECTION } from '../src/enterprise/idp.js';
+import { createLogger } from '../src/log.js';
+import { grants, rpc, TestBrowser } from './support.js';
+
+/**
+ * Enterprise-managed authorization against real servers: the demo enterprise IdP (oidc-provider,
+ * issuing ID-JAGs by token exchange), the demo authorization server (taking them as JWT bearer grants)
+ * and the demo MCP server.
+ */
+
+const INIT = rpc('initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } });
+const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+/** Everything the browser saw: bodies and headers (cookies included) of every answer. */
+class WatchedBrowser extends TestBrowser {
+  readonly seen: string[] = [];
+  override async request(path: string, init: RequestInit & { csrf?: boolean } = {}): Promise<Response> {
+    const res = await super.request(path, init);
+    const copy = res.clone();
+    this.seen.push([...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n'), await copy.text().catch(() => ''));
+    return res;
+  }
+}
+
+/** Signs in at the IdP as `user` through /bff/login?server=default; returns where the BFF finally sends the browser. */
+async function signInAndConnect(stack: Stack, browser: TestBrowser, user: string): Promise<string> {
+  const login = await browser.request('/bff/login?server=default&returnTo=/servers/default', { csrf: false });
+  expect(login.status).toBe(302);
+  const toIdp = new URL(login.headers.get('location') as string);
+  expect(toIdp.origin).toBe(stack.idp?.issuer);
+  const callback = await loginThroughForms(toIdp.href, user, `${user}-demo-password`, 'allow', browser.asJar);
+  expect(callback.pathname).toBe('/bff/idp/callback');
+  const back = await browser.finishLogin(callback);
+  // Back to the login of the server, which now connects without any page.
+  const again = back.headers.get('location') as string;
+  expect(again).toBe('/bff/login?server=default&returnTo=%2Fservers%2Fdefault');
+  const done = await browser.request(again, { csrf: false });
+  expect(done.status).toBe(302);
+  return done.headers.get('location') as string;
+}
+
+describe('enterprise-managed authorization', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({
+      enterprise: { allow: ({ sub }) => sub !== 'bob', idpRefreshTokenTtlSeconds: 2 * 3600 },
+      env: { SESSION_IDLE_TIMEOUT_SECONDS: String(24 * 3600), SESSION_TTL_SECONDS: String(24 * 3600) },
+    });
+  });
+  afterAll(() => stack.close());
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('signs in once at the IdP (OIDC code + PKCE + state + nonce) and connects with no consent page, then calls a tool', async () => {
+    const browser = new WatchedBrowser(stack.appUrl);
+    // Before: the SPA's first call is answered login_required, pointing at the server's login URL.
+    const first = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(first.status).toBe(401);
+    const challenge = (await first.json()) as { error: string; loginUrl: string };
+    expect(challenge.error).toBe('login_required');
+    expect(challenge.loginUrl).toMatch(/^\/bff\/login\?server=default&returnTo=%2F/);
+
+    const login = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
+    const toIdp = new URL(login.headers.get('location') as string);
+    expect(toIdp.origin).toBe(stack.idp?.issuer);
+    expect(toIdp.searchParams.get('scope')).toBe('openid');
+    expect(toIdp.searchParams.get('redirect_uri')).toBe(`${stack.appUrl}/bff/idp/callback`);
+    expect(toIdp.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(toIdp.searchParams.get('nonce')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(toIdp.searchParams.get('state')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const asAuthorizationCodes = grants(stack, 'authorization_code');
+    expect(await signInAndConnect(stack, browser, 'alice')).toBe('/servers/default');
+    // No authorization at the MCP server's AS: one JWT bearer grant, after one token exchange at the IdP.
+    expect(grants(stack, 'authorization_code')).toBe(asAuthorizationCodes);
+    expect(grants(stack, 'urn:ietf:params:oauth:grant-type:jwt-bearer')).toBeGreaterThanOrEqual(1);
+    expect(stack.idp?.as.tokenRequests.map((r) => r.grantType)).toContain('urn:ietf:params:oauth:grant-type:token-exchange');
+
+    const info = await browser.session();
+    expect(info.connections[0]).toMatchObject({ server: 'default', status: 'connected', managedBy: 'organisation', scopes: ['mcp:tools'] });
+
+    const client = await browser.mcpClient();
+    const result = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(result.structuredContent).toMatchObject({ sub: 'alice', clientId: 'mcp-bff-demo', scopes: ['mcp:tools'] });
+    await client.close();
+
+    // The ID token stays in the BFF: in its store, never in anything the browser got.
+    const idToken = (await stack.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    expect(idToken).toMatch(/^eyJ/);
+    const details = (await (await browser.request('/bff/servers/default/connection')).json()) as {
+      login: { outcome: string; steps: Array<{ step: string; detail: string }> } | null;
+      client: { source: string; clientId: string } | null;
+    };
+    expect(details.client).toMatchObject({ source: 'configuration', clientId: 'mcp-bff-demo' });
+    expect(details.login?.outcome).toBe('succeeded');
+    expect(details.login?.steps.find((s) => s.step === 'token_exchange')?.detail).toMatch(/^Enterprise-managed: .* no consent page/);
+    const seen = browser.seen.join('\n');
+    expect(seen).not.toContain(idToken);
+    expect(seen).not.toContain(idToken.split('.')[1]);
+    for (const cookie of browser.jar.header(stack.appUrl)?.split('; ') ?? []) expect(cookie).not.toMatch(/eyJ/);
+  });
+
+  it('connects again by itself, with no page, when the connection is gone and the IdP sign-in lasts', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    const record = await stack.store.getConnection(sid, 'default');
+    // The connection is gone (a logout of this one server, or a refused refresh): the next call gets new tokens.
+    await stack.store.deleteConnection(sid, 'default');
+    const before = grants(stack, 'urn:ietf:params:oauth:grant-type:jwt-bearer');
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(200);
+    expect(grants(stack, 'urn:ietf:params:oauth:grant-type:jwt-bearer')).toBe(before + 1);
+    expect((await stack.store.getConnection(sid, 'default'))?.accessToken).not.toBe(record?.accessToken);
+  });
+
+  it('says clearly when the IdP refuses the exchange (its policy)', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    const back = new URL(await signInAndConnect(stack, browser, 'bob'), stack.appUrl);
+    expect(back.pathname).toBe('/servers/default');
+    expect(back.searchParams.get('login_error')).toBe('enterprise_access_denied');
+    // The SPA's calls get the same answer, not a login loop.
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { error: string; message: string; loginUrl?: string };
+    expect(body.error).toBe('enterprise_access_denied');
+    expect(body.message).toMatch(/identity provider did not allow access to this server \(invalid_grant\)/);
+    expect(body.loginUrl).toBeUndefined();
+  });
+
+  it('logging out ends the IdP sign-in with the session: the next connection needs the IdP again', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    expect((await browser.request('/bff/logout', { method: 'POST' })).status).toBe(200);
+    expect(await stack.store.getConnection(sid, IDP_CONNECTION)).toBeUndefined();
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(401);
+    const login = await browser.request(((await res.json()) as { loginUrl: string }).loginUrl, { csrf: false });
+    expect(new URL(login.headers.get('location') as string).origin).toBe(stack.idp?.issuer);
+  });
+
+  it('the demo IdP and AS check what the extension says they must (§4.1, §5.1)', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const idToken = (await stack.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+    const post = (url: string, auth: string, form: Record<string, string>) =>
+      fetch(url, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+    const idpAuth = basic(DEMO_IDP_CLIENT.client_id, DEMO_IDP_CLIENT.client_secret);
+    const exchange = {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      requested_token_type: 'urn:ietf:params:oauth:token-type:id-jag',
+      subject_token: idToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      audience: stack.issuer,
+      resource: stack.mcpUrl,
+      scope: 'mcp:tools',
+    };
+    const idpToken = `${stack.idp?.issuer}/token`;
+    expect(((await (await post(idpToken, idpAuth, { ...exchange, requested_token_type: 'urn:ietf:params:oauth:token-type:access_token' })).json()) as { error: string }).error).toBe('invalid_request');
+    expect(((await (await post(idpToken, idpAuth, { ...exchange, subject_token: `${idToken.slice(0, -4)}AAAA` })).json()) as { error: string }).error).toBe('invalid_grant');
+    const issued = await post(idpToken, idpAuth, exchange);
+    expect(issued.status).toBe(200);
+    const grant = (await issued.json()) as { access_token: string; issued_token_type: string; token_type: string };
+    expect(grant).toMatchObject({ issued_token_type: 'urn:ietf:params:oauth:token-type:id-jag', token_type: 'N_A' });
+    const [header, payload] = grant.access_token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as Record<string, unknown>) as [
+      Record<string, unknown>,
+      Record<string, unknown>,
+    ];
+    expect(header.typ).toBe('oauth-id-jag+jwt');
+    expect(payload).toMatchObject({ iss: stack.idp?.issuer, sub: 'alice', aud: stack.issuer, resource: stack.mcpUrl, client_id: DEMO_CLIENT.client_id, scope: 'mcp:tools' });
+    expect(Object.keys(payload).sort()).toEqual(['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'resource', 'scope', 'sub']);
+
+    const asToken = `${stack.issuer}/token`;
+    const asAuth = basic(DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret);
+    const bearer = { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: grant.access_token };
+    // The ID token itself is no grant (typ), and the grant is good once.
+    expect(((await (await post(asToken, asAuth, { ...bearer, assertion: idToken })).json()) as { error: string }).error).toBe('invalid_grant');
+    expect((await post(asToken, asAuth, bearer)).status).toBe(200);
+    expect(((await (await post(asToken, asAuth, bearer)).json()) as { error: string }).error).toBe('invalid_grant');
+  });
+
+  it('steps up by exchanging again for more scopes, without a page', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const call = rpc('tools/call', { name: 'admin_report', arguments: {} }, 2);
+    const headers = { ...MCP_HEADERS, 'mcp-protocol-version': '2026-07-28' };
+    const refused = await browser.request('/mcp/default', { method: 'POST', headers, body: call });
+    expect(refused.status).toBe(403);
+    const body = (await refused.json()) as { error: string; scope: string; loginUrl: string };
+    expect(body.error).toBe('insufficient_scope');
+    expect(body.scope.split(' ')).toContain('mcp:admin');
+    const stepUp = await browser.request(body.loginUrl, { csrf: false });
+    expect(stepUp.headers.get('location')).toBe('/');
+    expect((await stack.store.getConnection(await browser.sessionId(), 'default'))?.scopes.sort()).toEqual(['mcp:admin', 'mcp:tools']);
+    const client = await browser.mcpClient();
+    const report = await client.callTool({ name: 'admin_report', arguments: {} });
+    expect(report.isError).toBeFalsy();
+    await client.close();
+  });
+
+  it("ends the enterprise connections of the previous person when another signs in at the IdP in the same browser", async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    expect((await stack.store.getConnection(await browser.sessionId(), 'default'))?.subject).toBe('alice');
+    // Alice's sign-in is over (as when its ID token expired); bob signs in at the IdP in this browser.
+    await stack.store.deleteConnection(await browser.sessionId(), IDP_CONNECTION);
+    const login = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
+    const callback = await loginThroughForms(login.headers.get('location') as string, 'bob', 'bob-demo-password', 'allow', new CookieJar());
+    const back = await browser.finishLogin(callback);
+    const done = await browser.request(back.headers.get('location') as string, { csrf: false });
+    // Bob may not use the server (the IdP's policy), and alice's connection is gone, not left to him.
+    expect(new URL(done.headers.get('location') as string, stack.appUrl).searchParams.get('login_error')).toBe('enterprise_access_denied');
+    expect(await stack.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+    expect((await stack.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.subject).toBe('bob');
+  });
+
+  it('renews the ID token at the IdP when it expired and the IdP session lasts', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    const before = (await stack.store.getConnection(sid, IDP_CONNECTION))?.idToken;
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 65 * 60 * 1000 });
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(200);
+    const after = (await stack.store.getConnection(sid, IDP_CONNECTION))?.idToken;
+    expect(after).toMatch(/^eyJ/);
+    expect(after).not.toBe(before);
+  });
+
+  it('asks to sign in at the IdP again once the ID token has expired and cannot be renewed', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3 * 3600 * 1000 });
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(401);
+    const body = (await res.json()) as { error: string; loginUrl: string };
+    expect(body.error).toBe('login_required');
+    const login = await browser.request(body.loginUrl, { csrf: false });
+    expect(new URL(login.headers.get('location') as string).origin).toBe(stack.idp?.issuer);
+  });
+});
+
+describe('enterprise-managed authorization: the authorization server refuses the grant', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // The IdP's administrator mapped the BFF to a client the authorization server does not know it as.
+    stack = await startStack({ enterprise: { idJagClientId: 'some-other-client' } });
+  });
+  afterAll(() => stack.close());
+
+  it('says which party refused', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    const back = new URL(await signInAndConnect(stack, browser, 'alice'), stack.appUrl);
+    expect(back.searchParams.get('login_error')).toBe('enterprise_access_denied');
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(403);
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body).toMatchObject({ error: 'enterprise_access_denied' });
+    expect(body.message).toMatch(/authorization server did not accept the grant .*\(invalid_grant\)/);
+    expect(await stack.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+  });
+});
+
+describe('enterprise-managed authorization behind an authenticating proxy (ENTERPRISE_IDP_ID_TOKEN_HEADER)', () => {
+  const HEADER = 'X-Forwarded-Id-Token';
+  let trusted: Stack;
+  let untrusted: Stack;
+  let idToken: string;
+  beforeAll(async () => {
+    // The tests' requests come from 127.0.0.1: a trusted proxy for one BFF, not for the other.
+    [trusted, untrusted] = await Promise.all([
+      startStack({ enterprise: {}, env: { ENTERPRISE_IDP_ID_TOKEN_HEADER: HEADER, TRUSTED_PROXIES: '127.0.0.1' } }),
+      startStack({ enterprise: {}, env: { ENTERPRISE_IDP_ID_TOKEN_HEADER: HEADER, TRUSTED_PROXIES: '10.9.9.9' } }),
+    ]);
+    // A real ID token of the IdP for the BFF's client, as the proxy got it when alice signed in there.
+    const browser = new TestBrowser(trusted.appUrl);
+    await signInAndConnect(trusted, browser, 'alice');
+    idToken = (await trusted.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    expect(idToken).toMatch(/^eyJ/);
+  });
+  afterAll(() => Promise.all([trusted.close(), untrusted.close()]));
+
+  it('takes the ID token the trusted proxy forwards: no IdP page, straight to the server', async () => {
+    const browser = new TestBrowser(trusted.appUrl);
+    const res = await browser.request('/bff/login?server=default&returnTo=/servers/default', { csrf: false, headers: { [HEADER]: idToken } });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('/servers/default');
+    const client = await browser.mcpClient();
+    expect((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent).toMatchObject({ sub: 'alice' });
+    await client.close();
+  });
+
+  it('ignores the header from anyone else, and sends the person to sign in at the IdP', async () => {
+    const browser = new TestBrowser(untrusted.appUrl);
+    const res = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false, headers: { [HEADER]: idToken } });
+    expect(new URL(res.headers.get('location') as string).origin).toBe(untrusted.idp?.issuer);
+  });
+
+  it('leaves the signature to the IdP: a forged ID token is refused at the token exchange', async () => {
+    const [header, payload] = idToken.split('.') as [string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'bob' })).toString('base64url')}.${'A'.repeat(342)}`;
+    const browser = new TestBrowser(trusted.appUrl);
+    const res = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false, headers: { [HEADER]: forged } });
+    expect(new URL(res.headers.get('location') as string, trusted.appUrl).searchParams.get('login_error')).toBe('enterprise_access_denied');
+    expect(await trusted.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+  });
+});
+
+describe('enterprise-managed authorization in the logs', () => {
+  it('never writes a JWT (ID token, ID-JAG, access token) or refresh token, even at trace level', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const stack = await startStack({ enterprise: { allow: ({ sub }) => sub !== 'bob' }, log: createLogger('trace', sink) });
+    try {
+      const alice = new TestBrowser(stack.appUrl);
+      await signInAndConnect(stack, alice, 'alice');
+      const client = await alice.mcpClient();
+      await client.callTool({ name: 'whoami', arguments: {} });
+      await client.close();
+      await signInAndConnect(stack, new TestBrowser(stack.appUrl), 'bob');
+      const sid = await alice.sessionId();
+      const secrets = [await stack.store.getConnection(sid, IDP_CONNECTION), await stack.store.getConnection(sid, 'default')].flatMap((r) =>
+        [r?.idToken, r?.accessToken, r?.refreshToken].filter((v): v is string => typeof v === 'string' && v !== ''),
+      );
+      expect(secrets.length).toBeGreaterThanOrEqual(3);
+      const log = lines.join('');
+      expect(log).toContain('"event":"enterprise_connected"');
+      for (const secret of secrets) expect(log).not.toContain(secret);
+      expect(log).not.toMatch(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/);
+    } finally {
+      await stack.close();
+    }
+  });
+});
