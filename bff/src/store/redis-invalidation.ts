@@ -19,6 +19,8 @@ export interface RedisInvalidationOptions {
 }
 
 const CHANNEL = '__redis__:invalidate';
+/** After a failure to turn tracking on (not a lost connection): the wait before trying again. */
+const TRACKING_RETRY_MS = 5_000;
 
 /**
  * The changes of a Redis store: its own writes, told by the store at once, and everybody's, pushed by
@@ -129,9 +131,15 @@ export class RedisInvalidation implements StoreChanges {
       this.down = false;
     } catch (error) {
       if (this.closed) return;
-      this.log?.warn({ event: 'store_invalidation_failed', store: 'redis', err: { name: (error as Error).name } });
-      // Tracking could not be set up on this connection: a new one tries again.
-      redis.disconnect(true);
+      // E.g. an ACL without CLIENT or SUBSCRIBE, or a Redis before 6: the cache keeps to its 1 s bound.
+      // Logged once per outage; a new connection tries again a little later.
+      if (!this.down) {
+        this.down = true;
+        this.log?.warn({ event: 'store_invalidation_failed', store: 'redis', err: { name: (error as Error).name, message: (error as Error).message } });
+      }
+      setTimeout(() => {
+        if (!this.closed) redis.disconnect(true);
+      }, TRACKING_RETRY_MS).unref();
     }
   }
 
