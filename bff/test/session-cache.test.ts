@@ -14,7 +14,7 @@ import type { RedisInvalidation } from '../src/store/redis-invalidation.js';
 import { CachedStore } from '../src/store/session-cache.js';
 import { SqliteTokenStore } from '../src/store/sqlite.js';
 import type { SessionRecord, TokenRecord, TokenStore } from '../src/store/types.js';
-import { expireSoon, TestBrowser } from './support.js';
+import { expireSoon, initializeMcp, MCP_HEADERS, rpc, TestBrowser } from './support.js';
 import { cipherFor, newKey, type RedisServer, startRedis, tempDir, until } from './vault-support.js';
 
 /**
@@ -115,6 +115,29 @@ describe('the cache itself (memory store)', () => {
     expect(await pending).toBeDefined();
     expect(cache.size).toBe(0);
     expect(await cache.getSessionWithConnection('s3', 'x')).toBeUndefined();
+  });
+
+  it('keeps an MCP session\'s owner with its session, and forgets it when the binding or the session ends', async () => {
+    const store = new MemoryTokenStore({ cipher: cipherFor(key) });
+    const reads = { owner: 0 };
+    const readOwner = store.getMcpSessionOwner.bind(store);
+    store.getMcpSessionOwner = (id) => {
+      reads.owner++;
+      return readOwner(id);
+    };
+    const cache = new CachedStore(store, store.changes);
+    await store.createSession(session('s4'));
+    await store.bindMcpSession('mcp-1', { sessionId: 's4', server: 'x' });
+    await cache.getSessionWithConnection('s4', 'x');
+    for (let i = 0; i < 3; i++) expect(await cache.getMcpSessionOwner('mcp-1')).toEqual({ sessionId: 's4', server: 'x' });
+    expect(reads.owner).toBe(1);
+    await store.unbindMcpSession('mcp-1');
+    expect(await cache.getMcpSessionOwner('mcp-1')).toBeUndefined();
+
+    await store.bindMcpSession('mcp-2', { sessionId: 's4', server: 'x' });
+    expect(await cache.getMcpSessionOwner('mcp-2')).toBeDefined();
+    await store.deleteSession('s4');
+    expect(await cache.getMcpSessionOwner('mcp-2')).toBeUndefined();
   });
 
   it('is bounded: the least recently used session goes first', async () => {
@@ -246,6 +269,7 @@ function heardOf(store: TokenStore, h: string): Promise<number> {
         stop?.();
         resolve(Date.now());
       },
+      mcpChanged: () => {},
       reset: () => {},
     });
   });
@@ -333,6 +357,38 @@ describe('two instances on one Redis', () => {
     }
     expect(newSeen).toBe(true);
     expect(lastOld).toBe(Number.NEGATIVE_INFINITY);
+  });
+
+  it('an MCP session (2025-11-25) ended on A is refused on B at its next call', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await browser.login();
+    const mcpSession = await initializeMcp(browser);
+    const onB = async () => {
+      const res = await fetch(new URL('/mcp/default', b.url), {
+        method: 'POST',
+        headers: { ...MCP_HEADERS, 'mcp-session-id': mcpSession, 'x-csrf': '1', cookie: cookieOf(browser) },
+        body: rpc('tools/list'),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    expect(await onB()).toBe(200);
+    expect(await onB()).toBe(200);
+    const heard = new Promise<void>((resolve) => {
+      const stop = storeB.changes.listen({
+        changed: () => {},
+        mcpChanged: (k) => {
+          if (k !== storageKey(mcpSession)) return;
+          stop();
+          resolve();
+        },
+        reset: () => {},
+      });
+    });
+    const ended = await browser.request('/mcp/default', { method: 'DELETE', headers: { ...MCP_HEADERS, 'mcp-session-id': mcpSession } });
+    expect(ended.status).toBe(200);
+    await heard;
+    expect(await onB()).toBe(404);
   });
 
   it('B\'s invalidation connection dropped (CLIENT KILL): a logout on A is still refused on B within 1 s; tracking resumes', async () => {

@@ -11,6 +11,8 @@
 export interface ChangeListener {
   /** The session stored under `sessionKey` (its storageKey) changed; with `server`, only that connection. */
   changed(sessionKey: string, server?: string): void;
+  /** The binding of the MCP session stored under `mcpKey` (its storageKey) changed or ended. */
+  mcpChanged(mcpKey: string): void;
   /** Anything may have changed (an invalidation channel was lost and is back, a FLUSHALL): forget everything. */
   reset(): void;
 }
@@ -39,6 +41,10 @@ export class ChangeListeners {
 
   changed(sessionKey: string, server?: string): void {
     for (const listener of this.listeners) listener.changed(sessionKey, server);
+  }
+
+  mcpChanged(mcpKey: string): void {
+    for (const listener of this.listeners) listener.mcpChanged(mcpKey);
   }
 
   reset(): void {

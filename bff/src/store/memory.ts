@@ -196,6 +196,7 @@ export class MemoryTokenStore implements TokenStore {
     const mcpKey = storageKey(mcpSessionId);
     stored.mcpSessions.add(mcpKey);
     this.mcpOwners.set(mcpKey, { sessionKey, sealed: this.sealer.seal(owner, mcpOwnerAad(mcpKey)) });
+    this.changes.listeners.mcpChanged(mcpKey);
   }
 
   async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
@@ -210,6 +211,7 @@ export class MemoryTokenStore implements TokenStore {
     const entry = this.mcpOwners.get(mcpKey);
     if (!entry) return;
     this.mcpOwners.delete(mcpKey);
+    this.changes.listeners.mcpChanged(mcpKey);
     this.sessions.get(entry.sessionKey)?.mcpSessions.delete(mcpKey);
   }
 

@@ -24,9 +24,10 @@ const TRACKING_RETRY_MS = 5_000;
 
 /**
  * The changes of a Redis store: its own writes, told by the store at once, and everybody's, pushed by
- * Redis (server-assisted client-side caching, `CLIENT TRACKING ... BCAST PREFIX <prefix>s:`): one
- * connection of its own, redirected to itself and subscribed to `__redis__:invalidate`, hears of every
- * change of a session hash (a write by any instance, a deletion, an expiry), within a round trip.
+ * Redis (server-assisted client-side caching, `CLIENT TRACKING ... BCAST PREFIX <prefix>s: PREFIX
+ * <prefix>m:`): one connection of its own, redirected to itself and subscribed to
+ * `__redis__:invalidate`, hears of every change of a session hash or an MCP session binding (a write by
+ * any instance, a deletion, an expiry), within a round trip.
  *
  * While that connection is down (or has not answered a ping for a second) nothing vouches for a cached
  * entry beyond its age, so the cache (store/session-cache.ts) reads again what is older than its bound
@@ -37,6 +38,7 @@ export class RedisInvalidation implements StoreChanges {
   readonly listeners = new ChangeListeners();
   private readonly redis: Redis;
   private readonly sessionPrefix: string;
+  private readonly mcpPrefix: string;
   private readonly log: Logger | undefined;
   private readonly now: () => number;
   private readonly heartbeatMs: number;
@@ -53,6 +55,7 @@ export class RedisInvalidation implements StoreChanges {
 
   constructor(options: RedisInvalidationOptions) {
     this.sessionPrefix = `${options.prefix}s:`;
+    this.mcpPrefix = `${options.prefix}m:`;
     this.log = options.log;
     this.now = options.now ?? Date.now;
     this.heartbeatMs = options.heartbeatMs ?? 250;
@@ -120,7 +123,7 @@ export class RedisInvalidation implements StoreChanges {
     try {
       const id = await redis.client('ID');
       const since = this.now();
-      await redis.client('TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', 'PREFIX', this.sessionPrefix);
+      await redis.client('TRACKING', 'ON', 'REDIRECT', String(id), 'BCAST', 'PREFIX', this.sessionPrefix, 'PREFIX', this.mcpPrefix);
       await redis.subscribe(CHANNEL);
       // Heard from here on; what changed before was not: everything cached is forgotten.
       this.epoch++;
@@ -183,6 +186,7 @@ export class RedisInvalidation implements StoreChanges {
     for (const item of Array.isArray(message) ? message : [message]) {
       const key = Buffer.isBuffer(item) ? item.toString() : String(item);
       if (key.startsWith(this.sessionPrefix)) this.listeners.changed(key.slice(this.sessionPrefix.length));
+      else if (key.startsWith(this.mcpPrefix)) this.listeners.mcpChanged(key.slice(this.mcpPrefix.length));
     }
   }
 }

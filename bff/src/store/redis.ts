@@ -441,6 +441,7 @@ export class RedisTokenStore implements TokenStore {
     const mcpH = storageKey(mcpSessionId);
     const sealed = this.sealer.seal(owner, mcpOwnerAad(mcpH));
     await this.script('bffBindMcp', [this.sessionKey(sessionH), this.mcpKey(mcpH)], [mcpH, sessionH, sealed]);
+    this.changes.listeners.mcpChanged(mcpH);
   }
 
   async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
@@ -458,6 +459,7 @@ export class RedisTokenStore implements TokenStore {
   async unbindMcpSession(mcpSessionId: string): Promise<void> {
     const mcpH = storageKey(mcpSessionId);
     await this.script('bffUnbindMcp', [this.mcpKey(mcpH)], [`${this.prefix}s:`, mcpH]);
+    this.changes.listeners.mcpChanged(mcpH);
   }
 
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {

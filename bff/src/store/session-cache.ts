@@ -35,6 +35,11 @@ interface SessionEntry extends Checked {
   session: SessionRecord;
   connections: Map<string, ConnectionEntry>;
 }
+/** Whose an MCP session is, valid while the session's entry it was read with is still the cached one. */
+interface OwnerEntry extends Checked {
+  owner: McpSessionOwner;
+  session: SessionEntry;
+}
 /** Reads of one session in flight: a change while one runs means its answer is not kept. */
 interface Reading {
   version: number;
@@ -58,12 +63,17 @@ interface Reading {
  *   store by Sessions.inUse as before.
  * - Bounded: at most `maxSessions` sessions, the least recently used dropped first.
  *
+ * The owner of an MCP session (2025-11-25's Mcp-Session-Id, checked on each call) is kept too, while
+ * its session's entry is: a binding's change or end is a notice of its own, a session's end drops it.
+ *
  * Everything else, including the refresh path's reads under its lock (`getConnection`), goes to the
  * store as before.
  */
 export class CachedStore implements TokenStore, ChangeListener {
   private readonly entries = new Map<string, SessionEntry>();
   private readonly reading = new Map<string, Reading>();
+  /** By the MCP session's storage key. */
+  private readonly owners = new Map<string, OwnerEntry>();
   /** Counts resets: a read that began before one is not kept. */
   private resets = 0;
   private readonly maxSessions: number;
@@ -109,6 +119,15 @@ export class CachedStore implements TokenStore, ChangeListener {
   }
 
   private async read(key: string, id: string, server: string): Promise<SessionWithConnection | undefined> {
+    const mark = this.feed.mark();
+    const at = this.now();
+    const { value: found, unchanged } = await this.watching(key, () => this.inner.getSessionWithConnection(id, server));
+    if (unchanged) this.keep(key, server, found, at, mark);
+    return found;
+  }
+
+  /** Runs a read of what is filed under `key`, and tells whether a notice about it arrived meanwhile. */
+  private async watching<T>(key: string, read: () => Promise<T>): Promise<{ value: T; unchanged: boolean }> {
     let reading = this.reading.get(key);
     if (reading === undefined) {
       reading = { version: 0, readers: 0 };
@@ -117,16 +136,17 @@ export class CachedStore implements TokenStore, ChangeListener {
     reading.readers++;
     const version = reading.version;
     const resets = this.resets;
-    const mark = this.feed.mark();
-    const at = this.now();
-    let found: SessionWithConnection | undefined;
     try {
-      found = await this.inner.getSessionWithConnection(id, server);
+      const value = await read();
+      return { value, unchanged: reading.version === version && resets === this.resets };
     } finally {
       if (--reading.readers === 0) this.reading.delete(key);
     }
-    if (reading.version === version && resets === this.resets) this.keep(key, server, found, at, mark);
-    return found;
+  }
+
+  private bump(key: string): void {
+    const reading = this.reading.get(key);
+    if (reading !== undefined) reading.version++;
   }
 
   private keep(key: string, server: string, found: SessionWithConnection | undefined, at: number, mark: number): void {
@@ -166,11 +186,47 @@ export class CachedStore implements TokenStore, ChangeListener {
     return now - entry.checkedAt <= this.maxStalenessMs;
   }
 
+  async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
+    const mcpKey = storageKey(mcpSessionId);
+    const hit = this.owners.get(mcpKey);
+    if (hit !== undefined) {
+      const now = this.now();
+      if (
+        this.entries.get(storageKey(hit.owner.sessionId)) === hit.session &&
+        sessionEndsAt(hit.session.session) > now &&
+        this.current(hit.session, now) &&
+        this.current(hit, now)
+      ) {
+        this.hits++;
+        return { ...hit.owner };
+      }
+      this.owners.delete(mcpKey);
+    }
+    this.misses++;
+    const mark = this.feed.mark();
+    const at = this.now();
+    const { value: owner, unchanged } = await this.watching(`m:${mcpKey}`, () => this.inner.getMcpSessionOwner(mcpSessionId));
+    // Kept only with its session's entry (the proxy has just read it), and only if nothing changed meanwhile.
+    const session = owner && this.entries.get(storageKey(owner.sessionId));
+    if (owner !== undefined && session !== undefined && unchanged && this.maxSessions > 0) {
+      if (this.owners.size >= this.maxSessions) {
+        const oldest = this.owners.keys().next();
+        if (!oldest.done) this.owners.delete(oldest.value);
+      }
+      this.owners.set(mcpKey, { owner: { ...owner }, session, checkedAt: at, mark });
+    }
+    return owner;
+  }
+
   // ChangeListener: what the store says changed.
 
+  mcpChanged(mcpKey: string): void {
+    this.bump(`m:${mcpKey}`);
+    this.owners.delete(mcpKey);
+  }
+
   changed(sessionKey: string, server?: string): void {
-    const reading = this.reading.get(sessionKey);
-    if (reading !== undefined) reading.version++;
+    this.bump(sessionKey);
     if (server === undefined) this.entries.delete(sessionKey);
     else this.entries.get(sessionKey)?.connections.delete(server);
   }
@@ -178,6 +234,7 @@ export class CachedStore implements TokenStore, ChangeListener {
   reset(): void {
     this.resets++;
     this.entries.clear();
+    this.owners.clear();
   }
 
   // Writes that are also kept.
@@ -197,6 +254,7 @@ export class CachedStore implements TokenStore, ChangeListener {
   async close(): Promise<void> {
     this.unlisten();
     this.entries.clear();
+    this.owners.clear();
     await this.inner.close();
   }
 
@@ -237,9 +295,6 @@ export class CachedStore implements TokenStore, ChangeListener {
   }
   bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
     return this.inner.bindMcpSession(mcpSessionId, owner);
-  }
-  getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
-    return this.inner.getMcpSessionOwner(mcpSessionId);
   }
   unbindMcpSession(mcpSessionId: string): Promise<void> {
     return this.inner.unbindMcpSession(mcpSessionId);

@@ -272,6 +272,7 @@ export class SqliteTokenStore implements TokenStore {
         this.q.upsertMcp.run(mcpKey, sessionKey, this.sealer.seal(owner, mcpOwnerAad(mcpKey)));
       }),
     );
+    this.changes.listeners.mcpChanged(mcpKey);
   }
 
   async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
@@ -287,6 +288,7 @@ export class SqliteTokenStore implements TokenStore {
 
   async unbindMcpSession(mcpSessionId: string): Promise<void> {
     this.run(() => this.q.deleteMcp.run(storageKey(mcpSessionId)));
+    this.changes.listeners.mcpChanged(storageKey(mcpSessionId));
   }
 
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
