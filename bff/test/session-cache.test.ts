@@ -91,6 +91,23 @@ describe('the cache itself (memory store)', () => {
     expect(store.reads).toBe(reads);
   });
 
+  it('a connection ended and made again (a lower generation) elsewhere is read as the store has it', async () => {
+    let now = Date.now();
+    const clock = () => now;
+    const store = new MemoryTokenStore({ cipher: cipherFor(key), now: clock });
+    // No notices: as from another process, with nothing saying the entry is still current.
+    const deaf = { listen: () => () => {}, mark: () => 0, currentAsOf: () => Number.NEGATIVE_INFINITY };
+    const cache = new CachedStore(store, deaf, { now: clock });
+    await store.createSession(session('s5', 600_000, now));
+    await store.putConnection('s5', 'x', record(5));
+    expect((await cache.getSessionWithConnection('s5', 'x'))?.record?.generation).toBe(5);
+    await store.deleteConnection('s5', 'x');
+    await store.putConnection('s5', 'x', record(0, 'at-relogin'));
+    expect((await cache.getSessionWithConnection('s5', 'x'))?.record?.generation).toBe(5);
+    now += 1_001;
+    expect((await cache.getSessionWithConnection('s5', 'x'))?.record?.accessToken).toBe('at-relogin');
+  });
+
   it('a read overtaken by a change is not kept', async () => {
     const inner = new MemoryTokenStore({ cipher: cipherFor(key) });
     await inner.createSession(session('s3'));

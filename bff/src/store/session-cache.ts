@@ -171,10 +171,14 @@ export class CachedStore implements TokenStore, ChangeListener {
     this.keepConnection(entry, server, found.record && { ...found.record }, at, mark);
   }
 
-  /** A refreshed record is never replaced by an older generation. */
+  /**
+   * A refreshed record is never replaced by an older generation read before it was known (a read that
+   * began before the refresh was written). A later read is the store's truth, even of a lower generation:
+   * the connection was ended and made again by a new login.
+   */
   private keepConnection(entry: SessionEntry, server: string, record: TokenRecord | undefined, at: number, mark: number): void {
     const held = entry.connections.get(server);
-    if (held?.record && record && held.record.generation > record.generation) return;
+    if (held !== undefined && held.checkedAt > at && (record === undefined || (held.record?.generation ?? -1) > record.generation)) return;
     entry.connections.set(server, { record, checkedAt: at, mark });
   }
 
