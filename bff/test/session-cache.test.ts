@@ -69,7 +69,11 @@ describe('the cache itself (memory store)', () => {
     // A write straight to the store (not through the cache) is seen at the next read.
     await store.putConnection('s1', 'x', record(5, 'at-new'));
     expect((await cache.getSessionWithConnection('s1', 'x'))?.record?.accessToken).toBe('at-new');
+    // Liveness alone (requests that read no connection) comes from the same entry.
+    expect((await cache.getSession('s1'))?.id).toBe('s1');
+    expect(store.reads).toBe(2);
     await store.deleteSession('s1');
+    expect(await cache.getSession('s1')).toBeUndefined();
     expect(await cache.getSessionWithConnection('s1', 'x')).toBeUndefined();
   });
 

@@ -48,7 +48,7 @@ interface Reading {
 
 /**
  * A per-process cache of what every proxied MCP call reads: the session's liveness and its decrypted
- * token record for the server (`getSessionWithConnection`). The store stays the source of truth:
+ * token record for the server (`getSessionWithConnection`; `getSession` for liveness alone). The store stays the source of truth:
  *
  * - A change made through this process (logout, refresh, revocation, session end, back-channel logout,
  *   admin revoke, a touch) takes effect at once: the store tells the cache synchronously after each of
@@ -150,10 +150,16 @@ export class CachedStore implements TokenStore, ChangeListener {
   }
 
   private keep(key: string, server: string, found: SessionWithConnection | undefined, at: number, mark: number): void {
-    if (this.maxSessions <= 0) return;
-    if (found === undefined) {
+    const entry = this.keepSession(key, found?.session, at, mark);
+    if (entry !== undefined && found !== undefined) this.keepConnection(entry, server, found.record && { ...found.record }, at, mark);
+  }
+
+  /** Keeps what a read found of a session (undefined: it is not live), as the most recently used. */
+  private keepSession(key: string, session: SessionRecord | undefined, at: number, mark: number): SessionEntry | undefined {
+    if (this.maxSessions <= 0) return undefined;
+    if (session === undefined) {
       this.entries.delete(key);
-      return;
+      return undefined;
     }
     let entry = this.entries.get(key);
     if (entry === undefined) {
@@ -161,14 +167,35 @@ export class CachedStore implements TokenStore, ChangeListener {
         const oldest = this.entries.keys().next();
         if (!oldest.done) this.entries.delete(oldest.value);
       }
-      entry = { session: { ...found.session }, checkedAt: at, mark, connections: new Map() };
+      entry = { session: { ...session }, checkedAt: at, mark, connections: new Map() };
       this.entries.set(key, entry);
     } else {
       this.entries.delete(key);
       this.entries.set(key, entry);
-      if (at >= entry.checkedAt) Object.assign(entry, { session: { ...found.session }, checkedAt: at, mark });
+      if (at >= entry.checkedAt) Object.assign(entry, { session: { ...session }, checkedAt: at, mark });
     }
-    this.keepConnection(entry, server, found.record && { ...found.record }, at, mark);
+    return entry;
+  }
+
+  /** The live session (its liveness only, as every request without a connection to read asks). */
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    const key = storageKey(id);
+    const entry = this.entries.get(key);
+    if (entry !== undefined) {
+      const now = this.now();
+      if (sessionEndsAt(entry.session) > now && this.current(entry, now)) {
+        this.entries.delete(key);
+        this.entries.set(key, entry);
+        this.hits++;
+        return { ...entry.session };
+      }
+    }
+    this.misses++;
+    const mark = this.feed.mark();
+    const at = this.now();
+    const { value: session, unchanged } = await this.watching(key, () => this.inner.getSession(id));
+    if (unchanged) this.keepSession(key, session, at, mark);
+    return session;
   }
 
   /**
@@ -266,9 +293,6 @@ export class CachedStore implements TokenStore, ChangeListener {
 
   createSession(session: SessionRecord): Promise<void> {
     return this.inner.createSession(session);
-  }
-  getSession(id: string): Promise<SessionRecord | undefined> {
-    return this.inner.getSession(id);
   }
   touchSession(id: string, idleExpiresAt: number): Promise<void> {
     return this.inner.touchSession(id, idleExpiresAt);
