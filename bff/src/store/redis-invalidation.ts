@@ -141,7 +141,8 @@ export class RedisInvalidation implements StoreChanges {
         this.log?.warn({ event: 'store_invalidation_failed', store: 'redis', err: { name: (error as Error).name, message: (error as Error).message } });
       }
       setTimeout(() => {
-        if (!this.closed) redis.disconnect(true);
+        // Unless a reconnection (the connection was lost meanwhile) has tracked since.
+        if (!this.closed && !this.tracking) redis.disconnect(true);
       }, TRACKING_RETRY_MS).unref();
     }
   }
