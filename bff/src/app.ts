@@ -30,6 +30,7 @@ import { CookieJar } from './session/cookies.js';
 import { Sessions } from './session/session.js';
 import { StoreUnavailable } from './store/errors.js';
 import { ServerBoundStore } from './store/server-bound.js';
+import { CachedStore, type SessionCacheOptions } from './store/session-cache.js';
 import type { TokenStore } from './store/types.js';
 
 export interface AppDeps {
@@ -48,6 +49,11 @@ export interface AppDeps {
   metrics?: Metrics;
   /** True once the process is shutting down: /readyz answers 503 so that load balancers stop sending. */
   draining?: () => boolean;
+  /**
+   * The per-process cache of sessions and their token records that proxied calls read (see
+   * store/session-cache.ts); `false` turns it off. Only for a store that reports its changes.
+   */
+  sessionCache?: SessionCacheOptions | false;
 }
 
 /** How long /readyz waits for the store's answer. */
@@ -60,7 +66,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const limits = deps.limits ?? memoryRateLimits(config, log);
   const clientAddress = clientAddressResolver(config.trustedProxies, log);
   // Token records are read only for the server they were issued for: see ServerBoundStore.
-  const store = new ServerBoundStore(countStoreErrors(deps.store, metrics), config.servers, log);
+  const bound = new ServerBoundStore(countStoreErrors(deps.store, metrics), config.servers, log);
+  // What every proxied call reads, kept in this process: see CachedStore for how it stays current.
+  const changes = deps.store.changes;
+  const store = changes && deps.sessionCache !== false ? new CachedStore(bound, changes, deps.sessionCache) : bound;
   // What the BFF is towards authorization servers, built as the admin command builds it too.
   const { policy, discovery, clientMetadata, clients, resolver } = createOAuthClients(config, store, {
     registry: deps.registry,

@@ -334,6 +334,8 @@ describe('a call whose body is still arriving', () => {
     const lookups: boolean[] = [];
     let bodyComplete = false;
     const original = app.store.getSessionWithConnection;
+    // Nothing in the app's session cache (store/session-cache.ts): its read reaches the store, seen here.
+    app.store.changes.listeners.reset();
     app.store.getSessionWithConnection = function (this: typeof app.store, ...args) {
       lookups.push(bodyComplete);
       return original.apply(this, args);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { RecordCipher } from './cipher.js';
+import { ProcessChanges } from './changes.js';
 import { clientAad, connectionAad, mcpOwnerAad, noteAad, storageKey } from './keys.js';
 import { refreshLockName } from './locks.js';
 import { Sealer } from './sealed.js';
@@ -47,6 +48,8 @@ export class MemoryTokenStore implements TokenStore {
   private readonly notes = new Map<string, { sealed: string; until: number }>();
   private readonly sealer: Sealer;
   private readonly now: () => number;
+  /** Only this process writes here: its own notices are every change. */
+  readonly changes = new ProcessChanges();
 
   constructor(options: MemoryStoreOptions = {}) {
     this.sealer = new Sealer(options.cipher ?? RecordCipher.withRandomKey(), options.log);
@@ -61,6 +64,7 @@ export class MemoryTokenStore implements TokenStore {
       connections: new Map(),
       mcpSessions: new Set(),
     });
+    this.changes.listeners.changed(storageKey(session.id));
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -71,6 +75,7 @@ export class MemoryTokenStore implements TokenStore {
   async touchSession(id: string, idleExpiresAt: number): Promise<void> {
     const stored = this.live(storageKey(id));
     if (stored) stored.idleExpiresAt = Math.min(idleExpiresAt, stored.expiresAt);
+    this.changes.listeners.changed(storageKey(id));
   }
 
   async deleteSession(id: string): Promise<void> {
@@ -121,6 +126,8 @@ export class MemoryTokenStore implements TokenStore {
       this.dropSession(previousKey);
     }
     this.sessions.set(nextKey, moved);
+    if (previousKey !== undefined) this.changes.listeners.changed(previousKey);
+    this.changes.listeners.changed(nextKey);
     return true;
   }
 
@@ -156,6 +163,7 @@ export class MemoryTokenStore implements TokenStore {
     const previous = stored.connections.get(server)?.generation ?? -1;
     const generation = Math.max(record.generation, previous + 1);
     stored.connections.set(server, { generation, sealed: this.sealer.seal({ ...record, generation }, connectionAad(key, server), generation) });
+    this.changes.listeners.changed(key, server);
   }
 
   async replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
@@ -165,16 +173,20 @@ export class MemoryTokenStore implements TokenStore {
     if (!stored || !current || current.generation !== expectedGeneration) return false;
     const generation = expectedGeneration + 1;
     stored.connections.set(server, { generation, sealed: this.sealer.seal({ ...record, generation }, connectionAad(key, server), generation) });
+    this.changes.listeners.changed(key, server);
     return true;
   }
 
   async deleteConnection(sessionId: string, server: string, expectedGeneration?: number, fence?: LockFence): Promise<boolean> {
-    const stored = this.sessions.get(storageKey(sessionId));
+    const key = storageKey(sessionId);
+    const stored = this.sessions.get(key);
     const current = stored?.connections.get(server);
     if (!stored || !current) return false;
     if (expectedGeneration !== undefined && current.generation !== expectedGeneration) return false;
     if (fence && !this.holds(fence.name, fence.token)) return false;
-    return stored.connections.delete(server);
+    stored.connections.delete(server);
+    this.changes.listeners.changed(key, server);
+    return true;
   }
 
   async bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
@@ -184,6 +196,7 @@ export class MemoryTokenStore implements TokenStore {
     const mcpKey = storageKey(mcpSessionId);
     stored.mcpSessions.add(mcpKey);
     this.mcpOwners.set(mcpKey, { sessionKey, sealed: this.sealer.seal(owner, mcpOwnerAad(mcpKey)) });
+    this.changes.listeners.mcpChanged(mcpKey);
   }
 
   async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
@@ -198,6 +211,7 @@ export class MemoryTokenStore implements TokenStore {
     const entry = this.mcpOwners.get(mcpKey);
     if (!entry) return;
     this.mcpOwners.delete(mcpKey);
+    this.changes.listeners.mcpChanged(mcpKey);
     this.sessions.get(entry.sessionKey)?.mcpSessions.delete(mcpKey);
   }
 
@@ -315,6 +329,7 @@ export class MemoryTokenStore implements TokenStore {
     if (!stored) return;
     for (const mcpKey of stored.mcpSessions) this.mcpOwners.delete(mcpKey);
     this.sessions.delete(key);
+    this.changes.listeners.changed(key);
   }
 
   /**

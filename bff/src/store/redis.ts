@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
 import type { RecordCipher } from './cipher.js';
+import { VersionedChanges } from './changes.js';
 import { StoreUnavailable } from './errors.js';
 import { clientAad, connectionAad, mcpOwnerAad, noteAad, storageKey } from './keys.js';
 import { refreshLockName } from './locks.js';
+import { RedisInvalidation, type RedisInvalidationOptions } from './redis-invalidation.js';
 import { Sealer } from './sealed.js';
 import type { LockFence, McpSessionOwner, ReencryptReport, SessionRecord, SessionWithConnection, StoredSession, TokenRecord, TokenStore } from './types.js';
 
@@ -18,6 +20,12 @@ export interface RedisStoreOptions {
   /** Longest wait for one Redis command before the request is answered 503. */
   commandTimeoutMs?: number;
   now?: () => number;
+  /**
+   * How other instances' changes reach this process's session cache: pushed by Redis (CLIENT TRACKING on
+   * a connection of its own, opened when a cache listens; see redis-invalidation.ts), with these
+   * settings; `false`: not at all, cached entries are then read again after the cache's bound (1 s).
+   */
+  invalidation?: false | Pick<RedisInvalidationOptions, 'heartbeatMs' | 'retryDelayMs'>;
 }
 
 /**
@@ -193,12 +201,18 @@ export class RedisTokenStore implements TokenStore {
   private readonly now: () => number;
   private readonly log: Logger | undefined;
   private down = false;
+  /** This process's writes, told at once, and every instance's, pushed by Redis. */
+  readonly changes: RedisInvalidation | VersionedChanges;
 
   constructor(options: RedisStoreOptions) {
     this.sealer = new Sealer(options.cipher, options.log);
     this.prefix = options.prefix ?? 'mcp-bff:';
     this.now = options.now ?? Date.now;
     this.log = options.log;
+    this.changes =
+      options.invalidation === false
+        ? new VersionedChanges(() => undefined)
+        : new RedisInvalidation({ url: options.url, prefix: this.prefix, log: options.log, ...options.invalidation });
     const timeout = options.commandTimeoutMs ?? 2_000;
     this.redis = new Redis(options.url, {
       lazyConnect: true,
@@ -254,6 +268,7 @@ export class RedisTokenStore implements TokenStore {
         .exec()
         .then(checkExec),
     );
+    this.changes.listeners.changed(storageKey(session.id));
   }
 
   async rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean> {
@@ -292,6 +307,10 @@ export class RedisTokenStore implements TokenStore {
           [`${this.prefix}m:`, String(next.createdAt), String(next.expiresAt), String(next.idleExpiresAt), expireAt, String(n), ...moves],
         ),
       );
+      if (result === 1) {
+        this.changes.listeners.changed(previousH);
+        this.changes.listeners.changed(nextH);
+      }
       if (result !== -1) return result === 1;
     }
     throw new StoreUnavailable('token store busy: the session kept changing while it was being rotated');
@@ -325,14 +344,18 @@ export class RedisTokenStore implements TokenStore {
 
   async touchSession(id: string, idleExpiresAt: number): Promise<void> {
     await this.script('bffTouch', [this.sessionKey(storageKey(id))], [String(idleExpiresAt)]);
+    this.changes.listeners.changed(storageKey(id));
   }
 
   async deleteSession(id: string): Promise<void> {
     await this.script('bffDeleteSession', [this.sessionKey(storageKey(id))], [`${this.prefix}m:`]);
+    this.changes.listeners.changed(storageKey(id));
   }
 
   async deleteSessionByKey(key: string): Promise<boolean> {
-    return (await this.script('bffDeleteSession', [this.sessionKey(key)], [`${this.prefix}m:`])) === 1;
+    const deleted = (await this.script('bffDeleteSession', [this.sessionKey(key)], [`${this.prefix}m:`])) === 1;
+    this.changes.listeners.changed(key);
+    return deleted;
   }
 
   async *listSessions(): AsyncIterable<StoredSession> {
@@ -380,7 +403,10 @@ export class RedisTokenStore implements TokenStore {
       const sealed = this.sealer.seal({ ...record, generation }, connectionAad(h, server), generation);
       const result = Number(await this.script('bffPutConnection', [this.sessionKey(h)], [server, String(generation), sealed]));
       if (result === -1) throw new Error('no such session');
-      if (result === 0) return;
+      if (result === 0) {
+        this.changes.listeners.changed(h, server);
+        return;
+      }
       generation = result;
     }
     throw new StoreUnavailable('token store busy: the connection kept being written by others');
@@ -395,15 +421,18 @@ export class RedisTokenStore implements TokenStore {
       [this.sessionKey(h)],
       [server, String(expectedGeneration), String(generation), sealed],
     );
+    if (result === 1) this.changes.listeners.changed(h, server);
     return result === 1;
   }
 
   async deleteConnection(sessionId: string, server: string, expectedGeneration?: number, fence?: LockFence): Promise<boolean> {
-    const key = this.sessionKey(storageKey(sessionId));
+    const h = storageKey(sessionId);
+    const key = this.sessionKey(h);
     const generation = expectedGeneration === undefined ? '' : String(expectedGeneration);
     const deleted = fence
       ? await this.script('bffDeleteConnectionFenced', [key, this.lockKey(fence.name)], [server, generation, fence.token])
       : await this.script('bffDeleteConnection', [key], [server, generation]);
+    if (Number(deleted) > 0) this.changes.listeners.changed(h, server);
     return Number(deleted) > 0;
   }
 
@@ -412,6 +441,7 @@ export class RedisTokenStore implements TokenStore {
     const mcpH = storageKey(mcpSessionId);
     const sealed = this.sealer.seal(owner, mcpOwnerAad(mcpH));
     await this.script('bffBindMcp', [this.sessionKey(sessionH), this.mcpKey(mcpH)], [mcpH, sessionH, sealed]);
+    this.changes.listeners.mcpChanged(mcpH);
   }
 
   async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
@@ -429,6 +459,7 @@ export class RedisTokenStore implements TokenStore {
   async unbindMcpSession(mcpSessionId: string): Promise<void> {
     const mcpH = storageKey(mcpSessionId);
     await this.script('bffUnbindMcp', [this.mcpKey(mcpH)], [`${this.prefix}s:`, mcpH]);
+    this.changes.listeners.mcpChanged(mcpH);
   }
 
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {
@@ -519,6 +550,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   async close(): Promise<void> {
+    if (this.changes instanceof RedisInvalidation) this.changes.close();
     this.redis.disconnect(false);
   }
 

@@ -3,6 +3,7 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import type { RecordCipher } from './cipher.js';
+import { VersionedChanges } from './changes.js';
 import { StoreUnavailable } from './errors.js';
 import { clientAad, connectionAad, mcpOwnerAad, noteAad, storageKey } from './keys.js';
 import { refreshLockName } from './locks.js';
@@ -89,6 +90,11 @@ export class SqliteTokenStore implements TokenStore {
   private readonly sealer: Sealer;
   private readonly now: () => number;
   private readonly q: ReturnType<typeof prepare>;
+  /**
+   * This process's writes are told at once; other processes' (several BFF processes on one file) show
+   * as a change of the file's `data_version`.
+   */
+  readonly changes: VersionedChanges;
 
   constructor(options: SqliteStoreOptions) {
     this.sealer = new Sealer(options.cipher, options.log);
@@ -113,12 +119,22 @@ export class SqliteTokenStore implements TokenStore {
     this.db.exec(SCHEMA);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     this.q = prepare(this.db);
+    const dataVersion = this.db.prepare('PRAGMA data_version').pluck();
+    this.changes = new VersionedChanges(() => {
+      if (!this.db.open) return undefined;
+      try {
+        return dataVersion.get() as number;
+      } catch {
+        return undefined;
+      }
+    });
   }
 
   async createSession(session: SessionRecord): Promise<void> {
     this.run(() =>
       this.q.insertSession.run(storageKey(session.id), session.createdAt, session.expiresAt, session.idleExpiresAt),
     );
+    this.changes.listeners.changed(storageKey(session.id));
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
@@ -129,14 +145,18 @@ export class SqliteTokenStore implements TokenStore {
 
   async touchSession(id: string, idleExpiresAt: number): Promise<void> {
     this.run(() => this.q.touchSession.run(idleExpiresAt, storageKey(id), this.now()));
+    this.changes.listeners.changed(storageKey(id));
   }
 
   async deleteSession(id: string): Promise<void> {
     this.run(() => this.q.deleteSession.run(storageKey(id)));
+    this.changes.listeners.changed(storageKey(id));
   }
 
   async deleteSessionByKey(key: string): Promise<boolean> {
-    return this.run(() => this.q.deleteSession.run(key).changes > 0);
+    const deleted = this.run(() => this.q.deleteSession.run(key).changes > 0);
+    this.changes.listeners.changed(key);
+    return deleted;
   }
 
   async *listSessions(): AsyncIterable<StoredSession> {
@@ -173,7 +193,10 @@ export class SqliteTokenStore implements TokenStore {
       if (previousKey !== undefined) this.q.deleteSession.run(previousKey);
       return true;
     });
-    return this.run(() => rotate.immediate());
+    const rotated = this.run(() => rotate.immediate());
+    if (previousKey !== undefined) this.changes.listeners.changed(previousKey);
+    this.changes.listeners.changed(nextKey);
+    return rotated;
   }
 
   async getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
@@ -214,6 +237,7 @@ export class SqliteTokenStore implements TokenStore {
         this.q.upsertConnection.run(key, server, generation, this.sealer.seal({ ...record, generation }, connectionAad(key, server), generation));
       }),
     );
+    this.changes.listeners.changed(key, server);
   }
 
   async replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
@@ -222,6 +246,7 @@ export class SqliteTokenStore implements TokenStore {
     const sealed = this.sealer.seal({ ...record, generation }, connectionAad(key, server), generation);
     const now = this.now();
     const result = this.run(() => this.q.replaceConnection.run(generation, sealed, key, server, expectedGeneration, key, now, now));
+    if (result.changes === 1) this.changes.listeners.changed(key, server);
     return result.changes === 1;
   }
 
@@ -234,6 +259,7 @@ export class SqliteTokenStore implements TokenStore {
           ? this.q.deleteConnection.run(key, server)
           : this.q.deleteConnectionAt.run(key, server, expectedGeneration),
     );
+    if (result.changes > 0) this.changes.listeners.changed(key, server);
     return result.changes > 0;
   }
 
@@ -246,6 +272,7 @@ export class SqliteTokenStore implements TokenStore {
         this.q.upsertMcp.run(mcpKey, sessionKey, this.sealer.seal(owner, mcpOwnerAad(mcpKey)));
       }),
     );
+    this.changes.listeners.mcpChanged(mcpKey);
   }
 
   async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
@@ -261,6 +288,7 @@ export class SqliteTokenStore implements TokenStore {
 
   async unbindMcpSession(mcpSessionId: string): Promise<void> {
     this.run(() => this.q.deleteMcp.run(storageKey(mcpSessionId)));
+    this.changes.listeners.mcpChanged(storageKey(mcpSessionId));
   }
 
   async consumeOnce(key: string, ttlMs: number): Promise<boolean> {

@@ -1,5 +1,6 @@
 import type { ClientDetails, DiscoveryDetails, LoginStep } from '@mcp-bff/shared';
 import type { StoredDpopKey } from '../oauth/dpop.js';
+import type { StoreChanges } from './changes.js';
 
 /** A browser session: only the random id travels in the (sealed) cookie. */
 export interface SessionRecord {
@@ -121,6 +122,12 @@ export interface ReencryptReport {
  * for "unknown", so an outage cannot log anybody out.
  */
 export interface TokenStore {
+  /**
+   * What tells a per-process cache (store/session-cache.ts) that a session or a connection changed, by
+   * this process's writes at once and by other processes' as the store can. A store without it is not
+   * cached.
+   */
+  readonly changes?: StoreChanges;
   createSession(session: SessionRecord): Promise<void>;
   /** The live session, or undefined when there is none or it has ended (idle or absolute). */
   getSession(id: string): Promise<SessionRecord | undefined>;
