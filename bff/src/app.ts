@@ -19,6 +19,7 @@ import { createOAuthClients } from './oauth/clients.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
 import type { ClientRegistry } from './oauth/registration.js';
 import { ServiceTokens } from './oauth/service-credentials.js';
+import { StoreClientRegistry } from './store/client-registry.js';
 import { refreshDeadlineMs, refreshTiming, TokenManager } from './oauth/tokens.js';
 import { authRoutes, REVOKE_TIMEOUT_MS } from './routes/auth.js';
 import { backchannelLogoutRoutes } from './routes/backchannel-logout.js';
@@ -71,8 +72,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const changes = deps.store.changes;
   const store = changes && deps.sessionCache !== false ? new CachedStore(bound, changes, deps.sessionCache) : bound;
   // What the BFF is towards authorization servers, built as the admin command builds it too.
+  // Registered clients and the issuers configured credentials are pinned to, shared by logins and service tokens.
+  const registry = deps.registry ?? new StoreClientRegistry(store);
   const { policy, discovery, clientMetadata, clients, resolver } = createOAuthClients(config, store, {
-    registry: deps.registry,
+    registry,
     outboundFetch: deps.outboundFetch,
   });
   const hints = new ChallengeHintsCache((id) => {
@@ -113,6 +116,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     log,
     deadlineMs: refreshDeadlineMs(config.authServerTimeoutMs),
     locks: deps.drain,
+    pins: registry,
   });
   const proxy = new McpProxy({
     store,

@@ -9,6 +9,7 @@ import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
 import { MIN_REQUEST_MS, splitScopes } from './client.js';
 import { authorizationServerMetadataUrls, type Discovery } from './discovery.js';
 import { OAuthFailure } from './errors.js';
+import type { ClientRegistry } from './registration.js';
 import { checkOutboundUrl, isTransient, type OutboundPolicy, tokenRequestOptions } from './http.js';
 import { type AccessOutcome, describe, needsRefresh } from './tokens.js';
 
@@ -35,7 +36,16 @@ export interface ServiceTokensOptions {
   deadlineMs: number;
   /** Where held locks are registered, so that a stopping process releases them (http/drain.ts). */
   locks?: { lock(release: () => Promise<void>): () => void } | undefined;
+  /**
+   * Where the authorization server a service server's credentials were first used with is pinned
+   * (the registry logins pin configured clients in): without a configured `issuer`, the credentials
+   * are only ever sent to that one afterwards.
+   */
+  pins: Pick<ClientRegistry, 'pinnedIssuer' | 'pinIssuer'>;
 }
+
+/** The registry key a service server's pin is kept under (apart from a login client's pin for the same id). */
+export const servicePinKey = (server: string): string => `service:${server}`;
 
 /**
  * Access tokens for the servers configured with `"grant": "client_credentials"` (MCP extension
@@ -174,15 +184,16 @@ export class ServiceTokens {
     deadline: number,
     resourceMetadata: string | undefined,
   ): Promise<TokenRecord> {
-    const { discovery } = this.options;
-    const resource = await within(discovery.protectedResource(server.url, resourceMetadata), deadline).catch((error: unknown) => {
+    const { discovery, log } = this.options;
+    // A challenge's resource_metadata is followed only on the server's own origin (RFC 9728 §3.3: the
+    // metadata is the resource's): any other URL could name any authorization server.
+    const hint = resourceMetadata !== undefined && sameOrigin(resourceMetadata, server.url) ? resourceMetadata : undefined;
+    if (resourceMetadata !== undefined && hint === undefined) log.warn({ event: 'security', kind: 'service_resource_metadata_elsewhere', server: server.id });
+    const resource = await within(discovery.protectedResource(server.url, hint), deadline).catch((error: unknown) => {
       throw discoveryFailure(server, error);
     });
     const named = resource.authorization_servers;
-    const issuer = server.issuer ?? (named[0] as string);
-    if (!named.includes(issuer)) {
-      throw failure(server, `its protected resource metadata names ${named.join(', ')}, not the configured issuer ${issuer}: the credentials are not sent there`);
-    }
+    const issuer = await this.trustedIssuer(server, named);
     const as = await within(this.authorizationServer(issuer), deadline).catch((error: unknown) => {
       throw discoveryFailure(server, error);
     });
@@ -251,6 +262,36 @@ export class ServiceTokens {
       generation: current ? current.generation + 1 : 0,
       ...(current ? { refreshedAt: now } : {}),
     };
+  }
+
+  /**
+   * The authorization server the credentials may go to: the configured `issuer`, else the one they
+   * were first used with (pinned then, in the store, for every instance). Resource metadata that names
+   * another one (changed, or a 401 challenge's `resource_metadata` pointing elsewhere) is refused, and
+   * said as a security event: whoever controls it would otherwise receive the deployment's secret.
+   */
+  private async trustedIssuer(server: ServerConfig & { service: ServiceCredentials }, named: string[]): Promise<string> {
+    const { pins, log } = this.options;
+    let issuer = server.issuer;
+    let pinned = false;
+    if (issuer === undefined) {
+      issuer = (await pins.pinnedIssuer(servicePinKey(server.id)))?.issuer;
+      pinned = issuer !== undefined;
+    }
+    if (issuer === undefined) {
+      issuer = named[0] as string;
+      await pins.pinIssuer(servicePinKey(server.id), issuer);
+      log.info({ event: 'service_issuer_pinned', server: server.id, issuer });
+      return issuer;
+    }
+    if (!named.includes(issuer)) {
+      log.warn({ event: 'security', kind: 'service_issuer_mismatch', server: server.id, expected: issuer, named });
+      throw failure(
+        server,
+        `its protected resource metadata names ${named.join(', ')}, not the ${pinned ? 'authorization server its credentials were first used with' : 'configured issuer'}, ${issuer}: the credentials are not sent there`,
+      );
+    }
+    return issuer;
   }
 
   /**
@@ -335,6 +376,14 @@ export class ServiceTokens {
       this.keys.set(`${server.id} ${alg}`, key);
     }
     return { client: { client_id: clientId, token_endpoint_auth_method: 'private_key_jwt' }, auth: oauth.PrivateKeyJwt({ key: await key }) };
+  }
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
   }
 }
 
