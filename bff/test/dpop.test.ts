@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from '../../demo/src/stack.js';
+import { listen } from '../../demo/src/listen.js';
+import { DEMO_CLIENT, DEMO_SESSION_SECRET, type Stack, startStack } from '../../demo/src/stack.js';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { accessTokenHash, chooseDpopAlgorithm, DpopNonces, dpopFetch, DpopSigner, generateDpopKey, jwkThumbprint } from '../src/oauth/dpop.js';
 import { RecordCipher } from '../src/store/cipher.js';
@@ -382,5 +385,112 @@ describe('DPoP building blocks', () => {
     console.log(`DPoP proof: ${(perProof * 1000).toFixed(0)} µs each (bare ES256 signature ${(perSignature * 1000).toFixed(0)} µs)`);
     // Generous bounds for a shared CI machine: well under a millisecond either way.
     expect(perProof).toBeLessThan(Math.max(2, perSignature * 3));
+  });
+});
+
+describe('an MCP server that asks for a new nonce again, or names DPoP after a bearer send (fault)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ dpop: {} });
+  });
+  afterAll(() => stack.close());
+
+  /**
+   * A real DPoP-bound connection from the demo AS, used through a second app whose "default" server is
+   * a fake MCP server (faults the demo one cannot show on demand: nonces rotating between a request and
+   * its retry, a server that starts checking DPoP). `answer` decides each request's fate.
+   */
+  async function harness(answer: (req: { n: number; authorization: string; nonce: unknown }) => { status: number; challenge?: string; nonce?: string }) {
+    const { browser, sid } = await loginAndCall(stack);
+    const fake = await listen(0, '127.0.0.1');
+    const url = `${fake.origin}/mcp`;
+    const seen: Array<{ authorization: string; nonce: unknown }> = [];
+    fake.handle((req, res) => {
+      if (req.url === '/.well-known/oauth-protected-resource/mcp') {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ resource: url, authorization_servers: [stack.issuer] }));
+        return;
+      }
+      req.resume();
+      const proof = req.headers.dpop;
+      const entry = { authorization: String(req.headers.authorization ?? '').split(' ')[0] as string, nonce: typeof proof === 'string' ? decodeJwt(proof).nonce : undefined };
+      seen.push(entry);
+      const out = answer({ n: seen.length, ...entry });
+      if (out.nonce) res.setHeader('dpop-nonce', out.nonce);
+      if (out.challenge) res.setHeader('www-authenticate', out.challenge);
+      res.statusCode = out.status;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: {} }));
+    });
+    const stored = await record(stack, sid);
+    await stack.store.putConnection(sid, 'default', { ...stored, resource: url });
+    const config = loadConfig({
+      PUBLIC_URL: stack.appUrl,
+      ALLOW_HTTP_LOOPBACK: '1',
+      SESSION_SECRET: DEMO_SESSION_SECRET,
+      MCP_SERVERS: JSON.stringify([{ id: 'default', url, clientId: DEMO_CLIENT.client_id, clientSecret: DEMO_CLIENT.client_secret }]),
+    });
+    const app = createApp({ config, store: stack.store, log: createLogger('silent') });
+    const headers = { ...MCP_HEADERS, 'x-csrf': '1', cookie: browser.jar.header(stack.appUrl) as string };
+    const call = () => app.request(`${stack.appUrl}/mcp/default`, { method: 'POST', headers, body: INITIALIZE });
+    return { sid, seen, call, close: () => fake.close(), stored };
+  }
+  const useNonce = (nonce: string) => ({ status: 401, challenge: 'DPoP error="use_dpop_nonce", algs="ES256"', nonce });
+
+  it('a second use_dpop_nonce in a row is retried with the newest nonce, without a refresh', async () => {
+    const h = await harness(({ n }) => (n <= 2 ? useNonce(`rotated-${n}`) : { status: 200 }));
+    try {
+      const refreshes = grants(stack, 'refresh_token');
+      const res = await h.call();
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+      expect(h.seen.map((s) => s.nonce)).toEqual([undefined, 'rotated-1', 'rotated-2']);
+      expect(grants(stack, 'refresh_token')).toBe(refreshes);
+      expect((await record(stack, h.sid)).accessToken).toBe(h.stored.accessToken);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a server that never takes a nonce is answered 503 with Retry-After; the connection stays', async () => {
+    const h = await harness(({ n }) => useNonce(`always-${n}`));
+    try {
+      const refreshes = grants(stack, 'refresh_token');
+      const res = await h.call();
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect(((await res.json()) as { error: string; loginUrl?: string }).loginUrl).toBeUndefined();
+      // The first send and two retries, each with the newest nonce.
+      expect(h.seen.map((s) => s.nonce)).toEqual([undefined, 'always-1', 'always-2']);
+      expect(grants(stack, 'refresh_token')).toBe(refreshes);
+      expect((await record(stack, h.sid)).accessToken).toBe(h.stored.accessToken);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a server that took bound tokens as bearer tokens and now names DPoP gets the proof again, not a refresh', async () => {
+    let checksDpop = false;
+    const h = await harness(({ authorization }) => {
+      if (!checksDpop) return authorization === 'Bearer' ? { status: 200 } : { status: 401, challenge: 'Bearer error="invalid_token"' };
+      return authorization === 'DPoP' ? { status: 200 } : { status: 401, challenge: 'DPoP algs="ES256"' };
+    });
+    try {
+      // First: refused as DPoP with a Bearer-only challenge, taken as a bearer token: "bearer only".
+      const first = await h.call();
+      expect(first.status).toBe(200);
+      await first.body?.cancel();
+      expect(h.seen.map((s) => s.authorization)).toEqual(['DPoP', 'Bearer']);
+      checksDpop = true;
+      const refreshes = grants(stack, 'refresh_token');
+      const second = await h.call();
+      expect(second.status).toBe(200);
+      await second.body?.cancel();
+      expect(h.seen.map((s) => s.authorization)).toEqual(['DPoP', 'Bearer', 'Bearer', 'DPoP']);
+      expect(grants(stack, 'refresh_token')).toBe(refreshes);
+      expect((await record(stack, h.sid)).accessToken).toBe(h.stored.accessToken);
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -53,6 +53,8 @@ export interface ProxyTarget {
 }
 
 const METHODS = new Set(['GET', 'POST', 'DELETE']);
+/** Sends of one request with one token retried for a DPoP nonce (or scheme) before it is answered 503. */
+const MAX_DPOP_RETRIES = 2;
 
 /**
  * Forwards one MCP Streamable HTTP request to the configured server with the session's bearer token.
@@ -158,7 +160,9 @@ export class McpProxy {
       : current
         ? await tokens.accessWith(current.session.id, target.id, current.record)
         : { kind: 'login_required' };
-    let nonceRetried = false;
+    /** Sends retried for the DPoP nonce or scheme with the current token: bounded, and never a refresh. */
+    let dpopRetries = 0;
+    let retriedToken: string | undefined;
     /** This send presents a DPoP-bound token as a bearer token, to see whether the server takes it so. */
     let bearerProbe = false;
     /** The token that was last tried that way: once per token. */
@@ -166,12 +170,37 @@ export class McpProxy {
     for (let attempt = 0; ; attempt++) {
       if (access.kind === 'unavailable') throw authServerUnavailable(access.cause);
       const token = access.kind === 'ok' ? access.record.accessToken : undefined;
-      const bound = access.kind === 'ok' && access.record.tokenType === 'DPoP' && !bearerProbe && !this.bearerOnly.has(target.id) ? access.record : undefined;
+      if (token !== retriedToken) {
+        // A new token: its own budget of nonce retries.
+        retriedToken = token;
+        dpopRetries = 0;
+      }
+      const dpopToken = access.kind === 'ok' && access.record.tokenType === 'DPoP';
+      const bound = access.kind === 'ok' && dpopToken && !bearerProbe && !this.bearerOnly.has(target.id) ? access.record : undefined;
       const upstream = await this.send(c, target, method, requestHeaders, body, token, bound);
       const status = upstream.statusCode;
       // The resource server's newest nonce, for the next proof to it (RFC 9449 §9).
       const freshNonce = bound !== undefined && dpopNonces.remember(this.targetUrl(target), headerValue(upstream.headers, 'dpop-nonce'));
 
+      if (status === 401) {
+        const wwwAuthenticate = headerValue(upstream.headers, 'www-authenticate');
+        // Not the token's fault: the proof lacked the server's newest nonce (it rotates, and concurrent
+        // requests race for it), or a bound token went as a bearer token to a server that, it turns out,
+        // checks DPoP. The same request again (the body is buffered), never a refresh nor a logout.
+        const nonceProblem = bound !== undefined && asksForDpopNonce(wwwAuthenticate);
+        const schemeProblem = dpopToken && bound === undefined && !bearerProbe && this.bearerOnly.has(target.id) && namesDpop(wwwAuthenticate);
+        if (nonceProblem || schemeProblem) {
+          upstream.destroy();
+          if (schemeProblem) this.bearerOnly.delete(target.id);
+          if (dpopRetries < MAX_DPOP_RETRIES && (schemeProblem || freshNonce)) {
+            dpopRetries++;
+            attempt--;
+            continue;
+          }
+          this.options.log.warn({ event: 'dpop_nonce_refused', server: target.id, reqId: c.get('requestId') });
+          throw new ApiFailure('service_unavailable', 'The MCP server kept asking for a new DPoP nonce; try again shortly.', {}, { 'Retry-After': '1' });
+        }
+      }
       if (status === 401 && service) {
         upstream.destroy();
         // The deployment's token was refused: one new token, one retry, then a clear error (no login).
@@ -185,12 +214,6 @@ export class McpProxy {
       if (status === 401) {
         upstream.destroy();
         const wwwAuthenticate = headerValue(upstream.headers, 'www-authenticate');
-        if (freshNonce && !nonceRetried && asksForDpopNonce(wwwAuthenticate)) {
-          // The server wants a proof with its nonce: the same request once more (the body is buffered).
-          nonceRetried = true;
-          attempt--;
-          continue;
-        }
         if (namesDpop(wwwAuthenticate)) this.bearerOnly.delete(target.id);
         else if (bound && probedToken !== token) {
           // Refused with a challenge that names only Bearer: the server may not know DPoP (only its
