@@ -369,6 +369,24 @@ describe('DPoP building blocks', () => {
     expect(seen).toEqual([undefined, 'nonce-1']);
   });
 
+  it('keeps nonces per URL: an AS and MCP servers on one origin never take each other\'s', async () => {
+    const nonces = new DpopNonces();
+    expect(nonces.remember('https://host.example.com/token', 'as-nonce')).toBe(true);
+    expect(nonces.remember('https://host.example.com/mcp/a?x=1', 'a-nonce')).toBe(true);
+    expect(nonces.get('https://host.example.com/token')).toBe('as-nonce');
+    expect(nonces.get('https://host.example.com/mcp/a')).toBe('a-nonce');
+    expect(nonces.get('https://host.example.com/mcp/b')).toBeUndefined();
+    // A token request after the MCP server's nonce: without it (the AS asks for its own).
+    const signer = new DpopSigner(generateDpopKey('ES256'));
+    const seen: Array<string | undefined> = [];
+    const fakeAs = (async (_input: RequestInfo | URL, init?: RequestInit) => {
+      seen.push(decodeJwt(new Headers(init?.headers).get('dpop') as string).nonce as string | undefined);
+      return Response.json({ access_token: 'x', token_type: 'DPoP' });
+    }) as typeof fetch;
+    await dpopFetch(signer, fakeAs, nonces)('https://host.example.com/oauth/token', { method: 'POST', body: 'x' });
+    expect(seen).toEqual([undefined]);
+  });
+
   it('costs one signature per proof (micro benchmark)', () => {
     const signer = new DpopSigner(generateDpopKey('ES256'));
     const rounds = 2_000;

@@ -135,8 +135,10 @@ export function dpopSigner(stored: StoredDpopKey): DpopSigner {
 }
 
 /**
- * The latest `DPoP-Nonce` each server (authorization or resource server, by origin) gave, for the next
- * proof to it (RFC 9449 §8, §9). Per process: a nonce that went stale costs one retry.
+ * The latest `DPoP-Nonce` each server gave, for the next proof to it (RFC 9449 §8, §9): by the URL the
+ * proof is for, without query (a token endpoint; an MCP server's configured URL), not by origin, so that
+ * an authorization server and an MCP server on one host, or several MCP servers there, never take each
+ * other's nonces. Per process: a nonce that went stale costs one retry.
  */
 export class DpopNonces {
   private readonly nonces = new Map<string, string>();
@@ -144,13 +146,13 @@ export class DpopNonces {
   constructor(private readonly max = 1_000) {}
 
   get(url: string | URL): string | undefined {
-    return this.nonces.get(origin(url));
+    return this.nonces.get(nonceKey(url));
   }
 
   /** Remembers the `DPoP-Nonce` of an answer from `url`, if it has one; true when it did. */
   remember(url: string | URL, nonce: string | null | undefined): boolean {
     if (!nonce || nonce.length > 1024 || !/^[\x21-\x7e]+$/.test(nonce)) return false;
-    const key = origin(url);
+    const key = nonceKey(url);
     this.nonces.delete(key);
     this.nonces.set(key, nonce);
     if (this.nonces.size > this.max) this.nonces.delete(this.nonces.keys().next().value as string);
@@ -158,8 +160,9 @@ export class DpopNonces {
   }
 }
 
-function origin(url: string | URL): string {
-  return (typeof url === 'string' ? new URL(url) : url).origin;
+function nonceKey(url: string | URL): string {
+  const parsed = typeof url === 'string' ? new URL(url) : url;
+  return `${parsed.origin}${parsed.pathname}`;
 }
 
 /** The process's nonces. */
