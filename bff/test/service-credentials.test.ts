@@ -107,6 +107,45 @@ describe('service credentials with a client secret', () => {
     await service.close();
   });
 
+  it('a warm call reads the deployment token from the session cache, not the store', async () => {
+    const service = demoServiceServer(stack.mcpUrl, 'client_secret');
+    const config = loadConfig({
+      PUBLIC_URL: stack.appUrl,
+      ALLOW_HTTP_LOOPBACK: '1',
+      SESSION_SECRET: DEMO_SESSION_SECRET,
+      MCP_SERVERS: JSON.stringify([service.entry]),
+      ...service.env,
+    });
+    // The stack's store, counting the reads of the deployment's session that reach it.
+    const raw: string[] = [];
+    const counted = new Proxy(stack.store, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (args[0] === SERVICE_SESSION_ID && (name === 'getConnection' || name === 'getSessionWithConnection')) raw.push(String(name));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    expect(counted.changes).toBeDefined();
+    const app = createApp({ config, store: counted, log: createLogger('silent') });
+    const browser = await signedIn(stack);
+    const headers = { ...MCP_HEADERS, 'x-csrf': '1', cookie: browser.jar.header(stack.appUrl) as string };
+    const call = async () => {
+      const res = await app.request(`${stack.appUrl}/mcp/service`, { method: 'POST', headers, body: INITIALIZE });
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+    };
+    // The first use may fetch the token (its writes make the read before them not kept); the next reads it once.
+    await call();
+    await call();
+    raw.length = 0;
+    await call();
+    await call();
+    expect(raw).toEqual([]);
+  });
+
   it('a token the MCP server refuses is replaced once', async () => {
     const browser = await signedIn(stack);
     const stored = (await stack.store.getConnection(SERVICE_SESSION_ID, 'service')) as TokenRecord;

@@ -83,7 +83,9 @@ export class ServiceTokens {
     const config = this.servers.get(server);
     if (!config) throw new Error(`${server} is not a service server`);
     const { store } = this.options;
-    const current = await store.getConnection(SERVICE_SESSION_ID, server);
+    // The read every call makes: through the session cache (store/session-cache.ts) when there is one,
+    // like a person's; the reads under the refresh lock below go to the store itself.
+    const current = (await store.getSessionWithConnection(SERVICE_SESSION_ID, server))?.record;
     if (current && !isStale(current, rejected)) return { kind: 'ok', record: current };
     let running = this.inflight.get(server);
     if (!running) {
