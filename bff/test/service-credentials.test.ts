@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SERVICE_JWT_CLIENT, DEMO_SERVICE_POST_CLIENT, DEMO_SERVICE_SECRET_CLIENT, demoServiceServer } from '../../demo/src/service-clients.js';
 import { listen } from '../../demo/src/listen.js';
@@ -341,6 +342,35 @@ describe('the authorization server the service credentials go to is pinned', () 
     } finally {
       await Promise.all([mcp.close(), rogueAs.close()]);
     }
+  });
+});
+
+describe('service credentials with DPoP (demo AS and MCP server requiring DPoP and nonces)', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ serviceCredentials: 'private_key_jwt', dpop: { requireNonce: true } });
+  });
+  afterAll(() => stack.close());
+
+  it('binds the deployment token to a key kept in its record, and presents it with a proof', async () => {
+    const browser = await signedIn(stack);
+    const service = await browser.mcpClient('service');
+    expect((await whoami(service)).clientId).toBe(DEMO_SERVICE_JWT_CLIENT.client_id);
+    const stored = (await stack.store.getConnection(SERVICE_SESSION_ID, 'service')) as TokenRecord;
+    expect(stored).toMatchObject({ tokenType: 'DPoP', dpop: { alg: 'ES256' } });
+    expect((decodeJwt(stored.accessToken).cnf as { jkt: string }).jkt).toBe(stored.dpop?.jkt);
+    const last = stack.mcp.received.at(-1);
+    expect(last?.headers.authorization).toBe(`DPoP ${stored.accessToken}`);
+    expect(typeof last?.headers.dpop).toBe('string');
+
+    // Renewed: the same key, a new bound token.
+    const now = Date.now();
+    expect(await stack.store.replaceConnection(SERVICE_SESSION_ID, 'service', stored.generation, { ...stored, issuedAt: now - 600_000, expiresAt: now + 1_000 })).toBe(true);
+    expect((await whoami(service)).clientId).toBe(DEMO_SERVICE_JWT_CLIENT.client_id);
+    const renewed = (await stack.store.getConnection(SERVICE_SESSION_ID, 'service')) as TokenRecord;
+    expect(renewed.accessToken).not.toBe(stored.accessToken);
+    expect(renewed.dpop).toEqual(stored.dpop);
+    await service.close();
   });
 });
 

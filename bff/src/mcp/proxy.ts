@@ -201,16 +201,6 @@ export class McpProxy {
           throw new ApiFailure('service_unavailable', 'The MCP server kept asking for a new DPoP nonce; try again shortly.', {}, { 'Retry-After': '1' });
         }
       }
-      if (status === 401 && service) {
-        upstream.destroy();
-        // The deployment's token was refused: one new token, one retry, then a clear error (no login).
-        if (token && attempt === 0) {
-          const challenge = bearerChallenge(headerValue(upstream.headers, 'www-authenticate'));
-          access = await service.access(target.id, token, challenge.resource_metadata);
-          continue;
-        }
-        throw service.refusedByServer(target.id);
-      }
       if (status === 401) {
         upstream.destroy();
         const wwwAuthenticate = headerValue(upstream.headers, 'www-authenticate');
@@ -226,6 +216,14 @@ export class McpProxy {
         }
         bearerProbe = false;
         const challenge = bearerChallenge(wwwAuthenticate);
+        if (service) {
+          // The deployment's token was refused: one new token, one retry, then a clear error (no login).
+          if (token && attempt === 0) {
+            access = await service.access(target.id, token, challenge.resource_metadata);
+            continue;
+          }
+          throw service.refusedByServer(target.id);
+        }
         hints.remember(target.id, challenge, token !== undefined);
         if (token && session && attempt === 0) {
           // The token may have been revoked or expired early: one refresh, one retry.

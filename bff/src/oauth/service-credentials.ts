@@ -8,6 +8,7 @@ import { refreshLockName } from '../store/locks.js';
 import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
 import { MIN_REQUEST_MS, splitScopes } from './client.js';
 import { authorizationServerMetadataUrls, type Discovery } from './discovery.js';
+import { chooseDpopAlgorithm, dpopFetch, dpopSigner, generateDpopKey, type StoredDpopKey } from './dpop.js';
 import { OAuthFailure } from './errors.js';
 import type { ClientRegistry } from './registration.js';
 import { checkOutboundUrl, isTransient, type OutboundPolicy, tokenRequestOptions } from './http.js';
@@ -202,10 +203,13 @@ export class ServiceTokens {
     const { client, auth } = await this.clientAuth(server, as);
     const resourceParam = server.resourceIndicator ? resource.resource : undefined;
     const scopes = server.scopes.length > 0 ? server.scopes : [];
+    const dpop = serviceDpopKey(server, as, current);
     const attempt = async (grant: 'refresh_token' | 'client_credentials') => {
       const left = deadline - Date.now();
       if (left < MIN_REQUEST_MS) throw new OAuthFailure('as_unavailable', 'no time left for the token request');
-      const options = tokenRequestOptions(as.token_endpoint as string, this.options.policy, left);
+      const plain = tokenRequestOptions(as.token_endpoint as string, this.options.policy, left);
+      // With a DPoP key, each token request carries a proof (and follows the AS's nonce once).
+      const options = dpop ? { ...plain, [oauth.customFetch]: dpopFetch(dpopSigner(dpop), plain[oauth.customFetch] ?? fetch) } : plain;
       if (grant === 'refresh_token' && current?.refreshToken) {
         const response = await oauth.refreshTokenGrantRequest(as, client, auth, current.refreshToken, {
           ...(resourceParam ? { additionalParameters: { resource: resourceParam } } : {}),
@@ -247,8 +251,10 @@ export class ServiceTokens {
         error,
       );
     }
-    if (tokens.token_type.toLowerCase() !== 'bearer' || !tokens.access_token) {
-      throw failure(server, `the authorization server ${as.issuer} issued a token of type "${tokens.token_type}", not a bearer token`);
+    const tokenType = tokens.token_type.toLowerCase();
+    // DPoP only when the request carried a proof; an AS that ignored it issued a bearer token.
+    if ((tokenType !== 'bearer' && !(tokenType === 'dpop' && dpop)) || !tokens.access_token) {
+      throw failure(server, `the authorization server ${as.issuer} issued a token of type "${tokens.token_type}", not a ${dpop ? 'DPoP or ' : ''}bearer token`);
     }
     const now = Date.now();
     return {
@@ -263,6 +269,9 @@ export class ServiceTokens {
       resource: resource.resource,
       generation: current ? current.generation + 1 : 0,
       ...(current ? { refreshedAt: now } : {}),
+      ...(tokenType === 'dpop' ? { tokenType: 'DPoP' as const } : {}),
+      // The key stays with the record (encrypted with it) while the token is bound to it.
+      ...(tokenType === 'dpop' && dpop ? { dpop } : {}),
     };
   }
 
@@ -379,6 +388,20 @@ export class ServiceTokens {
     }
     return { client: { client_id: clientId, token_endpoint_auth_method: 'private_key_jwt' }, auth: oauth.PrivateKeyJwt({ key: await key }) };
   }
+}
+
+/**
+ * The DPoP key (RFC 9449) the service server's tokens are bound to: when the AS advertises
+ * `dpop_signing_alg_values_supported` and the server's `dpop` is not false. The stored token's key is
+ * kept while the AS still takes its algorithm (a DPoP-bound refresh token only works with it), else a
+ * new one, as for a person's connection.
+ */
+function serviceDpopKey(server: ServerConfig, as: oauth.AuthorizationServer, current: TokenRecord | undefined): StoredDpopKey | undefined {
+  if (server.dpop === false) return undefined;
+  const supported = as.dpop_signing_alg_values_supported;
+  if (current?.dpop && Array.isArray(supported) && supported.includes(current.dpop.alg)) return current.dpop;
+  const alg = chooseDpopAlgorithm(supported);
+  return alg ? generateDpopKey(alg) : undefined;
 }
 
 function sameOrigin(a: string, b: string): boolean {
