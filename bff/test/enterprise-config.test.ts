@@ -10,6 +10,7 @@ const base = {
   PUBLIC_URL: 'https://app.example.com',
   MCP_SERVER_URL: 'https://mcp.example.com/mcp',
   OAUTH_CLIENT_ID: 'bff-at-the-as',
+  OAUTH_ISSUER: 'https://as.example.com',
   // Test-only, public in this repository.
   SESSION_SECRET: 'NJQA7l/CJUKp+wCOMZfFr1oEnfR1tDEyZd495OrN7qWg09pxMdYpbzvoRIFeukRC',
 };
@@ -29,7 +30,7 @@ function problems(env: Record<string, string | undefined>): string[] {
 describe('enterprise-managed authorization configuration', () => {
   it('marks servers and names the IdP, with openid always among its scopes', () => {
     const config = loadConfig({
-      ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' }, { id: 'docs', url: 'https://docs.example.com/mcp' }),
+      ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c', issuer: 'https://as.example.com' }, { id: 'docs', url: 'https://docs.example.com/mcp' }),
       ...idp,
       ENTERPRISE_IDP_SCOPES: 'profile email',
       ENTERPRISE_IDP_CLIENT_SECRET_ENV: 'MY_IDP_SECRET',
@@ -60,7 +61,7 @@ describe('enterprise-managed authorization configuration', () => {
     expect(problems({ ...base, ...idp, OAUTH_CLIENT_ID: undefined, MCP_SERVER_AUTHORIZATION: 'enterprise' })).toEqual([
       'default is enterprise-managed: it needs the client pre-registered at its authorization server (OAUTH_CLIENT_ID), the one the IdP\'s administrator mapped the BFF to',
     ]);
-    expect(problems({ ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise' }), ...idp })).toEqual([
+    expect(problems({ ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', issuer: 'https://as.example.com' }), ...idp })).toEqual([
       'crm is enterprise-managed: it needs the client pre-registered at its authorization server ("clientId" of crm), the one the IdP\'s administrator mapped the BFF to',
     ]);
     expect(problems({ ...base, ...idp })).toEqual([
@@ -79,6 +80,21 @@ describe('enterprise-managed authorization configuration', () => {
       'ENTERPRISE_IDP_CLIENT_SECRET_ENV: the environment variable UNSET_SECRET it names is not set',
     ]);
     expect(problems({ ...managed, ...idp, ENTERPRISE_IDP_SCOPES: 'openid "x"' })).toEqual(['ENTERPRISE_IDP_SCOPES must be space-separated scope tokens']);
+  });
+
+  it('requires the issuer of an enterprise-managed server\'s authorization server: the only audience its ID-JAGs may have', () => {
+    expect(problems({ ...base, ...idp, OAUTH_ISSUER: undefined, MCP_SERVER_AUTHORIZATION: 'enterprise' })).toEqual([
+      'default is enterprise-managed: it needs the issuer of its authorization server (OAUTH_ISSUER), the only one the person\'s ID token is exchanged for',
+    ]);
+    expect(problems({ ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' }), ...idp })).toEqual([
+      'crm is enterprise-managed: it needs the issuer of its authorization server ("issuer" of crm), the only one the person\'s ID token is exchanged for',
+    ]);
+  });
+
+  it('refuses a server that is both enterprise-managed and a service server (client credentials)', () => {
+    expect(
+      problems({ ...base, ...idp, MCP_SERVER_AUTHORIZATION: 'enterprise', OAUTH_GRANT: 'client_credentials', OAUTH_CLIENT_SECRET: 'service-secret' }),
+    ).toEqual(['default cannot be both enterprise-managed ("authorization": "enterprise") and a service server ("grant": "client_credentials"): choose one']);
   });
 
   it('believes a forwarded ID token header only with trusted proxies, and never in a header with another use', () => {
@@ -103,7 +119,7 @@ describe('/bff/login with enterprise-managed and ordinary servers side by side',
     }) as typeof fetch;
     const config = loadConfig({
       ...several(
-        { id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' },
+        { id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c', issuer: 'https://as.example.com' },
         { id: 'docs', url: 'https://docs.example.com/mcp' },
       ),
       ...idp,

@@ -269,6 +269,26 @@ describe('enterprise-managed authorization: the authorization server refuses the
   });
 });
 
+describe('enterprise-managed authorization: the server names an authorization server other than the configured one', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // The operator configured another AS than the one the MCP server's metadata now names (as a
+    // malicious or compromised server would, to get a grant minted for an AS of its choosing).
+    stack = await startStack({ enterprise: {}, env: { OAUTH_ISSUER: 'https://as.example.com' } });
+  });
+  afterAll(() => stack.close());
+
+  it('exchanges nothing at the IdP, registers no client, and says access was refused', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    const back = new URL(await signInAndConnect(stack, browser, 'alice'), stack.appUrl);
+    expect(back.searchParams.get('login_error')).toBe('enterprise_access_denied');
+    expect(stack.idp?.as.tokenRequests.map((r) => r.grantType)).not.toContain('urn:ietf:params:oauth:grant-type:token-exchange');
+    expect(grants(stack, 'urn:ietf:params:oauth:grant-type:jwt-bearer')).toBe(0);
+    expect(stack.as.registrations).toHaveLength(0);
+    expect(await stack.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+  });
+});
+
 describe('enterprise-managed authorization behind an authenticating proxy (ENTERPRISE_IDP_ID_TOKEN_HEADER)', () => {
   const HEADER = 'X-Forwarded-Id-Token';
   let trusted: Stack;

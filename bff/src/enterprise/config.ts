@@ -44,7 +44,7 @@ const RESERVED_HEADERS = new Set(['authorization', 'cookie', 'host', 'origin', '
  */
 export function readEnterpriseIdp(
   env: Record<string, string | undefined>,
-  servers: ReadonlyArray<{ id: string; authorization?: ServerAuthorization; clientId: string | undefined }>,
+  servers: ReadonlyArray<{ id: string; authorization?: ServerAuthorization; clientId: string | undefined; issuer: string | undefined; service?: unknown }>,
   helpers: Helpers,
   problems: string[],
 ): EnterpriseIdpConfig | undefined {
@@ -55,6 +55,16 @@ export function readEnterpriseIdp(
     if (s.authorization === 'enterprise' && !s.clientId) {
       const where = servers.length === 1 && s.id === 'default' ? 'OAUTH_CLIENT_ID' : `"clientId" of ${s.id}`;
       problems.push(`${s.id} is enterprise-managed: it needs the client pre-registered at its authorization server (${where}), the one the IdP's administrator mapped the BFF to`);
+    }
+    // The ID-JAG is asked for with the AS as its audience: only the AS configured here may be that
+    // audience, never one a server's metadata (or a 401 challenge) names (a server could name any).
+    if (s.authorization === 'enterprise' && !s.issuer) {
+      const where = servers.length === 1 && s.id === 'default' ? 'OAUTH_ISSUER' : `"issuer" of ${s.id}`;
+      problems.push(`${s.id} is enterprise-managed: it needs the issuer of its authorization server (${where}), the only one the person's ID token is exchanged for`);
+    }
+    // A service server's tokens are the deployment's own, not a person's: the two cannot be combined.
+    if (s.authorization === 'enterprise' && s.service) {
+      problems.push(`${s.id} cannot be both enterprise-managed ("authorization": "enterprise") and a service server ("grant": "client_credentials"): choose one`);
     }
   }
   const issuer = env.ENTERPRISE_IDP_ISSUER || undefined;

@@ -108,8 +108,19 @@ export class EnterpriseConnector {
     const { idToken } = signIn;
 
     const resource = await discovery.protectedResource(server.url, this.deps.hints(id).resourceMetadata);
-    const as = await discovery.authorizationServer(resource.authorization_servers[0] as string);
+    // The person's ID token is exchanged for a grant to the configured AS only (config.ts requires its
+    // issuer): a server whose metadata or challenge names another one gets nothing, and no client is
+    // ever registered or described by a metadata document on this path.
+    const issuer = server.issuer;
+    if (!issuer || !(resource.authorization_servers ?? []).includes(issuer)) {
+      throw new EnterpriseFailure('as', undefined, false, 'the server does not name its configured authorization server');
+    }
+    const as = await discovery.authorizationServer(issuer);
+    if (as.issuer !== issuer) throw new EnterpriseFailure('as', undefined, false, 'the authorization server metadata names another issuer');
     const registered = await resolver.resolveForLogin(server, as);
+    if (registered.source !== 'configuration' || registered.issuer !== issuer) {
+      throw new EnterpriseFailure('as', undefined, false, 'only the configured client may take an identity assertion grant');
+    }
     const base = server.scopes.length > 0 ? server.scopes : (resource.scopes_supported ?? []);
     const previous = stepUp ? await store.getConnection(sessionId, id) : undefined;
     const scopes = stepUp ? [...(previous?.requestedScopes ?? base), ...(previous?.scopes ?? []), ...stepUp] : base;
@@ -163,7 +174,7 @@ export class EnterpriseConnector {
         at: now,
         steps: [
           { step: 'resource_metadata', status: 'ok', at: now, detail: `Names the resource ${resource.resource} and the authorization server ${as.issuer}.` },
-          { step: 'client', status: 'ok', at: now, detail: `Configured client credentials (client ID ${registered.clientId}).` },
+          { step: 'client', status: 'ok', at: now, detail: `The configured client (client ID ${registered.clientId}) at the configured authorization server ${issuer}; enterprise-managed servers never use a registered or metadata-document client.` },
           {
             step: 'token_exchange',
             status: 'ok',
