@@ -5,6 +5,7 @@ import type { Config } from './config.js';
 import { clientAddressResolver } from './http/client-address.js';
 import type { Drain } from './http/drain.js';
 import { EnterpriseConnector } from './enterprise/connector.js';
+import { forwardedSignInGuard } from './enterprise/forwarded.js';
 import { EnterpriseIdp } from './enterprise/idp.js';
 import { enterpriseRoutes, IDP_CALLBACK_PATH } from './enterprise/routes.js';
 import { EnterpriseTokenManager } from './enterprise/tokens.js';
@@ -194,6 +195,22 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     app.get('/metrics', () => {
       throw new ApiFailure('not_found', 'No such endpoint.');
     });
+  }
+  // Behind an authenticating proxy: every request checks that the proxy's signed-in person is still the session's.
+  const forwardedGuard =
+    enterprise &&
+    forwardedSignInGuard({
+      idp: enterprise.idp,
+      store,
+      sessions,
+      cookies,
+      log,
+      trustedProxies: config.trustedProxies,
+      revoking: { store, clients, log, revokeTimeoutMs: REVOKE_TIMEOUT_MS },
+    });
+  if (forwardedGuard) {
+    app.use('/bff/*', forwardedGuard);
+    app.use('/mcp/*', forwardedGuard);
   }
   const signOut = new SignOut({ publicUrl: config.publicUrl, store, log, cookies, sessions, clients, timeoutMs: REVOKE_TIMEOUT_MS });
   if (enterprise) {

@@ -43,6 +43,7 @@ describe('enterprise-managed authorization configuration', () => {
       clientSecret: 'idp-secret',
       scopes: ['openid', 'profile', 'email'],
       idTokenHeader: undefined,
+      idTokenVerify: 'signature',
     });
     expect(loadConfig({ ...base, ...idp, MCP_SERVER_AUTHORIZATION: 'enterprise' }).servers[0]?.authorization).toBe('enterprise');
     // Without any of it: nothing changes.
@@ -107,6 +108,13 @@ describe('enterprise-managed authorization configuration', () => {
     }
     const config = loadConfig({ ...managed, TRUSTED_PROXIES: '10.0.0.1', ENTERPRISE_IDP_ID_TOKEN_HEADER: 'X-Forwarded-Id-Token' });
     expect(config.enterpriseIdp?.idTokenHeader).toBe('x-forwarded-id-token');
+    expect(config.enterpriseIdp?.idTokenVerify).toBe('signature');
+    const proxied = { ...managed, TRUSTED_PROXIES: '10.0.0.1', ENTERPRISE_IDP_ID_TOKEN_HEADER: 'X-Forwarded-Id-Token' };
+    expect(loadConfig({ ...proxied, ENTERPRISE_IDP_ID_TOKEN_VERIFY: 'claims' }).enterpriseIdp?.idTokenVerify).toBe('claims');
+    expect(problems({ ...proxied, ENTERPRISE_IDP_ID_TOKEN_VERIFY: 'none' })).toEqual(['ENTERPRISE_IDP_ID_TOKEN_VERIFY must be signature or claims']);
+    expect(problems({ ...managed, ENTERPRISE_IDP_ID_TOKEN_VERIFY: 'claims' })).toEqual([
+      'ENTERPRISE_IDP_ID_TOKEN_VERIFY goes with ENTERPRISE_IDP_ID_TOKEN_HEADER, which is not set',
+    ]);
   });
 });
 

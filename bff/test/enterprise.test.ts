@@ -294,25 +294,37 @@ describe('enterprise-managed authorization behind an authenticating proxy (ENTER
   let trusted: Stack;
   let untrusted: Stack;
   let idToken: string;
+  let bobIdToken: string;
   beforeAll(async () => {
     // The tests' requests come from 127.0.0.1: a trusted proxy for one BFF, not for the other.
     [trusted, untrusted] = await Promise.all([
       startStack({ enterprise: {}, env: { ENTERPRISE_IDP_ID_TOKEN_HEADER: HEADER, TRUSTED_PROXIES: '127.0.0.1' } }),
       startStack({ enterprise: {}, env: { ENTERPRISE_IDP_ID_TOKEN_HEADER: HEADER, TRUSTED_PROXIES: '10.9.9.9' } }),
     ]);
-    // A real ID token of the IdP for the BFF's client, as the proxy got it when alice signed in there.
-    const browser = new TestBrowser(trusted.appUrl);
-    await signInAndConnect(trusted, browser, 'alice');
-    idToken = (await trusted.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    // Real ID tokens of the IdP for the BFF's client, as the proxy got them when alice and bob signed in there.
+    const tokenOf = async (user: string) => {
+      const browser = new TestBrowser(trusted.appUrl);
+      await signInAndConnect(trusted, browser, user);
+      return (await trusted.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    };
+    [idToken, bobIdToken] = [await tokenOf('alice'), await tokenOf('bob')];
     expect(idToken).toMatch(/^eyJ/);
+    expect(bobIdToken).toMatch(/^eyJ/);
   });
   afterAll(() => Promise.all([trusted.close(), untrusted.close()]));
 
-  it('takes the ID token the trusted proxy forwards: no IdP page, straight to the server', async () => {
+  /** A browser behind the proxy, signed in there as the owner of `token`, connected to the server. */
+  async function behindProxy(token: string): Promise<TestBrowser> {
     const browser = new TestBrowser(trusted.appUrl);
-    const res = await browser.request('/bff/login?server=default&returnTo=/servers/default', { csrf: false, headers: { [HEADER]: idToken } });
+    browser.proxyHeaders = { [HEADER]: token };
+    const res = await browser.request('/bff/login?server=default&returnTo=/servers/default', { csrf: false });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('/servers/default');
+    return browser;
+  }
+
+  it('takes the ID token the trusted proxy forwards: no IdP page, straight to the server', async () => {
+    const browser = await behindProxy(idToken);
     const client = await browser.mcpClient();
     expect((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent).toMatchObject({ sub: 'alice' });
     await client.close();
@@ -324,14 +336,53 @@ describe('enterprise-managed authorization behind an authenticating proxy (ENTER
     expect(new URL(res.headers.get('location') as string).origin).toBe(untrusted.idp?.issuer);
   });
 
-  it('leaves the signature to the IdP: a forged ID token is refused at the token exchange', async () => {
+  it("checks the forwarded token's signature against the IdP's keys: a forged one is never exchanged", async () => {
     const [header, payload] = idToken.split('.') as [string, string];
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
     const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'bob' })).toString('base64url')}.${'A'.repeat(342)}`;
+    const exchanges = () => trusted.idp?.as.tokenRequests.filter((r) => r.grantType === 'urn:ietf:params:oauth:grant-type:token-exchange').length;
+    const before = exchanges();
     const browser = new TestBrowser(trusted.appUrl);
     const res = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false, headers: { [HEADER]: forged } });
-    expect(new URL(res.headers.get('location') as string, trusted.appUrl).searchParams.get('login_error')).toBe('enterprise_access_denied');
-    expect(await trusted.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+    // Not taken as a sign-in: the person is sent to the IdP, and the IdP was never asked to exchange it.
+    expect(new URL(res.headers.get('location') as string).origin).toBe(trusted.idp?.issuer);
+    expect(exchanges()).toBe(before);
+  });
+
+  it("ends alice's session when bob signs in at the proxy in her browser: /mcp and /bff/session stop serving her", async () => {
+    const browser = await behindProxy(idToken);
+    const sid = await browser.sessionId();
+    expect(await trusted.store.getConnection(sid, 'default')).toBeDefined();
+    const revocations = trusted.as.revocations.length;
+    browser.proxyHeaders = { [HEADER]: bobIdToken };
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe('login_required');
+    // Ended as a logout ends it: gone from the store, its tokens revoked at the AS.
+    expect(await trusted.store.getSession(sid)).toBeUndefined();
+    expect(trusted.as.revocations.length).toBeGreaterThan(revocations);
+    expect((await browser.session()).connections[0]?.status).toBe('login_required');
+    // Bob's own sign-in is then adopted by the login, in a fresh session of his.
+    const login = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
+    expect(login.headers.get('location')).toBe('/');
+    const client = await browser.mcpClient();
+    expect((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent).toMatchObject({ sub: 'bob' });
+    await client.close();
+  });
+
+  it('ends the session when the proxy stops forwarding the sign-in it came from (signed out there)', async () => {
+    const browser = await behindProxy(idToken);
+    const sid = await browser.sessionId();
+    browser.proxyHeaders = {};
+    expect((await browser.session()).authenticated).toBe(false);
+    expect(await trusted.store.getSession(sid)).toBeUndefined();
+  });
+
+  it('keeps the session while the same person goes on forwarding their sign-in', async () => {
+    const browser = await behindProxy(idToken);
+    const sid = await browser.sessionId();
+    for (let i = 0; i < 3; i++) expect((await browser.session()).authenticated).toBe(true);
+    expect(await browser.sessionId()).toBe(sid);
   });
 });
 
