@@ -8,8 +8,15 @@ import { type OutboundPolicy, tokenRequestOptions } from '../oauth/http.js';
 import { type ClientResolver, clientAuth } from '../oauth/registration.js';
 import type { AccessOutcome } from '../oauth/tokens.js';
 import { describe } from '../oauth/tokens.js';
+import { refreshLockName } from '../store/locks.js';
 import type { TokenRecord, TokenStore } from '../store/types.js';
 import { EnterpriseFailure, type EnterpriseIdp, failureOf, IDP_CONNECTION, idTokenUsable, JWT_BEARER_GRANT } from './idp.js';
+
+/** The person's usable ID token, and whose it is. */
+type SignIn = { idToken: string; subject: string | undefined };
+
+/** The longest a renewal of the IdP sign-in is waited for (and its lock held). */
+const IDP_RENEW_WAIT_MS = 30_000;
 
 /**
  * Connects a browser session to an enterprise-managed MCP server without a consent screen (ext-auth
@@ -21,6 +28,8 @@ import { EnterpriseFailure, type EnterpriseIdp, failureOf, IDP_CONNECTION, idTok
 export class EnterpriseConnector {
   /** One connection attempt at a time per (session, server) in this process; others wait for it. */
   private readonly inflight = new Map<string, Promise<AccessOutcome>>();
+  /** One renewal of the IdP sign-in per session at a time in this process. */
+  private readonly renewing = new Map<string, Promise<SignIn | undefined>>();
 
   constructor(
     private readonly deps: {
@@ -44,22 +53,70 @@ export class EnterpriseConnector {
    * The person's ID token for this session, renewed at the IdP first when it has expired and the IdP
    * gave a refresh token; undefined when they must sign in at the IdP (again).
    */
-  async idToken(sessionId: string): Promise<{ idToken: string; subject: string | undefined } | undefined> {
-    const { store, idp, log } = this.deps;
-    const record = await store.getConnection(sessionId, IDP_CONNECTION);
+  async idToken(sessionId: string): Promise<SignIn | undefined> {
+    const record = await this.deps.store.getConnection(sessionId, IDP_CONNECTION);
     if (!record) return undefined;
     if (record.idToken && idTokenUsable(record.idToken)) return { idToken: record.idToken, subject: record.subject };
     if (!record.refreshToken) return undefined;
+    // One renewal per session at a time in this process (every server's connect shares it), and one
+    // across instances by the store's lock: a refresh token sent twice can make the IdP revoke the grant.
+    let running = this.renewing.get(sessionId);
+    if (!running) {
+      running = this.renew(sessionId).finally(() => this.renewing.delete(sessionId));
+      this.renewing.set(sessionId, running);
+    }
+    return running;
+  }
+
+  private async renew(sessionId: string): Promise<SignIn | undefined> {
+    const { store } = this.deps;
+    const lockName = refreshLockName(sessionId, IDP_CONNECTION);
+    const deadline = Date.now() + IDP_RENEW_WAIT_MS;
+    const usable = (r: TokenRecord | undefined): SignIn | undefined =>
+      r?.idToken && idTokenUsable(r.idToken) ? { idToken: r.idToken, subject: r.subject } : undefined;
+    for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
+      const token = await store.acquireLock(lockName, IDP_RENEW_WAIT_MS);
+      if (token) {
+        try {
+          // Under the lock, look again: another instance may have renewed it meanwhile.
+          const current = await store.getConnection(sessionId, IDP_CONNECTION);
+          if (!current?.refreshToken) return usable(current);
+          return usable(current) ?? (await this.renewLocked(sessionId, current));
+        } finally {
+          await store.releaseLock(lockName, token).catch(() => undefined);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      const current = await store.getConnection(sessionId, IDP_CONNECTION);
+      const done = usable(current);
+      if (done || !current?.refreshToken) return done;
+      if (Date.now() > deadline) throw new EnterpriseFailure('idp', undefined, true, 'a renewal of the sign-in at the identity provider did not finish in time');
+    }
+  }
+
+  /** With the lock held and `current` just read: one refresh at the IdP, whose result is always kept. */
+  private async renewLocked(sessionId: string, current: TokenRecord): Promise<SignIn | undefined> {
+    const { store, idp, log } = this.deps;
+    let next: TokenRecord;
     try {
-      const next = await idp.refreshSignIn(record);
-      if (!next.idToken || !idTokenUsable(next.idToken) || next.subject !== record.subject) return undefined;
-      await store.replaceConnection(sessionId, IDP_CONNECTION, record.generation, next);
-      return { idToken: next.idToken, subject: next.subject };
+      next = await idp.refreshSignIn(current);
     } catch (error) {
       log.warn({ event: 'idp_refresh_failed', err: describe(error) });
       if (error instanceof EnterpriseFailure && error.transient) throw error;
       return undefined;
     }
+    if (next.subject !== current.subject) {
+      // Another person's ID token from this refresh token: nothing of it is used or kept.
+      await store.deleteConnection(sessionId, IDP_CONNECTION, current.generation);
+      log.warn({ event: 'security', kind: 'idp_refresh_refused', reason: 'the renewed ID token names another subject' });
+      return undefined;
+    }
+    // Kept even without a usable ID token: the IdP may have rotated the refresh token, and the old one is spent.
+    if (!(await store.replaceConnection(sessionId, IDP_CONNECTION, current.generation, next))) {
+      const again = await store.getConnection(sessionId, IDP_CONNECTION);
+      return again?.idToken && idTokenUsable(again.idToken) ? { idToken: again.idToken, subject: again.subject } : undefined;
+    }
+    return next.idToken && idTokenUsable(next.idToken) ? { idToken: next.idToken, subject: next.subject } : undefined;
   }
 
   /**
