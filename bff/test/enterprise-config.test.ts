@@ -146,3 +146,25 @@ describe('/bff/login with enterprise-managed and ordinary servers side by side',
     expect(asked).not.toContain('login.example.com');
   });
 });
+
+describe('/bff/login of a service server', () => {
+  it('never takes it to the IdP, even if it were marked enterprise-managed (config.ts refuses that at start)', async () => {
+    const asked: string[] = [];
+    const outboundFetch = (async (input: RequestInfo | URL) => {
+      asked.push(new URL(input instanceof Request ? input.url : String(input)).host);
+      throw new TypeError('fetch failed');
+    }) as typeof fetch;
+    const config = loadConfig({
+      ...several(
+        { id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c', issuer: 'https://as.example.com' },
+        { id: 'svc', url: 'https://svc.example.com/mcp', grant: 'client_credentials', clientId: 'svc', clientSecretEnv: 'SVC_SECRET' },
+      ),
+      SVC_SECRET: 'service-secret',
+      ...idp,
+    });
+    const servers = config.servers.map((s) => (s.id === 'svc' ? { ...s, authorization: 'enterprise' as const } : s));
+    const app = createApp({ config: { ...config, servers }, store: new MemoryTokenStore(), log: createLogger('silent'), outboundFetch });
+    await app.request('/bff/login?server=svc&returnTo=/');
+    expect(asked).not.toContain('login.example.com');
+  });
+});

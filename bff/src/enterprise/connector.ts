@@ -46,7 +46,9 @@ export class EnterpriseConnector {
 
   /** Whether `server` is enterprise-managed. */
   manages(server: string): boolean {
-    return this.deps.servers.get(server)?.authorization === 'enterprise';
+    const config = this.deps.servers.get(server);
+    // A service server (client credentials) is never a person's: config.ts refuses the combination.
+    return config?.authorization === 'enterprise' && !config.service;
   }
 
   /**
@@ -159,7 +161,7 @@ export class EnterpriseConnector {
   private async connectOnce(sessionId: string, id: string, stepUp: string[] | undefined): Promise<AccessOutcome> {
     const { store, idp, discovery, resolver, policy, log } = this.deps;
     const server = this.deps.servers.get(id);
-    if (server?.authorization !== 'enterprise') return { kind: 'login_required' };
+    if (!server || !this.manages(id)) return { kind: 'login_required' };
     const signIn = await this.idToken(sessionId);
     if (!signIn) return { kind: 'login_required' };
     const { idToken } = signIn;
