@@ -324,6 +324,42 @@ describe('enterprise-managed authorization: the IdP renews the refresh token but
   });
 });
 
+describe('enterprise-managed authorization: the AS issues a refresh token with the identity assertion grant', () => {
+  let stack: Stack;
+  let asIssuer = '';
+  beforeAll(async () => {
+    // The demo AS issues none for the JWT bearer grant; many do (a fake adds one to its answer).
+    const outboundFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.origin !== asIssuer || url.pathname !== '/token' || !String(init?.body ?? '').includes('jwt-bearer') || !res.ok) return res;
+      const body = (await res.json()) as Record<string, unknown>;
+      return new Response(JSON.stringify({ ...body, refresh_token: 'refresh-token-of-the-as' }), { status: res.status, headers: { 'content-type': 'application/json' } });
+    }) as typeof fetch;
+    stack = await startStack({ enterprise: {}, outboundFetch, env: { SESSION_IDLE_TIMEOUT_SECONDS: String(24 * 3600), SESSION_TTL_SECONDS: String(24 * 3600) } });
+    asIssuer = new URL(stack.issuer).origin;
+  });
+  afterAll(() => stack.close());
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('does not outlive the IdP sign-in: no refresh at the AS, access ends with the access token once the sign-in is gone', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    expect((await stack.store.getConnection(sid, 'default'))?.refreshToken).toBeUndefined();
+    // The IdP sign-in is over (signed out there, or its renewal refused); the access token then expires.
+    await stack.store.deleteConnection(sid, IDP_CONNECTION);
+    const asRefreshes = grants(stack, 'refresh_token');
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 65 * 60 * 1000 });
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe('login_required');
+    expect(grants(stack, 'refresh_token')).toBe(asRefreshes);
+  });
+});
+
 describe('enterprise-managed authorization: the server names an authorization server other than the configured one', () => {
   let stack: Stack;
   beforeAll(async () => {

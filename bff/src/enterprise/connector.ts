@@ -181,8 +181,10 @@ export class EnterpriseConnector {
       throw new EnterpriseFailure('as', undefined, false, 'only the configured client may take an identity assertion grant');
     }
     const base = server.scopes.length > 0 ? server.scopes : (resource.scopes_supported ?? []);
-    const previous = stepUp ? await store.getConnection(sessionId, id) : undefined;
-    const scopes = stepUp ? [...(previous?.requestedScopes ?? base), ...(previous?.scopes ?? []), ...stepUp] : base;
+    // Connecting again (the access token expired: never refreshed at the AS) asks for what was asked before.
+    const before = await store.getConnection(sessionId, id);
+    const previous = before && before.subject === signIn.subject ? before : undefined;
+    const scopes = stepUp ? [...(previous?.requestedScopes ?? base), ...(previous?.scopes ?? []), ...stepUp] : (previous?.requestedScopes ?? base);
     const requested = [...new Set(scopes.filter((s) => s !== 'offline_access'))];
     const need = stepUp ? normaliseScopes(stepUp).join(' ') : undefined;
 
@@ -216,7 +218,10 @@ export class EnterpriseConnector {
     const granted = typeof tokens.scope === 'string' ? tokens.scope : grant.scope;
     const record: TokenRecord = {
       accessToken: tokens.access_token,
-      refreshToken: tokens.refresh_token,
+      // Not kept: a refresh at the AS would go on without asking the IdP, for as long as the AS allows.
+      // When the access token expires the ID token is exchanged again, so the IdP decides every time
+      // (and a sign-in that has ended there ends the access here).
+      refreshToken: undefined,
       scopes: granted !== undefined ? granted.split(' ').filter(Boolean) : requested,
       requestedScopes: requested,
       issuedAt: now,
