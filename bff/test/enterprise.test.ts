@@ -134,6 +134,23 @@ describe('enterprise-managed authorization', () => {
     expect(body.loginUrl).toBeUndefined();
   });
 
+  it('does not ask the IdP again on every call while it refuses: the refusal is kept briefly, a new sign-in asks again', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'bob');
+    const exchanges = () => stack.idp?.as.tokenRequests.filter((r) => r.grantType === 'urn:ietf:params:oauth:grant-type:token-exchange').length ?? 0;
+    const before = exchanges();
+    for (let i = 0; i < 3; i++) {
+      const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: string }).error).toBe('enterprise_access_denied');
+    }
+    expect(exchanges()).toBe(before);
+    // A new sign-in at the IdP (the previous one over) is asked about at once.
+    await stack.store.deleteConnection(await browser.sessionId(), IDP_CONNECTION);
+    await signInAndConnect(stack, browser, 'bob');
+    expect(exchanges()).toBe(before + 1);
+  });
+
   it('logging out ends the IdP sign-in with the session: the next connection needs the IdP again', async () => {
     const browser = new TestBrowser(stack.appUrl);
     await signInAndConnect(stack, browser, 'alice');

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import * as oauth from 'oauth4webapi';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -15,6 +17,9 @@ import { EnterpriseFailure, type EnterpriseIdp, failureOf, IDP_CONNECTION, idTok
 /** The person's usable ID token, and whose it is. */
 type SignIn = { idToken: string; subject: string | undefined };
 
+/** How long a refused exchange or grant is answered from memory before the IdP and AS are asked again. */
+const REFUSAL_TTL_MS = 30_000;
+
 /** The longest a renewal of the IdP sign-in is waited for (and its lock held). */
 const IDP_RENEW_WAIT_MS = 30_000;
 
@@ -28,6 +33,12 @@ const IDP_RENEW_WAIT_MS = 30_000;
 export class EnterpriseConnector {
   /** One connection attempt at a time per (session, server) in this process; others wait for it. */
   private readonly inflight = new Map<string, Promise<AccessOutcome>>();
+  /**
+   * Refusals (by the IdP or the AS) per (session, server, scopes), for REFUSAL_TTL_MS: every proxied
+   * call would otherwise run a whole exchange and grant while the IdP says no. Keyed by the ID token
+   * too, so that a new sign-in at the IdP (or its renewal) is asked again at once.
+   */
+  private readonly refusals = new LRUCache<string, EnterpriseFailure>({ max: 10_000, ttl: REFUSAL_TTL_MS });
   /** One renewal of the IdP sign-in per session at a time in this process. */
   private readonly renewing = new Map<string, Promise<SignIn | undefined>>();
 
@@ -159,7 +170,7 @@ export class EnterpriseConnector {
    *   offering it after MAX_STEP_UP_ATTEMPTS.
    */
   private async connectOnce(sessionId: string, id: string, stepUp: string[] | undefined): Promise<AccessOutcome> {
-    const { store, idp, discovery, resolver, policy, log } = this.deps;
+    const { store, discovery, resolver } = this.deps;
     const server = this.deps.servers.get(id);
     if (!server || !this.manages(id)) return { kind: 'login_required' };
     const signIn = await this.idToken(sessionId);
@@ -187,6 +198,32 @@ export class EnterpriseConnector {
     const scopes = stepUp ? [...(previous?.requestedScopes ?? base), ...(previous?.scopes ?? []), ...stepUp] : (previous?.requestedScopes ?? base);
     const requested = [...new Set(scopes.filter((s) => s !== 'offline_access'))];
     const need = stepUp ? normaliseScopes(stepUp).join(' ') : undefined;
+    const refusalKey = [sessionId, id, [...requested].sort().join(' '), createHash('sha256').update(idToken).digest('base64url')].join('\u0000');
+    const refused = this.refusals.get(refusalKey);
+    if (refused) throw refused;
+    try {
+      return await this.exchangeAndGrant(sessionId, id, server, signIn, resource, as, registered, requested, previous, need);
+    } catch (error) {
+      if (error instanceof EnterpriseFailure && !error.transient) this.refusals.set(refusalKey, error);
+      throw error;
+    }
+  }
+
+  private async exchangeAndGrant(
+    sessionId: string,
+    id: string,
+    server: ServerConfig,
+    signIn: SignIn,
+    resource: Awaited<ReturnType<Discovery['protectedResource']>>,
+    as: oauth.AuthorizationServer,
+    registered: Awaited<ReturnType<ClientResolver['resolveForLogin']>>,
+    requested: string[],
+    previous: TokenRecord | undefined,
+    need: string | undefined,
+  ): Promise<AccessOutcome> {
+    const { store, idp, discovery, resolver, policy, log } = this.deps;
+    const { idToken } = signIn;
+    const issuer = as.issuer;
 
     // 1. At the IdP: the ID token for an ID-JAG naming this server's AS (audience) and the server (resource).
     const grant = await idp.exchange(idToken, {
