@@ -214,7 +214,12 @@ describe('enterprise-managed authorization', () => {
     const body = (await refused.json()) as { error: string; scope: string; loginUrl: string };
     expect(body.error).toBe('insufficient_scope');
     expect(body.scope.split(' ')).toContain('mcp:admin');
-    const stepUp = await browser.request(body.loginUrl, { csrf: false });
+    // The cross-site link of another page does not widen anything.
+    const crossSite = await browser.request(body.loginUrl, { csrf: false, headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(crossSite.headers.get('location')).toBe('/');
+    expect((await stack.store.getConnection(await browser.sessionId(), 'default'))?.scopes).toEqual(['mcp:tools']);
+    // The app's own navigation to the login URL does.
+    const stepUp = await browser.request(body.loginUrl, { csrf: false, headers: { 'sec-fetch-site': 'same-origin' } });
     expect(stepUp.headers.get('location')).toBe('/');
     expect((await stack.store.getConnection(await browser.sessionId(), 'default'))?.scopes.sort()).toEqual(['mcp:admin', 'mcp:tools']);
     const client = await browser.mcpClient();

@@ -111,7 +111,14 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
     const returnTo = safeReturnTo(c.req.query('returnTo'), config.publicOrigin);
     if ((await limits.consume('login', clientAddress(c), reqId)) !== undefined) return backToApp(c, 'rate_limited', returnTo);
     // A step-up (403 insufficient_scope): the scopes the server asked for, as routes/auth.ts takes them.
-    const stepUpParam = c.req.query('scope');
+    // Only the app itself may widen the scopes: unlike another server's login, which shows the person
+    // the authorization server's consent page, this one connects silently. A cross-site page linking
+    // here gets the server's usual scopes (and the scope parameter is not carried through the IdP sign-in).
+    const scopeParam = c.req.query('scope');
+    const stepUpParam = scopeParam !== undefined && fromTheApp(c, config.publicOrigin) ? scopeParam : undefined;
+    if (scopeParam !== undefined && stepUpParam === undefined) {
+      log.warn({ event: 'security', kind: 'step_up_scope_ignored', reason: 'login not started by the app (Sec-Fetch-Site / Referer)', reqId });
+    }
     if (stepUpParam !== undefined && (stepUpParam.length > 1000 || !SCOPE_PARAM.test(stepUpParam))) return backToApp(c, 'authorization_failed', returnTo);
     const stepUp = stepUpParam === undefined ? undefined : stepUpParam.split(' ');
     const session = await adoptForwardedSignIn(c, await sessions.current(c));
@@ -205,4 +212,15 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/**
+ * Whether a top-level GET was started by the app's own pages: Sec-Fetch-Site same-origin (or none: typed
+ * or bookmarked), or, from a browser that sends no Sec-Fetch-Site, a Referer of the app's origin.
+ */
+function fromTheApp(c: Context, publicOrigin: string): boolean {
+  const site = requestHeader(c, 'sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  const referer = requestHeader(c, 'referer');
+  return referer !== undefined && URL.canParse(referer) && new URL(referer).origin === publicOrigin;
 }
