@@ -155,8 +155,12 @@ describe('enterprise-managed authorization', () => {
     const browser = new TestBrowser(stack.appUrl);
     await signInAndConnect(stack, browser, 'alice');
     const sid = await browser.sessionId();
+    expect((await stack.store.getConnection(sid, IDP_CONNECTION))?.refreshToken).toBeDefined();
+    const idpRevocations = stack.idp?.as.revocations.length ?? 0;
     expect((await browser.request('/bff/logout', { method: 'POST' })).status).toBe(200);
     expect(await stack.store.getConnection(sid, IDP_CONNECTION)).toBeUndefined();
+    // The IdP's refresh token is revoked at the IdP too, as every connection's is at its AS.
+    expect(stack.idp?.as.revocations.slice(idpRevocations).map((r) => r.hint)).toContain('refresh_token');
     const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
     expect(res.status).toBe(401);
     const login = await browser.request(((await res.json()) as { loginUrl: string }).loginUrl, { csrf: false });

@@ -201,6 +201,26 @@ export class EnterpriseIdp {
   }
 
   /**
+   * RFC 7009 at the IdP's revocation_endpoint (when it advertises one): the sign-in's refresh token (and
+   * its access token), when the session it belongs to ends. Best effort: the caller bounds it in time.
+   */
+  async revoke(record: TokenRecord): Promise<void> {
+    const as = await this.discover();
+    if (!as.revocation_endpoint) return;
+    checkOutboundUrl(as.revocation_endpoint, this.policy, 'revocation_endpoint');
+    const tokens: Array<[string, string]> = [];
+    if (record.refreshToken) tokens.push([record.refreshToken, 'refresh_token']);
+    if (record.accessToken) tokens.push([record.accessToken, 'access_token']);
+    for (const [token, hint] of tokens) {
+      const response = await oauth.revocationRequest(as, this.client, this.auth, token, {
+        additionalParameters: { token_type_hint: hint },
+        ...requestOptions(as.revocation_endpoint, this.policy),
+      });
+      await oauth.processRevocationResponse(response);
+    }
+  }
+
+  /**
    * RFC 8693 token exchange of the person's ID token for an Identity Assertion JWT Authorization Grant
    * (ext-auth enterprise-managed authorization §4) for one MCP server.
    */
