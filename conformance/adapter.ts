@@ -75,7 +75,14 @@ function readContext(): Context {
 }
 
 /** The BFF's environment: exactly what an operator would set, nothing the BFF would not read anyway. */
-function bffEnvironment(appUrl: string, port: number, serverUrl: string, context: Context, scenario: string): Record<string, string> {
+function bffEnvironment(
+  appUrl: string,
+  port: number,
+  serverUrl: string,
+  context: Context,
+  scenario: string,
+  enterpriseIssuer: string | undefined,
+): Record<string, string> {
   // The client credentials scenarios are a deployment whose operator registered the BFF itself as a
   // client of the MCP server's AS (a service server): the credentials go where an operator puts them.
   const service = scenario.startsWith('auth/client-credentials-');
@@ -102,13 +109,33 @@ function bffEnvironment(appUrl: string, port: number, serverUrl: string, context
     ...(context.idp_issuer && context.idp_client_id
       ? {
           MCP_SERVER_AUTHORIZATION: 'enterprise',
+          ...(enterpriseIssuer ? { OAUTH_ISSUER: enterpriseIssuer } : {}),
           ENTERPRISE_IDP_ISSUER: context.idp_issuer,
           ENTERPRISE_IDP_CLIENT_ID: context.idp_client_id,
           ENTERPRISE_IDP_ID_TOKEN_HEADER: ENTERPRISE_ID_TOKEN_HEADER,
+          // The scenario's IdP publishes no JWKS (its jwks_uri answers 404): the proxy (the adapter)
+          // vouches for the signature, the BFF checks the claims, and the IdP the signature at the exchange.
+          ENTERPRISE_IDP_ID_TOKEN_VERIFY: 'claims',
           TRUSTED_PROXIES: '127.0.0.1, ::1',
         }
       : {}),
   };
+}
+
+/**
+ * The issuer an operator configures for an enterprise-managed server (OAUTH_ISSUER, which the BFF
+ * requires for one): the scenario's context does not name the MCP server's AS, so the adapter looks it
+ * up once, as an operator setting the server up would, in the server's protected resource metadata
+ * (RFC 9728 §3.1). From then on the BFF exchanges ID tokens for that AS only.
+ */
+async function enterpriseIssuerOf(serverUrl: string): Promise<string | undefined> {
+  const url = new URL(serverUrl);
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  const res = await fetch(new URL(`/.well-known/oauth-protected-resource${path}`, url.origin), { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) return undefined;
+  const metadata = (await res.json()) as { authorization_servers?: unknown };
+  const first = Array.isArray(metadata.authorization_servers) ? metadata.authorization_servers[0] : undefined;
+  return typeof first === 'string' ? first : undefined;
 }
 
 /** Where the authenticating proxy (the adapter) forwards the person's ID token. */
@@ -136,7 +163,9 @@ async function main(): Promise<number> {
   try {
     let config: ReturnType<typeof loadConfig>;
     try {
-      config = loadConfig(bffEnvironment(listener.origin, listener.port, serverUrl, readContext(), scenario));
+      const context = readContext();
+      const enterpriseIssuer = context.idp_issuer ? await enterpriseIssuerOf(serverUrl) : undefined;
+      config = loadConfig(bffEnvironment(listener.origin, listener.port, serverUrl, context, scenario, enterpriseIssuer));
     } catch (error) {
       if (error instanceof ConfigError) return finish('adapter_error', `the BFF refused its configuration: ${error.problems.join('; ')}`);
       throw error;

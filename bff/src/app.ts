@@ -5,7 +5,8 @@ import type { Config } from './config.js';
 import { clientAddressResolver } from './http/client-address.js';
 import type { Drain } from './http/drain.js';
 import { EnterpriseConnector } from './enterprise/connector.js';
-import { EnterpriseIdp } from './enterprise/idp.js';
+import { forwardedSignInGuard } from './enterprise/forwarded.js';
+import { EnterpriseIdp, IDP_CONNECTION } from './enterprise/idp.js';
 import { enterpriseRoutes, IDP_CALLBACK_PATH } from './enterprise/routes.js';
 import { EnterpriseTokenManager } from './enterprise/tokens.js';
 import { ApiFailure, rateLimited, serviceUnavailable } from './http/errors.js';
@@ -28,6 +29,7 @@ import { SignOut } from './routes/end-session.js';
 import type { AppEnv } from './routes/env.js';
 import { spaRoutes } from './routes/static.js';
 import { CookieJar } from './session/cookies.js';
+import type { Revoker } from './session/end-sessions.js';
 import { Sessions } from './session/session.js';
 import { StoreUnavailable } from './store/errors.js';
 import { ServerBoundStore } from './store/server-bound.js';
@@ -199,11 +201,29 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       throw new ApiFailure('not_found', 'No such endpoint.');
     });
   }
+  // A logout (or a session ended behind the proxy) also revokes the IdP sign-in at the IdP.
+  const revokers: ReadonlyMap<string, Revoker> = enterprise ? new Map<string, Revoker>([...clients, [IDP_CONNECTION, enterprise.idp]]) : clients;
+  // Behind an authenticating proxy: every request checks that the proxy's signed-in person is still the session's.
+  const forwardedGuard =
+    enterprise &&
+    forwardedSignInGuard({
+      idp: enterprise.idp,
+      store,
+      sessions,
+      cookies,
+      log,
+      trustedProxies: config.trustedProxies,
+      revoking: { store, clients: revokers, log, revokeTimeoutMs: REVOKE_TIMEOUT_MS },
+    });
+  if (forwardedGuard) {
+    app.use('/bff/*', forwardedGuard);
+    app.use('/mcp/*', forwardedGuard);
+  }
   const signOut = new SignOut({ publicUrl: config.publicUrl, store, log, cookies, sessions, clients, timeoutMs: REVOKE_TIMEOUT_MS });
   if (enterprise) {
     app.route('/bff', enterpriseRoutes({ config, store, log, cookies, sessions, ...enterprise, limits, clientAddress, metrics }));
   }
-  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut, metrics }));
+  app.route('/bff', authRoutes({ config, store, log, cookies, sessions, clients, hints, clientMetadata, limits, clientAddress, signOut, metrics, revokers }));
   app.route('/bff', signOut.routes());
   app.route('/bff', connectionRoutes({ config, store, log, cookies, sessions }));
 

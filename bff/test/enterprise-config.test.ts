@@ -10,6 +10,7 @@ const base = {
   PUBLIC_URL: 'https://app.example.com',
   MCP_SERVER_URL: 'https://mcp.example.com/mcp',
   OAUTH_CLIENT_ID: 'bff-at-the-as',
+  OAUTH_ISSUER: 'https://as.example.com',
   // Test-only, public in this repository.
   SESSION_SECRET: 'NJQA7l/CJUKp+wCOMZfFr1oEnfR1tDEyZd495OrN7qWg09pxMdYpbzvoRIFeukRC',
 };
@@ -29,7 +30,7 @@ function problems(env: Record<string, string | undefined>): string[] {
 describe('enterprise-managed authorization configuration', () => {
   it('marks servers and names the IdP, with openid always among its scopes', () => {
     const config = loadConfig({
-      ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' }, { id: 'docs', url: 'https://docs.example.com/mcp' }),
+      ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c', issuer: 'https://as.example.com' }, { id: 'docs', url: 'https://docs.example.com/mcp' }),
       ...idp,
       ENTERPRISE_IDP_SCOPES: 'profile email',
       ENTERPRISE_IDP_CLIENT_SECRET_ENV: 'MY_IDP_SECRET',
@@ -42,6 +43,7 @@ describe('enterprise-managed authorization configuration', () => {
       clientSecret: 'idp-secret',
       scopes: ['openid', 'profile', 'email'],
       idTokenHeader: undefined,
+      idTokenVerify: 'signature',
     });
     expect(loadConfig({ ...base, ...idp, MCP_SERVER_AUTHORIZATION: 'enterprise' }).servers[0]?.authorization).toBe('enterprise');
     // Without any of it: nothing changes.
@@ -60,7 +62,7 @@ describe('enterprise-managed authorization configuration', () => {
     expect(problems({ ...base, ...idp, OAUTH_CLIENT_ID: undefined, MCP_SERVER_AUTHORIZATION: 'enterprise' })).toEqual([
       'default is enterprise-managed: it needs the client pre-registered at its authorization server (OAUTH_CLIENT_ID), the one the IdP\'s administrator mapped the BFF to',
     ]);
-    expect(problems({ ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise' }), ...idp })).toEqual([
+    expect(problems({ ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', issuer: 'https://as.example.com' }), ...idp })).toEqual([
       'crm is enterprise-managed: it needs the client pre-registered at its authorization server ("clientId" of crm), the one the IdP\'s administrator mapped the BFF to',
     ]);
     expect(problems({ ...base, ...idp })).toEqual([
@@ -81,6 +83,21 @@ describe('enterprise-managed authorization configuration', () => {
     expect(problems({ ...managed, ...idp, ENTERPRISE_IDP_SCOPES: 'openid "x"' })).toEqual(['ENTERPRISE_IDP_SCOPES must be space-separated scope tokens']);
   });
 
+  it('requires the issuer of an enterprise-managed server\'s authorization server: the only audience its ID-JAGs may have', () => {
+    expect(problems({ ...base, ...idp, OAUTH_ISSUER: undefined, MCP_SERVER_AUTHORIZATION: 'enterprise' })).toEqual([
+      'default is enterprise-managed: it needs the issuer of its authorization server (OAUTH_ISSUER), the only one the person\'s ID token is exchanged for',
+    ]);
+    expect(problems({ ...several({ id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' }), ...idp })).toEqual([
+      'crm is enterprise-managed: it needs the issuer of its authorization server ("issuer" of crm), the only one the person\'s ID token is exchanged for',
+    ]);
+  });
+
+  it('refuses a server that is both enterprise-managed and a service server (client credentials)', () => {
+    expect(
+      problems({ ...base, ...idp, MCP_SERVER_AUTHORIZATION: 'enterprise', OAUTH_GRANT: 'client_credentials', OAUTH_CLIENT_SECRET: 'service-secret' }),
+    ).toEqual(['default cannot be both enterprise-managed ("authorization": "enterprise") and a service server ("grant": "client_credentials"): choose one']);
+  });
+
   it('believes a forwarded ID token header only with trusted proxies, and never in a header with another use', () => {
     const managed = { ...base, ...idp, MCP_SERVER_AUTHORIZATION: 'enterprise' };
     expect(problems({ ...managed, ENTERPRISE_IDP_ID_TOKEN_HEADER: 'X-Forwarded-Id-Token' })).toEqual([
@@ -91,6 +108,13 @@ describe('enterprise-managed authorization configuration', () => {
     }
     const config = loadConfig({ ...managed, TRUSTED_PROXIES: '10.0.0.1', ENTERPRISE_IDP_ID_TOKEN_HEADER: 'X-Forwarded-Id-Token' });
     expect(config.enterpriseIdp?.idTokenHeader).toBe('x-forwarded-id-token');
+    expect(config.enterpriseIdp?.idTokenVerify).toBe('signature');
+    const proxied = { ...managed, TRUSTED_PROXIES: '10.0.0.1', ENTERPRISE_IDP_ID_TOKEN_HEADER: 'X-Forwarded-Id-Token' };
+    expect(loadConfig({ ...proxied, ENTERPRISE_IDP_ID_TOKEN_VERIFY: 'claims' }).enterpriseIdp?.idTokenVerify).toBe('claims');
+    expect(problems({ ...proxied, ENTERPRISE_IDP_ID_TOKEN_VERIFY: 'none' })).toEqual(['ENTERPRISE_IDP_ID_TOKEN_VERIFY must be signature or claims']);
+    expect(problems({ ...managed, ENTERPRISE_IDP_ID_TOKEN_VERIFY: 'claims' })).toEqual([
+      'ENTERPRISE_IDP_ID_TOKEN_VERIFY goes with ENTERPRISE_IDP_ID_TOKEN_HEADER, which is not set',
+    ]);
   });
 });
 
@@ -103,7 +127,7 @@ describe('/bff/login with enterprise-managed and ordinary servers side by side',
     }) as typeof fetch;
     const config = loadConfig({
       ...several(
-        { id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c' },
+        { id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c', issuer: 'https://as.example.com' },
         { id: 'docs', url: 'https://docs.example.com/mcp' },
       ),
       ...idp,
@@ -119,6 +143,28 @@ describe('/bff/login with enterprise-managed and ordinary servers side by side',
     const docs = await app.request('/bff/login?server=docs&returnTo=/');
     expect(docs.status).toBe(302);
     expect(asked[0]).toBe('docs.example.com');
+    expect(asked).not.toContain('login.example.com');
+  });
+});
+
+describe('/bff/login of a service server', () => {
+  it('never takes it to the IdP, even if it were marked enterprise-managed (config.ts refuses that at start)', async () => {
+    const asked: string[] = [];
+    const outboundFetch = (async (input: RequestInfo | URL) => {
+      asked.push(new URL(input instanceof Request ? input.url : String(input)).host);
+      throw new TypeError('fetch failed');
+    }) as typeof fetch;
+    const config = loadConfig({
+      ...several(
+        { id: 'crm', url: 'https://crm.example.com/mcp', authorization: 'enterprise', clientId: 'c', issuer: 'https://as.example.com' },
+        { id: 'svc', url: 'https://svc.example.com/mcp', grant: 'client_credentials', clientId: 'svc', clientSecretEnv: 'SVC_SECRET' },
+      ),
+      SVC_SECRET: 'service-secret',
+      ...idp,
+    });
+    const servers = config.servers.map((s) => (s.id === 'svc' ? { ...s, authorization: 'enterprise' as const } : s));
+    const app = createApp({ config: { ...config, servers }, store: new MemoryTokenStore(), log: createLogger('silent'), outboundFetch });
+    await app.request('/bff/login?server=svc&returnTo=/');
     expect(asked).not.toContain('login.example.com');
   });
 });

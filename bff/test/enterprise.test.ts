@@ -134,12 +134,33 @@ describe('enterprise-managed authorization', () => {
     expect(body.loginUrl).toBeUndefined();
   });
 
+  it('does not ask the IdP again on every call while it refuses: the refusal is kept briefly, a new sign-in asks again', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'bob');
+    const exchanges = () => stack.idp?.as.tokenRequests.filter((r) => r.grantType === 'urn:ietf:params:oauth:grant-type:token-exchange').length ?? 0;
+    const before = exchanges();
+    for (let i = 0; i < 3; i++) {
+      const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { error: string }).error).toBe('enterprise_access_denied');
+    }
+    expect(exchanges()).toBe(before);
+    // A new sign-in at the IdP (the previous one over) is asked about at once.
+    await stack.store.deleteConnection(await browser.sessionId(), IDP_CONNECTION);
+    await signInAndConnect(stack, browser, 'bob');
+    expect(exchanges()).toBe(before + 1);
+  });
+
   it('logging out ends the IdP sign-in with the session: the next connection needs the IdP again', async () => {
     const browser = new TestBrowser(stack.appUrl);
     await signInAndConnect(stack, browser, 'alice');
     const sid = await browser.sessionId();
+    expect((await stack.store.getConnection(sid, IDP_CONNECTION))?.refreshToken).toBeDefined();
+    const idpRevocations = stack.idp?.as.revocations.length ?? 0;
     expect((await browser.request('/bff/logout', { method: 'POST' })).status).toBe(200);
     expect(await stack.store.getConnection(sid, IDP_CONNECTION)).toBeUndefined();
+    // The IdP's refresh token is revoked at the IdP too, as every connection's is at its AS.
+    expect(stack.idp?.as.revocations.slice(idpRevocations).map((r) => r.hint)).toContain('refresh_token');
     const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
     expect(res.status).toBe(401);
     const login = await browser.request(((await res.json()) as { loginUrl: string }).loginUrl, { csrf: false });
@@ -197,7 +218,12 @@ describe('enterprise-managed authorization', () => {
     const body = (await refused.json()) as { error: string; scope: string; loginUrl: string };
     expect(body.error).toBe('insufficient_scope');
     expect(body.scope.split(' ')).toContain('mcp:admin');
-    const stepUp = await browser.request(body.loginUrl, { csrf: false });
+    // The cross-site link of another page does not widen anything.
+    const crossSite = await browser.request(body.loginUrl, { csrf: false, headers: { 'sec-fetch-site': 'cross-site' } });
+    expect(crossSite.headers.get('location')).toBe('/');
+    expect((await stack.store.getConnection(await browser.sessionId(), 'default'))?.scopes).toEqual(['mcp:tools']);
+    // The app's own navigation to the login URL does.
+    const stepUp = await browser.request(body.loginUrl, { csrf: false, headers: { 'sec-fetch-site': 'same-origin' } });
     expect(stepUp.headers.get('location')).toBe('/');
     expect((await stack.store.getConnection(await browser.sessionId(), 'default'))?.scopes.sort()).toEqual(['mcp:admin', 'mcp:tools']);
     const client = await browser.mcpClient();
@@ -235,6 +261,26 @@ describe('enterprise-managed authorization', () => {
     expect(after).not.toBe(before);
   });
 
+  it('renews the ID token once when several connects need it at the same time (the refresh token is sent once)', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    await stack.store.deleteConnection(sid, 'default');
+    const refreshes = () => stack.idp?.as.tokenRequests.filter((r) => r.grantType === 'refresh_token').length ?? 0;
+    const before = refreshes();
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 65 * 60 * 1000 });
+    // Two connects at once (a call and a step-up), each needing a fresh ID token.
+    const [call, stepUp] = await Promise.all([
+      browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT }),
+      browser.request('/bff/login?server=default&returnTo=/&scope=mcp:admin', { csrf: false, headers: { 'sec-fetch-site': 'same-origin' } }),
+    ]);
+    expect(call.status).toBe(200);
+    expect(stepUp.headers.get('location')).toBe('/');
+    expect(refreshes()).toBe(before + 1);
+    const signIn = await stack.store.getConnection(sid, IDP_CONNECTION);
+    expect(signIn?.refreshedAt).toBeDefined();
+  });
+
   it('asks to sign in at the IdP again once the ID token has expired and cannot be renewed', async () => {
     const browser = new TestBrowser(stack.appUrl);
     await signInAndConnect(stack, browser, 'alice');
@@ -269,30 +315,133 @@ describe('enterprise-managed authorization: the authorization server refuses the
   });
 });
 
+describe('enterprise-managed authorization: the IdP renews the refresh token but sends no ID token', () => {
+  let stack: Stack;
+  let idpIssuer = '';
+  beforeAll(async () => {
+    // A fault the demo IdP does not make: its refresh answer without id_token (OpenID Connect allows it).
+    const outboundFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.origin !== idpIssuer || url.pathname !== '/token' || !String(init?.body ?? '').includes('grant_type=refresh_token') || !res.ok) return res;
+      const { id_token: _, ...rest } = (await res.json()) as Record<string, unknown>;
+      return new Response(JSON.stringify(rest), { status: res.status, headers: { 'content-type': 'application/json' } });
+    }) as typeof fetch;
+    stack = await startStack({ enterprise: { idpRefreshTokenTtlSeconds: 2 * 3600 }, outboundFetch, env: { SESSION_IDLE_TIMEOUT_SECONDS: String(24 * 3600), SESSION_TTL_SECONDS: String(24 * 3600) } });
+    idpIssuer = stack.idp?.issuer ?? '';
+  });
+  afterAll(() => stack.close());
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('keeps the rotated refresh token (the old one is spent) and asks for a sign-in', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    const before = await stack.store.getConnection(sid, IDP_CONNECTION);
+    await stack.store.deleteConnection(sid, 'default');
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 65 * 60 * 1000 });
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(401);
+    const after = await stack.store.getConnection(sid, IDP_CONNECTION);
+    // Compared, never printed: a failure must not show a token.
+    expect(typeof after?.refreshToken === 'string' && after.refreshToken !== before?.refreshToken).toBe(true);
+  });
+});
+
+describe('enterprise-managed authorization: the AS issues a refresh token with the identity assertion grant', () => {
+  let stack: Stack;
+  let asIssuer = '';
+  beforeAll(async () => {
+    // The demo AS issues none for the JWT bearer grant; many do (a fake adds one to its answer).
+    const outboundFetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if (url.origin !== asIssuer || url.pathname !== '/token' || !String(init?.body ?? '').includes('jwt-bearer') || !res.ok) return res;
+      const body = (await res.json()) as Record<string, unknown>;
+      return new Response(JSON.stringify({ ...body, refresh_token: 'refresh-token-of-the-as' }), { status: res.status, headers: { 'content-type': 'application/json' } });
+    }) as typeof fetch;
+    stack = await startStack({ enterprise: {}, outboundFetch, env: { SESSION_IDLE_TIMEOUT_SECONDS: String(24 * 3600), SESSION_TTL_SECONDS: String(24 * 3600) } });
+    asIssuer = new URL(stack.issuer).origin;
+  });
+  afterAll(() => stack.close());
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('does not outlive the IdP sign-in: no refresh at the AS, access ends with the access token once the sign-in is gone', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    await signInAndConnect(stack, browser, 'alice');
+    const sid = await browser.sessionId();
+    expect((await stack.store.getConnection(sid, 'default'))?.refreshToken).toBeUndefined();
+    // The IdP sign-in is over (signed out there, or its renewal refused); the access token then expires.
+    await stack.store.deleteConnection(sid, IDP_CONNECTION);
+    const asRefreshes = grants(stack, 'refresh_token');
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 65 * 60 * 1000 });
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe('login_required');
+    expect(grants(stack, 'refresh_token')).toBe(asRefreshes);
+  });
+});
+
+describe('enterprise-managed authorization: the server names an authorization server other than the configured one', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    // The operator configured another AS than the one the MCP server's metadata now names (as a
+    // malicious or compromised server would, to get a grant minted for an AS of its choosing).
+    stack = await startStack({ enterprise: {}, env: { OAUTH_ISSUER: 'https://as.example.com' } });
+  });
+  afterAll(() => stack.close());
+
+  it('exchanges nothing at the IdP, registers no client, and says access was refused', async () => {
+    const browser = new TestBrowser(stack.appUrl);
+    const back = new URL(await signInAndConnect(stack, browser, 'alice'), stack.appUrl);
+    expect(back.searchParams.get('login_error')).toBe('enterprise_access_denied');
+    expect(stack.idp?.as.tokenRequests.map((r) => r.grantType)).not.toContain('urn:ietf:params:oauth:grant-type:token-exchange');
+    expect(grants(stack, 'urn:ietf:params:oauth:grant-type:jwt-bearer')).toBe(0);
+    expect(stack.as.registrations).toHaveLength(0);
+    expect(await stack.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+  });
+});
+
 describe('enterprise-managed authorization behind an authenticating proxy (ENTERPRISE_IDP_ID_TOKEN_HEADER)', () => {
   const HEADER = 'X-Forwarded-Id-Token';
   let trusted: Stack;
   let untrusted: Stack;
   let idToken: string;
+  let bobIdToken: string;
   beforeAll(async () => {
     // The tests' requests come from 127.0.0.1: a trusted proxy for one BFF, not for the other.
     [trusted, untrusted] = await Promise.all([
       startStack({ enterprise: {}, env: { ENTERPRISE_IDP_ID_TOKEN_HEADER: HEADER, TRUSTED_PROXIES: '127.0.0.1' } }),
       startStack({ enterprise: {}, env: { ENTERPRISE_IDP_ID_TOKEN_HEADER: HEADER, TRUSTED_PROXIES: '10.9.9.9' } }),
     ]);
-    // A real ID token of the IdP for the BFF's client, as the proxy got it when alice signed in there.
-    const browser = new TestBrowser(trusted.appUrl);
-    await signInAndConnect(trusted, browser, 'alice');
-    idToken = (await trusted.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    // Real ID tokens of the IdP for the BFF's client, as the proxy got them when alice and bob signed in there.
+    const tokenOf = async (user: string) => {
+      const browser = new TestBrowser(trusted.appUrl);
+      await signInAndConnect(trusted, browser, user);
+      return (await trusted.store.getConnection(await browser.sessionId(), IDP_CONNECTION))?.idToken ?? '';
+    };
+    [idToken, bobIdToken] = [await tokenOf('alice'), await tokenOf('bob')];
     expect(idToken).toMatch(/^eyJ/);
+    expect(bobIdToken).toMatch(/^eyJ/);
   });
   afterAll(() => Promise.all([trusted.close(), untrusted.close()]));
 
-  it('takes the ID token the trusted proxy forwards: no IdP page, straight to the server', async () => {
+  /** A browser behind the proxy, signed in there as the owner of `token`, connected to the server. */
+  async function behindProxy(token: string): Promise<TestBrowser> {
     const browser = new TestBrowser(trusted.appUrl);
-    const res = await browser.request('/bff/login?server=default&returnTo=/servers/default', { csrf: false, headers: { [HEADER]: idToken } });
+    browser.proxyHeaders = { [HEADER]: token };
+    const res = await browser.request('/bff/login?server=default&returnTo=/servers/default', { csrf: false });
     expect(res.status).toBe(302);
     expect(res.headers.get('location')).toBe('/servers/default');
+    return browser;
+  }
+
+  it('takes the ID token the trusted proxy forwards: no IdP page, straight to the server', async () => {
+    const browser = await behindProxy(idToken);
     const client = await browser.mcpClient();
     expect((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent).toMatchObject({ sub: 'alice' });
     await client.close();
@@ -304,14 +453,53 @@ describe('enterprise-managed authorization behind an authenticating proxy (ENTER
     expect(new URL(res.headers.get('location') as string).origin).toBe(untrusted.idp?.issuer);
   });
 
-  it('leaves the signature to the IdP: a forged ID token is refused at the token exchange', async () => {
+  it("checks the forwarded token's signature against the IdP's keys: a forged one is never exchanged", async () => {
     const [header, payload] = idToken.split('.') as [string, string];
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
     const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'bob' })).toString('base64url')}.${'A'.repeat(342)}`;
+    const exchanges = () => trusted.idp?.as.tokenRequests.filter((r) => r.grantType === 'urn:ietf:params:oauth:grant-type:token-exchange').length;
+    const before = exchanges();
     const browser = new TestBrowser(trusted.appUrl);
     const res = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false, headers: { [HEADER]: forged } });
-    expect(new URL(res.headers.get('location') as string, trusted.appUrl).searchParams.get('login_error')).toBe('enterprise_access_denied');
-    expect(await trusted.store.getConnection(await browser.sessionId(), 'default')).toBeUndefined();
+    // Not taken as a sign-in: the person is sent to the IdP, and the IdP was never asked to exchange it.
+    expect(new URL(res.headers.get('location') as string).origin).toBe(trusted.idp?.issuer);
+    expect(exchanges()).toBe(before);
+  });
+
+  it("ends alice's session when bob signs in at the proxy in her browser: /mcp and /bff/session stop serving her", async () => {
+    const browser = await behindProxy(idToken);
+    const sid = await browser.sessionId();
+    expect(await trusted.store.getConnection(sid, 'default')).toBeDefined();
+    const revocations = trusted.as.revocations.length;
+    browser.proxyHeaders = { [HEADER]: bobIdToken };
+    const res = await browser.request('/mcp/default', { method: 'POST', headers: MCP_HEADERS, body: INIT });
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe('login_required');
+    // Ended as a logout ends it: gone from the store, its tokens revoked at the AS.
+    expect(await trusted.store.getSession(sid)).toBeUndefined();
+    expect(trusted.as.revocations.length).toBeGreaterThan(revocations);
+    expect((await browser.session()).connections[0]?.status).toBe('login_required');
+    // Bob's own sign-in is then adopted by the login, in a fresh session of his.
+    const login = await browser.request('/bff/login?server=default&returnTo=/', { csrf: false });
+    expect(login.headers.get('location')).toBe('/');
+    const client = await browser.mcpClient();
+    expect((await client.callTool({ name: 'whoami', arguments: {} })).structuredContent).toMatchObject({ sub: 'bob' });
+    await client.close();
+  });
+
+  it('ends the session when the proxy stops forwarding the sign-in it came from (signed out there)', async () => {
+    const browser = await behindProxy(idToken);
+    const sid = await browser.sessionId();
+    browser.proxyHeaders = {};
+    expect((await browser.session()).authenticated).toBe(false);
+    expect(await trusted.store.getSession(sid)).toBeUndefined();
+  });
+
+  it('keeps the session while the same person goes on forwarding their sign-in', async () => {
+    const browser = await behindProxy(idToken);
+    const sid = await browser.sessionId();
+    for (let i = 0; i < 3; i++) expect((await browser.session()).authenticated).toBe(true);
+    expect(await browser.sessionId()).toBe(sid);
   });
 });
 

@@ -14,11 +14,15 @@ export class TestBrowser {
   /** A separate jar for the authorization server's own cookies (its login session). */
   readonly asJar = new CookieJar();
 
+  /** Headers an authenticating proxy in front of the BFF adds to every request (the person it signed in). */
+  proxyHeaders: Record<string, string> = {};
+
   constructor(readonly appUrl: string) {}
 
   async request(path: string, init: RequestInit & { csrf?: boolean } = {}): Promise<Response> {
     const url = new URL(path, this.appUrl);
     const headers = new Headers(init.headers);
+    for (const [name, value] of Object.entries(this.proxyHeaders)) if (!headers.has(name)) headers.set(name, value);
     const cookie = this.jar.header(url);
     if (cookie && !headers.has('cookie')) headers.set('cookie', cookie);
     if (init.csrf !== false && !headers.has('x-csrf')) headers.set('x-csrf', '1');
@@ -79,6 +83,7 @@ export class TestBrowser {
       fetch: async (input, init) => {
         const url = new URL(input instanceof Request ? input.url : String(input));
         const headers = new Headers(init?.headers);
+        for (const [name, value] of Object.entries(this.proxyHeaders)) headers.set(name, value);
         headers.set('x-csrf', '1');
         const cookie = this.jar.header(url);
         if (cookie) headers.set('cookie', cookie);

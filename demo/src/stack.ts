@@ -238,6 +238,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ...(idp
           ? {
               MCP_SERVER_AUTHORIZATION: 'enterprise',
+              // The only AS the person's ID token may be exchanged for (see enterprise/connector.ts).
+              OAUTH_ISSUER: issuer,
               ENTERPRISE_IDP_ISSUER: idp.issuer,
               ENTERPRISE_IDP_CLIENT_ID: DEMO_IDP_CLIENT.client_id,
               ENTERPRISE_IDP_CLIENT_SECRET_ENV: 'DEMO_IDP_CLIENT_SECRET',

@@ -23,6 +23,13 @@ export interface EnterpriseIdpConfig {
    * token instead of sending the person to the IdP a second time. Undefined: the BFF signs people in itself.
    */
   idTokenHeader: string | undefined;
+  /**
+   * How a forwarded ID token is checked before it decides anything (ENTERPRISE_IDP_ID_TOKEN_VERIFY):
+   * "signature" (the default): its signature against the IdP's JWKS, and iss, aud, azp, exp, nbf;
+   * "claims": those claims only, the signature being the authenticating proxy's to check (and the
+   * IdP's, at every token exchange), for an IdP that publishes no JWKS.
+   */
+  idTokenVerify: 'signature' | 'claims';
 }
 
 interface Helpers {
@@ -44,7 +51,7 @@ const RESERVED_HEADERS = new Set(['authorization', 'cookie', 'host', 'origin', '
  */
 export function readEnterpriseIdp(
   env: Record<string, string | undefined>,
-  servers: ReadonlyArray<{ id: string; authorization?: ServerAuthorization; clientId: string | undefined }>,
+  servers: ReadonlyArray<{ id: string; authorization?: ServerAuthorization; clientId: string | undefined; issuer: string | undefined; service?: unknown }>,
   helpers: Helpers,
   problems: string[],
 ): EnterpriseIdpConfig | undefined {
@@ -56,6 +63,16 @@ export function readEnterpriseIdp(
       const where = servers.length === 1 && s.id === 'default' ? 'OAUTH_CLIENT_ID' : `"clientId" of ${s.id}`;
       problems.push(`${s.id} is enterprise-managed: it needs the client pre-registered at its authorization server (${where}), the one the IdP's administrator mapped the BFF to`);
     }
+    // The ID-JAG is asked for with the AS as its audience: only the AS configured here may be that
+    // audience, never one a server's metadata (or a 401 challenge) names (a server could name any).
+    if (s.authorization === 'enterprise' && !s.issuer) {
+      const where = servers.length === 1 && s.id === 'default' ? 'OAUTH_ISSUER' : `"issuer" of ${s.id}`;
+      problems.push(`${s.id} is enterprise-managed: it needs the issuer of its authorization server (${where}), the only one the person's ID token is exchanged for`);
+    }
+    // A service server's tokens are the deployment's own, not a person's: the two cannot be combined.
+    if (s.authorization === 'enterprise' && s.service) {
+      problems.push(`${s.id} cannot be both enterprise-managed ("authorization": "enterprise") and a service server ("grant": "client_credentials"): choose one`);
+    }
   }
   const issuer = env.ENTERPRISE_IDP_ISSUER || undefined;
   const clientId = env.ENTERPRISE_IDP_CLIENT_ID || undefined;
@@ -63,7 +80,7 @@ export function readEnterpriseIdp(
     if (managed.length > 0) {
       problems.push(`ENTERPRISE_IDP_ISSUER is required: ${managed.join(', ')} ${managed.length === 1 ? 'is' : 'are'} enterprise-managed (authorization "enterprise")`);
     }
-    for (const name of ['ENTERPRISE_IDP_CLIENT_ID', 'ENTERPRISE_IDP_CLIENT_SECRET_ENV', 'ENTERPRISE_IDP_SCOPES', 'ENTERPRISE_IDP_ID_TOKEN_HEADER']) {
+    for (const name of ['ENTERPRISE_IDP_CLIENT_ID', 'ENTERPRISE_IDP_CLIENT_SECRET_ENV', 'ENTERPRISE_IDP_SCOPES', 'ENTERPRISE_IDP_ID_TOKEN_HEADER', 'ENTERPRISE_IDP_ID_TOKEN_VERIFY']) {
       if (env[name] && managed.length === 0) problems.push(`${name} goes with ENTERPRISE_IDP_ISSUER, which is not set`);
     }
     return undefined;
@@ -97,7 +114,10 @@ export function readEnterpriseIdp(
       problems.push('ENTERPRISE_IDP_ID_TOKEN_HEADER needs TRUSTED_PROXIES: the header is believed only from the proxies named there');
     }
   }
+  const verify = env.ENTERPRISE_IDP_ID_TOKEN_VERIFY || undefined;
+  if (verify !== undefined && verify !== 'signature' && verify !== 'claims') problems.push('ENTERPRISE_IDP_ID_TOKEN_VERIFY must be signature or claims');
+  if (verify !== undefined && header === undefined) problems.push('ENTERPRISE_IDP_ID_TOKEN_VERIFY goes with ENTERPRISE_IDP_ID_TOKEN_HEADER, which is not set');
   if (managed.length === 0) problems.push('ENTERPRISE_IDP_ISSUER is set but no server is enterprise-managed: give one "authorization": "enterprise"');
   if (!clientId) return undefined;
-  return { issuer, clientId, clientSecret, scopes, idTokenHeader: header?.toLowerCase() };
+  return { issuer, clientId, clientSecret, scopes, idTokenHeader: header?.toLowerCase(), idTokenVerify: verify === 'claims' ? 'claims' : 'signature' };
 }

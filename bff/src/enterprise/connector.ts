@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import * as oauth from 'oauth4webapi';
 import type { ServerConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -8,8 +10,18 @@ import { type OutboundPolicy, tokenRequestOptions } from '../oauth/http.js';
 import { type ClientResolver, clientAuth } from '../oauth/registration.js';
 import type { AccessOutcome } from '../oauth/tokens.js';
 import { describe } from '../oauth/tokens.js';
+import { refreshLockName } from '../store/locks.js';
 import type { TokenRecord, TokenStore } from '../store/types.js';
 import { EnterpriseFailure, type EnterpriseIdp, failureOf, IDP_CONNECTION, idTokenUsable, JWT_BEARER_GRANT } from './idp.js';
+
+/** The person's usable ID token, and whose it is. */
+type SignIn = { idToken: string; subject: string | undefined };
+
+/** How long a refused exchange or grant is answered from memory before the IdP and AS are asked again. */
+const REFUSAL_TTL_MS = 30_000;
+
+/** The longest a renewal of the IdP sign-in is waited for (and its lock held). */
+const IDP_RENEW_WAIT_MS = 30_000;
 
 /**
  * Connects a browser session to an enterprise-managed MCP server without a consent screen (ext-auth
@@ -21,6 +33,14 @@ import { EnterpriseFailure, type EnterpriseIdp, failureOf, IDP_CONNECTION, idTok
 export class EnterpriseConnector {
   /** One connection attempt at a time per (session, server) in this process; others wait for it. */
   private readonly inflight = new Map<string, Promise<AccessOutcome>>();
+  /**
+   * Refusals (by the IdP or the AS) per (session, server, scopes), for REFUSAL_TTL_MS: every proxied
+   * call would otherwise run a whole exchange and grant while the IdP says no. Keyed by the ID token
+   * too, so that a new sign-in at the IdP (or its renewal) is asked again at once.
+   */
+  private readonly refusals = new LRUCache<string, EnterpriseFailure>({ max: 10_000, ttl: REFUSAL_TTL_MS });
+  /** One renewal of the IdP sign-in per session at a time in this process. */
+  private readonly renewing = new Map<string, Promise<SignIn | undefined>>();
 
   constructor(
     private readonly deps: {
@@ -37,29 +57,79 @@ export class EnterpriseConnector {
 
   /** Whether `server` is enterprise-managed. */
   manages(server: string): boolean {
-    return this.deps.servers.get(server)?.authorization === 'enterprise';
+    const config = this.deps.servers.get(server);
+    // A service server (client credentials) is never a person's: config.ts refuses the combination.
+    return config?.authorization === 'enterprise' && !config.service;
   }
 
   /**
    * The person's ID token for this session, renewed at the IdP first when it has expired and the IdP
    * gave a refresh token; undefined when they must sign in at the IdP (again).
    */
-  async idToken(sessionId: string): Promise<{ idToken: string; subject: string | undefined } | undefined> {
-    const { store, idp, log } = this.deps;
-    const record = await store.getConnection(sessionId, IDP_CONNECTION);
+  async idToken(sessionId: string): Promise<SignIn | undefined> {
+    const record = await this.deps.store.getConnection(sessionId, IDP_CONNECTION);
     if (!record) return undefined;
     if (record.idToken && idTokenUsable(record.idToken)) return { idToken: record.idToken, subject: record.subject };
     if (!record.refreshToken) return undefined;
+    // One renewal per session at a time in this process (every server's connect shares it), and one
+    // across instances by the store's lock: a refresh token sent twice can make the IdP revoke the grant.
+    let running = this.renewing.get(sessionId);
+    if (!running) {
+      running = this.renew(sessionId).finally(() => this.renewing.delete(sessionId));
+      this.renewing.set(sessionId, running);
+    }
+    return running;
+  }
+
+  private async renew(sessionId: string): Promise<SignIn | undefined> {
+    const { store } = this.deps;
+    const lockName = refreshLockName(sessionId, IDP_CONNECTION);
+    const deadline = Date.now() + IDP_RENEW_WAIT_MS;
+    const usable = (r: TokenRecord | undefined): SignIn | undefined =>
+      r?.idToken && idTokenUsable(r.idToken) ? { idToken: r.idToken, subject: r.subject } : undefined;
+    for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
+      const token = await store.acquireLock(lockName, IDP_RENEW_WAIT_MS);
+      if (token) {
+        try {
+          // Under the lock, look again: another instance may have renewed it meanwhile.
+          const current = await store.getConnection(sessionId, IDP_CONNECTION);
+          if (!current?.refreshToken) return usable(current);
+          return usable(current) ?? (await this.renewLocked(sessionId, current));
+        } finally {
+          await store.releaseLock(lockName, token).catch(() => undefined);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      const current = await store.getConnection(sessionId, IDP_CONNECTION);
+      const done = usable(current);
+      if (done || !current?.refreshToken) return done;
+      if (Date.now() > deadline) throw new EnterpriseFailure('idp', undefined, true, 'a renewal of the sign-in at the identity provider did not finish in time');
+    }
+  }
+
+  /** With the lock held and `current` just read: one refresh at the IdP, whose result is always kept. */
+  private async renewLocked(sessionId: string, current: TokenRecord): Promise<SignIn | undefined> {
+    const { store, idp, log } = this.deps;
+    let next: TokenRecord;
     try {
-      const next = await idp.refreshSignIn(record);
-      if (!next.idToken || !idTokenUsable(next.idToken) || next.subject !== record.subject) return undefined;
-      await store.replaceConnection(sessionId, IDP_CONNECTION, record.generation, next);
-      return { idToken: next.idToken, subject: next.subject };
+      next = await idp.refreshSignIn(current);
     } catch (error) {
       log.warn({ event: 'idp_refresh_failed', err: describe(error) });
       if (error instanceof EnterpriseFailure && error.transient) throw error;
       return undefined;
     }
+    if (next.subject !== current.subject) {
+      // Another person's ID token from this refresh token: nothing of it is used or kept.
+      await store.deleteConnection(sessionId, IDP_CONNECTION, current.generation);
+      log.warn({ event: 'security', kind: 'idp_refresh_refused', reason: 'the renewed ID token names another subject' });
+      return undefined;
+    }
+    // Kept even without a usable ID token: the IdP may have rotated the refresh token, and the old one is spent.
+    if (!(await store.replaceConnection(sessionId, IDP_CONNECTION, current.generation, next))) {
+      const again = await store.getConnection(sessionId, IDP_CONNECTION);
+      return again?.idToken && idTokenUsable(again.idToken) ? { idToken: again.idToken, subject: again.subject } : undefined;
+    }
+    return next.idToken && idTokenUsable(next.idToken) ? { idToken: next.idToken, subject: next.subject } : undefined;
   }
 
   /**
@@ -100,21 +170,60 @@ export class EnterpriseConnector {
    *   offering it after MAX_STEP_UP_ATTEMPTS.
    */
   private async connectOnce(sessionId: string, id: string, stepUp: string[] | undefined): Promise<AccessOutcome> {
-    const { store, idp, discovery, resolver, policy, log } = this.deps;
+    const { store, discovery, resolver } = this.deps;
     const server = this.deps.servers.get(id);
-    if (server?.authorization !== 'enterprise') return { kind: 'login_required' };
+    if (!server || !this.manages(id)) return { kind: 'login_required' };
     const signIn = await this.idToken(sessionId);
     if (!signIn) return { kind: 'login_required' };
     const { idToken } = signIn;
 
     const resource = await discovery.protectedResource(server.url, this.deps.hints(id).resourceMetadata);
-    const as = await discovery.authorizationServer(resource.authorization_servers[0] as string);
+    // The person's ID token is exchanged for a grant to the configured AS only (config.ts requires its
+    // issuer): a server whose metadata or challenge names another one gets nothing, and no client is
+    // ever registered or described by a metadata document on this path.
+    const issuer = server.issuer;
+    if (!issuer || !(resource.authorization_servers ?? []).includes(issuer)) {
+      throw new EnterpriseFailure('as', undefined, false, 'the server does not name its configured authorization server');
+    }
+    const as = await discovery.authorizationServer(issuer);
+    if (as.issuer !== issuer) throw new EnterpriseFailure('as', undefined, false, 'the authorization server metadata names another issuer');
     const registered = await resolver.resolveForLogin(server, as);
+    if (registered.source !== 'configuration' || registered.issuer !== issuer) {
+      throw new EnterpriseFailure('as', undefined, false, 'only the configured client may take an identity assertion grant');
+    }
     const base = server.scopes.length > 0 ? server.scopes : (resource.scopes_supported ?? []);
-    const previous = stepUp ? await store.getConnection(sessionId, id) : undefined;
-    const scopes = stepUp ? [...(previous?.requestedScopes ?? base), ...(previous?.scopes ?? []), ...stepUp] : base;
+    // Connecting again (the access token expired: never refreshed at the AS) asks for what was asked before.
+    const before = await store.getConnection(sessionId, id);
+    const previous = before && before.subject === signIn.subject ? before : undefined;
+    const scopes = stepUp ? [...(previous?.requestedScopes ?? base), ...(previous?.scopes ?? []), ...stepUp] : (previous?.requestedScopes ?? base);
     const requested = [...new Set(scopes.filter((s) => s !== 'offline_access'))];
     const need = stepUp ? normaliseScopes(stepUp).join(' ') : undefined;
+    const refusalKey = [sessionId, id, [...requested].sort().join(' '), createHash('sha256').update(idToken).digest('base64url')].join('\u0000');
+    const refused = this.refusals.get(refusalKey);
+    if (refused) throw refused;
+    try {
+      return await this.exchangeAndGrant(sessionId, id, server, signIn, resource, as, registered, requested, previous, need);
+    } catch (error) {
+      if (error instanceof EnterpriseFailure && !error.transient) this.refusals.set(refusalKey, error);
+      throw error;
+    }
+  }
+
+  private async exchangeAndGrant(
+    sessionId: string,
+    id: string,
+    server: ServerConfig,
+    signIn: SignIn,
+    resource: Awaited<ReturnType<Discovery['protectedResource']>>,
+    as: oauth.AuthorizationServer,
+    registered: Awaited<ReturnType<ClientResolver['resolveForLogin']>>,
+    requested: string[],
+    previous: TokenRecord | undefined,
+    need: string | undefined,
+  ): Promise<AccessOutcome> {
+    const { store, idp, discovery, resolver, policy, log } = this.deps;
+    const { idToken } = signIn;
+    const issuer = as.issuer;
 
     // 1. At the IdP: the ID token for an ID-JAG naming this server's AS (audience) and the server (resource).
     const grant = await idp.exchange(idToken, {
@@ -146,7 +255,10 @@ export class EnterpriseConnector {
     const granted = typeof tokens.scope === 'string' ? tokens.scope : grant.scope;
     const record: TokenRecord = {
       accessToken: tokens.access_token,
-      refreshToken: tokens.refresh_token,
+      // Not kept: a refresh at the AS would go on without asking the IdP, for as long as the AS allows.
+      // When the access token expires the ID token is exchanged again, so the IdP decides every time
+      // (and a sign-in that has ended there ends the access here).
+      refreshToken: undefined,
       scopes: granted !== undefined ? granted.split(' ').filter(Boolean) : requested,
       requestedScopes: requested,
       issuedAt: now,
@@ -163,7 +275,7 @@ export class EnterpriseConnector {
         at: now,
         steps: [
           { step: 'resource_metadata', status: 'ok', at: now, detail: `Names the resource ${resource.resource} and the authorization server ${as.issuer}.` },
-          { step: 'client', status: 'ok', at: now, detail: `Configured client credentials (client ID ${registered.clientId}).` },
+          { step: 'client', status: 'ok', at: now, detail: `The configured client (client ID ${registered.clientId}) at the configured authorization server ${issuer}; enterprise-managed servers never use a registered or metadata-document client.` },
           {
             step: 'token_exchange',
             status: 'ok',

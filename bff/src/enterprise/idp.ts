@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify } from 'jose';
+import { LRUCache } from 'lru-cache';
 import * as oauth from 'oauth4webapi';
 import type { TokenRecord } from '../store/types.js';
 import { checkOutboundUrl, isTransient, type OutboundPolicy, requestOptions, tokenRequestOptions } from '../oauth/http.js';
@@ -20,6 +23,14 @@ export const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag';
 /** An ID token is not used with less than this left: the exchange and the grant take a moment. */
 const ID_TOKEN_MARGIN_MS = 30_000;
 const METADATA_TTL_MS = 10 * 60 * 1000;
+/** How long a forwarded ID token's check is remembered (per token): the guard runs on every request. */
+const VERIFIED_TTL_MS = 60_000;
+
+/**
+ * What checking a forwarded ID token found: a sign-in, a token that is not one (bad signature, wrong
+ * iss/aud/azp, expired), or no answer (the IdP's JWKS could not be read: nothing is known either way).
+ */
+export type ForwardedCheck = { kind: 'valid'; record: TokenRecord } | { kind: 'invalid' } | { kind: 'unavailable' };
 
 /** Which step of enterprise-managed authorization failed, and how. Never carries upstream text. */
 export class EnterpriseFailure extends Error {
@@ -89,6 +100,9 @@ export interface SignInStart {
  */
 export class EnterpriseIdp {
   private metadata: { as: Promise<oauth.AuthorizationServer>; at: number } | undefined;
+  private jwks: { uri: string; get: ReturnType<typeof createRemoteJWKSet> } | undefined;
+  /** Checks of forwarded ID tokens, by the token's SHA-256 (the token itself is not kept twice). */
+  private readonly checked = new LRUCache<string, ForwardedCheck>({ max: 2000, ttl: VERIFIED_TTL_MS });
   private readonly client: oauth.Client;
   private readonly auth: oauth.ClientAuth;
 
@@ -187,6 +201,26 @@ export class EnterpriseIdp {
   }
 
   /**
+   * RFC 7009 at the IdP's revocation_endpoint (when it advertises one): the sign-in's refresh token (and
+   * its access token), when the session it belongs to ends. Best effort: the caller bounds it in time.
+   */
+  async revoke(record: TokenRecord): Promise<void> {
+    const as = await this.discover();
+    if (!as.revocation_endpoint) return;
+    checkOutboundUrl(as.revocation_endpoint, this.policy, 'revocation_endpoint');
+    const tokens: Array<[string, string]> = [];
+    if (record.refreshToken) tokens.push([record.refreshToken, 'refresh_token']);
+    if (record.accessToken) tokens.push([record.accessToken, 'access_token']);
+    for (const [token, hint] of tokens) {
+      const response = await oauth.revocationRequest(as, this.client, this.auth, token, {
+        additionalParameters: { token_type_hint: hint },
+        ...requestOptions(as.revocation_endpoint, this.policy),
+      });
+      await oauth.processRevocationResponse(response);
+    }
+  }
+
+  /**
    * RFC 8693 token exchange of the person's ID token for an Identity Assertion JWT Authorization Grant
    * (ext-auth enterprise-managed authorization §4) for one MCP server.
    */
@@ -220,30 +254,93 @@ export class EnterpriseIdp {
   }
 
   /**
-   * An ID token an authenticating proxy forwarded (ENTERPRISE_IDP_ID_TOKEN_HEADER), as a sign-in record,
-   * or undefined when it is not one of this IdP's for this client that is still valid. Its signature is
-   * the IdP's to check, at the token exchange; this only keeps the BFF from holding what could never work.
+   * An ID token an authenticating proxy forwarded (ENTERPRISE_IDP_ID_TOKEN_HEADER), checked before it
+   * decides anything: its signature against the IdP's JWKS (unless ENTERPRISE_IDP_ID_TOKEN_VERIFY=claims),
+   * `iss` = the IdP, `aud` naming the BFF's client (`azp` = it when present or when `aud` names others
+   * too), `exp`/`nbf`, and a `sub`. Remembered per token for a minute (at most until it expires): this
+   * runs on every request when the header is configured. A JWKS that cannot be read is not remembered.
    */
-  forwardedSignIn(idToken: string): TokenRecord | undefined {
-    if (idToken.length > 16_384) return undefined;
+  async checkForwarded(idToken: string): Promise<ForwardedCheck> {
+    if (idToken.length > 16_384) return { kind: 'invalid' };
+    const key = createHash('sha256').update(idToken).digest('base64url');
+    const known = this.checked.get(key);
+    if (known) {
+      if (known.kind !== 'valid' || idTokenUsable(idToken)) return known;
+      this.checked.delete(key);
+      return { kind: 'invalid' };
+    }
+    const result = await this.checkForwardedOnce(idToken);
+    if (result.kind !== 'unavailable') {
+      const exp = result.kind === 'valid' ? (result.record.expiresAt ?? 0) - Date.now() : VERIFIED_TTL_MS;
+      this.checked.set(key, result, { ttl: Math.max(1, Math.min(VERIFIED_TTL_MS, exp)) });
+    }
+    return result;
+  }
+
+  private async checkForwardedOnce(idToken: string): Promise<ForwardedCheck> {
     const claims = jwtClaims(idToken);
-    if (!claims || claims.iss !== this.config.issuer || !idTokenUsable(idToken)) return undefined;
+    if (!claims || claims.iss !== this.config.issuer || !idTokenUsable(idToken)) return { kind: 'invalid' };
     const aud = claims.aud;
-    if (!(aud === this.config.clientId || (Array.isArray(aud) && aud.includes(this.config.clientId)))) return undefined;
+    const audiences = Array.isArray(aud) ? aud : [aud];
+    if (!audiences.includes(this.config.clientId)) return { kind: 'invalid' };
+    // OpenID Connect Core §3.1.3.7: with other audiences, azp must name this client; when present, always.
+    if ((audiences.length > 1 || claims.azp !== undefined) && claims.azp !== this.config.clientId) return { kind: 'invalid' };
+    if (typeof claims.nbf === 'number' && claims.nbf * 1000 > Date.now() + 60_000) return { kind: 'invalid' };
+    if (typeof claims.sub !== 'string' || claims.sub === '') return { kind: 'invalid' };
+    if (this.config.idTokenVerify === 'signature') {
+      let keys: ReturnType<typeof createRemoteJWKSet>;
+      try {
+        keys = await this.jwksKeys();
+      } catch (error) {
+        return failureOf('idp', error, 'identity provider discovery').transient ? { kind: 'unavailable' } : { kind: 'invalid' };
+      }
+      try {
+        await jwtVerify(idToken, keys, { issuer: this.config.issuer, audience: this.config.clientId, clockTolerance: 60 });
+      } catch (error) {
+        // The JWKS itself could not be fetched: unknown, not a bad token.
+        const unreadable =
+          error instanceof joseErrors.JWKSTimeout ||
+          error instanceof joseErrors.JWKSInvalid ||
+          (error instanceof joseErrors.JOSEError && error.constructor === joseErrors.JOSEError) ||
+          !(error instanceof joseErrors.JOSEError);
+        if (unreadable) return { kind: 'unavailable' };
+        return { kind: 'invalid' };
+      }
+    }
     const now = Date.now();
     return {
-      accessToken: '',
-      refreshToken: undefined,
-      scopes: [],
-      issuedAt: now,
-      expiresAt: (claims.exp as number) * 1000,
-      issuer: this.config.issuer,
-      clientId: this.config.clientId,
-      resource: this.config.issuer,
-      generation: 0,
-      idToken,
-      ...(typeof claims.sub === 'string' && claims.sub ? { subject: claims.sub } : {}),
+      kind: 'valid',
+      record: {
+        accessToken: '',
+        refreshToken: undefined,
+        scopes: [],
+        issuedAt: now,
+        expiresAt: (claims.exp as number) * 1000,
+        issuer: this.config.issuer,
+        clientId: this.config.clientId,
+        resource: this.config.issuer,
+        generation: 0,
+        idToken,
+        subject: claims.sub,
+      },
     };
+  }
+
+  /** The IdP's signing keys (its metadata's jwks_uri, through the outbound policy), kept by jose. */
+  private async jwksKeys(): Promise<ReturnType<typeof createRemoteJWKSet>> {
+    const as = await this.discover();
+    const uri = as.jwks_uri;
+    if (!uri) throw new EnterpriseFailure('idp', undefined, false, 'the identity provider metadata has no jwks_uri');
+    if (this.jwks?.uri === uri) return this.jwks.get;
+    checkOutboundUrl(uri, this.policy, 'jwks_uri');
+    const get = createRemoteJWKSet(new URL(uri), {
+      timeoutDuration: this.policy.timeoutMs,
+      cooldownDuration: 30_000,
+      cacheMaxAge: METADATA_TTL_MS,
+      [customFetch]: this.policy.fetch,
+    });
+    this.jwks = { uri, get };
+    return get;
   }
 
   private toRecord(as: oauth.AuthorizationServer, tokens: oauth.TokenEndpointResponse, previous: TokenRecord | undefined): TokenRecord {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
 import { bffRoutes, LOGIN_ERROR_PARAM, LOGIN_REFERENCE_PARAM, type LoginErrorCode } from '@mcp-bff/shared';
 import { type Context, Hono } from 'hono';
 import type { Config } from '../config.js';
@@ -18,6 +17,7 @@ import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
 import type { SessionRecord, TokenStore } from '../store/types.js';
 import type { EnterpriseConnector } from './connector.js';
+import { isTrustedPeer, trustedPeers } from './forwarded.js';
 import { EnterpriseFailure, type EnterpriseIdp, IDP_CONNECTION } from './idp.js';
 
 /** A step-up's scope parameter: scope tokens only (as routes/auth.ts). */
@@ -84,11 +84,13 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
       log.warn({ event: 'security', kind: 'forwarded_id_token_ignored', reason: 'not from a trusted proxy', reqId: c.get('requestId') });
       return session;
     }
-    const record = idp.forwardedSignIn(forwarded);
-    if (!record) {
-      log.warn({ event: 'security', kind: 'forwarded_id_token_ignored', reason: 'not a valid ID token of the IdP for this client', reqId: c.get('requestId') });
+    const check = await idp.checkForwarded(forwarded);
+    if (check.kind !== 'valid') {
+      const reason = check.kind === 'invalid' ? 'not a valid ID token of the IdP for this client' : "the IdP's signing keys could not be read";
+      log.warn({ event: 'security', kind: 'forwarded_id_token_ignored', reason, reqId: c.get('requestId') });
       return session;
     }
+    const record = check.record;
     const existing = session ? await store.getConnection(session.id, IDP_CONNECTION) : undefined;
     if (existing?.idToken === forwarded) return session;
     let previous = session;
@@ -109,7 +111,14 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
     const returnTo = safeReturnTo(c.req.query('returnTo'), config.publicOrigin);
     if ((await limits.consume('login', clientAddress(c), reqId)) !== undefined) return backToApp(c, 'rate_limited', returnTo);
     // A step-up (403 insufficient_scope): the scopes the server asked for, as routes/auth.ts takes them.
-    const stepUpParam = c.req.query('scope');
+    // Only the app itself may widen the scopes: unlike another server's login, which shows the person
+    // the authorization server's consent page, this one connects silently. A cross-site page linking
+    // here gets the server's usual scopes (and the scope parameter is not carried through the IdP sign-in).
+    const scopeParam = c.req.query('scope');
+    const stepUpParam = scopeParam !== undefined && fromTheApp(c, config.publicOrigin) ? scopeParam : undefined;
+    if (scopeParam !== undefined && stepUpParam === undefined) {
+      log.warn({ event: 'security', kind: 'step_up_scope_ignored', reason: 'login not started by the app (Sec-Fetch-Site / Referer)', reqId });
+    }
     if (stepUpParam !== undefined && (stepUpParam.length > 1000 || !SCOPE_PARAM.test(stepUpParam))) return backToApp(c, 'authorization_failed', returnTo);
     const stepUp = stepUpParam === undefined ? undefined : stepUpParam.split(' ');
     const session = await adoptForwardedSignIn(c, await sessions.current(c));
@@ -205,25 +214,13 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
   return app;
 }
 
-function trustedPeers(entries: readonly string[]): BlockList | undefined {
-  if (entries.length === 0) return undefined;
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = '', prefix] = entry.split('/');
-    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-
-/** Whether the socket's peer (never a forwarded address) is a trusted proxy. */
-function isTrustedPeer(c: Context, list: BlockList): boolean {
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  const raw = incoming?.socket?.remoteAddress;
-  if (!raw) return false;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(raw);
-  const address = mapped ? (mapped[1] as string) : raw.replace(/%.*$/, '');
-  const family = isIP(address);
-  return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+/**
+ * Whether a top-level GET was started by the app's own pages: Sec-Fetch-Site same-origin (or none: typed
+ * or bookmarked), or, from a browser that sends no Sec-Fetch-Site, a Referer of the app's origin.
+ */
+function fromTheApp(c: Context, publicOrigin: string): boolean {
+  const site = requestHeader(c, 'sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  const referer = requestHeader(c, 'referer');
+  return referer !== undefined && URL.canParse(referer) && new URL(referer).origin === publicOrigin;
 }

@@ -342,7 +342,7 @@ export class TokenManager {
   }
 }
 
-function isStale(record: TokenRecord, rejectedAccessToken: string | undefined): boolean {
+export function isStale(record: TokenRecord, rejectedAccessToken: string | undefined): boolean {
   return rejectedAccessToken !== undefined ? record.accessToken === rejectedAccessToken : needsRefresh(record);
 }
 

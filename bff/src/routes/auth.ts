@@ -29,7 +29,7 @@ import { describe } from '../oauth/tokens.js';
 import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
 import { sessionEndsAt, type TokenRecord, type TokenStore } from '../store/types.js';
-import { revokeConnections } from '../session/end-sessions.js';
+import { type Revoker, revokeConnections } from '../session/end-sessions.js';
 import type { SignOut } from './end-session.js';
 import type { AppEnv } from './env.js';
 
@@ -49,6 +49,8 @@ export interface AuthRouteDeps {
   signOut: SignOut;
   /** Logins started, completed and failed are counted here. */
   metrics: Metrics;
+  /** What a logout revokes connections with, when more than `clients` (the enterprise IdP's sign-in). */
+  revokers?: ReadonlyMap<string, Revoker>;
 }
 
 /** A step-up's scope parameter: scope tokens only, bounded. */
@@ -310,7 +312,7 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
   });
 
   // Revocation as every ending of a session does it (back-channel logout, the admin command too).
-  const revoking = { store, clients, log, revokeTimeoutMs: REVOKE_TIMEOUT_MS };
+  const revoking = { store, clients: deps.revokers ?? clients, log, revokeTimeoutMs: REVOKE_TIMEOUT_MS };
   app.post('/logout', sameOrigin, async (c) => {
     const session = await sessions.current(c);
     // ?server=ID disconnects that one server and keeps the session and its other connections.

@@ -4,10 +4,16 @@ import { describe } from '../oauth/tokens.js';
 import { withTimeout } from '../routes/end-session.js';
 import type { StoredSession, TokenRecord, TokenStore } from '../store/types.js';
 
+/** What revokes one connection's tokens (RFC 7009) at whoever issued them. */
+export type Revoker = Pick<OAuthClient, 'revoke'>;
+
 export interface EndSessionsDeps {
   store: TokenStore;
-  /** The configured servers' OAuth clients, by server id: what revokes a connection's tokens. */
-  clients: ReadonlyMap<string, OAuthClient>;
+  /**
+   * The configured servers' OAuth clients, by server id: what revokes a connection's tokens (with
+   * enterprise-managed servers, also the IdP, for the sign-in kept as the connection `~idp`).
+   */
+  clients: ReadonlyMap<string, Revoker>;
   log: Logger;
   /** How long one revocation may take. */
   revokeTimeoutMs: number;
