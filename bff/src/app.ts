@@ -104,6 +104,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const enterprise = config.enterpriseIdp
     ? (() => {
         const idp = new EnterpriseIdp(config.enterpriseIdp, policy, `${config.publicUrl}${IDP_CALLBACK_PATH}`);
+        if (config.enterpriseIdp.idTokenVerify === 'claims') {
+          // An opt-out of a check: say so at every start, so that it is not left on by accident.
+          log.warn({ event: 'security', kind: 'forwarded_id_token_signature_unchecked', detail: 'ENTERPRISE_IDP_ID_TOKEN_VERIFY=claims: forwarded ID tokens are checked by their claims only; the authenticating proxy must verify them' });
+        }
         const servers = new Map(config.servers.map((s) => [s.id, s]));
         const connector = new EnterpriseConnector({ idp, store, discovery, resolver, policy, servers, hints: (id) => hints.get(id), log });
         if (tokens instanceof EnterpriseTokenManager) tokens.useConnector(connector);

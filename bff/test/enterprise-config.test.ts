@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -166,5 +167,22 @@ describe('/bff/login of a service server', () => {
     const app = createApp({ config: { ...config, servers }, store: new MemoryTokenStore(), log: createLogger('silent'), outboundFetch });
     await app.request('/bff/login?server=svc&returnTo=/');
     expect(asked).not.toContain('login.example.com');
+  });
+});
+
+describe('ENTERPRISE_IDP_ID_TOKEN_VERIFY=claims', () => {
+  it('is an opt-out of the signature check, so every start says so in the log', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const proxied = { ...base, ...idp, MCP_SERVER_AUTHORIZATION: 'enterprise', TRUSTED_PROXIES: '10.0.0.1', ENTERPRISE_IDP_ID_TOKEN_HEADER: 'X-Forwarded-Id-Token' };
+    createApp({ config: loadConfig(proxied), store: new MemoryTokenStore(), log: createLogger('info', sink) });
+    expect(lines.join('')).not.toContain('forwarded_id_token_signature_unchecked');
+    createApp({ config: loadConfig({ ...proxied, ENTERPRISE_IDP_ID_TOKEN_VERIFY: 'claims' }), store: new MemoryTokenStore(), log: createLogger('info', sink) });
+    expect(lines.join('')).toContain('forwarded_id_token_signature_unchecked');
   });
 });
