@@ -11,10 +11,10 @@ import { enterpriseRoutes, IDP_CALLBACK_PATH } from './enterprise/routes.js';
 import { EnterpriseTokenManager } from './enterprise/tokens.js';
 import { ApiFailure, rateLimited, serviceUnavailable } from './http/errors.js';
 import { memoryRateLimits, type RateLimits } from './http/rate-limit.js';
-import { securityHeaderList, securityHeaders } from './http/security-headers.js';
+import { securityHeaderList, securityHeadersSetter } from './http/security-headers.js';
 import type { Logger } from './log.js';
 import { bearerMatches, countStoreErrors, type Metrics, metricsFor } from './metrics.js';
-import { requireSameOriginApi } from './http/csrf.js';
+import { sameOriginCheck } from './http/csrf.js';
 import { McpProxy } from './mcp/proxy.js';
 import { createOAuthClients } from './oauth/clients.js';
 import { ChallengeHintsCache } from './oauth/hints.js';
@@ -145,12 +145,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // The request line's fields are fixed and never secret (the path is logged without its query), so it
   // skips the redaction pass every other line goes through: a measurable share of a proxied call's CPU.
   const requestLog = log.child({}, { redact: [] });
+  const setSecurityHeaders = securityHeadersSetter({ hsts: config.secureCookies });
 
+  // Request id, security headers, the request's log line and metrics: one middleware, not one each.
   app.use('*', async function requestContext(c, next) {
     const requestId = randomUUID();
     c.set('requestId', requestId);
     const started = performance.now();
     await next();
+    setSecurityHeaders(c);
     // The proxy writes its streamed answers itself, X-Request-Id included.
     if (c.get('sentStatus') === undefined) c.header('X-Request-Id', requestId);
     const status = c.get('sentStatus') ?? c.res.status;
@@ -167,7 +170,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // By the pattern of the route that answered (never the path: bounded label values).
     if (metrics.enabled) metrics.request(routePath(c) || 'none', c.req.method, status, elapsed / 1000);
   });
-  app.use('*', securityHeaders({ hsts: config.secureCookies }));
   app.use('/bff/*', async function noStore(c, next) {
     await next();
     c.header('Cache-Control', 'no-store');
@@ -232,8 +234,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route('/bff', connectionRoutes({ config, store, log, cookies, sessions }));
 
   app.route('/bff', backchannelLogoutRoutes({ store, log, clients, policy, limits, clientAddress, revokeTimeoutMs: REVOKE_TIMEOUT_MS }));
-  const sameOrigin = requireSameOriginApi({ origin: config.publicOrigin, log });
-  app.all('/mcp/:server', sameOrigin, async (c) => {
+  const checkSameOrigin = sameOriginCheck({ origin: config.publicOrigin, log });
+  app.all('/mcp/:server', async (c) => {
+    // CSRF / same-origin first, as the middleware does on the other API routes.
+    checkSameOrigin(c);
     const server = config.servers.find((s) => s.id === c.req.param('server'));
     if (!server) throw new ApiFailure('not_found', 'No MCP server with that id.');
     if (service.handles(server.id)) {

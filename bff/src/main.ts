@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       await Promise.allSettled([store.close(), limits.close()]);
       await metricsServer?.close().catch(() => undefined);
       log.info({ event: 'stopped', forced, refreshLocksReleased: released });
-      // pino writes synchronously to stdout; nothing is left to flush.
+      // pino writes what its stdout buffer still holds on exit (log.ts).
       process.exit(0);
     };
     connections.drain(() => void exit(false));

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from 'hono';
-import { parse } from 'hono/utils/cookie';
+import { tryDecodeURIComponent } from 'hono/utils/url';
 
 /**
  * The hot path of a proxied MCP request reads what Node already parsed instead of the web Request view
@@ -48,7 +48,43 @@ export function requestHeaderLines(c: Context): readonly string[] {
 export function requestCookie(c: Context, name: string): string | undefined {
   const header = requestHeader(c, 'cookie');
   if (!header) return undefined;
-  return parse(header, name)[name];
+  return cookieValue(header, name);
+}
+
+/** Hono's test of a cookie value (hono/utils/cookie): what it does not pass is skipped. */
+const COOKIE_VALUE = /^[ !#-:<-[\]-~]*$/;
+
+function isSpace(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/**
+ * The value of the cookie `name` (a valid cookie name) in a Cookie header, read as hono's
+ * `parse(header, name)[name]` reads it: the first pair of that name whose value is valid, trimmed,
+ * without surrounding quotes, percent-decoded. Without splitting the header into every pair and
+ * decoding every value, which on the proxied path was a measurable share of a call's CPU.
+ */
+export function cookieValue(header: string, name: string): string | undefined {
+  for (let at = header.indexOf(name); at !== -1; at = header.indexOf(name, at + 1)) {
+    // The name starts a pair: the header's start or a ';', then only spaces or tabs.
+    let before = at - 1;
+    while (before >= 0 && isSpace(header.charCodeAt(before))) before--;
+    if (before >= 0 && header.charCodeAt(before) !== 0x3b) continue;
+    // And it ends the pair's name: only spaces or tabs up to the '='.
+    let after = at + name.length;
+    while (after < header.length && isSpace(header.charCodeAt(after))) after++;
+    if (header.charCodeAt(after) !== 0x3d) continue;
+    let start = after + 1;
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    while (start < end && isSpace(header.charCodeAt(start))) start++;
+    while (end > start && isSpace(header.charCodeAt(end - 1))) end--;
+    let value = header.slice(start, end);
+    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+    if (!COOKIE_VALUE.test(value)) continue;
+    return value.includes('%') ? tryDecodeURIComponent(value) : value;
+  }
+  return undefined;
 }
 
 /** The request target's query string without the '?', or undefined when there is none. */

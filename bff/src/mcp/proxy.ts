@@ -129,11 +129,7 @@ export class McpProxy {
     }
     // A GET is the standalone stream: its slot is held from now on, so that GETs arriving together
     // cannot all pass the check above. A POST's is taken when its answer turns out to be a stream.
-    const slot: Slot = {
-      owner: streamOwner,
-      release: method === 'GET' ? this.streams.take(streamOwner) : undefined,
-      kind: () => (method === 'GET' || isSubscriptionListen(body) ? 'long_lived' : 'call'),
-    };
+    const slot = new Slot(streamOwner, method === 'GET' ? this.streams.take(streamOwner) : undefined, method, body);
     try {
       return await this.exchange(c, target, method, requestHeaders, mcpSessionId, body, current, slot);
     } catch (error) {
@@ -370,7 +366,6 @@ export class McpProxy {
   ) {
     const target = this.targetUrl(server);
     const started = this.metrics.enabled ? performance.now() : 0;
-    const took = () => (performance.now() - started) / 1000;
     const reqId = c.get('requestId');
     // The request's own checked headers: a retry replaces the token (and proof) it carried.
     if (token && dpop?.dpop) {
@@ -391,10 +386,10 @@ export class McpProxy {
         watchClient: watchClient(c),
         headersTimeoutMs: this.options.upstreamTimeoutMs,
       });
-      if (this.metrics.enabled) this.metrics.upstream(server.id, upstreamOutcome(answer.statusCode), took());
+      if (this.metrics.enabled) this.metrics.upstream(server.id, upstreamOutcome(answer.statusCode), secondsSince(started));
       return answer;
     } catch (error) {
-      if (this.metrics.enabled) this.metrics.upstream(server.id, error instanceof UpstreamTimeout ? 'timeout' : 'error', took());
+      if (this.metrics.enabled) this.metrics.upstream(server.id, error instanceof UpstreamTimeout ? 'timeout' : 'error', secondsSince(started));
       if (error instanceof UpstreamTimeout) {
         this.options.log.warn({ event: 'upstream_timeout', reqId });
         throw new ApiFailure('upstream_timeout', 'The MCP server did not answer in time.', {}, {}, { cause: error });
@@ -422,13 +417,8 @@ export class McpProxy {
   /** Reads at most maxBodyBytes: refuses early on Content-Length, and stops reading past the limit. */
   private async readBody(c: Context): Promise<Uint8Array> {
     const limit = this.options.maxBodyBytes;
-    const tooLarge = () => new ApiFailure('payload_too_large', `Request bodies are limited to ${limit} bytes.`);
-    // A client that goes away (or is cut off for sending too slowly) mid-body is not a server error.
-    const bodyLost = (error: unknown): never => {
-      throw new ApiFailure('bad_request', 'The request body did not arrive.', {}, {}, { cause: error });
-    };
     const declared = Number(requestHeader(c, 'content-length') ?? 'NaN');
-    if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+    if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
     // With a Content-Length (what browsers send) Node's HTTP parser delivers exactly that many bytes:
     // read them in one go, through the server adapter's fast path that skips building a web stream.
     if (Number.isFinite(declared) && requestHeader(c, 'transfer-encoding') === undefined) {
@@ -445,7 +435,7 @@ export class McpProxy {
       size += value.byteLength;
       if (size > limit) {
         await reader.cancel();
-        throw tooLarge();
+        throw tooLarge(limit);
       }
       chunks.push(value);
     }
@@ -460,11 +450,32 @@ export class McpProxy {
 }
 
 /** The stream slot a request holds or may take: who it counts for, and how to give it back. */
-interface Slot {
-  owner: string;
-  release: (() => void) | undefined;
+class Slot {
+  constructor(
+    readonly owner: string,
+    public release: (() => void) | undefined,
+    private readonly method: string,
+    private readonly body: Uint8Array | undefined,
+  ) {}
+
   /** What kind of stream its answer is, if it is one: asked only then. */
-  kind: () => StreamKind;
+  kind(): StreamKind {
+    return this.method === 'GET' || isSubscriptionListen(this.body) ? 'long_lived' : 'call';
+  }
+}
+
+/** Seconds since `started` (performance.now()). */
+function secondsSince(started: number): number {
+  return (performance.now() - started) / 1000;
+}
+
+function tooLarge(limit: number): ApiFailure {
+  return new ApiFailure('payload_too_large', `Request bodies are limited to ${limit} bytes.`);
+}
+
+/** A client that goes away (or is cut off for sending too slowly) mid-body is not a server error. */
+function bodyLost(error: unknown): never {
+  throw new ApiFailure('bad_request', 'The request body did not arrive.', {}, {}, { cause: error });
 }
 
 /**

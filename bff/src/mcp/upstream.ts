@@ -37,6 +37,23 @@ interface BodySink {
   fail(error: Error): void;
 }
 
+/** Where a dropped answer's body goes. */
+const DROPPED: BodySink = { write: () => true, end: () => {}, fail: () => {} };
+
+/** A Node response as a BodySink (a class: no per-call functions). */
+class ResponseSink implements BodySink {
+  constructor(private readonly out: ServerResponse) {}
+  write(chunk: Buffer): boolean {
+    return this.out.write(chunk);
+  }
+  end(): void {
+    this.out.end();
+  }
+  fail(): void {
+    this.out.destroy();
+  }
+}
+
 /**
  * The MCP server's answer: status and headers, and a body that arrives whether or not it is consumed
  * yet (it is held, bounded, until the proxy decides where it goes). Exactly one of destroy, pipeTo or
@@ -76,7 +93,7 @@ export class UpstreamAnswer {
    */
   destroy(error: Error = new Error('answer dropped')): void {
     this.held = [];
-    this.sink ??= { write: () => true, end: () => {}, fail: () => {} };
+    this.sink ??= DROPPED;
     if (!this.outcome) this.controller.abort(error);
   }
 
@@ -90,7 +107,7 @@ export class UpstreamAnswer {
     out.on('close', () => {
       if (!this.outcome) this.destroy(Object.assign(new Error('client disconnected'), { name: 'AbortError' }));
     });
-    this.attach({ write: (chunk) => out.write(chunk), end: () => out.end(), fail: () => out.destroy() });
+    this.attach(new ResponseSink(out));
   }
 
   /**
@@ -219,6 +236,82 @@ export function endsEvent(tail: string): boolean {
   return ends >= 2;
 }
 
+/**
+ * One request's dispatch handler: settles UpstreamClient.send with the answer once its head arrives,
+ * or with the error (the headers timeout, the browser gone, a failed connection). A class rather than
+ * closures: a proxied call makes one object, not half a dozen functions (each named at run time in
+ * the esbuild bundle, `keepNames`).
+ */
+class AnswerHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private answer: UpstreamAnswer | undefined;
+  private failure: Error | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopWatching: (() => void) | undefined;
+
+  constructor(
+    private readonly resolve: (answer: UpstreamAnswer) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Starts the headers timeout and watches the browser; either fails the request. */
+  watch(headersTimeoutMs: number, watchClient: ClientWatch): void {
+    this.timer = setTimeout(headersTimedOut, headersTimeoutMs, this);
+    this.stopWatching = watchClient(() => this.fail(Object.assign(new Error('client disconnected'), { name: 'AbortError' })));
+    // The browser was gone already: fail() ran before there was anything to stop.
+    if (this.failure) this.stopWatching();
+  }
+
+  fail(error: Error): void {
+    if (this.answer || this.failure) return;
+    this.failure = error;
+    this.cleanup();
+    // Before the request is on a connection there is no controller yet: it aborts when it gets one.
+    this.controller?.abort(error);
+    this.reject(error);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.failure) controller.abort(this.failure);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[]>): void {
+    // 1xx informational answers are not the answer.
+    if (this.failure || this.answer || statusCode < 200) return;
+    this.answer = new UpstreamAnswer(controller, statusCode, headers as NodeHeaders);
+    this.cleanup();
+    this.resolve(this.answer);
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.answer?.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.answer?.finish(undefined);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    // After the answer, an error (reset, upstream crash, dropped answer) is its body's concern.
+    if (this.answer) this.answer.finish(error);
+    else this.fail(error);
+  }
+
+  private cleanup(): void {
+    clearTimeout(this.timer);
+    this.stopWatching?.();
+  }
+}
+
+function headersTimedOut(handler: AnswerHandler): void {
+  handler.fail(new UpstreamTimeout());
+}
+
 export class UpstreamClient {
   // No cap on connections: an SSE stream holds its connection for as long as it is open, and a cap
   // would make the next requests queue behind open streams until they time out. Idle connections are
@@ -232,56 +325,16 @@ export class UpstreamClient {
 
   send(url: URL, r: UpstreamRequest): Promise<UpstreamAnswer> {
     return new Promise((resolve, reject) => {
-      let controller: Dispatcher.DispatchController | undefined;
-      let answer: UpstreamAnswer | undefined;
-      let failure: Error | undefined;
-      const fail = (error: Error) => {
-        if (answer || failure) return;
-        failure = error;
-        cleanup();
-        // Before the request is on a connection there is no controller yet: it aborts when it gets one.
-        controller?.abort(error);
-        reject(error);
-      };
-      const timer = setTimeout(() => fail(new UpstreamTimeout()), r.headersTimeoutMs);
-      let stopWatching = () => {};
-      const cleanup = () => {
-        clearTimeout(timer);
-        stopWatching();
-      };
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(c) {
-          controller = c;
-          if (failure) c.abort(failure);
-        },
-        onResponseStart(c, statusCode, headers) {
-          // 1xx informational answers are not the answer.
-          if (failure || answer || statusCode < 200) return;
-          answer = new UpstreamAnswer(c, statusCode, headers as NodeHeaders);
-          cleanup();
-          resolve(answer);
-        },
-        onResponseData(_c, chunk) {
-          answer?.push(chunk);
-        },
-        onResponseEnd() {
-          answer?.finish(undefined);
-        },
-        onResponseError(_c, error) {
-          // After the answer, an error (reset, upstream crash, dropped answer) is its body's concern.
-          if (answer) answer.finish(error);
-          else fail(error);
-        },
-      };
-      stopWatching = r.watchClient(() => fail(Object.assign(new Error('client disconnected'), { name: 'AbortError' })));
-      if (failure) return;
+      const handler = new AnswerHandler(resolve, reject);
+      handler.watch(r.headersTimeoutMs, r.watchClient);
+      if (handler.failed) return;
       try {
         this.agent.dispatch(
           { origin: url.origin, path: `${url.pathname}${url.search}`, method: r.method as Dispatcher.HttpMethod, headers: r.headers, body: r.body },
           handler,
         );
       } catch (error) {
-        fail(error as Error);
+        handler.fail(error as Error);
       }
     });
   }
