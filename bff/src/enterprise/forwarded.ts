@@ -1,5 +1,6 @@
-import { BlockList, isIP } from 'node:net';
+import { type BlockList, isIP } from 'node:net';
 import type { Context, MiddlewareHandler } from 'hono';
+import { trustedProxyList } from '../http/client-address.js';
 import { requestHeader } from '../http/node.js';
 import type { Logger } from '../log.js';
 import type { AppEnv } from '../routes/env.js';
@@ -75,17 +76,8 @@ export function forwardedSignInGuard(deps: ForwardedSignInDeps): MiddlewareHandl
   };
 }
 
-export function trustedPeers(entries: readonly string[]): BlockList | undefined {
-  if (entries.length === 0) return undefined;
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = '', prefix] = entry.split('/');
-    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
+/** The proxies a forwarded ID token is believed from: TRUSTED_PROXIES, read as for client addresses. */
+export const trustedPeers = trustedProxyList;
 
 /** Whether the socket's peer (never a forwarded address) is a trusted proxy. */
 export function isTrustedPeer(c: Context, list: BlockList): boolean {

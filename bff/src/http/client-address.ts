@@ -46,7 +46,8 @@ export function clientAddressResolver(trustedProxies: readonly string[], log?: L
   };
 }
 
-function trustedProxyList(entries: readonly string[]): BlockList | undefined {
+/** TRUSTED_PROXIES as a BlockList (addresses and CIDR ranges, IPv4 and IPv6); undefined when empty. */
+export function trustedProxyList(entries: readonly string[]): BlockList | undefined {
   if (entries.length === 0) return undefined;
   const list = new BlockList();
   for (const entry of entries) {

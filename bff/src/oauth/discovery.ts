@@ -93,41 +93,53 @@ export class Discovery {
   }
 
   private async loadAuthorizationServer(issuer: string): Promise<oauth.AuthorizationServer> {
-    const issuerUrl = checkOutboundUrl(issuer, this.policy, 'authorization server issuer');
-    for (const candidate of authorizationServerMetadataUrls(issuerUrl)) {
-      let response: Response;
-      try {
-        response = await this.policy.fetch(candidate, {
-          headers: { accept: 'application/json' },
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.policy.timeoutMs),
-        });
-      } catch (error) {
-        throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable', { cause: error });
-      }
-      if (response.status >= 500 || response.status === 429) {
-        await response.body?.cancel();
-        throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable');
-      }
-      if (response.status !== 200) {
-        await response.body?.cancel();
-        continue;
-      }
-      let as: oauth.AuthorizationServer;
-      try {
-        as = await oauth.processDiscoveryResponse(issuerUrl, response);
-      } catch (error) {
-        throw new OAuthFailure('discovery_failed', `authorization server metadata at ${candidate} is invalid`, { cause: error });
-      }
-      // RFC 8414 §3.3: identical, not merely equivalent after URL normalisation.
-      if (as.issuer !== issuer) {
-        throw new OAuthFailure('discovery_failed', `authorization server metadata names issuer "${as.issuer}", expected "${issuer}"`);
-      }
-      this.foundAt.set(as, candidate);
-      return checkAuthorizationServer(as, this.policy);
-    }
-    throw new OAuthFailure('discovery_failed', `no authorization server metadata found for ${issuer}`);
+    const { as, foundAt } = await fetchAuthorizationServerMetadata(issuer, this.policy);
+    this.foundAt.set(as, foundAt);
+    return checkAuthorizationServer(as, this.policy);
   }
+}
+
+/**
+ * An authorization server's metadata (RFC 8414, then OpenID Connect Discovery's URL), whose `issuer` is
+ * exactly the one asked for (RFC 8414 §3.3: identical, not merely equivalent after URL normalisation),
+ * and the URL it was found at. What else the caller needs of it, it checks itself.
+ */
+export async function fetchAuthorizationServerMetadata(
+  issuer: string,
+  policy: OutboundPolicy,
+): Promise<{ as: oauth.AuthorizationServer; foundAt: string }> {
+  const issuerUrl = checkOutboundUrl(issuer, policy, 'authorization server issuer');
+  for (const candidate of authorizationServerMetadataUrls(issuerUrl)) {
+    let response: Response;
+    try {
+      response = await policy.fetch(candidate, {
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(policy.timeoutMs),
+      });
+    } catch (error) {
+      throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable', { cause: error });
+    }
+    if (response.status >= 500 || response.status === 429) {
+      await response.body?.cancel();
+      throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable');
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      continue;
+    }
+    let as: oauth.AuthorizationServer;
+    try {
+      as = await oauth.processDiscoveryResponse(issuerUrl, response);
+    } catch (error) {
+      throw new OAuthFailure('discovery_failed', `authorization server metadata at ${candidate} is invalid`, { cause: error });
+    }
+    if (as.issuer !== issuer) {
+      throw new OAuthFailure('discovery_failed', `authorization server metadata names issuer "${as.issuer}", expected "${issuer}"`);
+    }
+    return { as, foundAt: candidate };
+  }
+  throw new OAuthFailure('discovery_failed', `no authorization server metadata found for ${issuer}`);
 }
 
 /** RFC 9728 §3.1: path-inserted well-known URL, then the root one. */

@@ -7,7 +7,7 @@ import { algorithmsFor, type ServiceCredentials, type ServiceSigningAlg } from '
 import { refreshLockName } from '../store/locks.js';
 import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
 import { MIN_REQUEST_MS, splitScopes } from './client.js';
-import { authorizationServerMetadataUrls, type Discovery } from './discovery.js';
+import { type Discovery, fetchAuthorizationServerMetadata } from './discovery.js';
 import { chooseDpopAlgorithm, dpopFetch, dpopSigner, generateDpopKey, type StoredDpopKey } from './dpop.js';
 import { OAuthFailure } from './errors.js';
 import type { ClientRegistry } from './registration.js';
@@ -322,34 +322,10 @@ export class ServiceTokens {
 
   private async loadAuthorizationServer(issuer: string): Promise<oauth.AuthorizationServer> {
     const { policy } = this.options;
-    const issuerUrl = checkOutboundUrl(issuer, policy, 'authorization server issuer');
-    for (const candidate of authorizationServerMetadataUrls(issuerUrl)) {
-      let response: Response;
-      try {
-        response = await policy.fetch(candidate, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(policy.timeoutMs) });
-      } catch (error) {
-        throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable', { cause: error });
-      }
-      if (response.status >= 500 || response.status === 429) {
-        await response.body?.cancel();
-        throw new OAuthFailure('as_unavailable', 'authorization server metadata unavailable');
-      }
-      if (response.status !== 200) {
-        await response.body?.cancel();
-        continue;
-      }
-      let as: oauth.AuthorizationServer;
-      try {
-        as = await oauth.processDiscoveryResponse(issuerUrl, response);
-      } catch (error) {
-        throw new OAuthFailure('discovery_failed', `authorization server metadata at ${candidate} is invalid`, { cause: error });
-      }
-      if (as.issuer !== issuer) throw new OAuthFailure('discovery_failed', `authorization server metadata names issuer "${as.issuer}", expected "${issuer}"`);
-      if (!as.token_endpoint) throw new OAuthFailure('discovery_failed', `the authorization server ${issuer} has no token endpoint`);
-      checkOutboundUrl(as.token_endpoint, policy, 'token_endpoint');
-      return as;
-    }
-    throw new OAuthFailure('discovery_failed', `no authorization server metadata found for ${issuer}`);
+    const { as } = await fetchAuthorizationServerMetadata(issuer, policy);
+    if (!as.token_endpoint) throw new OAuthFailure('discovery_failed', `the authorization server ${issuer} has no token endpoint`);
+    checkOutboundUrl(as.token_endpoint, policy, 'token_endpoint');
+    return as;
   }
 
   /**
