@@ -512,7 +512,7 @@ function idTokenSubject(tokens: oauth.TokenEndpointResponse, previous: TokenReco
  * WWW-Authenticate challenge (which oauth4webapi reports before reading the body), from the challenge.
  * A 401 from the token endpoint is client authentication failing: invalid_client (RFC 6749 §5.2).
  */
-function tokenErrorCode(error: unknown): string | undefined {
+export function tokenErrorCode(error: unknown): string | undefined {
   if (error instanceof oauth.ResponseBodyError) return error.error;
   if (error instanceof oauth.WWWAuthenticateChallengeError) {
     const named = error.cause.map((c) => c.parameters.error).find((e) => typeof e === 'string');

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { algorithmsFor, type ServiceCredentials, type ServiceSigningAlg } from '../service-config.js';
 import { refreshLockName } from '../store/locks.js';
 import type { SessionRecord, TokenRecord, TokenStore } from '../store/types.js';
-import { MIN_REQUEST_MS, splitScopes } from './client.js';
+import { MIN_REQUEST_MS, splitScopes, tokenErrorCode } from './client.js';
 import { type Discovery, fetchAuthorizationServerMetadata } from './discovery.js';
 import { chooseDpopAlgorithm, dpopFetch, dpopSigner, generateDpopKey, type StoredDpopKey } from './dpop.js';
 import { OAuthFailure } from './errors.js';
@@ -401,16 +401,6 @@ function discoveryFailure(server: ServerConfig, error: unknown): unknown {
   if (error instanceof OAuthFailure && error.code !== 'as_unavailable') return failure(server, error.message, error);
   // Unreachable or too slow: the call is answered 503 and tried again at the next use.
   return error instanceof OAuthFailure ? error : authServerUnavailable(error);
-}
-
-/** The OAuth error code of a token endpoint's refusal (a 401 challenge without one: invalid_client). */
-function tokenErrorCode(error: unknown): string | undefined {
-  if (error instanceof oauth.ResponseBodyError) return error.error;
-  if (error instanceof oauth.WWWAuthenticateChallengeError) {
-    const named = error.cause.map((c) => c.parameters.error).find((e) => typeof e === 'string');
-    return named ?? (error.status === 401 ? 'invalid_client' : undefined);
-  }
-  return undefined;
 }
 
 /** RFC 6749 §2.3.1: each part form-encoded, then joined and base64-encoded (see registration.ts). */

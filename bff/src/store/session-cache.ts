@@ -1,12 +1,10 @@
 import type { ChangeListener, StoreChanges } from './changes.js';
+import { DelegatingStore } from './delegating.js';
 import { storageKey } from './keys.js';
 import {
-  type LockFence,
   type McpSessionOwner,
-  type ReencryptReport,
   type SessionRecord,
   type SessionWithConnection,
-  type StoredSession,
   sessionEndsAt,
   type TokenRecord,
   type TokenStore,
@@ -69,7 +67,7 @@ interface Reading {
  * Everything else, including the refresh path's reads under its lock (`getConnection`), goes to the
  * store as before.
  */
-export class CachedStore implements TokenStore, ChangeListener {
+export class CachedStore extends DelegatingStore implements ChangeListener {
   private readonly entries = new Map<string, SessionEntry>();
   private readonly reading = new Map<string, Reading>();
   /** By the MCP session's storage key. */
@@ -85,10 +83,11 @@ export class CachedStore implements TokenStore, ChangeListener {
   misses = 0;
 
   constructor(
-    private readonly inner: TokenStore,
+    inner: TokenStore,
     private readonly feed: StoreChanges,
     options: SessionCacheOptions = {},
   ) {
+    super(inner);
     this.maxSessions = options.maxSessions ?? 10_000;
     this.maxStalenessMs = options.maxStalenessMs ?? 1_000;
     this.now = options.now ?? Date.now;
@@ -100,7 +99,7 @@ export class CachedStore implements TokenStore, ChangeListener {
     return this.entries.size;
   }
 
-  async getSessionWithConnection(id: string, server: string): Promise<SessionWithConnection | undefined> {
+  override async getSessionWithConnection(id: string, server: string): Promise<SessionWithConnection | undefined> {
     const key = storageKey(id);
     const entry = this.entries.get(key);
     if (entry !== undefined) {
@@ -178,7 +177,7 @@ export class CachedStore implements TokenStore, ChangeListener {
   }
 
   /** The live session (its liveness only, as every request without a connection to read asks). */
-  async getSession(id: string): Promise<SessionRecord | undefined> {
+  override async getSession(id: string): Promise<SessionRecord | undefined> {
     const key = storageKey(id);
     const entry = this.entries.get(key);
     if (entry !== undefined) {
@@ -217,7 +216,7 @@ export class CachedStore implements TokenStore, ChangeListener {
     return now - entry.checkedAt <= this.maxStalenessMs;
   }
 
-  async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
+  override async getMcpSessionOwner(mcpSessionId: string): Promise<McpSessionOwner | undefined> {
     const mcpKey = storageKey(mcpSessionId);
     const hit = this.owners.get(mcpKey);
     if (hit !== undefined) {
@@ -270,7 +269,7 @@ export class CachedStore implements TokenStore, ChangeListener {
 
   // Writes that are also kept.
 
-  async replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
+  override async replaceConnection(sessionId: string, server: string, expectedGeneration: number, record: TokenRecord): Promise<boolean> {
     const mark = this.feed.mark();
     const at = this.now();
     const replaced = await this.inner.replaceConnection(sessionId, server, expectedGeneration, record);
@@ -282,7 +281,7 @@ export class CachedStore implements TokenStore, ChangeListener {
     return replaced;
   }
 
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.unlisten();
     this.entries.clear();
     this.owners.clear();
@@ -291,73 +290,4 @@ export class CachedStore implements TokenStore, ChangeListener {
 
   // Everything else as the store does it (its writes tell this cache through `changes`).
 
-  createSession(session: SessionRecord): Promise<void> {
-    return this.inner.createSession(session);
-  }
-  touchSession(id: string, idleExpiresAt: number): Promise<void> {
-    return this.inner.touchSession(id, idleExpiresAt);
-  }
-  deleteSession(id: string): Promise<void> {
-    return this.inner.deleteSession(id);
-  }
-  deleteSessionByKey(key: string): Promise<boolean> {
-    return this.inner.deleteSessionByKey(key);
-  }
-  listSessions(): AsyncIterable<StoredSession> {
-    return this.inner.listSessions();
-  }
-  rotateSession(previousId: string | undefined, next: SessionRecord): Promise<boolean> {
-    return this.inner.rotateSession(previousId, next);
-  }
-  getConnection(sessionId: string, server: string): Promise<TokenRecord | undefined> {
-    return this.inner.getConnection(sessionId, server);
-  }
-  listConnections(sessionId: string): Promise<Map<string, TokenRecord>> {
-    return this.inner.listConnections(sessionId);
-  }
-  putConnection(sessionId: string, server: string, record: TokenRecord): Promise<void> {
-    return this.inner.putConnection(sessionId, server, record);
-  }
-  deleteConnection(sessionId: string, server: string, expectedGeneration?: number, fence?: LockFence): Promise<boolean> {
-    return this.inner.deleteConnection(sessionId, server, expectedGeneration, fence);
-  }
-  bindMcpSession(mcpSessionId: string, owner: McpSessionOwner): Promise<void> {
-    return this.inner.bindMcpSession(mcpSessionId, owner);
-  }
-  unbindMcpSession(mcpSessionId: string): Promise<void> {
-    return this.inner.unbindMcpSession(mcpSessionId);
-  }
-  consumeOnce(key: string, ttlMs: number): Promise<boolean> {
-    return this.inner.consumeOnce(key, ttlMs);
-  }
-  acquireLock(name: string, ttlMs: number): Promise<string | undefined> {
-    return this.inner.acquireLock(name, ttlMs);
-  }
-  releaseLock(name: string, token: string): Promise<void> {
-    return this.inner.releaseLock(name, token);
-  }
-  extendLock(name: string, token: string, ttlMs: number): Promise<boolean> {
-    return this.inner.extendLock(name, token, ttlMs);
-  }
-  getRegisteredClient(issuer: string): Promise<Record<string, unknown> | undefined> {
-    return this.inner.getRegisteredClient(issuer);
-  }
-  putRegisteredClient(issuer: string, client: Record<string, unknown>): Promise<void> {
-    return this.inner.putRegisteredClient(issuer, client);
-  }
-  putNote(key: string, value: Record<string, unknown>, ttlMs: number): Promise<void> {
-    return this.inner.putNote(key, value, ttlMs);
-  }
-  getNote(key: string): Promise<Record<string, unknown> | undefined> {
-    return this.inner.getNote(key);
-  }
-  purgeExpired(): Promise<number> {
-    return this.inner.purgeExpired();
-  }
-  reencryptAll(): Promise<ReencryptReport> {
-    return this.inner.reencryptAll();
-  }
-  ping(): Promise<void> {
-    return this.inner.ping();
-  }
 }
