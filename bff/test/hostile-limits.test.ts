@@ -112,6 +112,7 @@ describe('slow clients', () => {
     for (const { afterMs } of results) expect(afterMs).toBeLessThan(7_000);
     expect(upstreamRequests).toBe(before);
     expect(await healthy()).toBeLessThan(3_000);
+    await bff.flushed();
     expect(bff.output()).not.toMatch(/"event":"unhandled_error"/);
   }, 20_000);
 

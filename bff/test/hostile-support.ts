@@ -8,6 +8,7 @@ import { expect } from 'vitest';
 import { listen } from '../../demo/src/listen.js';
 import { createApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
+import { requestIdOf, until } from './vault-support.js';
 import { createLogger } from '../src/log.js';
 import { MemoryTokenStore } from '../src/store/memory.js';
 import { TestBrowser } from './support.js';
@@ -183,6 +184,8 @@ export interface BffMain {
   pid: number;
   /** Raw stdout and stderr so far. */
   output(): string;
+  /** Once every line logged before this call is in output() (the BFF writes its log in batches). */
+  flushed(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -225,6 +228,10 @@ export async function startBffMain(env: Record<string, string>): Promise<BffMain
     port,
     pid: child.pid as number,
     output: () => raw,
+    async flushed() {
+      const id = await requestIdOf(`http://127.0.0.1:${port}`);
+      await until(() => raw.includes(`"reqId":"${id}"`), 5_000, 'the log to catch up');
+    },
     async stop() {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

@@ -221,6 +221,7 @@ describe('two BFF instances sharing Redis', () => {
       if (value.length > 40) expect(dump.includes(value.slice(10, 40)), `${name} (part) in the Redis dump`).toBe(false);
     }
     for (const instance of [a, b]) {
+      await instance.flushed();
       for (const [name, value] of Object.entries(secrets)) expect(instance.output().includes(value), `${name} in the logs`).toBe(false);
     }
   });

@@ -81,7 +81,7 @@ describe('a server whose URL changed under the same id', () => {
     expect(seenAtNewHost.filter((a) => a !== '')).toEqual([]);
     for (const token of oldTokens) expect(seenAtNewHost.some((a) => a.includes(token))).toBe(false);
     expect(await browser.session()).toMatchObject({ connections: [{ server: 'default', status: 'login_required' }] });
-    expect(bff?.logs.some((l) => l.kind === 'token_resource_mismatch')).toBe(true);
+    expect(await bff?.logged((l) => l.kind === 'token_resource_mismatch', 'the token_resource_mismatch log line')).toBeDefined();
 
     // Deleted from the store, not merely skipped: nothing is left to send anywhere.
     const db = new Database(dbPath, { readonly: true });

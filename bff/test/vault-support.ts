@@ -304,6 +304,13 @@ export interface BffProcess {
   url: string;
   /** Parsed log lines so far. */
   logs: Array<Record<string, unknown>>;
+  /**
+   * The first log line `matches` accepts, once it is there: the BFF writes its log in batches (a line
+   * can arrive up to 100 ms after the response it belongs to). Rejects after `timeoutMs`.
+   */
+  logged(matches: (line: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Once every line logged before this call is in `logs` and `output()`: a request's own log line is waited for. */
+  flushed(): Promise<void>;
   /** Raw stdout and stderr so far. */
   output(): string;
   /** SIGTERM and wait. */
@@ -337,6 +344,15 @@ export function bffEnv(options: { publicUrl: string; mcpUrl: string; store: stri
  *   runs: the build must be fresh, see build-support.ts), serving the built SPA unless env says
  *   otherwise; by default bff/src/main.ts through tsx, without the SPA.
  */
+/** A request's id (X-Request-Id of /healthz): its log line comes after every line logged before it. */
+export async function requestIdOf(origin: string): Promise<string> {
+  const res = await fetch(`${origin}/healthz`);
+  await res.arrayBuffer();
+  const id = res.headers.get('x-request-id');
+  if (!id) throw new Error('no X-Request-Id on /healthz');
+  return id;
+}
+
 export async function startBffProcess(env: Record<string, string>, options: { built?: boolean } = {}): Promise<BffProcess> {
   const args = options.built ? ['scripts/serve.mjs'] : ['--import', 'tsx', 'bff/src/main.ts'];
   const child = spawn(process.execPath, args, {
@@ -373,6 +389,14 @@ export async function startBffProcess(env: Record<string, string>, options: { bu
   return {
     url: `http://127.0.0.1:${port}`,
     logs,
+    async logged(matches, what, timeoutMs = 5_000) {
+      await until(() => logs.some(matches), timeoutMs, what);
+      return logs.find(matches) as Record<string, unknown>;
+    },
+    async flushed() {
+      const id = await requestIdOf(`http://127.0.0.1:${port}`);
+      await until(() => logs.some((l) => l.reqId === id), 5_000, 'the log to catch up');
+    },
     output: () => raw,
     async stop() {
       child.kill('SIGTERM');
