@@ -52,7 +52,7 @@ interface Command {
 function parse(argv: string[]): Command {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+    parsed = parseArgs({ args: withValuesJoined(argv), options: OPTIONS, allowPositionals: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -67,6 +67,23 @@ function parse(argv: string[]): Command {
     throw new UsageError('--session is for revoke');
   }
   return { action, user, issuer, session, all, json };
+}
+
+/**
+ * `--session -Xy…` as `--session=-Xy…`: a session prefix is base64url (one in 64 starts with "-"), and a
+ * subject may start with one too; parseArgs would take such a value for an option and refuse it.
+ */
+function withValuesJoined(argv: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const value = argv[i + 1];
+    if ((arg === '--session' || arg === '--user' || arg === '--issuer') && value !== undefined) {
+      joined.push(`${arg}=${value}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
 }
 
 const OPTIONS = {

@@ -167,12 +167,16 @@ describe.each(kinds)('admin sessions on a live $name store', (kind) => {
   });
 
   it('refuses what it cannot do safely, with a usage message', async () => {
-    const [short, both, unknown, noKeys] = await Promise.all([
+    const [dashed, short, both, unknown, noKeys] = await Promise.all([
+      // A prefix may start with "-" (base64url): a value, not an option.
+      admin(env, 'sessions', 'revoke', '--session', '-AAAAAAAAAAA'),
       admin(env, 'sessions', 'revoke', '--session', 'abc'),
       admin(env, 'sessions', 'revoke'),
       admin(env, 'sessions', 'purge'),
       admin({ ...env, TOKEN_ENCRYPTION_KEYS: '' }, 'sessions', 'list'),
     ]);
+    expect(dashed.code).toBe(1);
+    expect(dashed.stderr).toContain('No live session matched');
     expect(short.code).toBe(64);
     expect(short.stderr).toContain('--session needs at least 8 characters');
     expect(both.code).toBe(64);
