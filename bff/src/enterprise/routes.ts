@@ -10,7 +10,6 @@ import { safeReturnTo } from '../http/return-to.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { OAuthFailure } from '../oauth/errors.js';
-import { stateMatches } from '../oauth/pkce.js';
 import { describe } from '../oauth/tokens.js';
 import type { AppEnv } from '../routes/env.js';
 import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
@@ -174,19 +173,14 @@ export function enterpriseRoutes(deps: EnterpriseRouteDeps): Hono<AppEnv> {
       metrics.loginFailed(code);
       return c.html(loginFailedPage(code, reqId), 400);
     };
-    const transaction = await cookies.readLoginTransaction(c);
     const params = new URL(c.req.url).searchParams;
-    const states = params.getAll('state');
-    if (transaction && !(states.length === 1 && stateMatches(states[0] as string, transaction.state))) {
-      return refuse('state_mismatch', 'state missing, duplicated or not the expected one');
-    }
-    cookies.clearLoginTransaction(c);
-    if (!transaction) return refuse('login_expired', 'no valid login transaction cookie');
+    const taken = await cookies.takeLoginTransaction(c, params.getAll('state'));
+    if ('refused' in taken) return refuse(taken.refused, taken.reason);
+    const { transaction } = taken;
     // Only a sign-in at the IdP is answered here; a server's login at its own redirect URI.
     if (transaction.server !== IDP_CONNECTION || transaction.nonce === undefined || transaction.issuer !== idp.config.issuer) {
       return refuse('authorization_failed', 'not a sign-in at the enterprise identity provider');
     }
-    if (Date.now() - transaction.createdAt > LOGIN_TTL_SECONDS * 1000) return refuse('login_expired', 'login transaction too old');
     if (!(await store.consumeOnce(`login:${transaction.txn}`, LOGIN_TTL_SECONDS * 1000))) return refuse('login_expired', 'login transaction replayed');
     let record: Awaited<ReturnType<EnterpriseIdp['finishSignIn']>>;
     try {

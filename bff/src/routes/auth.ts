@@ -24,7 +24,6 @@ import { boundedScope, CHALLENGE_SCOPE_PARAM, type ChallengeHintsCache } from '.
 import { CLIENT_METADATA_PATH, type ClientMetadataOptions, clientMetadataDocument } from '../oauth/registration.js';
 import { OAuthFailure } from '../oauth/errors.js';
 import { compactTrace, type LoginReport, LoginTrace } from '../oauth/login-trace.js';
-import { stateMatches } from '../oauth/pkce.js';
 import { describe } from '../oauth/tokens.js';
 import { type CookieJar, LOGIN_TTL_SECONDS } from '../session/cookies.js';
 import type { Sessions } from '../session/session.js';
@@ -206,7 +205,6 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     // Before the login cookie is read (and so used up): a person who waits can reload this page.
     const limited = await callbackLimited(c);
     if (limited) return limited;
-    const transaction = await cookies.readLoginTransaction(c);
     const refuse = (code: LoginErrorCode, reason: string) => {
       log.warn({ event: 'security', kind: 'callback_refused', reason, reqId });
       return failedPage(c, code, 400);
@@ -214,16 +212,9 @@ export function authRoutes(deps: AuthRouteDeps): Hono<AppEnv> {
     const client = clients.get(c.req.param('server'));
     if (!client) return refuse('login_expired', 'not the redirect URI of a configured server');
     const params = new URL(c.req.url).searchParams;
-    const states = params.getAll('state');
-    // A callback that is not for this browser's login in progress (another tab's older login, or an
-    // attacker's own callback URL) is refused without touching that login, so its callback still works.
-    if (transaction && !(states.length === 1 && stateMatches(states[0] as string, transaction.state))) {
-      return refuse('state_mismatch', 'state missing, duplicated or not the expected one');
-    }
-    // Single use: whatever happens next, this browser's transaction is gone.
-    cookies.clearLoginTransaction(c);
-    if (!transaction) return refuse('login_expired', 'no valid login transaction cookie');
-    if (Date.now() - transaction.createdAt > LOGIN_TTL_SECONDS * 1000) return refuse('login_expired', 'login transaction too old');
+    const taken = await cookies.takeLoginTransaction(c, params.getAll('state'));
+    if ('refused' in taken) return refuse(taken.refused, taken.reason);
+    const { transaction } = taken;
     // RFC 9700 §4.4.2: this browser's login, answered at another server's redirect URI. Only an AS
     // that was sent this login's request (state, code challenge) can have issued it, and that AS is
     // not the one this redirect URI is registered with: a mix-up. The login ends before any exchange.

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { loginReportSchema, loginTraceSchema } from '../oauth/login-trace.js';
 import type { SessionSecret } from '../config.js';
 import { requestCookie } from '../http/node.js';
+import { stateMatches } from '../oauth/pkce.js';
 import { UnsealCache } from '../store/unseal-cache.js';
 
 /** How long a login may take from the redirect to the AS until the callback. */
@@ -207,6 +208,26 @@ export class CookieJar {
     if (!sealed) return undefined;
     const parsed = loginTransactionSchema.safeParse(await this.unseal(sealed, LOGIN_TTL_SECONDS));
     return parsed.success ? parsed.data : undefined;
+  }
+
+  /**
+   * What an authorization response's callback does first with this browser's login in progress: a
+   * callback whose `state` (exactly one) is not that login's (another tab's older login, or an attacker's
+   * own callback URL) is refused without touching it, so its own callback still works; otherwise the
+   * transaction is used up (cleared, whatever happens next) and must be there and not too old.
+   */
+  async takeLoginTransaction(
+    c: Context,
+    states: string[],
+  ): Promise<{ transaction: LoginTransaction } | { refused: 'state_mismatch' | 'login_expired'; reason: string }> {
+    const transaction = await this.readLoginTransaction(c);
+    if (transaction && !(states.length === 1 && stateMatches(states[0] as string, transaction.state))) {
+      return { refused: 'state_mismatch', reason: 'state missing, duplicated or not the expected one' };
+    }
+    this.clearLoginTransaction(c);
+    if (!transaction) return { refused: 'login_expired', reason: 'no valid login transaction cookie' };
+    if (Date.now() - transaction.createdAt > LOGIN_TTL_SECONDS * 1000) return { refused: 'login_expired', reason: 'login transaction too old' };
+    return { transaction };
   }
 
   /**
