@@ -15,10 +15,11 @@ import { serveRpc } from '../lib/child.js';
  * - `hono-web`: node:http upstream, answered as a web Response over Readable.toWeb (what a fetch()
  *   stand-in built on node:http would cost);
  * - `hono-buffer`: like `hono`, but a JSON answer is read whole and sent as bytes;
- * - `node`: node:http piping with a keep-alive agent, no framework.
+ * - `node`: node:http piping with a keep-alive agent, no framework;
+ * - `node-undici`: node:http's server and the BFF's upstream client, no framework.
  * argv: kind, port, MCP server URL, access token.
  */
-const [kind, port, mcpUrl, token] = process.argv.slice(2) as ['hono' | 'hono-undici' | 'hono-pipe' | 'hono-web' | 'hono-buffer' | 'node', string, string, string];
+const [kind, port, mcpUrl, token] = process.argv.slice(2) as ['hono' | 'hono-undici' | 'hono-pipe' | 'hono-web' | 'hono-buffer' | 'node' | 'node-undici', string, string, string];
 const FORWARD = ['content-type', 'accept', 'mcp-protocol-version'];
 
 /** The answer's type and, as the BFF passes it through, its length (a JSON answer then goes out in one write). */
@@ -28,7 +29,33 @@ function answerHeaders(headers: import('node:http').IncomingHttpHeaders): Record
   return out;
 }
 
-if (kind === 'node') {
+if (kind === 'node-undici') {
+  // No framework: node:http's server, the BFF's upstream client, the body read straight from the request.
+  const { UpstreamClient } = await import('../../bff/src/mcp/upstream.js');
+  const client = new UpstreamClient();
+  const upstream = new URL(mcpUrl);
+  const server = createServer((req, res) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    for (const name of FORWARD) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks);
+      headers['content-length'] = String(body.byteLength);
+      try {
+        const answer = await client.send(upstream, { method: 'POST', headers, body, headersTimeoutMs: 30_000, watchClient: () => () => {} });
+        res.writeHead(answer.statusCode, answerHeaders(answer.headers));
+        answer.pipeTo(res);
+      } catch {
+        res.destroy();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(Number(port), '127.0.0.1', () => resolve()));
+} else if (kind === 'node') {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const upstream = new URL(mcpUrl);
   const server = createServer((req, res) => {
