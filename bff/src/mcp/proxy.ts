@@ -74,12 +74,12 @@ export class McpProxy {
    */
   private readonly bearerOnly = new Set<string>();
 
-  /** The security headers with lower-case names, as Node's header objects have them. */
-  private readonly responseHeaders: Array<[string, string]>;
+  /** The security headers with lower-case names, as header lines: [name, value, name, value, …]. */
+  private readonly responseHeaderLines: string[];
   private readonly metrics: Metrics;
 
   constructor(private readonly options: ProxyOptions) {
-    this.responseHeaders = options.responseHeaders.map(([name, value]) => [name.toLowerCase(), value]);
+    this.responseHeaderLines = options.responseHeaders.flatMap(([name, value]) => [name.toLowerCase(), value]);
     this.metrics = options.metrics ?? noMetrics;
   }
 
@@ -297,16 +297,18 @@ export class McpProxy {
     } else {
       slot.release?.();
     }
-    const out: Record<string, string | string[]> = { ...headers };
-    for (const [name, value] of this.responseHeaders) out[name] = value;
-    out['x-request-id'] = c.get('requestId');
+    // Header lines as Node takes them, [name, value, name, value, …]: no object with a dozen keys built
+    // and walked per call (Node validates each line either way).
+    const out: string[] = [];
+    for (const name in headers) out.push(name, headers[name] as string);
+    for (const line of this.responseHeaderLines) out.push(line);
+    out.push('x-request-id', c.get('requestId'));
     // A session started above, or a cookie sealed again under the newest secret.
-    const cookies = pendingSetCookies(c);
-    if (cookies.length > 0) out['set-cookie'] = cookies;
+    for (const cookie of pendingSetCookies(c)) out.push('set-cookie', cookie);
     const outgoing = nodeResponse(c);
     if (!outgoing) {
       const h = new Headers();
-      for (const [name, value] of Object.entries(out)) for (const v of [value].flat()) h.append(name, v);
+      for (let i = 0; i < out.length; i += 2) h.append(out[i] as string, out[i + 1] as string);
       const bodiless = status === 204 || status === 205 || status === 304;
       if (bodiless) upstream.destroy();
       return new Response(bodiless ? null : upstream.toWeb(), { status, headers: h });
