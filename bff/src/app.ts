@@ -12,7 +12,7 @@ import { EnterpriseTokenManager } from './enterprise/tokens.js';
 import { ApiFailure, rateLimited, serviceUnavailable } from './http/errors.js';
 import { memoryRateLimits, type RateLimits } from './http/rate-limit.js';
 import { securityHeaderList, securityHeadersSetter } from './http/security-headers.js';
-import type { Logger } from './log.js';
+import { type Logger, requestLogWriter } from './log.js';
 import { bearerMatches, countStoreErrors, type Metrics, metricsFor } from './metrics.js';
 import { sameOriginCheck } from './http/csrf.js';
 import { McpProxy } from './mcp/proxy.js';
@@ -143,8 +143,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   const app = new Hono<AppEnv>();
   // The request line's fields are fixed and never secret (the path is logged without its query), so it
-  // skips the redaction pass every other line goes through: a measurable share of a proxied call's CPU.
-  const requestLog = log.child({}, { redact: [] });
+  // is written without pino's serializer and redaction pass: a measurable share of a proxied call's CPU.
+  const requestLog = requestLogWriter(log);
   const setSecurityHeaders = securityHeadersSetter({ hsts: config.secureCookies });
 
   // Request id, security headers, the request's log line and metrics: one middleware, not one each.
@@ -159,14 +159,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     const status = c.get('sentStatus') ?? c.res.status;
     const elapsed = performance.now() - started;
     // The path only: the callback's query string carries the authorization code and state.
-    requestLog.info({
-      event: 'request',
-      reqId: requestId,
-      method: c.req.method,
-      path: c.req.path,
-      status,
-      ms: Math.round(elapsed),
-    });
+    requestLog({ reqId: requestId, method: c.req.method, path: c.req.path, status, ms: Math.round(elapsed) });
     // By the pattern of the route that answered (never the path: bounded label values).
     if (metrics.enabled) metrics.request(routePath(c) || 'none', c.req.method, status, elapsed / 1000);
   });
