@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import type { IncomingMessage } from 'node:http';
+import { Context, Hono } from 'hono';
 import { routePath } from 'hono/route';
 import type { Config } from './config.js';
 import { clientAddressResolver } from './http/client-address.js';
@@ -57,6 +58,18 @@ export interface AppDeps {
    * store/session-cache.ts); `false` turns it off. Only for a store that reports its changes.
    */
   sessionCache?: SessionCacheOptions | false;
+}
+
+/** The proxied MCP route. */
+const MCP_ROUTE = '/mcp/:server';
+/** A request target that is exactly /mcp/<server id> (ids as config.ts allows them), with or without a query. */
+const DIRECT_MCP_PATH = /^\/mcp\/([a-z0-9][a-z0-9_-]{0,31})(?:\?|$)/;
+
+const DIRECT_METHODS = new Set(['GET', 'POST', 'DELETE']);
+
+/** The server id of a request target Hono would route to /mcp/:server with that id, or undefined. */
+export function directMcpServer(url: string): string | undefined {
+  return DIRECT_MCP_PATH.exec(url)?.[1];
 }
 
 /** How long /readyz waits for the store's answer. */
@@ -148,20 +161,29 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const setSecurityHeaders = securityHeadersSetter({ hsts: config.secureCookies });
 
   // Request id, security headers, the request's log line and metrics: one middleware, not one each.
-  app.use('*', async function requestContext(c, next) {
-    const requestId = randomUUID();
-    c.set('requestId', requestId);
-    const started = performance.now();
-    await next();
+  /** Names the request; returns when it started. */
+  const begin = (c: Context<AppEnv>): number => {
+    c.set('requestId', randomUUID());
+    return performance.now();
+  };
+  /** Once the answer is there: its headers, the request's log line, its metrics (by route pattern). */
+  const end = (c: Context<AppEnv>, started: number, route: string): void => {
     setSecurityHeaders(c);
+    const requestId = c.get('requestId');
     // The proxy writes its streamed answers itself, X-Request-Id included.
-    if (c.get('sentStatus') === undefined) c.header('X-Request-Id', requestId);
-    const status = c.get('sentStatus') ?? c.res.status;
+    const sentStatus = c.get('sentStatus');
+    if (sentStatus === undefined) c.header('X-Request-Id', requestId);
+    const status = sentStatus ?? c.res.status;
     const elapsed = performance.now() - started;
     // The path only: the callback's query string carries the authorization code and state.
     requestLog({ reqId: requestId, method: c.req.method, path: c.req.path, status, ms: Math.round(elapsed) });
+    if (metrics.enabled) metrics.request(route, c.req.method, status, elapsed / 1000);
+  };
+  app.use('*', async function requestContext(c, next) {
+    const started = begin(c);
+    await next();
     // By the pattern of the route that answered (never the path: bounded label values).
-    if (metrics.enabled) metrics.request(routePath(c) || 'none', c.req.method, status, elapsed / 1000);
+    end(c, started, routePath(c) || 'none');
   });
   app.use('/bff/*', async function noStore(c, next) {
     await next();
@@ -228,10 +250,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   app.route('/bff', backchannelLogoutRoutes({ store, log, clients, policy, limits, clientAddress, revokeTimeoutMs: REVOKE_TIMEOUT_MS }));
   const checkSameOrigin = sameOriginCheck({ origin: config.publicOrigin, log });
-  app.all('/mcp/:server', async (c) => {
+  /** A proxied MCP request to the server with id `id` (from the path). */
+  const serveMcp = async (c: Context<AppEnv>, id: string): Promise<Response> => {
     // CSRF / same-origin first, as the middleware does on the other API routes.
     checkSameOrigin(c);
-    const server = config.servers.find((s) => s.id === c.req.param('server'));
+    const server = config.servers.find((s) => s.id === id);
     if (!server) throw new ApiFailure('not_found', 'No MCP server with that id.');
     if (service.handles(server.id)) {
       return proxy.forward(c, server, async () => {
@@ -257,7 +280,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       }
       return current;
     });
-  });
+  };
+  app.all(MCP_ROUTE, (c) => serveMcp(c, c.req.param('server')));
   app.all('/mcp/*', () => {
     throw new ApiFailure('not_found', 'No MCP server with that id.');
   });
@@ -270,7 +294,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Every JSON error names its request: the SPA shows it as the reference a person reports, and the
   // request's log lines carry the same id.
   app.notFound((c) => c.json({ error: 'not_found', message: 'Not found.', requestId: c.get('requestId') }, 404));
-  app.onError((error, c) => {
+  /** The JSON error answer for a request that failed: every one names its request. */
+  const errorAnswer = (error: Error, c: Context<AppEnv>): Response => {
     const requestId = c.get('requestId');
     if (error instanceof ApiFailure) {
       for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
@@ -285,7 +310,37 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     }
     log.error({ event: 'unhandled_error', err: { name: error.name, message: error.message }, reqId: requestId });
     return c.json({ error: 'internal_error', message: 'Something went wrong.', requestId }, 500);
-  });
+  };
+  // Every JSON error names its request: the SPA shows it as the reference a person reports, and the
+  // request's log lines carry the same id.
+  app.notFound((c) => c.json({ error: 'not_found', message: 'Not found.', requestId: c.get('requestId') }, 404));
+  app.onError(errorAnswer);
+
+  // Proxied MCP calls are most of what the BFF serves: on Node, a request whose path is exactly
+  // /mcp/<server id> skips Hono's router and middleware chain (measured by bench:proxy) and is served as
+  // that route would be, with the same request context, handler and error answers. Anything else (other
+  // spellings of the path included) goes through Hono. Behind an authenticating proxy every request
+  // also passes the forwarded sign-in check, which is middleware: then everything goes through Hono.
+  if (!forwardedGuard) {
+    const routed = app.fetch;
+    const direct = async (c: Context<AppEnv>, id: string): Promise<Response> => {
+      const started = begin(c);
+      try {
+        c.res = await serveMcp(c, id);
+      } catch (error) {
+        c.res = errorAnswer(error instanceof Error ? error : new Error(String(error)), c);
+      }
+      end(c, started, MCP_ROUTE);
+      return c.res;
+    };
+    app.fetch = (request, env, executionCtx) => {
+      const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
+      // HEAD (which Hono answers as a GET without a body) and the other methods go the long way.
+      const id = incoming?.url === undefined || !DIRECT_METHODS.has(incoming.method ?? '') ? undefined : directMcpServer(incoming.url);
+      if (id === undefined) return routed(request, env, executionCtx);
+      return direct(new Context<AppEnv>(request, { env, path: `/mcp/${id}` }), id);
+    };
+  }
   return app;
 }
 
