@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { createApp as CreateApp } from '../../bff/src/app.js';
@@ -10,7 +11,7 @@ import { serveRpc } from '../lib/child.js';
 import { gcAndMeasure } from '../lib/memory.js';
 
 /**
- * The BFF as bff/src/main.ts runs it (createApp + @hono/node-server's serve, the store TOKEN_STORE
+ * The BFF as bff/src/main.ts runs it (createApp + its Node request listener, the store TOKEN_STORE
  * names, info-level request logs), configured for the demo stack, plus a control channel for the bench.
  * argv: port, MCP server URL, token store (memory, sqlite:<file>, redis://…).
  * BENCH_BFF_ROOT: another checkout's bff/ directory to run instead (the "before" of the fixes).
@@ -50,7 +51,14 @@ const config = loadConfig({
 const log = createLogger(config.logLevel);
 const store = await openTokenStore(config, log);
 const app = createApp({ config, store, log });
-await new Promise<void>((resolve) => serve({ fetch: app.fetch, hostname: '127.0.0.1', port: config.port }, () => resolve()));
+// As main.ts serves it: its own listener where the BFF has one (from 2026-12-05 on), else the adapter's.
+const { nodeRequestListener } = await load<{ nodeRequestListener?: (a: typeof app) => import('node:http').RequestListener }>('src/app.ts');
+if (nodeRequestListener) {
+  const server = createServer(nodeRequestListener(app));
+  await new Promise<void>((resolve) => server.listen(config.port, '127.0.0.1', () => resolve()));
+} else {
+  await new Promise<void>((resolve) => serve({ fetch: app.fetch, hostname: '127.0.0.1', port: config.port }, () => resolve()));
+}
 
 serveRpc({
   /** The session's access token, for the direct and nginx setups: the same token the BFF sends. */

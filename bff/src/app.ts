@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Context, Hono } from 'hono';
 import { routePath } from 'hono/route';
 import type { Config } from './config.js';
@@ -64,12 +67,126 @@ export interface AppDeps {
 const MCP_ROUTE = '/mcp/:server';
 /** A request target that is exactly /mcp/<server id> (ids as config.ts allows them), with or without a query. */
 const DIRECT_MCP_PATH = /^\/mcp\/([a-z0-9][a-z0-9_-]{0,31})(?:\?|$)/;
-
+/** HEAD (which Hono answers as a GET without a body) and the other methods go the long way. */
 const DIRECT_METHODS = new Set(['GET', 'POST', 'DELETE']);
+/** The direct /mcp route of each app createApp made: see `nodeRequestListener`. */
+const directRoutes = new WeakMap<Hono<AppEnv>, (c: Context<AppEnv>, id: string) => Promise<Response>>();
 
-/** The server id of a request target Hono would route to /mcp/:server with that id, or undefined. */
-export function directMcpServer(url: string): string | undefined {
-  return DIRECT_MCP_PATH.exec(url)?.[1];
+/**
+ * A Host header @hono/node-server takes as it is (its own test): any other, or none, goes through the
+ * adapter, which checks it (400 for a missing or malformed one).
+ */
+const PLAIN_HOST = /^[a-z0-9._-]+(?::(?:[1-5]\d{3,4}|[6-9]\d{3}))?$/;
+
+/** The server id of a request Hono would route to /mcp/:server with that id, or undefined. */
+export function directMcpServer(incoming: Pick<IncomingMessage, 'method' | 'url' | 'headers'>): string | undefined {
+  if (incoming.url === undefined || !DIRECT_METHODS.has(incoming.method ?? '')) return undefined;
+  const host = incoming.headers.host;
+  if (host === undefined || !PLAIN_HOST.test(host)) return undefined;
+  return DIRECT_MCP_PATH.exec(incoming.url)?.[1];
+}
+
+/**
+ * The Node request listener for an app made by createApp: /mcp/<server id> goes to the direct route
+ * without @hono/node-server's adapter (its web Request view, its promise chain, its reading of the
+ * answer's headers), everything else through the adapter. The proxy writes its answers to the Node
+ * response itself; an error answer (JSON, made by the app's error handler) is written here.
+ */
+export function nodeRequestListener(app: Hono<AppEnv>): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
+  const routed = getRequestListener(app.fetch);
+  const direct = directRoutes.get(app);
+  if (!direct) return routed;
+  return (incoming, outgoing) => {
+    const id = directMcpServer(incoming);
+    if (id === undefined) {
+      void routed(incoming, outgoing);
+      return;
+    }
+    // The route reads what Node parsed (http/node.ts); the web Request view is built only if asked for.
+    const c = new Context<AppEnv>(lazyWebRequest(incoming), { env: { incoming, outgoing }, path: `/mcp/${id}` });
+    direct(c, id).then(
+      (res) => (res === RESPONSE_ALREADY_SENT ? undefined : writeAnswer(res, incoming, outgoing)),
+      (error: unknown) => {
+        // The route answers its own errors; this is a bug or a broken connection: nothing sane to send.
+        outgoing.destroy(error instanceof Error ? error : undefined);
+      },
+    );
+  };
+}
+
+/** Writes a (small, whole) answer the app made, such as an error's JSON, to the Node response. */
+async function writeAnswer(res: Response, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
+  const body = Buffer.from(await res.arrayBuffer());
+  if (outgoing.destroyed) return;
+  const headers: Record<string, string | string[]> = {};
+  res.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') headers[name] = value;
+  });
+  const cookies = res.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  headers['content-length'] = String(body.byteLength);
+  outgoing.writeHead(res.status, headers);
+  outgoing.end(body);
+  // A body the route did not read (it refused the request first) is read and dropped once the answer
+  // is out, for a while: closing with unread bytes would reset the connection, and the client could
+  // lose the answer. What could be an endless upload is cut off after DRAIN_MS or DRAIN_BYTES.
+  if (!incoming.readableEnded) outgoing.once('finish', () => drain(incoming));
+}
+
+/** How long, and how much of, a refused request's unread body is read before its connection is closed. */
+const DRAIN_MS = 1_000;
+const DRAIN_BYTES = 16 * 1024 * 1024;
+
+function drain(incoming: IncomingMessage): void {
+  if (incoming.readableEnded || incoming.destroyed) return;
+  let read = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    incoming.off('data', onData);
+    incoming.off('end', stop);
+    incoming.off('error', stop);
+  };
+  const cutOff = () => {
+    stop();
+    incoming.socket?.destroySoon();
+  };
+  const onData = (chunk: Buffer) => {
+    read += chunk.byteLength;
+    if (read > DRAIN_BYTES) cutOff();
+  };
+  const timer = setTimeout(cutOff, DRAIN_MS);
+  timer.unref();
+  incoming.on('data', onData);
+  incoming.on('end', stop);
+  incoming.on('error', stop);
+  incoming.resume();
+}
+
+/**
+ * A Request standing for `incoming` whose web view (headers, body, signal) is built only when some code
+ * asks for it; the direct route reads Node's request instead (http/node.ts), so normally never.
+ */
+function lazyWebRequest(incoming: IncomingMessage): Request {
+  let built: Request | undefined;
+  const url = `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
+  const build = (): Request => {
+    const headers = new Headers();
+    for (let i = 0; i + 1 < incoming.rawHeaders.length; i += 2) headers.append(incoming.rawHeaders[i] as string, incoming.rawHeaders[i + 1] as string);
+    const hasBody = incoming.method !== 'GET' && incoming.method !== 'HEAD';
+    built ??= new Request(url, {
+      method: incoming.method ?? 'GET',
+      headers,
+      ...(hasBody ? { body: Readable.toWeb(incoming) as ReadableStream, duplex: 'half' } : {}),
+    } as RequestInit);
+    return built;
+  };
+  return new Proxy({ method: incoming.method ?? 'GET', url } as Request, {
+    get(target, name) {
+      if (name === 'method' || name === 'url') return target[name];
+      const value = Reflect.get(build(), name) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(built) : value;
+    },
+  });
 }
 
 /** How long /readyz waits for the store's answer. */
@@ -322,7 +439,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // spellings of the path included) goes through Hono. Behind an authenticating proxy every request
   // also passes the forwarded sign-in check, which is middleware: then everything goes through Hono.
   if (!forwardedGuard) {
-    const routed = app.fetch;
     const direct = async (c: Context<AppEnv>, id: string): Promise<Response> => {
       const started = begin(c);
       try {
@@ -333,10 +449,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       end(c, started, MCP_ROUTE);
       return c.res;
     };
+    directRoutes.set(app, direct);
+    // Through @hono/node-server's adapter too (serve({ fetch }), getRequestListener): the same route.
+    const routed = app.fetch;
     app.fetch = (request, env, executionCtx) => {
       const incoming = (env as { incoming?: IncomingMessage } | undefined)?.incoming;
-      // HEAD (which Hono answers as a GET without a body) and the other methods go the long way.
-      const id = incoming?.url === undefined || !DIRECT_METHODS.has(incoming.method ?? '') ? undefined : directMcpServer(incoming.url);
+      const id = incoming === undefined ? undefined : directMcpServer(incoming);
       if (id === undefined) return routed(request, env, executionCtx);
       return direct(new Context<AppEnv>(request, { env, path: `/mcp/${id}` }), id);
     };

@@ -1,8 +1,8 @@
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createApp } from './app.js';
+import { createApp, nodeRequestListener } from './app.js';
 import { type Config, ConfigError, DEFAULT_TOKEN_STORE, loadConfig } from './config.js';
 import { Connections } from './http/connections.js';
 import { Drain } from './http/drain.js';
@@ -55,11 +55,12 @@ async function main(): Promise<void> {
     config.metrics.port === undefined ? undefined : await startMetricsServer({ port: config.metrics.port, metrics, token: config.metrics.token, log });
   // Slow clients (headers or bodies dribbled in) are cut off instead of holding connections for minutes.
   const serverOptions = clientLimitOptions(config);
-  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port, serverOptions }, (info) => {
-    log.info({ event: 'listening', url: config.publicUrl, port: info.port, store: describeTokenStore(config) });
+  const server = createServer(serverOptions, nodeRequestListener(app));
+  server.listen(config.port, config.host, () => {
+    log.info({ event: 'listening', url: config.publicUrl, port: (server.address() as AddressInfo).port, store: describeTokenStore(config) });
   });
 
-  const connections = new Connections(server as Server);
+  const connections = new Connections(server);
 
   /**
    * SIGTERM or SIGINT: stop accepting connections, let requests in flight finish (a refresh in progress

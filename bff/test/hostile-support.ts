@@ -1,4 +1,3 @@
-import { getRequestListener } from '@hono/node-server';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -6,7 +5,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { listen } from '../../demo/src/listen.js';
-import { createApp } from '../src/app.js';
+import { createApp, nodeRequestListener } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { requestIdOf, until } from './vault-support.js';
 import { createLogger } from '../src/log.js';
@@ -68,7 +67,7 @@ export async function startApp(mcpUrl: string, env: Record<string, string> = {},
     },
   });
   const store = new MemoryTokenStore();
-  app.handle(getRequestListener(createApp({ config, store, log: createLogger(logLevel, sink) }).fetch));
+  app.handle(nodeRequestListener(createApp({ config, store, log: createLogger(logLevel, sink) })));
   return {
     origin: app.origin,
     port: app.port,

@@ -27,7 +27,19 @@ describe('directMcpServer', () => {
     ['//mcp/default', undefined],
     ['/bff/mcp/default', undefined],
   ])('%s → %s', (url, id) => {
-    expect(directMcpServer(url)).toBe(id);
+    expect(directMcpServer({ method: 'POST', url, headers: { host: 'localhost:3000' } })).toBe(id);
+  });
+  it.each([undefined, '', 'Localhost', 'a b', 'evil.example:abc', '[::1', 'localhost:99999999', 'localhost:80'])('not with Host %s: the adapter checks it', (host) => {
+    expect(directMcpServer({ method: 'POST', url: '/mcp/default', headers: host === undefined ? {} : { host } })).toBeUndefined();
+  });
+  it.each(['example.com', 'bff.example.com:8443', '127.0.0.1:3000'])('with Host %s', (host) => {
+    expect(directMcpServer({ method: 'POST', url: '/mcp/default', headers: { host } })).toBe('default');
+  });
+  it.each(['GET', 'DELETE'])('%s too', (method) => {
+    expect(directMcpServer({ method, url: '/mcp/default', headers: { host: 'localhost:3000' } })).toBe('default');
+  });
+  it.each(['HEAD', 'PUT', 'OPTIONS', 'PATCH'])('not %s: it goes through Hono', (method) => {
+    expect(directMcpServer({ method, url: '/mcp/default', headers: { host: 'localhost:3000' } })).toBeUndefined();
   });
 });
 

@@ -1,5 +1,4 @@
-import { getRequestListener } from '@hono/node-server';
-import { createApp } from '../../bff/src/app.js';
+import { createApp, nodeRequestListener } from '../../bff/src/app.js';
 import { loadConfig } from '../../bff/src/config.js';
 import { applyClientLimits, clientLimitOptions, DEFAULT_CLIENT_LIMITS } from '../../bff/src/http/server-limits.js';
 import { createLogger, type Logger } from '../../bff/src/log.js';
@@ -266,7 +265,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.outboundFetch ? { outboundFetch: options.outboundFetch } : {}),
   });
   applyClientLimits(appListener.server, config);
-  appListener.handle(getRequestListener(app.fetch));
+  appListener.handle(nodeRequestListener(app));
 
   let asDown = false;
   return {

@@ -16,6 +16,11 @@ function bindings(c: Context): NodeBindings | undefined {
   return c.env as NodeBindings | undefined;
 }
 
+/** Node's request, when the app runs on Node. */
+export function nodeRequest(c: Context): IncomingMessage | undefined {
+  return bindings(c)?.incoming;
+}
+
 /** The Node response to write to directly, when the app runs on @hono/node-server. */
 export function nodeResponse(c: Context): ServerResponse | undefined {
   return bindings(c)?.outgoing;

@@ -1,10 +1,11 @@
+import type { IncomingMessage } from 'node:http';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { bffRoutes } from '@mcp-bff/shared';
 import type { Context } from 'hono';
 import type { ClientAddress } from '../http/client-address.js';
 import { type Drain, SHUTDOWN_TRAILER, type StreamKind } from '../http/drain.js';
 import { ApiFailure, authServerUnavailable, loginRequired } from '../http/errors.js';
-import { nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchClient } from '../http/node.js';
+import { nodeRequest, nodeResponse, requestHeader, requestHeaderLines, requestQuery, watchClient } from '../http/node.js';
 import type { Logger } from '../log.js';
 import { type Metrics, noMetrics, upstreamOutcome } from '../metrics.js';
 import { MAX_STEP_UP_ATTEMPTS, normaliseScopes, splitScopes } from '../oauth/client.js';
@@ -421,8 +422,10 @@ export class McpProxy {
     const limit = this.options.maxBodyBytes;
     const declared = Number(requestHeader(c, 'content-length') ?? 'NaN');
     if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-    // With a Content-Length (what browsers send) Node's HTTP parser delivers exactly that many bytes:
-    // read them in one go, through the server adapter's fast path that skips building a web stream.
+    // On Node, straight from Node's request: no web stream, no web Request view.
+    const incoming = nodeRequest(c);
+    if (incoming) return readIncoming(incoming, limit);
+    // With a Content-Length Hono reads exactly that many bytes in one go.
     if (Number.isFinite(declared) && requestHeader(c, 'transfer-encoding') === undefined) {
       return new Uint8Array(await c.req.raw.arrayBuffer().catch(bodyLost));
     }
@@ -473,6 +476,42 @@ function secondsSince(started: number): number {
 
 function tooLarge(limit: number): ApiFailure {
   return new ApiFailure('payload_too_large', `Request bodies are limited to ${limit} bytes.`);
+}
+
+/**
+ * Reads a Node request's body, at most `limit` bytes: past that it stops reading (the connection is
+ * then not reused) and refuses with 413. A Content-Length body arrives as exactly that many bytes.
+ */
+function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
+  if (incoming.readableEnded) return Promise.resolve(new Uint8Array());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error?: ApiFailure) => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+      if (error) reject(error);
+      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        incoming.pause();
+        finish(tooLarge(limit));
+      } else {
+        chunks.push(chunk);
+      }
+    };
+    const onEnd = () => finish();
+    const onError = (error: Error) => finish(new ApiFailure('bad_request', 'The request body did not arrive.', {}, {}, { cause: error }));
+    const onClose = () => finish(new ApiFailure('bad_request', 'The request body did not arrive.'));
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+    incoming.on('close', onClose);
+  });
 }
 
 /** A client that goes away (or is cut off for sending too slowly) mid-body is not a server error. */
