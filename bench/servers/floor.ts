@@ -29,17 +29,23 @@ function answerHeaders(headers: import('node:http').IncomingHttpHeaders): Record
   return out;
 }
 
+/** The forwarded request headers, from node:http's parsed ones, with the bearer token. */
+function bearerHeaders(incoming: import('node:http').IncomingHttpHeaders): Record<string, string> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  for (const name of FORWARD) {
+    const value = incoming[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return headers;
+}
+
 if (kind === 'node-undici') {
   // No framework: node:http's server, the BFF's upstream client, the body read straight from the request.
   const { UpstreamClient } = await import('../../bff/src/mcp/upstream.js');
   const client = new UpstreamClient();
   const upstream = new URL(mcpUrl);
   const server = createServer((req, res) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    for (const name of FORWARD) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
+    const headers = bearerHeaders(req.headers);
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', async () => {
@@ -59,11 +65,7 @@ if (kind === 'node-undici') {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const upstream = new URL(mcpUrl);
   const server = createServer((req, res) => {
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    for (const name of FORWARD) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
+    const headers = bearerHeaders(req.headers);
     if (req.headers['content-length']) headers['content-length'] = req.headers['content-length'];
     const out = request(upstream, { method: req.method, headers, agent }, (up) => {
       res.writeHead(up.statusCode ?? 502, answerHeaders(up.headers));
