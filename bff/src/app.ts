@@ -170,10 +170,11 @@ function lazyWebRequest(incoming: IncomingMessage): Request {
   let built: Request | undefined;
   const url = `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
   const build = (): Request => {
+    if (built) return built;
     const headers = new Headers();
     for (let i = 0; i + 1 < incoming.rawHeaders.length; i += 2) headers.append(incoming.rawHeaders[i] as string, incoming.rawHeaders[i + 1] as string);
     const hasBody = incoming.method !== 'GET' && incoming.method !== 'HEAD';
-    built ??= new Request(url, {
+    built = new Request(url, {
       method: incoming.method ?? 'GET',
       headers,
       ...(hasBody ? { body: Readable.toWeb(incoming) as ReadableStream, duplex: 'half' } : {}),
@@ -408,9 +409,6 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   if (config.staticDir) app.route('/', spaRoutes(config.staticDir));
 
-  // Every JSON error names its request: the SPA shows it as the reference a person reports, and the
-  // request's log lines carry the same id.
-  app.notFound((c) => c.json({ error: 'not_found', message: 'Not found.', requestId: c.get('requestId') }, 404));
   /** The JSON error answer for a request that failed: every one names its request. */
   const errorAnswer = (error: Error, c: Context<AppEnv>): Response => {
     const requestId = c.get('requestId');

@@ -505,8 +505,8 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
       }
     };
     const onEnd = () => finish();
-    const onError = (error: Error) => finish(new ApiFailure('bad_request', 'The request body did not arrive.', {}, {}, { cause: error }));
-    const onClose = () => finish(new ApiFailure('bad_request', 'The request body did not arrive.'));
+    const onError = (error: Error) => finish(bodyLostFailure(error));
+    const onClose = () => finish(bodyLostFailure());
     incoming.on('data', onData);
     incoming.on('end', onEnd);
     incoming.on('error', onError);
@@ -515,8 +515,12 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
 }
 
 /** A client that goes away (or is cut off for sending too slowly) mid-body is not a server error. */
+function bodyLostFailure(cause?: unknown): ApiFailure {
+  return new ApiFailure('bad_request', 'The request body did not arrive.', {}, {}, { cause });
+}
+
 function bodyLost(error: unknown): never {
-  throw new ApiFailure('bad_request', 'The request body did not arrive.', {}, {}, { cause: error });
+  throw bodyLostFailure(error);
 }
 
 /**
