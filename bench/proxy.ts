@@ -2,6 +2,7 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestBrowser } from '../bff/test/support.js';
+import { type Checkout, checkout } from './lib/checkout.js';
 import { CPU_LOAD, CPU_SERVERS, Child, freePort } from './lib/child.js';
 import { processCpuMs } from './lib/cpu.js';
 import { summarizeProfile } from './lib/profile.js';
@@ -16,7 +17,9 @@ import type { CannonResult, HttpTarget } from './load/worker.js';
  * measured call for next to nothing, so the BFF and the bare proxies are measured alone.
  * Knobs: PROXY_ROUNDS (5), PROXY_SECONDS (5), PROXY_CONCURRENCY (16), PROXY_SETUPS (bff,floor-hono-undici,
  * floor-node), PROXY_PROFILE=<dir> (every proxy runs under --cpu-prof; the profiles are kept there),
- * PROXY_NODE_ARGS (more node options for the proxies, e.g. --perf-basic-prof to read them with `perf`).
+ * PROXY_NODE_ARGS (more node options for the proxies, e.g. --perf-basic-prof to read them with `perf`),
+ * PROXY_BEFORE_REF=<git ref> (one more setup, `bff-before`: the BFF as it was at that commit, from a git
+ * worktree, interleaved with the others: a change's effect measured side by side, not across runs).
  */
 const ROUNDS = Number(process.env.PROXY_ROUNDS ?? 5);
 const SECONDS = Number(process.env.PROXY_SECONDS ?? 5);
@@ -24,6 +27,8 @@ const CONCURRENCY = Number(process.env.PROXY_CONCURRENCY ?? 16);
 const SETUPS = (process.env.PROXY_SETUPS ?? 'bff,floor-hono-undici,floor-node').split(',');
 const PROFILE = process.env.PROXY_PROFILE;
 const NODE_ARGS = (process.env.PROXY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const BEFORE_REF = process.env.PROXY_BEFORE_REF;
+if (BEFORE_REF && !SETUPS.includes('bff-before')) SETUPS.push('bff-before');
 
 const log = (...args: unknown[]) => console.log(`[bench:proxy ${new Date().toISOString().slice(11, 19)}]`, ...args);
 const children: Child[] = [];
@@ -36,12 +41,16 @@ const start = async (name: string, script: string, options: Parameters<typeof Ch
 async function main(): Promise<void> {
   const tmp = join(tmpdir(), `mcp-bff-bench-proxy-${process.pid}`);
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  const [asPort, mcpPort, cannedPort, bffPort] = (await Promise.all(Array.from({ length: 4 }, freePort))) as [number, number, number, number];
+  const [asPort, mcpPort, cannedPort, bffPort, bffBeforePort] = (await Promise.all(Array.from({ length: 5 }, freePort))) as [number, number, number, number, number];
   const issuer = `http://127.0.0.1:${asPort}`;
   // Tokens are issued for the canned server's URL: that is the URL every proxy sends to.
   const cannedUrl = `http://127.0.0.1:${cannedPort}/mcp`;
   const appUrl = `http://localhost:${bffPort}`;
-  await start('auth server', 'servers/auth.ts', { cpus: CPU_SERVERS, args: [String(asPort), cannedUrl, `${appUrl}/bff/callback/default`] });
+  const beforeUrl = `http://localhost:${bffBeforePort}`;
+  await start('auth server', 'servers/auth.ts', {
+    cpus: CPU_SERVERS,
+    args: [String(asPort), cannedUrl, [appUrl, beforeUrl].map((url) => `${url}/bff/callback/default`).join(',')],
+  });
   await start('mcp server', 'servers/mcp.ts', { cpus: CPU_SERVERS, args: [String(mcpPort), cannedUrl, issuer] });
   await start('canned', 'servers/canned.ts', { cpus: CPU_SERVERS, args: [String(cannedPort), `http://127.0.0.1:${mcpPort}/mcp`] });
   /** Under PROXY_PROFILE every proxy runs under the CPU profiler, sampling every 100 µs. */
@@ -55,6 +64,19 @@ async function main(): Promise<void> {
     nodeArgs: profiled('bff'),
     stdout: 'ignore',
   });
+  let before: Checkout | undefined;
+  let bffBefore: Child | undefined;
+  if (BEFORE_REF) {
+    before = checkout(BEFORE_REF, join(tmp, 'before'));
+    log(`bff-before: ${before.commit} ${before.subject}`);
+    bffBefore = await start('bff-before', 'servers/bff.ts', {
+      cpus: CPU_SERVERS,
+      args: [String(bffBeforePort), cannedUrl, `sqlite:${join(tmp, 'bff-before.db')}`],
+      nodeArgs: profiled('bff-before'),
+      stdout: 'ignore',
+      env: { BENCH_BFF_ROOT: before.bffRoot },
+    });
+  }
   const load = await start('load', 'load/worker.ts', { cpus: CPU_LOAD });
 
   const browser = new TestBrowser(appUrl);
@@ -68,6 +90,17 @@ async function main(): Promise<void> {
   const targets: Record<string, { target: HttpTarget; pid: number }> = {
     bff: { target: { url: `${appUrl.replace('localhost', '127.0.0.1')}/mcp/default`, headers: { ...call.headers, cookie, 'x-csrf': '1' }, body: call.body }, pid: bff.pid },
   };
+  if (bffBefore) {
+    const before = new TestBrowser(beforeUrl);
+    await before.login();
+    const beforeCookie = before.jar.header(new URL(beforeUrl));
+    if (!beforeCookie) throw new Error('bff-before: no session cookie after login');
+    proxies['bff-before'] = bffBefore;
+    targets['bff-before'] = {
+      target: { url: `${beforeUrl.replace('localhost', '127.0.0.1')}/mcp/default`, headers: { ...call.headers, cookie: beforeCookie, 'x-csrf': '1' }, body: call.body },
+      pid: bffBefore.pid,
+    };
+  }
   for (const setup of SETUPS.filter((s) => s.startsWith('floor-'))) {
     const port = await freePort();
     const floor = await start(setup, 'servers/floor.ts', {
@@ -119,6 +152,7 @@ async function main(): Promise<void> {
       console.log(`\n${setup}: ${kept}\n${top.join('\n')}`);
     }
   }
+  before?.remove();
   rmSync(tmp, { recursive: true, force: true });
 }
 

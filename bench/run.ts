@@ -24,6 +24,7 @@ import type { MemorySample } from './lib/memory.js';
  * BENCH_SKIP (comma list of: throughput, modern, dpop, storm, sse, streams, profile, sessions, firstload), BENCH_BEFORE_REF (a git
  * commit whose BFF runs as "before the fixes"; 0 for none),
  * BENCH_TOKEN_STORE (memory, sqlite (default), or a redis:// URL), BENCH_PIN=0, BENCH_BFF_LOG=1,
+ * BENCH_BFF_NODE_ARGS (more node options for the measured BFF, e.g. V8's heap flags),
  * BENCH_FLOOR (json16 (default), all, 0), BENCH_FLOOR_WEB=1 (two more bare proxies: node:http answered
  * through a web stream, and fetch with JSON answers buffered), BENCH_WAIT_QUIET=<seconds>,
  * BENCH_RESULTS_DIR (default bench/results/: a short trial run elsewhere leaves the committed report alone).
@@ -153,7 +154,7 @@ async function main(): Promise<void> {
   const bff = await start('bff', 'servers/bff.ts', {
     cpus: CPU_SERVERS,
     args: [String(bffPort), mcpUrl, tokenStore('bff')],
-    nodeArgs: ['--expose-gc'],
+    nodeArgs: ['--expose-gc', ...(process.env.BENCH_BFF_NODE_ARGS ?? '').split(' ').filter(Boolean)],
     stdout: bffStdout,
   });
   // The BFF with DPoP-bound tokens: a proof signed for every call (BENCH_SKIP=dpop leaves it out).
