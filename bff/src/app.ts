@@ -38,7 +38,7 @@ import { Sessions } from './session/session.js';
 import { StoreUnavailable } from './store/errors.js';
 import { ServerBoundStore } from './store/server-bound.js';
 import { CachedStore, type SessionCacheOptions } from './store/session-cache.js';
-import type { TokenStore } from './store/types.js';
+import type { SessionWithConnection, TokenStore } from './store/types.js';
 
 export interface AppDeps {
   config: Config;
@@ -167,27 +167,38 @@ function drain(incoming: IncomingMessage): void {
  * asks for it; the direct route reads Node's request instead (http/node.ts), so normally never.
  */
 function lazyWebRequest(incoming: IncomingMessage): Request {
-  let built: Request | undefined;
-  const url = `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
-  const build = (): Request => {
-    if (built) return built;
-    const headers = new Headers();
-    for (let i = 0; i + 1 < incoming.rawHeaders.length; i += 2) headers.append(incoming.rawHeaders[i] as string, incoming.rawHeaders[i + 1] as string);
-    const hasBody = incoming.method !== 'GET' && incoming.method !== 'HEAD';
-    built = new Request(url, {
-      method: incoming.method ?? 'GET',
-      headers,
-      ...(hasBody ? { body: Readable.toWeb(incoming) as ReadableStream, duplex: 'half' } : {}),
-    } as RequestInit);
-    return built;
-  };
-  return new Proxy({ method: incoming.method ?? 'GET', url } as Request, {
-    get(target, name) {
-      if (name === 'method' || name === 'url') return target[name];
-      const value = Reflect.get(build(), name) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(built) : value;
-    },
-  });
+  // Only ever read through the handler: the target itself is never seen as a Request.
+  return new Proxy<LazyRequest>({ incoming, built: undefined }, LAZY_REQUEST) as unknown as Request;
+}
+
+/** What a lazyWebRequest stands on: Node's request, and its web view once something asked for it. */
+interface LazyRequest {
+  incoming: IncomingMessage;
+  built: Request | undefined;
+}
+
+/** One handler for every lazyWebRequest (nothing made per request but the proxy and its target). */
+const LAZY_REQUEST: ProxyHandler<LazyRequest> = {
+  get(target, name) {
+    const { incoming } = target;
+    if (name === 'method') return incoming.method ?? 'GET';
+    if (name === 'url') return target.built?.url ?? `http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`;
+    target.built ??= webRequest(incoming);
+    const value = Reflect.get(target.built, name) as unknown;
+    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target.built) : value;
+  },
+};
+
+/** `incoming` as a web Request, its body (if any) streamed from it. */
+function webRequest(incoming: IncomingMessage): Request {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < incoming.rawHeaders.length; i += 2) headers.append(incoming.rawHeaders[i] as string, incoming.rawHeaders[i + 1] as string);
+  const hasBody = incoming.method !== 'GET' && incoming.method !== 'HEAD';
+  return new Request(`http://${incoming.headers.host ?? 'localhost'}${incoming.url ?? '/'}`, {
+    method: incoming.method ?? 'GET',
+    headers,
+    ...(hasBody ? { body: Readable.toWeb(incoming) as ReadableStream, duplex: 'half' } : {}),
+  } as RequestInit);
 }
 
 /** How long /readyz waits for the store's answer. */
@@ -386,18 +397,29 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         return { session: await sessions.rotate(c, undefined), record: undefined };
       });
     }
-    return proxy.forward(c, server, async () => {
-      const current = await sessions.currentWithConnection(c, server.id);
-      // Without a connection to this server the request is anonymous: it uses nobody's tokens, and a
-      // session without connections is one request away for anyone. Such requests are what an address
-      // can make the BFF forward (and, for an MCP server that hands out sessions, store) on its own.
-      // Connected use is never counted here.
-      if (!current?.record) {
-        const retryAfter = await limits.consume('anonymousMcp', clientAddress(c), c.get('requestId'));
-        if (retryAfter !== undefined) throw rateLimited(retryAfter);
-      }
-      return current;
+    return proxy.forward(c, server, () => {
+      const current = sessions.currentWithConnection(c, server.id);
+      // A connected call whose session and tokens are in memory goes on without waiting (most calls).
+      if (!(current instanceof Promise) && current?.record) return current;
+      return connectedOrCounted(c, current);
     });
+  };
+  /**
+   * Without a connection to the server the request is anonymous: it uses nobody's tokens, and a
+   * session without connections is one request away for anyone. Such requests are what an address can
+   * make the BFF forward (and, for an MCP server that hands out sessions, store) on its own. Connected
+   * use is never counted here.
+   */
+  const connectedOrCounted = async (
+    c: Context<AppEnv>,
+    lookup: SessionWithConnection | undefined | Promise<SessionWithConnection | undefined>,
+  ): Promise<SessionWithConnection | undefined> => {
+    const current = await lookup;
+    if (!current?.record) {
+      const retryAfter = await limits.consume('anonymousMcp', clientAddress(c), c.get('requestId'));
+      if (retryAfter !== undefined) throw rateLimited(retryAfter);
+    }
+    return current;
   };
   app.all(MCP_ROUTE, (c) => serveMcp(c, c.req.param('server')));
   app.all('/mcp/*', () => {

@@ -88,10 +88,14 @@ export class McpProxy {
    * Login is lazy: without a connection the request goes upstream without a token, so servers that
    * need no authorization just work; the first 401 is the challenge that says how to log in.
    *
-   * @param lookup reads the browser's session and its connection to the target; called once the body
-   *   has arrived, so that a logout made during a slow upload is seen.
+   * @param lookup reads the browser's session and its connection to the target (without waiting when
+   *   it can); called once the body has arrived, so that a logout made during a slow upload is seen.
    */
-  async forward(c: Context, target: ProxyTarget, lookup: () => Promise<SessionWithConnection | undefined>): Promise<Response> {
+  async forward(
+    c: Context,
+    target: ProxyTarget,
+    lookup: () => SessionWithConnection | undefined | Promise<SessionWithConnection | undefined>,
+  ): Promise<Response> {
     const { store } = this.options;
     const method = c.req.method;
     if (!METHODS.has(method)) {
@@ -110,7 +114,8 @@ export class McpProxy {
     const mcpSessionId = requestHeaders['mcp-session-id'];
 
     const body = method === 'POST' ? await this.readBody(c) : undefined;
-    const current = await lookup();
+    const found = lookup();
+    const current = found instanceof Promise ? await found : found;
     const session = current?.session;
     if (mcpSessionId !== undefined) {
       const owner = await store.getMcpSessionOwner(mcpSessionId);
@@ -155,7 +160,7 @@ export class McpProxy {
     let access: AccessOutcome = service
       ? await service.access(target.id)
       : current
-        ? await tokens.accessWith(current.session.id, target.id, current.record)
+        ? await tokens.accessNow(current.session.id, target.id, current.record)
         : { kind: 'login_required' };
     /** Sends retried for the DPoP nonce or scheme with the current token: bounded, and never a refresh. */
     let dpopRetries = 0;
@@ -288,13 +293,12 @@ export class McpProxy {
       // A stream: its slot is given back when it ends, upstream or because the browser went away.
       const give = slot.release ?? this.streams.take(slot.owner);
       const closed = this.metrics.streamOpened(target.id);
-      const release = () => {
+      slot.release = () => {
         give();
         closed();
       };
-      slot.release = release;
-      void upstream.finished.then(release);
-      nodeResponse(c)?.once('close', release);
+      void upstream.finished.then(slot.release);
+      nodeResponse(c)?.once('close', slot.release);
     } else {
       slot.release?.();
     }
@@ -485,33 +489,58 @@ function tooLarge(limit: number): ApiFailure {
 function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Array> {
   if (incoming.readableEnded) return Promise.resolve(new Uint8Array());
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (error?: ApiFailure) => {
-      incoming.off('data', onData);
-      incoming.off('end', onEnd);
-      incoming.off('error', onError);
-      incoming.off('close', onClose);
-      if (error) reject(error);
-      else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > limit) {
-        incoming.pause();
-        finish(tooLarge(limit));
-      } else {
-        chunks.push(chunk);
-      }
-    };
-    const onEnd = () => finish();
-    const onError = (error: Error) => finish(bodyLostFailure(error));
-    const onClose = () => finish(bodyLostFailure());
-    incoming.on('data', onData);
-    incoming.on('end', onEnd);
-    incoming.on('error', onError);
-    incoming.on('close', onClose);
+    (incoming as ReadingBody)[BODY_READ] = { chunks: [], size: 0, limit, resolve, reject };
+    incoming.on('data', onBodyData);
+    incoming.on('end', onBodyEnd);
+    incoming.on('error', onBodyError);
+    incoming.on('close', onBodyClose);
   });
+}
+
+/**
+ * A body being read by readIncoming. Its listeners are module functions that find this on the request
+ * they are called on, rather than functions made for every call.
+ */
+interface BodyRead {
+  chunks: Buffer[];
+  size: number;
+  limit: number;
+  resolve: (body: Uint8Array) => void;
+  reject: (error: ApiFailure) => void;
+}
+const BODY_READ = Symbol('body read');
+type ReadingBody = IncomingMessage & { [BODY_READ]?: BodyRead | undefined };
+
+function finishBody(incoming: ReadingBody, error?: ApiFailure): void {
+  const read = incoming[BODY_READ];
+  if (read === undefined) return;
+  incoming[BODY_READ] = undefined;
+  incoming.off('data', onBodyData);
+  incoming.off('end', onBodyEnd);
+  incoming.off('error', onBodyError);
+  incoming.off('close', onBodyClose);
+  if (error) read.reject(error);
+  else read.resolve(read.chunks.length === 1 ? (read.chunks[0] as Buffer) : Buffer.concat(read.chunks, read.size));
+}
+function onBodyData(this: ReadingBody, chunk: Buffer): void {
+  const read = this[BODY_READ];
+  if (read === undefined) return;
+  read.size += chunk.byteLength;
+  if (read.size > read.limit) {
+    this.pause();
+    finishBody(this, tooLarge(read.limit));
+  } else {
+    read.chunks.push(chunk);
+  }
+}
+function onBodyEnd(this: ReadingBody): void {
+  finishBody(this);
+}
+function onBodyError(this: ReadingBody, error: Error): void {
+  finishBody(this, bodyLostFailure(error));
+}
+function onBodyClose(this: ReadingBody): void {
+  finishBody(this, bodyLostFailure());
 }
 
 /** A client that goes away (or is cut off for sending too slowly) mid-body is not a server error. */

@@ -55,6 +55,59 @@ class ResponseSink implements BodySink {
 }
 
 /**
+ * A Node response as the BodySink of an SSE answer that can be ended early, at an event boundary (see
+ * UpstreamAnswer.pipeEventStreamTo).
+ */
+class EventStreamSink implements BodySink {
+  /** The last few bytes written, enough to see a blank line. */
+  private tail = '';
+  private closing: string | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly out: ServerResponse,
+    /** Closes the upstream (once the browser's stream has been ended early). */
+    private readonly stopUpstream: () => void,
+  ) {}
+
+  write(chunk: Buffer): boolean {
+    if (this.ended) return true;
+    const room = this.out.write(chunk);
+    this.tail = (this.tail + chunk.toString('latin1', Math.max(0, chunk.byteLength - 4))).slice(-4);
+    if (this.closing !== undefined && endsEvent(this.tail)) this.endWith(this.closing);
+    return room;
+  }
+
+  end(): void {
+    if (this.closing !== undefined && (this.tail === '' || endsEvent(this.tail))) this.endWith(this.closing);
+    else if (!this.ended) {
+      this.ended = true;
+      this.out.end();
+    }
+  }
+
+  fail(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.out.destroy();
+  }
+
+  /** Ends the stream with `trailer` at the next event boundary (at once if it is at one). */
+  close(trailer: string): void {
+    if (this.ended || this.out.destroyed || this.out.writableEnded) return;
+    this.closing = trailer;
+    if (this.tail === '' || endsEvent(this.tail)) this.endWith(trailer);
+  }
+
+  private endWith(trailer: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.out.end(trailer);
+    this.stopUpstream();
+  }
+}
+
+/**
  * The MCP server's answer: status and headers, and a body that arrives whether or not it is consumed
  * yet (it is held, bounded, until the proxy decides where it goes). Exactly one of destroy, pipeTo or
  * toWeb consumes it.
@@ -121,43 +174,12 @@ export class UpstreamAnswer {
     out.on('close', () => {
       if (!this.outcome) this.destroy(Object.assign(new Error('client disconnected'), { name: 'AbortError' }));
     });
-    /** The last few bytes written, enough to see a blank line. */
-    let tail = '';
-    let closing: string | undefined;
-    let ended = false;
-    const endWith = (trailer: string) => {
-      if (ended) return;
-      ended = true;
-      out.end(trailer);
-      // The upstream is closed, not drained; what it still sends is dropped (`ended`).
+    // The upstream is closed, not drained, when the stream ends early; what it still sends is dropped.
+    const sink = new EventStreamSink(out, () => {
       if (!this.outcome) this.controller.abort(new Error('stream closed early'));
-    };
-    this.attach({
-      write: (chunk) => {
-        if (ended) return true;
-        const room = out.write(chunk);
-        tail = (tail + chunk.toString('latin1', Math.max(0, chunk.byteLength - 4))).slice(-4);
-        if (closing !== undefined && endsEvent(tail)) endWith(closing);
-        return room;
-      },
-      end: () => {
-        if (closing !== undefined && (tail === '' || endsEvent(tail))) endWith(closing);
-        else if (!ended) {
-          ended = true;
-          out.end();
-        }
-      },
-      fail: () => {
-        if (ended) return;
-        ended = true;
-        out.destroy();
-      },
     });
-    return (trailer) => {
-      if (ended || out.destroyed || out.writableEnded) return;
-      closing = trailer;
-      if (tail === '' || endsEvent(tail)) endWith(trailer);
-    };
+    this.attach(sink);
+    return (trailer) => sink.close(trailer);
   }
 
   /** The body as a web stream, for runtimes without Node's response object. */

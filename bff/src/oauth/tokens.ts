@@ -122,6 +122,15 @@ export class TokenManager {
     return this.accessWith(sessionId, server, await this.store.getConnection(sessionId, server), rejectedAccessToken);
   }
 
+  /**
+   * accessWith, answered without waiting when the record needs no refresh (then it is used as it is,
+   * whichever manager this is): what most proxied calls find.
+   */
+  accessNow(sessionId: string, server: string, record: TokenRecord | undefined): AccessOutcome | Promise<AccessOutcome> {
+    if (record && !needsRefresh(record)) return { kind: 'ok', record };
+    return this.accessWith(sessionId, server, record);
+  }
+
   /** Like getAccess, from the connection record the caller has just read from the store. */
   async accessWith(sessionId: string, server: string, record: TokenRecord | undefined, rejectedAccessToken?: string): Promise<AccessOutcome> {
     if (!record) return { kind: 'login_required' };

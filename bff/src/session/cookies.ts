@@ -189,8 +189,24 @@ export class CookieJar {
       return parsed.success ? parsed.data.sid : undefined;
     });
     if (sid === undefined) return undefined;
-    // iron-session's seal is "Fe26.2*<password id>*...": the id says which secret sealed it.
-    return { sid, sealedWithOldSecret: sealed.split('*', 2)[1] !== this.sealingSecretId };
+    return { sid, sealedWithOldSecret: !this.sealedWithCurrentSecret(sealed) };
+  }
+
+  /**
+   * readSessionCookie's answer without waiting, when the cookie's seal was unsealed recently (the
+   * cache's hit); undefined otherwise, which means "ask readSessionCookie", not "no session".
+   */
+  cachedSessionCookie(c: Context): { sid: string; sealedWithOldSecret: boolean } | undefined {
+    const sealed = requestCookie(c, this.sessionCookieName);
+    const sid = sealed ? this.unsealedSessions.peek(sealed) : undefined;
+    return sid === undefined ? undefined : { sid, sealedWithOldSecret: !this.sealedWithCurrentSecret(sealed as string) };
+  }
+
+  /** iron-session's seal is "Fe26.2*<password id>*...": the id says which secret sealed it. */
+  private sealedWithCurrentSecret(sealed: string): boolean {
+    const start = sealed.indexOf('*') + 1;
+    const id = this.sealingSecretId;
+    return start > 0 && sealed.startsWith(id, start) && sealed.charCodeAt(start + id.length) === 0x2a;
   }
 
   /** @param maxAgeSeconds how long the browser keeps it: the rest of the session's absolute lifetime. */

@@ -36,8 +36,19 @@ export class Sessions {
     return session && this.inUse(c, cookie, session);
   }
 
-  /** The current session with its connection to `server`, read together: every proxied call needs both. */
-  async currentWithConnection(c: Context, server: string): Promise<SessionWithConnection | undefined> {
+  /**
+   * The current session with its connection to `server`, read together: every proxied call needs both.
+   * Answered without waiting when everything it needs is in memory (the cookie's seal, the session and
+   * its connection in the store's cache) and nothing has to be written back: most proxied calls.
+   */
+  currentWithConnection(c: Context, server: string): SessionWithConnection | undefined | Promise<SessionWithConnection | undefined> {
+    const cookie = this.cookies.cachedSessionCookie(c);
+    const found = cookie && this.store.peekSessionWithConnection?.(cookie.sid, server);
+    if (found && !cookie.sealedWithOldSecret && this.idleEndToWrite(found.session, Date.now()) === undefined) return found;
+    return this.readWithConnection(c, server);
+  }
+
+  private async readWithConnection(c: Context, server: string): Promise<SessionWithConnection | undefined> {
     const cookie = await this.cookies.readSessionCookie(c);
     if (!cookie) return undefined;
     const found = await this.store.getSessionWithConnection(cookie.sid, server);
@@ -45,12 +56,18 @@ export class Sessions {
     return found;
   }
 
+  /** The idle end to write back for a session used at `now`, or undefined when the stored one is close enough. */
+  private idleEndToWrite(session: SessionRecord, now: number): number | undefined {
+    const idleExpiresAt = Math.min(now + this.lifetime.idleTimeoutSeconds * 1000, session.expiresAt);
+    // Also backwards: a lowered SESSION_IDLE_TIMEOUT_SECONDS applies at the next use.
+    return Math.abs(idleExpiresAt - session.idleExpiresAt) >= this.touchEveryMs ? idleExpiresAt : undefined;
+  }
+
   /** A live session was used: its idle end moves, and its cookie is sealed again under the newest secret. */
   private async inUse(c: Context, cookie: { sealedWithOldSecret: boolean }, session: SessionRecord): Promise<SessionRecord> {
     const now = Date.now();
-    const idleExpiresAt = Math.min(now + this.lifetime.idleTimeoutSeconds * 1000, session.expiresAt);
-    // Also backwards: a lowered SESSION_IDLE_TIMEOUT_SECONDS applies at the next use.
-    if (Math.abs(idleExpiresAt - session.idleExpiresAt) >= this.touchEveryMs) {
+    const idleExpiresAt = this.idleEndToWrite(session, now);
+    if (idleExpiresAt !== undefined) {
       await this.store.touchSession(session.id, idleExpiresAt);
       session.idleExpiresAt = idleExpiresAt;
     }

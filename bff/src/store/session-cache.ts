@@ -100,21 +100,25 @@ export class CachedStore extends DelegatingStore implements ChangeListener {
   }
 
   override async getSessionWithConnection(id: string, server: string): Promise<SessionWithConnection | undefined> {
+    const hit = this.peekSessionWithConnection(id, server);
+    if (hit !== undefined) return hit;
+    this.misses++;
+    return this.read(storageKey(id), id, server);
+  }
+
+  /** The cached answer of getSessionWithConnection when there is a current one (a hit), else undefined. */
+  peekSessionWithConnection(id: string, server: string): SessionWithConnection | undefined {
     const key = storageKey(id);
     const entry = this.entries.get(key);
-    if (entry !== undefined) {
-      const now = this.now();
-      const connection = entry.connections.get(server);
-      // Past its end (by what this process knows) the session is asked for again: never served as live.
-      if (connection !== undefined && sessionEndsAt(entry.session) > now && this.current(entry, now) && this.current(connection, now)) {
-        this.entries.delete(key);
-        this.entries.set(key, entry);
-        this.hits++;
-        return { session: { ...entry.session }, record: connection.record && { ...connection.record } };
-      }
-    }
-    this.misses++;
-    return this.read(key, id, server);
+    if (entry === undefined) return undefined;
+    const now = this.now();
+    const connection = entry.connections.get(server);
+    // Past its end (by what this process knows) the session is asked for again: never served as live.
+    if (connection === undefined || sessionEndsAt(entry.session) <= now || !this.current(entry, now) || !this.current(connection, now)) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.hits++;
+    return { session: { ...entry.session }, record: connection.record && { ...connection.record } };
   }
 
   private async read(key: string, id: string, server: string): Promise<SessionWithConnection | undefined> {

@@ -162,6 +162,13 @@ export interface TokenStore {
    * one statement or round trip: what every proxied MCP call needs. Undefined when the session is not live.
    */
   getSessionWithConnection(id: string, server: string): Promise<SessionWithConnection | undefined>;
+  /**
+   * What getSessionWithConnection would answer, when this store can tell without waiting (a cache that
+   * has it, current by the same rules): a live session with its connection to `server`. Undefined
+   * means "ask getSessionWithConnection", never "not live". Only stores that hold such answers in
+   * memory have it.
+   */
+  peekSessionWithConnection?(id: string, server: string): SessionWithConnection | undefined;
   listConnections(sessionId: string): Promise<Map<string, TokenRecord>>;
   /**
    * Unconditional write (a login). The stored generation is the larger of `record.generation` and one
