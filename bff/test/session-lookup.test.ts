@@ -1,6 +1,6 @@
 import { Context } from 'hono';
 import { sealData } from 'iron-session';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { CookieJar, newSessionId, pendingSetCookies } from '../src/session/cookies.js';
 import { Sessions } from '../src/session/session.js';
 import { MemoryTokenStore } from '../src/store/memory.js';
@@ -58,14 +58,10 @@ async function setup(options: { sealWith?: { id: number; secret: string } } = {}
   ];
   const cookies = new CookieJar({ secure: false, secrets, sessionTtlSeconds: 3600 });
   const sessions = new Sessions(cookies, cache, { ttlSeconds: 3600, idleTimeoutSeconds: IDLE_SECONDS });
-  // Sessions reads the time from Date.now: the test moves both clocks together.
-  const realNow = Date.now;
+  // Sessions reads the time from Date.now: the test moves both clocks together (put back after each test).
   const advance = (ms: number) => {
     now += ms;
     Date.now = () => now;
-  };
-  const restore = () => {
-    Date.now = realNow;
   };
 
   const id = newSessionId();
@@ -74,123 +70,100 @@ async function setup(options: { sealWith?: { id: number; secret: string } } = {}
   const seal = options.sealWith ?? secrets[0];
   const sealed = await sealData({ sid: id }, { password: { [String(seal?.id)]: seal?.secret as string }, ttl: 3600 });
   const context = () => new Context(new Request('http://localhost/mcp/default', { headers: { cookie: `mcp_session=${sealed}` } }));
-  return { id, store, cache, sessions, touches, reads, context, advance, restore };
+  return { id, store, cache, sessions, touches, reads, context, advance };
 }
+
+const realNow = Date.now;
+afterEach(() => {
+  Date.now = realNow;
+});
 
 describe('the session lookup of a proxied call', () => {
   it('is answered without waiting once the seal and the session are in memory, with what the store holds', async () => {
     const t = await setup();
-    try {
-      const first = t.sessions.currentWithConnection(t.context(), 'default');
-      expect(first).toBeInstanceOf(Promise);
-      const read = await first;
-      expect(read?.session.id).toBe(t.id);
-      expect(read?.record?.accessToken).toBe('at-1');
-      expect(t.reads.count).toBe(1);
+    const first = t.sessions.currentWithConnection(t.context(), 'default');
+    expect(first).toBeInstanceOf(Promise);
+    const read = await first;
+    expect(read?.session.id).toBe(t.id);
+    expect(read?.record?.accessToken).toBe('at-1');
+    expect(t.reads.count).toBe(1);
 
-      const second = t.sessions.currentWithConnection(t.context(), 'default');
-      expect(second).not.toBeInstanceOf(Promise);
-      expect(second).toEqual(read);
-      expect(t.reads.count).toBe(1);
-      // A copy: what the caller changes is not the cached session.
-      (second as SessionWithConnection).session.idleExpiresAt = 0;
-      expect((t.sessions.currentWithConnection(t.context(), 'default') as SessionWithConnection).session.idleExpiresAt).toBe(read?.session.idleExpiresAt);
-      expect(t.touches).toEqual([]);
-    } finally {
-      t.restore();
-    }
+    const second = t.sessions.currentWithConnection(t.context(), 'default');
+    expect(second).not.toBeInstanceOf(Promise);
+    expect(second).toEqual(read);
+    expect(t.reads.count).toBe(1);
+    // A copy: what the caller changes is not the cached session.
+    (second as SessionWithConnection).session.idleExpiresAt = 0;
+    expect((t.sessions.currentWithConnection(t.context(), 'default') as SessionWithConnection).session.idleExpiresAt).toBe(read?.session.idleExpiresAt);
+    expect(t.touches).toEqual([]);
   });
 
   it('still writes the idle end back when it is due, and is answered without waiting again after', async () => {
     const t = await setup();
-    try {
-      await t.sessions.currentWithConnection(t.context(), 'default');
-      t.advance(TOUCH_EVERY_MS - 1_000);
-      expect(t.sessions.currentWithConnection(t.context(), 'default')).not.toBeInstanceOf(Promise);
-      expect(t.touches).toEqual([]);
+    await t.sessions.currentWithConnection(t.context(), 'default');
+    t.advance(TOUCH_EVERY_MS - 1_000);
+    expect(t.sessions.currentWithConnection(t.context(), 'default')).not.toBeInstanceOf(Promise);
+    expect(t.touches).toEqual([]);
 
-      t.advance(2_000);
-      const due = t.sessions.currentWithConnection(t.context(), 'default');
-      expect(due).toBeInstanceOf(Promise);
-      const found = await due;
-      expect(t.touches).toEqual([Date.now() + IDLE_SECONDS * 1000]);
-      expect(found?.session.idleExpiresAt).toBe(Date.now() + IDLE_SECONDS * 1000);
-      expect((await t.store.getSession(t.id))?.idleExpiresAt).toBe(Date.now() + IDLE_SECONDS * 1000);
+    t.advance(2_000);
+    const due = t.sessions.currentWithConnection(t.context(), 'default');
+    expect(due).toBeInstanceOf(Promise);
+    const found = await due;
+    expect(t.touches).toEqual([Date.now() + IDLE_SECONDS * 1000]);
+    expect(found?.session.idleExpiresAt).toBe(Date.now() + IDLE_SECONDS * 1000);
+    expect((await t.store.getSession(t.id))?.idleExpiresAt).toBe(Date.now() + IDLE_SECONDS * 1000);
 
-      // The write told the cache the session changed: read once more, then from memory again.
-      const reread = t.reads.count;
-      expect(await t.sessions.currentWithConnection(t.context(), 'default')).toEqual(found);
-      expect(t.reads.count).toBe(reread + 1);
-      expect(t.sessions.currentWithConnection(t.context(), 'default')).not.toBeInstanceOf(Promise);
-      expect(t.touches).toHaveLength(1);
-    } finally {
-      t.restore();
-    }
+    // The write told the cache the session changed: read once more, then from memory again.
+    const reread = t.reads.count;
+    expect(await t.sessions.currentWithConnection(t.context(), 'default')).toEqual(found);
+    expect(t.reads.count).toBe(reread + 1);
+    expect(t.sessions.currentWithConnection(t.context(), 'default')).not.toBeInstanceOf(Promise);
+    expect(t.touches).toHaveLength(1);
   });
 
   it('seals a cookie sealed with an older secret again on every call until the browser has the new one', async () => {
     const t = await setup({ sealWith: { id: 1, secret: OLD_SECRET } });
-    try {
-      for (let call = 0; call < 2; call++) {
-        const c = t.context();
-        const found = t.sessions.currentWithConnection(c, 'default');
-        expect(found).toBeInstanceOf(Promise);
-        expect((await found)?.session.id).toBe(t.id);
-        expect(pendingSetCookies(c)).toEqual([expect.stringMatching(/^mcp_session=Fe26\.2\*2\*/)]);
-      }
-    } finally {
-      t.restore();
+    for (let call = 0; call < 2; call++) {
+      const c = t.context();
+      const found = t.sessions.currentWithConnection(c, 'default');
+      expect(found).toBeInstanceOf(Promise);
+      expect((await found)?.session.id).toBe(t.id);
+      expect(pendingSetCookies(c)).toEqual([expect.stringMatching(/^mcp_session=Fe26\.2\*2\*/)]);
     }
   });
 
   it('never answers from memory for a session that ended, nor for one past its idle end', async () => {
     const t = await setup();
-    try {
-      await t.sessions.currentWithConnection(t.context(), 'default');
-      await t.store.deleteSession(t.id);
-      const ended = t.sessions.currentWithConnection(t.context(), 'default');
-      expect(ended).toBeInstanceOf(Promise);
-      expect(await ended).toBeUndefined();
+    await t.sessions.currentWithConnection(t.context(), 'default');
+    await t.store.deleteSession(t.id);
+    const ended = t.sessions.currentWithConnection(t.context(), 'default');
+    expect(ended).toBeInstanceOf(Promise);
+    expect(await ended).toBeUndefined();
 
-      const idle = await setup();
-      try {
-        await idle.sessions.currentWithConnection(idle.context(), 'default');
-        idle.advance(IDLE_SECONDS * 1000 + 1);
-        const late = idle.sessions.currentWithConnection(idle.context(), 'default');
-        expect(late).toBeInstanceOf(Promise);
-        expect(await late).toBeUndefined();
-      } finally {
-        idle.restore();
-      }
-    } finally {
-      t.restore();
-    }
+    const idle = await setup();
+    await idle.sessions.currentWithConnection(idle.context(), 'default');
+    idle.advance(IDLE_SECONDS * 1000 + 1);
+    const late = idle.sessions.currentWithConnection(idle.context(), 'default');
+    expect(late).toBeInstanceOf(Promise);
+    expect(await late).toBeUndefined();
   });
 
   it('answers a session without a connection to the server too (the caller counts it as anonymous use)', async () => {
     const t = await setup();
-    try {
-      await t.sessions.currentWithConnection(t.context(), 'other');
-      const found = t.sessions.currentWithConnection(t.context(), 'other');
-      expect(found).not.toBeInstanceOf(Promise);
-      expect(found).toEqual({ session: expect.objectContaining({ id: t.id }), record: undefined });
-    } finally {
-      t.restore();
-    }
+    await t.sessions.currentWithConnection(t.context(), 'other');
+    const found = t.sessions.currentWithConnection(t.context(), 'other');
+    expect(found).not.toBeInstanceOf(Promise);
+    expect(found).toEqual({ session: expect.objectContaining({ id: t.id }), record: undefined });
   });
 
   it('reads a cookie it has not unsealed, or a forged one, the slow way: never as a session from memory', async () => {
     const t = await setup();
-    try {
-      await t.sessions.currentWithConnection(t.context(), 'default');
-      const forged = new Context(new Request('http://localhost/mcp/default', { headers: { cookie: 'mcp_session=Fe26.2*2*forged' } }));
-      const found = t.sessions.currentWithConnection(forged, 'default');
-      expect(found).toBeInstanceOf(Promise);
-      expect(await found).toBeUndefined();
-      const none = t.sessions.currentWithConnection(new Context(new Request('http://localhost/mcp/default')), 'default');
-      expect(await none).toBeUndefined();
-    } finally {
-      t.restore();
-    }
+    await t.sessions.currentWithConnection(t.context(), 'default');
+    const forged = new Context(new Request('http://localhost/mcp/default', { headers: { cookie: 'mcp_session=Fe26.2*2*forged' } }));
+    const found = t.sessions.currentWithConnection(forged, 'default');
+    expect(found).toBeInstanceOf(Promise);
+    expect(await found).toBeUndefined();
+    const none = t.sessions.currentWithConnection(new Context(new Request('http://localhost/mcp/default')), 'default');
+    expect(await none).toBeUndefined();
   });
 });
