@@ -106,9 +106,13 @@ describe('the session lookup of a proxied call', () => {
     expect(t.touches).toEqual([]);
 
     t.advance(2_000);
+    const hits = t.cache.hits;
     const due = t.sessions.currentWithConnection(t.context(), 'default');
     expect(due).toBeInstanceOf(Promise);
     const found = await due;
+    // Found in memory once (not looked up again to write the idle end), and not read from the store.
+    expect(t.cache.hits).toBe(hits + 1);
+    expect(t.reads.count).toBe(1);
     expect(t.touches).toEqual([Date.now() + IDLE_SECONDS * 1000]);
     expect(found?.session.idleExpiresAt).toBe(Date.now() + IDLE_SECONDS * 1000);
     expect((await t.store.getSession(t.id))?.idleExpiresAt).toBe(Date.now() + IDLE_SECONDS * 1000);

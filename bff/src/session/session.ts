@@ -44,8 +44,10 @@ export class Sessions {
   currentWithConnection(c: Context, server: string): SessionWithConnection | undefined | Promise<SessionWithConnection | undefined> {
     const cookie = this.cookies.cachedSessionCookie(c);
     const found = cookie && this.store.peekSessionWithConnection?.(cookie.sid, server);
-    if (found && !cookie.sealedWithOldSecret && this.idleEndToWrite(found.session, Date.now()) === undefined) return found;
-    return this.readWithConnection(c, server);
+    if (!found) return this.readWithConnection(c, server);
+    if (!cookie.sealedWithOldSecret && this.idleEndToWrite(found.session, Date.now()) === undefined) return found;
+    // In memory, but its idle end or its cookie is to be written first.
+    return this.inUse(c, cookie, found.session).then(() => found);
   }
 
   private async readWithConnection(c: Context, server: string): Promise<SessionWithConnection | undefined> {
