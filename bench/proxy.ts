@@ -79,27 +79,24 @@ async function main(): Promise<void> {
   }
   const load = await start('load', 'load/worker.ts', { cpus: CPU_LOAD });
 
-  const browser = new TestBrowser(appUrl);
-  await browser.login();
-  const cookie = browser.jar.header(new URL(appUrl));
-  if (!cookie) throw new Error('no session cookie after login');
-  const accessToken = await bff.call<string>('accessToken', await browser.sessionId());
-
   const call = MEASURED[LEGACY];
-  const proxies: Record<string, Child> = { bff };
-  const targets: Record<string, { target: HttpTarget; pid: number }> = {
-    bff: { target: { url: `${appUrl.replace('localhost', '127.0.0.1')}/mcp/default`, headers: { ...call.headers, cookie, 'x-csrf': '1' }, body: call.body }, pid: bff.pid },
+  /** Logs in at the BFF serving `url`: its browser, and the measured call to it with that session. */
+  const loggedIn = async (url: string, name: string) => {
+    const browser = new TestBrowser(url);
+    await browser.login();
+    const cookie = browser.jar.header(new URL(url));
+    if (!cookie) throw new Error(`${name}: no session cookie after login`);
+    const target: HttpTarget = { url: `${url.replace('localhost', '127.0.0.1')}/mcp/default`, headers: { ...call.headers, cookie, 'x-csrf': '1' }, body: call.body };
+    return { browser, target };
   };
+  const ours = await loggedIn(appUrl, 'bff');
+  const accessToken = await bff.call<string>('accessToken', await ours.browser.sessionId());
+
+  const proxies: Record<string, Child> = { bff };
+  const targets: Record<string, { target: HttpTarget; pid: number }> = { bff: { target: ours.target, pid: bff.pid } };
   if (bffBefore) {
-    const before = new TestBrowser(beforeUrl);
-    await before.login();
-    const beforeCookie = before.jar.header(new URL(beforeUrl));
-    if (!beforeCookie) throw new Error('bff-before: no session cookie after login');
     proxies['bff-before'] = bffBefore;
-    targets['bff-before'] = {
-      target: { url: `${beforeUrl.replace('localhost', '127.0.0.1')}/mcp/default`, headers: { ...call.headers, cookie: beforeCookie, 'x-csrf': '1' }, body: call.body },
-      pid: bffBefore.pid,
-    };
+    targets['bff-before'] = { target: (await loggedIn(beforeUrl, 'bff-before')).target, pid: bffBefore.pid };
   }
   for (const setup of SETUPS.filter((s) => s.startsWith('floor-'))) {
     const port = await freePort();
