@@ -78,10 +78,11 @@ export class BatchedWriter {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.lines.length === 0) return;
-    if (this.dropped > 0) {
-      this.lines.unshift(`${JSON.stringify({ level: 40, time: Date.now(), service: 'mcp-bff', event: 'log_lines_dropped', count: this.dropped })}\n`);
-      this.dropped = 0;
-    }
+    // Lines dropped before are said first; the count goes with the notice (and comes back if it is lost).
+    const earlier = this.dropped;
+    const notice = earlier > 0 ? `${JSON.stringify({ level: 40, time: Date.now(), service: 'mcp-bff', event: 'log_lines_dropped', count: earlier })}\n` : '';
+    if (notice) this.lines.unshift(notice);
+    this.dropped = 0;
     const data = Buffer.from(this.lines.join(''));
     this.lines = [];
     this.bytes = 0;
@@ -98,8 +99,9 @@ export class BatchedWriter {
           this.timer = setTimeout(flushLater, this.maxDelayMs, this).unref();
           return;
         }
-        // Gone (EPIPE, EBADF) or full for too long: these lines are lost, and the next write says so.
-        this.dropped += countLines(data.subarray(offset));
+        // Gone (EPIPE, EBADF) or full for too long: these lines are lost, and the next write says so. A
+        // notice lost with them is not a line of its own: the count it carried is kept instead.
+        this.dropped = offset < notice.length ? earlier + countLines(data.subarray(notice.length)) : countLines(data.subarray(offset));
         return;
       }
     }

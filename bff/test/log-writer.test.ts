@@ -46,6 +46,23 @@ describe('requestLogWriter', () => {
   });
 });
 
+/** What a non-blocking reader can read now, as text. */
+function readAvailable(fd: number): string {
+  const out: Buffer[] = [];
+  const chunk = Buffer.alloc(65_536);
+  for (;;) {
+    try {
+      const n = readSync(fd, chunk);
+      if (n === 0) break;
+      out.push(Buffer.from(chunk.subarray(0, n)));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') break;
+      throw error;
+    }
+  }
+  return Buffer.concat(out).toString();
+}
+
 describe('BatchedWriter', () => {
   let dir: string;
   beforeEach(() => {
@@ -109,21 +126,7 @@ describe('BatchedWriter', () => {
       // More than a pipe holds (64 KiB on Linux): the first write fills it, the rest is kept.
       const lines = Array.from({ length: 2_000 }, (_, i) => `${String(i).padStart(6, '0')} ${'x'.repeat(90)}\n`);
       writer.write(lines.join(''));
-      const read = () => {
-        const out: Buffer[] = [];
-        const chunk = Buffer.alloc(65_536);
-        for (;;) {
-          try {
-            const n = readSync(reader, chunk);
-            if (n === 0) break;
-            out.push(Buffer.from(chunk.subarray(0, n)));
-          } catch (error) {
-            if ((error as NodeJS.ErrnoException).code === 'EAGAIN') break;
-            throw error;
-          }
-        }
-        return Buffer.concat(out).toString();
-      };
+      const read = () => readAvailable(reader);
       let received = read();
       expect(received.length).toBeLessThan(lines.join('').length);
       for (let i = 0; i < 100 && received.length < lines.join('').length; i++) {
@@ -134,6 +137,34 @@ describe('BatchedWriter', () => {
     } finally {
       closeSync(fd);
       closeSync(reader);
+    }
+  });
+
+  it('says how many lines were dropped in the first line it writes after the destination is back', () => {
+    const fifo = join(dir, 'fifo');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) throw new Error('mkfifo failed');
+    const firstReader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    closeSync(firstReader);
+    let reader: number | undefined;
+    try {
+      const writer = new BatchedWriter(fd, 1, 60_000);
+      // No reader: every write fails with EPIPE (Node ignores SIGPIPE), and its lines are dropped; the
+      // second one's notice of the first three is dropped with it, and does not count as a line.
+      writer.write('lost 1\nlost 2\nlost 3\n');
+      writer.write('lost 4\n');
+      reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      writer.write('back\n');
+      const [notice, line, ...rest] = readAvailable(reader).split('\n');
+      expect(JSON.parse(notice ?? '')).toMatchObject({ level: 40, service: 'mcp-bff', event: 'log_lines_dropped', count: 4 });
+      expect(line).toBe('back');
+      expect(rest).toEqual(['']);
+      // Said once: the next line comes alone.
+      writer.write('next\n');
+      expect(readAvailable(reader)).toBe('next\n');
+    } finally {
+      closeSync(fd);
+      if (reader !== undefined) closeSync(reader);
     }
   });
 
