@@ -54,7 +54,8 @@ async function mcpRequests(): Promise<number> {
  * deterministic: the page shows what its last MCP call (whoami) returned, and every request the page
  * sent to /mcp/ has reached the MCP server — it has an answer (the BFF answers only after the MCP
  * server did, or without asking it), or it is the SDK's standalone GET stream, which stays open
- * without an answer the browser reports, and the MCP server has received it.
+ * without an answer the browser reports, and the MCP server has received it. Leaving starts nothing
+ * either: the page does not open its dropped listen stream again on its way out (web/src/mcp.ts).
  */
 async function signInAndLeave(page: Page): Promise<number> {
   const unanswered = new Set<Request>();

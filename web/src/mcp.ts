@@ -210,6 +210,28 @@ const MAX_RELISTENS = 5;
  * limit) starts the count of re-listens in a row over, so that a long-lived page keeps its updates.
  */
 const HEALTHY_LISTEN_MS = 30_000;
+/** The pause before the first re-listen after a drop; each further one in a row waits twice as long. */
+const RELISTEN_PAUSE_MS = 1_000;
+
+/**
+ * The page is being left (navigated away from, closed, or put in the back/forward cache): the browser
+ * drops its streams, and a listen stream dropped now must not be opened again on the way out — the BFF
+ * would forward a subscriptions/listen that nobody will read. A page restored from the back/forward
+ * cache listens again.
+ */
+let pageLeaving = false;
+if (typeof window !== 'undefined' && typeof window.addEventListener === 'function') {
+  window.addEventListener('pagehide', () => {
+    pageLeaving = true;
+  });
+  window.addEventListener('pageshow', () => {
+    if (!pageLeaving) return;
+    pageLeaving = false;
+    for (const [server, entry] of entries) {
+      void entry.ready.then((connection) => syncListen(server, connection)).catch(() => undefined);
+    }
+  });
+}
 
 /**
  * Keeps one subscriptions/listen stream per modern server matching what the page wants; a changed
@@ -234,9 +256,14 @@ async function syncListen(server: string, connection: Connection, relistens = 0)
       if (connection.listen?.subscription !== subscription) return;
       connection.listen = undefined;
       const inARow = Date.now() - openedAt >= HEALTHY_LISTEN_MS ? 0 : relistens;
-      if (how !== 'remote' || inARow >= MAX_RELISTENS) return;
-      // Unexpected drop: listen again (bounded), so updates keep coming.
-      void syncListen(server, connection, inARow + 1).catch(() => undefined);
+      if (how !== 'remote' || inARow >= MAX_RELISTENS || pageLeaving) return;
+      // Unexpected drop: listen again (bounded), so updates keep coming. After a pause that doubles, so
+      // that a server that keeps dropping the stream is not hammered, and not at once: the browser drops
+      // a page's streams as it leaves it, before the page hears of it (pagehide).
+      setTimeout(() => {
+        if (pageLeaving) return;
+        void syncListen(server, connection, inARow + 1).catch(() => undefined);
+      }, RELISTEN_PAUSE_MS * 2 ** inARow);
     });
   }
   await previous?.subscription.close();
