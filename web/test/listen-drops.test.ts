@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TestBrowser } from '../../bff/test/support.js';
 import { type Stack, startStack } from '../../demo/src/stack.js';
+import { pageFetch } from './page-fetch.js';
 
 /**
  * The SPA's 2026-07-28 listen stream (web/src/mcp.ts) when it is dropped: the page listens again after
@@ -33,22 +34,12 @@ beforeAll(async () => {
   await browser.login({ user: 'alice' });
   page.location.origin = stack.appUrl;
   Object.assign(globalThis, { window: page });
-  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.origin !== stack.appUrl) return realFetch(input, init);
-    const headers = new Headers(init?.headers);
-    const cookie = browser.jar.header(url);
-    if (cookie) headers.set('cookie', cookie);
-    let signal = init?.signal ?? undefined;
-    if (headers.get('mcp-method') === 'subscriptions/listen') {
-      const network = new AbortController();
-      listens.push({ at: performance.now(), drop: () => network.abort(new TypeError('network error')) });
-      signal = signal ? AbortSignal.any([signal, network.signal]) : network.signal;
-    }
-    const res = await realFetch(url, { ...init, headers, redirect: 'manual', ...(signal ? { signal } : {}) });
-    browser.jar.store(url, res.headers);
-    return res;
-  }) as typeof fetch;
+  globalThis.fetch = pageFetch(browser, realFetch, (headers, init) => {
+    if (headers.get('mcp-method') !== 'subscriptions/listen') return init;
+    const network = new AbortController();
+    listens.push({ at: performance.now(), drop: () => network.abort(new TypeError('network error')) });
+    return { ...init, signal: init.signal ? AbortSignal.any([init.signal, network.signal]) : network.signal };
+  });
   mcp = await import('../src/mcp.js');
   mcp.noteConnections([{ server: 'default', name: 'Demo MCP server', status: 'connected', protocol: 'auto' }]);
   await mcp.withClient('default', (client) => client.listTools());

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestBrowser } from '../../bff/test/support.js';
 import { type Stack, startStack } from '../../demo/src/stack.js';
+import { pageFetch } from './page-fetch.js';
 
 /**
  * The SPA's per-server client module (web/src/mcp.ts) when the server changes era under it, as a
@@ -20,16 +21,7 @@ beforeAll(async () => {
   await browser.login({ user: 'alice' });
   // What the page has that Node does not: its origin, and a fetch that carries the session cookie.
   Object.assign(globalThis, { window: { location: { origin: stack.appUrl } } });
-  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(input instanceof Request ? input.url : String(input));
-    if (url.origin !== stack.appUrl) return realFetch(input, init);
-    const headers = new Headers(init?.headers);
-    const cookie = browser.jar.header(url);
-    if (cookie) headers.set('cookie', cookie);
-    const res = await realFetch(url, { ...init, headers, redirect: 'manual' });
-    browser.jar.store(url, res.headers);
-    return res;
-  }) as typeof fetch;
+  globalThis.fetch = pageFetch(browser, realFetch);
   mcp = await import('../src/mcp.js');
   mcp.noteConnections([{ server: 'default', name: 'Demo MCP server', status: 'connected', protocol: 'auto' }]);
 });
