@@ -256,10 +256,11 @@ async function syncListen(server: string, connection: Connection, relistens = 0)
       if (connection.listen?.subscription !== subscription) return;
       connection.listen = undefined;
       const inARow = Date.now() - openedAt >= HEALTHY_LISTEN_MS ? 0 : relistens;
-      if (how !== 'remote' || inARow >= MAX_RELISTENS || pageLeaving) return;
+      if (how !== 'remote' || inARow >= MAX_RELISTENS) return;
       // Unexpected drop: listen again (bounded), so updates keep coming. After a pause that doubles, so
       // that a server that keeps dropping the stream is not hammered, and not at once: the browser drops
-      // a page's streams as it leaves it, before the page hears of it (pagehide).
+      // a page's streams as it leaves it, before the page hears of it (pagehide). A page being left by
+      // then does not listen; back from the back/forward cache, it listens again on pageshow.
       setTimeout(() => {
         if (pageLeaving) return;
         void syncListen(server, connection, inARow + 1).catch(() => undefined);
