@@ -195,7 +195,7 @@ export function rootCause(error: unknown): unknown {
 }
 
 /** The JSON-RPC error a failure carries: thrown as such, or the body of an HTTP 400 the SDK wrapped. */
-function jsonRpcErrorOf(error: unknown): { code: number; data?: unknown } | undefined {
+export function jsonRpcErrorOf(error: unknown): { code: number; data?: unknown } | undefined {
   for (let e = error, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof ProtocolError) return { code: e.code, data: e.data };
     if (e instanceof SdkError) {

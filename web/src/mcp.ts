@@ -22,7 +22,7 @@ import {
 import { describeData, type LogLevel, recordActivity } from './activity';
 import { BffError, processErrorResponse } from './bff';
 import { dropPendingInput, personFor } from './inputRequests';
-import { type Connected, connectMcp, type Era, isEraMismatch, type McpClient, type RememberedEra, rootCause } from './mcp-connect';
+import { type Connected, connectMcp, type Era, isEraMismatch, jsonRpcErrorOf, type McpClient, type RememberedEra, rootCause } from './mcp-connect';
 import { clearProblem, reportProblem } from './problems';
 import { addLive, clearLive, liveUris, noteUpdate, removeLive } from './liveUpdates';
 import { recordingFetch } from './protocolLog';
@@ -42,6 +42,8 @@ interface Connection extends Connected {
   readonly lists: Map<ListKey, Promise<unknown>>;
   /** 2026-07-28: the open subscriptions/listen stream, and the filter it was opened with. */
   listen?: { subscription: McpSubscription; filter: string } | undefined;
+  /** The last change to `listen` under way: changes run one at a time, so two never open two streams. */
+  listenTurn: Promise<void>;
 }
 
 export type ListKind = 'tools' | 'resources' | 'resourceTemplates' | 'prompts';
@@ -118,7 +120,7 @@ async function open(server: string, entry: Entry): Promise<Connection> {
     throw unwrap(error);
   });
   remembered.set(server, connected.remember);
-  const connection: Connection = { ...connected, closed: false, inFlight: 0, retired: false, lists: new Map() };
+  const connection: Connection = { ...connected, closed: false, inFlight: 0, retired: false, lists: new Map(), listenTurn: Promise.resolve() };
   const { client } = connection;
   listenForNotifications(server, connection);
   // Sees failures no request awaits (the legacy GET stream, a listen stream) and every failed
@@ -182,7 +184,7 @@ async function restoreSessionState(server: string, connection: Connection): Prom
   const level = logLevels.get(server);
   if (connection.era === 'modern') {
     client.logLevel = level;
-    await syncListen(server, connection).catch(() => undefined);
+    await listenInBackground(server, connection);
     return;
   }
   const uris = liveUris(server);
@@ -228,23 +230,31 @@ if (typeof window !== 'undefined' && typeof window.addEventListener === 'functio
     if (!pageLeaving) return;
     pageLeaving = false;
     for (const [server, entry] of entries) {
-      void entry.ready.then((connection) => syncListen(server, connection)).catch(() => undefined);
+      void entry.ready.then((connection) => listenInBackground(server, connection)).catch(() => undefined);
     }
   });
 }
 
 /**
  * Keeps one subscriptions/listen stream per modern server matching what the page wants; a changed
- * filter opens the new stream before the old one is closed, so no update falls in between.
+ * filter opens the new stream before the old one is closed, so no update falls in between. Calls for
+ * one connection run in turn (a re-listen and a new subscription at once would otherwise both open one).
  */
-async function syncListen(server: string, connection: Connection, relistens = 0): Promise<void> {
+function syncListen(server: string, connection: Connection, relistens = 0): Promise<void> {
+  const turn = connection.listenTurn.then(() => applyListen(server, connection, relistens));
+  connection.listenTurn = turn.catch(() => undefined);
+  return turn;
+}
+
+async function applyListen(server: string, connection: Connection, relistens: number): Promise<void> {
   if (connection.era !== 'modern' || connection.closed) return;
   const filter = listenFilter(server, connection.client.getServerCapabilities());
   const key = JSON.stringify(filter);
-  if (connection.listen?.filter === key) return;
   const previous = connection.listen;
-  connection.listen = undefined;
-  if (Object.keys(filter).length > 0) {
+  if (previous?.filter === key) return;
+  if (Object.keys(filter).length === 0) connection.listen = undefined;
+  else {
+    // Failing to open, it leaves the stream there was (if any) as it was.
     const subscription = await connection.client.listen(filter);
     if (connection.closed) {
       await subscription.close();
@@ -255,19 +265,48 @@ async function syncListen(server: string, connection: Connection, relistens = 0)
     void subscription.closed.then((how) => {
       if (connection.listen?.subscription !== subscription) return;
       connection.listen = undefined;
-      const inARow = Date.now() - openedAt >= HEALTHY_LISTEN_MS ? 0 : relistens;
-      if (how !== 'remote' || inARow >= MAX_RELISTENS) return;
-      // Unexpected drop: listen again (bounded), so updates keep coming. After a pause that doubles, so
-      // that a server that keeps dropping the stream is not hammered, and not at once: the browser drops
-      // a page's streams as it leaves it, before the page hears of it (pagehide). A page being left by
-      // then does not listen; back from the back/forward cache, it listens again on pageshow.
-      setTimeout(() => {
-        if (pageLeaving) return;
-        void syncListen(server, connection, inARow + 1).catch(() => undefined);
-      }, RELISTEN_PAUSE_MS * 2 ** inARow);
+      // Unexpected drop: listen again (bounded), so updates keep coming.
+      if (how === 'remote') listenAgainLater(server, connection, Date.now() - openedAt >= HEALTHY_LISTEN_MS ? 0 : relistens);
     });
   }
   await previous?.subscription.close();
+}
+
+/**
+ * Opens the listen stream when no one awaits the outcome (a new connection, a page back from the
+ * back/forward cache); if that fails on the way, it is tried again later.
+ */
+async function listenInBackground(server: string, connection: Connection): Promise<void> {
+  await syncListen(server, connection).catch((error: unknown) => {
+    if (isPassingFault(error)) listenAgainLater(server, connection, 0);
+  });
+}
+
+/**
+ * Listens again after a pause that doubles with each try in a row, so that a server that keeps dropping
+ * the stream is not hammered, and not at once: the browser drops a page's streams as it leaves it,
+ * before the page hears of it (pagehide). A page being left by then does not listen; back from the
+ * back/forward cache, it listens again on pageshow. A try that fails on the way (the stream dropped
+ * before the server acknowledged it, the network, the BFF or the server unavailable) counts as a drop.
+ */
+function listenAgainLater(server: string, connection: Connection, inARow: number): void {
+  if (inARow >= MAX_RELISTENS) return;
+  setTimeout(() => {
+    if (pageLeaving) return;
+    syncListen(server, connection, inARow + 1).catch((error: unknown) => {
+      if (isPassingFault(error)) listenAgainLater(server, connection, inARow + 1);
+    });
+  }, RELISTEN_PAUSE_MS * 2 ** inARow);
+}
+
+/**
+ * A failure that may pass: not the session ended or short of scope (the BFF's 401/403), nor the
+ * server's JSON-RPC refusal of the listen, which another try would only repeat.
+ */
+function isPassingFault(error: unknown): boolean {
+  const cause = unwrap(error);
+  if (cause instanceof BffError) return cause.status >= 500 || cause.status === 429;
+  return jsonRpcErrorOf(error) === undefined;
 }
 
 const resourceListeners = new Map<string, Map<string, Set<() => void>>>();
