@@ -274,11 +274,11 @@ async function applyListen(server: string, connection: Connection, relistens: nu
 
 /**
  * Opens the listen stream when no one awaits the outcome (a new connection, a page back from the
- * back/forward cache); if that fails on the way, it is tried again later.
+ * back/forward cache, a re-listen); if that fails on the way, it is tried again later.
  */
-async function listenInBackground(server: string, connection: Connection): Promise<void> {
-  await syncListen(server, connection).catch((error: unknown) => {
-    if (isPassingFault(error)) listenAgainLater(server, connection, 0);
+async function listenInBackground(server: string, connection: Connection, relistens = 0): Promise<void> {
+  await syncListen(server, connection, relistens).catch((error: unknown) => {
+    if (isPassingFault(error)) listenAgainLater(server, connection, relistens);
   });
 }
 
@@ -292,10 +292,7 @@ async function listenInBackground(server: string, connection: Connection): Promi
 function listenAgainLater(server: string, connection: Connection, inARow: number): void {
   if (inARow >= MAX_RELISTENS) return;
   setTimeout(() => {
-    if (pageLeaving) return;
-    syncListen(server, connection, inARow + 1).catch((error: unknown) => {
-      if (isPassingFault(error)) listenAgainLater(server, connection, inARow + 1);
-    });
+    if (!pageLeaving) void listenInBackground(server, connection, inARow + 1);
   }, RELISTEN_PAUSE_MS * 2 ** inARow);
 }
 
