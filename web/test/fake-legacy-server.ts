@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startApp } from '../../bff/test/hostile-support.js';
 import { TestBrowser } from '../../bff/test/support.js';
+import { pageFetch } from './page-fetch.js';
 
 /**
  * For faults the demo server cannot show: a fake MCP server that speaks 2025-11-25 only (no
@@ -54,15 +55,7 @@ export async function startFakeLegacyApp(fake: FakeLegacyServer): Promise<{ orig
   const realFetch = globalThis.fetch;
   const browser = new TestBrowser(app.origin);
   Object.assign(globalThis, { window: { location: { origin: app.origin } } });
-  globalThis.fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(input instanceof Request ? input.url : String(input), app.origin);
-    const headers = new Headers(init?.headers);
-    const cookie = browser.jar.header(url);
-    if (cookie) headers.set('cookie', cookie);
-    const res = await realFetch(url, { ...init, headers, redirect: 'manual' });
-    browser.jar.store(url, res.headers);
-    return res;
-  }) as typeof fetch;
+  globalThis.fetch = pageFetch(browser, realFetch);
   return {
     origin: app.origin,
     async close() {
