@@ -162,7 +162,7 @@ describe('two changes to what the page listens for at once', () => {
     await Promise.all([mcp.subscribeResource('default', 'demo://counter'), mcp.subscribeResource('default', 'demo://readme')]);
     // Each change opened its stream before it resolved: a second one would be here by now.
     expect(listens).toHaveLength(before + 1);
-    await (listens[before] as (typeof listens)[number]).acked;
+    await (await listen(before)).acked;
 
     let updated = 0;
     const stop = mcp.watchResource('default', 'demo://counter', () => updated++);
@@ -187,7 +187,7 @@ describe('a change to what the page listens for that cannot be opened', () => {
 
     await mcp.subscribeResource('default', 'demo://notes/1');
     expect(listens).toHaveLength(current + 3);
-    await (listens[current + 2] as (typeof listens)[number]).acked;
-    expect((listens[current] as (typeof listens)[number]).closedByPage).toBe(true);
+    await (await listen(current + 2)).acked;
+    expect((await listen(current)).closedByPage).toBe(true);
   });
 });
